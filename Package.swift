@@ -1,0 +1,73 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Strict settings shared by every Swift target (see README "Development").
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "sous",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sous", targets: ["sous"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // C libraries: system-library targets with typed shims (one Swift file wraps each).
+        .systemLibrary(
+            name: "CSousCurl", path: "Sources/CSousCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+        .systemLibrary(
+            name: "CSousOpenSSL", path: "Sources/CSousOpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]),
+        .systemLibrary(
+            name: "CSousYAML", path: "Sources/CSousYAML", pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
+
+        // Leaves.
+        .target(name: "SousYAML", dependencies: ["CSousYAML"], swiftSettings: strict),
+        .target(name: "SousCrypto", dependencies: ["CSousOpenSSL"], swiftSettings: strict),
+        .target(name: "SousHTTP", dependencies: ["CSousCurl"], swiftSettings: strict),
+        .target(name: "SousLLM", swiftSettings: strict + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+
+        // Clients and engine.
+        .target(name: "SousRecipe", dependencies: ["SousYAML"], swiftSettings: strict),
+        .target(name: "SousEngine", dependencies: ["SousRecipe", "SousCrypto"], swiftSettings: strict),
+        .target(name: "SousAWS", dependencies: ["SousHTTP", "SousCrypto"], swiftSettings: strict),
+        .target(name: "SousHub", dependencies: ["SousHTTP", "SousCrypto"], swiftSettings: strict),
+
+        // Step kinds and commands.
+        .target(
+            name: "SousSteps",
+            dependencies: ["SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousLLM", "SousCrypto"],
+            swiftSettings: strict),
+        .target(
+            name: "SousCLI",
+            dependencies: [
+                "SousSteps", "SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousLLM",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(name: "sous", dependencies: ["SousCLI"], swiftSettings: strict),
+
+        // Tests.
+        .target(name: "SousTestSupport", path: "Tests/SousTestSupport", swiftSettings: strict),
+        .testTarget(name: "SousYAMLTests", dependencies: ["SousYAML"], swiftSettings: strict),
+        .testTarget(name: "SousCryptoTests", dependencies: ["SousCrypto"], swiftSettings: strict),
+        .testTarget(name: "SousHTTPTests", dependencies: ["SousHTTP", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SousLLMTests", dependencies: ["SousLLM", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SousRecipeTests", dependencies: ["SousRecipe", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SousEngineTests", dependencies: ["SousEngine", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SousAWSTests", dependencies: ["SousAWS", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SousHubTests", dependencies: ["SousHub", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SousCLITests", dependencies: ["SousCLI", "SousSteps", "SousTestSupport"],
+            swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

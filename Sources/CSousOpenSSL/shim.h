@@ -1,0 +1,9 @@
+#ifndef CSOUSOPENSSL_SHIM_H
+#define CSOUSOPENSSL_SHIM_H
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <openssl/md5.h>
+#include <openssl/rand.h>
+#include <openssl/err.h>
+#endif

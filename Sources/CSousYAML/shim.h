@@ -1,0 +1,4 @@
+#ifndef CSOUSYAML_SHIM_H
+#define CSOUSYAML_SHIM_H
+#include <yaml.h>
+#endif

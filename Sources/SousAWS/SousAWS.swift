@@ -1,0 +1,2 @@
+// SousAWS module. See README.md for its place in the layers.
+enum SousAWSModule {}

@@ -1,0 +1,2 @@
+// SousEngine module. See README.md for its place in the layers.
+enum SousEngineModule {}

@@ -1,0 +1,2 @@
+// SousHub module. See README.md for its place in the layers.
+enum SousHubModule {}

@@ -1,0 +1,2 @@
+// SousLLM module. See README.md for its place in the layers.
+enum SousLLMModule {}

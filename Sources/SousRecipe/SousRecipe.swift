@@ -1,0 +1,2 @@
+// SousRecipe module. See README.md for its place in the layers.
+enum SousRecipeModule {}

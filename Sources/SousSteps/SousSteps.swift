@@ -1,0 +1,2 @@
+// SousSteps module. See README.md for its place in the layers.
+enum SousStepsModule {}

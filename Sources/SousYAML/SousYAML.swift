@@ -1,0 +1,2 @@
+// SousYAML module. See README.md for its place in the layers.
+enum SousYAMLModule {}

@@ -1,0 +1,1 @@
+// Swift Testing suites for SousAWS live in this folder.

@@ -1,0 +1,1 @@
+// Swift Testing suites for SousCLI live in this folder.

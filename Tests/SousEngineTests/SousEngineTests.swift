@@ -1,0 +1,1 @@
+// Swift Testing suites for SousEngine live in this folder.

@@ -1,0 +1,1 @@
+// Swift Testing suites for SousHTTP live in this folder.

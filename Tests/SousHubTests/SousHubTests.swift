@@ -1,0 +1,1 @@
+// Swift Testing suites for SousHub live in this folder.

@@ -1,0 +1,1 @@
+// Swift Testing suites for SousLLM live in this folder.

@@ -1,0 +1,1 @@
+// Swift Testing suites for SousRecipe live in this folder.

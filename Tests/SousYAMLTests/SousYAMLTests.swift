@@ -1,0 +1,1 @@
+// Swift Testing suites for SousYAML live in this folder.

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: installs test dependencies, builds (no warnings allowed in our sources),
+# and runs every test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SOUS_TEST_DEPS=1 scripts/bootstrap.sh
+swift build --build-tests 2>&1 | tee .build-log.txt | grep -E 'error:|warning:' | grep -E '/(Sources|Tests)/' && {
+  echo "test.sh: the build printed warnings or errors in our sources (see above)" >&2; exit 1; } || true
+swift build --build-tests >/dev/null
+swift test --skip-build "$@"
