@@ -275,7 +275,8 @@ final class CurlEngine: Sendable {
     }
 
     private let multi: MultiPointer?
-    private let commands = Mutex<[Command]>([])
+    /// Pending commands; `closed` once the engine thread has shut down (the multi handle is then freed).
+    private let commands = Mutex<(list: [Command], closed: Bool)>(([], false))
     let configuration: HTTPClient.Configuration
 
     init(configuration: HTTPClient.Configuration) {
@@ -293,9 +294,16 @@ final class CurlEngine: Sendable {
         }
     }
 
-    func submit(_ command: Command) {
-        commands.withLock { $0.append(command) }
-        if let multi { _ = curl_multi_wakeup(multi.raw) }
+    /// Queues a command for the engine thread and wakes it. Returns false once the engine has shut down.
+    /// The wakeup happens under the lock so it can never race with `curl_multi_cleanup`.
+    @discardableResult
+    func submit(_ command: Command) -> Bool {
+        commands.withLock { c in
+            guard !c.closed, let multi else { return false }
+            c.list.append(command)
+            _ = curl_multi_wakeup(multi.raw)
+            return true
+        }
     }
 
     /// Builds the easy handle for `request` and starts it. Throws for a local problem (unreadable body file).
@@ -306,8 +314,16 @@ final class CurlEngine: Sendable {
             throw HTTPError(kind: .other, message: "libcurl could not be initialised", url: HTTPError.redacted(request.url))
         }
         resources.easy = easy
-        try configure(easy, resources, transfer, request)
-        submit(.add(transfer))
+        do {
+            try configure(easy, resources, transfer, request)
+        } catch {
+            resources.release()
+            throw error
+        }
+        guard submit(.add(transfer)) else {
+            resources.release()
+            throw HTTPError(kind: .cancelled, message: "the HTTP client was shut down", url: HTTPError.redacted(request.url))
+        }
         return transfer
     }
 
@@ -429,9 +445,9 @@ final class CurlEngine: Sendable {
         let m = multi.raw
         var active: [UnsafeMutableRawPointer: Transfer] = [:]
         while true {
-            let pending = commands.withLock { list -> [Command] in
-                let taken = list
-                list.removeAll()
+            let pending = commands.withLock { c -> [Command] in
+                let taken = c.list
+                c.list.removeAll()
                 return taken
             }
             for command in pending {
@@ -454,6 +470,14 @@ final class CurlEngine: Sendable {
                 case .unpause(let t):
                     if let easy = t.resources.easy, active[easy] != nil { _ = sous_curl_easy_unpause(easy) }
                 case .shutdown:
+                    let late = commands.withLock { c -> [Command] in
+                        c.closed = true
+                        return c.list
+                    }
+                    for case .add(let t) in late where t.resources.easy != nil {
+                        active[t.resources.easy!] = t
+                        _ = curl_multi_add_handle(m, t.resources.easy!)
+                    }
                     for (easy, t) in active {
                         _ = curl_multi_remove_handle(m, easy)
                         t.resources.release()
