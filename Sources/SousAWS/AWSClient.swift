@@ -164,7 +164,10 @@ public final class AWSClient: Sendable {
                     if r.mayEmbedError,
                         let e = AWSError.embeddedS3Error(operation: r.operation, header: { resp.headers[$0] }, body: resp.body)
                     {
-                        failure = .service(e)
+                        // S3 answers some server faults inside a 200; classify those as the 500 they are.
+                        var classified = e
+                        if ["InternalError", "ServiceUnavailable"].contains(e.code) { classified.status = 500 }
+                        failure = .service(classified)
                         thrown = e
                     } else {
                         retry.quota?.release(spent: spent)

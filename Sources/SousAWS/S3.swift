@@ -28,6 +28,12 @@ public struct S3Part: Sendable, Equatable, Codable {
     /// ETag as S3 returned it (with quotes).
     public var etag: String
     public var size: UInt64
+
+    public init(number: Int, etag: String, size: UInt64) {
+        self.number = number
+        self.etag = etag
+        self.size = size
+    }
 }
 
 /// Settings of uploads.
@@ -36,6 +42,8 @@ public struct S3TransferOptions: Sendable {
     public var multipartThreshold: UInt64 = 8 << 20
     /// Part size (AWS CLI default 8 MiB); raised automatically so a file needs at most 10,000 parts.
     public var partSize: UInt64 = 8 << 20
+    /// S3's minimum part size (all parts but the last); only tests against emulators lower it.
+    public var minimumPartSize: UInt64 = 5 << 20
     /// Parts (or small files) uploaded at once. Memory stays bounded: bodies stream from the file.
     public var concurrency: Int = 4
     /// Skip objects that already hold the same bytes (size plus the sha256 sous records for multipart uploads,
@@ -452,7 +460,7 @@ extension S3Client {
     private func multipartUpload(
         _ path: String, size: UInt64, modified: Double, sha: String?, bucket: String, key: String, options: S3TransferOptions
     ) async throws -> S3UploadResult {
-        let partSize = Self.effectivePartSize(fileSize: size, requested: options.partSize)
+        let partSize = Self.effectivePartSize(fileSize: size, requested: max(options.partSize, options.minimumPartSize))
         let partCount = Int((size + partSize - 1) / partSize)
         let statePath = options.stateDirectory.map { S3MultipartState.path(directory: $0, bucket: bucket, key: key) }
         var uploadId: String?
