@@ -22,6 +22,11 @@ import os
 import socket
 import struct
 import threading
+import signal
+
+# A parent may spawn us with SIGTERM blocked or ignored: restore the default so stop() is instant.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -10,6 +10,11 @@ Exits when its parent (the test process) goes away.
 import os
 import sys
 import threading
+import signal
+
+# A parent may spawn us with SIGTERM blocked or ignored: restore the default so stop() is instant.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 import time
 
 args = sys.argv[1:]
