@@ -376,6 +376,12 @@ public struct SageMakerClient: Sendable {
         public var endpoint: String?
         public var endpointConfig: String?
         public var models: [String]
+
+        public init(endpoint: String?, endpointConfig: String?, models: [String]) {
+            self.endpoint = endpoint
+            self.endpointConfig = endpointConfig
+            self.models = models
+        }
     }
 
     /// Deletes an endpoint, then its endpoint config, then the config's models (the notebooks' clean-up order).

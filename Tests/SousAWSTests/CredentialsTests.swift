@@ -172,3 +172,43 @@ struct CredentialsTests {
         #expect(await provider.fetchCount == 2)
     }
 }
+
+@Suite("Assume role through STS (moto)")
+struct AssumeRoleTests {
+    @Test("profile role_arn + source_profile: AWSClient.make assumes the role and signs with the temporary keys")
+    func assumeRole() async throws {
+        let moto = try await MotoFixture.start(auth: true)
+        defer { moto.server.stop() }
+        let dir = try TestPaths.makeTemporaryDirectory("sous-aws-role")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try """
+            [profile base]
+            region = eu-west-1
+            endpoint_url = \(moto.endpoint)
+            [profile deploy]
+            role_arn = arn:aws:iam::123456789012:role/sous-deployer
+            source_profile = base
+            role_session_name = sous-test
+            region = eu-west-1
+            endpoint_url = \(moto.endpoint)
+            """.write(to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+        try """
+            [base]
+            aws_access_key_id = \(moto.credentials.accessKeyId)
+            aws_secret_access_key = \(moto.credentials.secretAccessKey)
+            """.write(to: dir.appendingPathComponent("credentials"), atomically: true, encoding: .utf8)
+        let env = [
+            "HOME": dir.path, "AWS_CONFIG_FILE": dir.appendingPathComponent("config").path,
+            "AWS_SHARED_CREDENTIALS_FILE": dir.appendingPathComponent("credentials").path,
+            "AWS_EC2_METADATA_DISABLED": "true", "AWS_PROFILE": "deploy",
+        ]
+        let client = try await AWSClient.make(environment: env)
+        #expect(client.region == "eu-west-1")
+        #expect(client.credentialsProvider.source == "assume role arn:aws:iam::123456789012:role/sous-deployer (profile deploy)")
+        let creds = try await client.credentialsProvider.credentials()
+        #expect(creds.accessKeyId != moto.credentials.accessKeyId)
+        #expect(creds.sessionToken != nil && creds.expiration != nil)
+        let id = try await STSClient(client).getCallerIdentity()
+        #expect(id.arn.contains("assumed-role/sous-deployer/sous-test"))
+    }
+}
