@@ -138,6 +138,8 @@ public final class AWSClient: Sendable {
         return req
     }
 
+    static let expiredTokenCodes: Set<String> = ["ExpiredToken", "ExpiredTokenException", "RequestExpired"]
+
     /// Sends with retries; returns the 2xx response or throws `AWSError` / `HTTPError`.
     public func send(_ r: AWSRequest) async throws -> HTTPResponse {
         try await withRetries(r) { req in try await self.http.send(req) }
@@ -153,6 +155,7 @@ public final class AWSClient: Sendable {
     {
         var attempt = 1
         var spent = 0
+        var refreshedCredentials = false
         let name = Self.serviceDisplayName(r.service)
         while true {
             let req = try await signedRequest(r)
@@ -184,6 +187,14 @@ public final class AWSClient: Sendable {
                 if e.kind == .cancelled { throw e }
                 failure = .transport(transient: e.isTransient, timeout: e.kind == .timedOut)
                 thrown = e
+            }
+            // Temporary credentials expired between our refresh check and the call: refresh once and retry.
+            if !refreshedCredentials, case .service(let e) = failure, Self.expiredTokenCodes.contains(e.code),
+                let caching = credentialsProvider as? CachingCredentialsProvider
+            {
+                refreshedCredentials = true
+                await caching.invalidate()
+                continue
             }
             guard attempt < retry.maxAttempts, AWSRetryStrategy.isRetryable(failure) else { throw thrown }
             if let quota = retry.quota {

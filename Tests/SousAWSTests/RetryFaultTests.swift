@@ -145,4 +145,27 @@ struct RetryFaultTests {
             #expect(e.status == 200)
         }
     }
+
+    @Test("an ExpiredToken answer refreshes cached credentials once and retries")
+    func expiredToken() async throws {
+        let server = try startFakeAWS()
+        defer { server.stop() }
+        let fetches = Delays()
+        let provider = CachingCredentialsProvider(source: "test") {
+            let n = fetches.withLock { d -> Int in
+                d.append(.zero)
+                return d.count
+            }
+            return AWSCredentials(accessKeyId: "K\(n)", secretAccessKey: "s", sessionToken: "t\(n)", expiration: Date().addingTimeInterval(3600))
+        }
+        let env = ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(server.port)", "HOME": "/nonexistent"]
+        let c = AWSClient(configuration: try AWSConfiguration(environment: env), region: "us-east-1", credentials: provider)
+        try await script(server.port, [
+            ["status": 403, "body": "<ErrorResponse><Error><Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message></Error></ErrorResponse>"],
+            ["status": 200, "body": "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>111122223333</Account><Arn>arn:aws:iam::111122223333:user/u</Arn><UserId>U</UserId></GetCallerIdentityResult></GetCallerIdentityResponse>"],
+        ])
+        let id = try await STSClient(c).getCallerIdentity()
+        #expect(id.account == "111122223333")
+        #expect(fetches.withLock { $0.count } == 2)
+    }
 }
