@@ -169,9 +169,10 @@ public struct AWSRetrySettings: Sendable, Equatable {
     /// Total attempts including the first (≥ 1).
     public var maxAttempts: Int = 3
 
-    public init(mode: Mode = .standard, maxAttempts: Int = 3) {
+    /// `maxAttempts` nil = the mode's default (3 for standard/adaptive, 5 for legacy).
+    public init(mode: Mode = .standard, maxAttempts: Int? = nil) {
         self.mode = mode
-        self.maxAttempts = max(1, maxAttempts)
+        self.maxAttempts = max(1, maxAttempts ?? (mode == .legacy ? 5 : 3))
     }
 }
 
@@ -214,7 +215,7 @@ public struct AWSConfiguration: Sendable {
         let modeText = (nonEmpty(environment["AWS_RETRY_MODE"]) ?? nonEmpty(p["retry_mode"]) ?? "standard").lowercased()
         let mode = AWSRetrySettings.Mode(rawValue: modeText) ?? .standard
         let attempts = (nonEmpty(environment["AWS_MAX_ATTEMPTS"]) ?? nonEmpty(p["max_attempts"])).flatMap { Int($0) }
-        retry = AWSRetrySettings(mode: mode, maxAttempts: attempts ?? 3)
+        retry = AWSRetrySettings(mode: mode, maxAttempts: attempts)
     }
 
     /// The merged config/credentials values of the active profile.

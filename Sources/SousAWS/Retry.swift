@@ -17,7 +17,7 @@ public struct AWSRetryStrategy: Sendable {
     public var quota: AWSRetryQuota?
 
     public init(settings: AWSRetrySettings, quota: AWSRetryQuota? = AWSRetryQuota()) {
-        maxAttempts = settings.mode == .legacy && settings.maxAttempts == 3 ? 5 : settings.maxAttempts
+        maxAttempts = settings.maxAttempts
         self.quota = quota
     }
 

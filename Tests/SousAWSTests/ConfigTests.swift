@@ -66,6 +66,7 @@ struct ConfigTests {
             #expect(d.profileName == "default")
             #expect(d.region == "eu-west-1")
             #expect(d.retry.mode == .legacy)
+            #expect(d.retry.maxAttempts == 5)
             var e = env
             e["AWS_PROFILE"] = "dev"
             let dev = try AWSConfiguration(environment: e)
@@ -204,6 +205,7 @@ struct RetryStrategyTests {
         s.random = { 0.999 }
         #expect(s.delay(beforeRetry: 30) <= .seconds(20))
         #expect(AWSRetryStrategy(settings: .init(mode: .legacy)).maxAttempts == 5)
+        #expect(AWSRetryStrategy(settings: .init(mode: .legacy, maxAttempts: 3)).maxAttempts == 3)
         #expect(AWSRetryStrategy(settings: .init(mode: .standard)).maxAttempts == 3)
         let q = AWSRetryQuota(capacity: 12)
         #expect(q.acquire(timeout: false) == 5)
