@@ -410,9 +410,11 @@ extension S3Client {
     /// Uploads `path` to `s3://bucket/key`: single PutObject below the threshold, else a parallel multipart
     /// upload (aborted on failure; resumable via `options.stateDirectory` after an interruption). Skips the upload
     /// when the object already holds the same bytes.
-    public func uploadFile(_ path: String, bucket: String, key: String, options: S3TransferOptions = .init()) async throws
-        -> S3UploadResult
+    public func uploadFile(_ givenPath: String, bucket: String, key: String, options: S3TransferOptions = .init())
+        async throws -> S3UploadResult
     {
+        // Follow symlinks (Hugging Face cache snapshots link into blobs/).
+        let path = URL(fileURLWithPath: givenPath).resolvingSymlinksInPath().path
         let attrs: [FileAttributeKey: Any]
         do {
             attrs = try FileManager.default.attributesOfItem(atPath: path)
@@ -549,17 +551,16 @@ extension S3Client {
         async throws -> S3FolderUploadResult
     {
         let cleanPrefix = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        let root = URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath()
-        guard let e = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else {
+        let root = URL(fileURLWithPath: folder).standardizedFileURL
+        guard let e = FileManager.default.enumerator(atPath: root.path) else {
             throw AWSConfigError("Cannot read the folder \(folder).")
         }
         var files: [(path: String, key: String)] = []
-        let rootPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
-        while let u = e.nextObject() as? URL {
-            guard (try? u.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
-            let full = u.resolvingSymlinksInPath().path
-            guard full.hasPrefix(rootPath) else { continue }
-            let rel = String(full.dropFirst(rootPath.count))
+        while let rel = e.nextObject() as? String {
+            let full = root.appendingPathComponent(rel).path
+            var isDir: ObjCBool = false
+            // fileExists follows symlinks: linked files are uploaded with their target's bytes.
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
             files.append((full, cleanPrefix.isEmpty ? rel : cleanPrefix + "/" + rel))
         }
         files.sort { $0.key < $1.key }
@@ -568,7 +569,11 @@ extension S3Client {
         perFileOptions.progress = nil
         let perFile = perFileOptions
         // Small files in parallel; large ones one at a time (their parts are parallel).
-        let small = files.filter { ((try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? NSNumber)?.uint64Value ?? 0) < options.multipartThreshold }
+        func size(_ p: String) -> UInt64 {
+            let real = URL(fileURLWithPath: p).resolvingSymlinksInPath().path
+            return (try? FileManager.default.attributesOfItem(atPath: real)[.size] as? NSNumber)?.uint64Value ?? 0
+        }
+        let small = files.filter { size($0.path) < options.multipartThreshold }
         let smallKeys = Set(small.map(\.key))
         try await withThrowingTaskGroup(of: S3UploadResult.self) { group in
             var next = 0

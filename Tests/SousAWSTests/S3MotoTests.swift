@@ -243,6 +243,12 @@ struct S3MotoTests {
         try pattern(10).write(to: model.appendingPathComponent("config.json"))
         try pattern(20_000).write(to: model.appendingPathComponent("sub dir/weights.safetensors"))
         try pattern(5).write(to: model.appendingPathComponent(".hidden"))
+        // A Hugging Face cache snapshot links files into blobs/: the link's target bytes are uploaded.
+        let blobs = dir.appendingPathComponent("blobs")
+        try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+        try pattern(9000, seed: 5).write(to: blobs.appendingPathComponent("abc123"))
+        try FileManager.default.createSymbolicLink(atPath: model.appendingPathComponent("tokenizer.json").path,
+                                                   withDestinationPath: "../blobs/abc123")
         var options = S3TransferOptions()
         options.multipartThreshold = 8192
         options.partSize = 4096
@@ -251,9 +257,10 @@ struct S3MotoTests {
         #expect(uri == "s3://keys/hf-large-model/meta/model")
         let under = try await s3.listObjects(bucket: "keys", prefix: "hf-large-model/meta/model/").map(\.key)
         #expect(under == ["hf-large-model/meta/model/.hidden", "hf-large-model/meta/model/config.json",
-                          "hf-large-model/meta/model/sub dir/weights.safetensors"])
+                          "hf-large-model/meta/model/sub dir/weights.safetensors", "hf-large-model/meta/model/tokenizer.json"])
+        #expect(try await s3.getObject(bucket: "keys", key: "hf-large-model/meta/model/tokenizer.json") == pattern(9000, seed: 5))
         let again = try await s3.uploadFolder(model.path, bucket: "keys", prefix: "hf-large-model/meta/model", options: options)
-        #expect(again.skippedCount == 3 && again.uploadedCount == 0)
+        #expect(again.skippedCount == 4 && again.uploadedCount == 0)
         let fileURI = try await s3.uploadData(model.appendingPathComponent("config.json").path, bucket: "keys", keyPrefix: "code")
         #expect(fileURI == "s3://keys/code/config.json")
         #expect(S3URI(uri) == S3URI(bucket: "keys", key: "hf-large-model/meta/model"))
