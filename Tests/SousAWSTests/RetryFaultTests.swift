@@ -12,6 +12,8 @@ struct RetryFaultTests {
         var method: String
         var path: String
         var query: String
+        var objects: Int
+        var content_md5_ok: Bool
     }
 
     func script(_ port: Int, _ steps: [[String: any Sendable]]) async throws {
@@ -167,5 +169,18 @@ struct RetryFaultTests {
         let id = try await STSClient(c).getCallerIdentity()
         #expect(id.account == "111122223333")
         #expect(fetches.withLock { $0.count } == 2)
+    }
+
+    @Test("DeleteObjects sends batches of at most 1,000 keys, each with a correct Content-MD5")
+    func deleteBatches() async throws {
+        let server = try startFakeAWS()
+        defer { server.stop() }
+        let c = try client(server.port, maxAttempts: 3, delays: Delays())
+        let keys = (0..<2500).map { "prefix/key & <\($0)>" }
+        let failures = try await S3Client(c).deleteObjects(bucket: "b", keys: keys)
+        #expect(failures.isEmpty)
+        let reqs = try await log(server.port)
+        #expect(reqs.map(\.objects) == [1000, 1000, 500])
+        #expect(reqs.allSatisfy { $0.method == "POST" && $0.path == "/b" && $0.query == "delete=" && $0.content_md5_ok })
     }
 }

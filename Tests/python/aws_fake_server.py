@@ -5,7 +5,8 @@ Control:
   POST /__script   JSON list of canned responses, used in order by the next non-control requests:
                    {"status": 500, "body": "...", "headers": {"k": "v"}, "reset": false}
                    ("reset": true closes the connection with a TCP RST instead of answering)
-  GET  /__log      JSON list of {"method", "path", "query", "headers"} of the non-control requests
+  GET  /__log      JSON list of {"method", "path", "query", "headers", "body_len", "objects" (count of
+                   <Object> in the body), "content_md5_ok"} of the non-control requests
   POST /__reset    clears the script and the log
 IMDSv2:
   PUT  /latest/api/token                         needs x-aws-ec2-metadata-token-ttl-seconds -> "imds-token"
@@ -17,6 +18,8 @@ Container credentials:
 Anything else: the next scripted response, or 200 "{}".
 Exits when its parent (the test process) goes away.
 """
+import base64
+import hashlib
 import json
 import os
 import socket
@@ -95,8 +98,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(403, b"{}")
             return self.reply(200, creds_json("CONTAINER"))
         with LOCK:
+            md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
             LOG.append({"method": self.command, "path": path, "query": url.query,
-                        "headers": {k.lower(): v for k, v in self.headers.items()}})
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body_len": len(body), "objects": body.count(b"<Object>"),
+                        "content_md5_ok": self.headers.get("Content-MD5") == md5})
             step = SCRIPT.pop(0) if SCRIPT else None
         if step is None:
             return self.reply(200, b"{}", {"Content-Type": "application/json"})
