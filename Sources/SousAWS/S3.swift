@@ -545,7 +545,8 @@ extension S3Client {
         return S3UploadResult(bucket: bucket, key: key, size: size, uploaded: true, partsReused: reused, partCount: partCount)
     }
 
-    /// Uploads every regular file under `folder` to `s3://bucket/prefix/<relative path>`.
+    /// Uploads every regular file under `folder` to `s3://bucket/prefix/<relative path>`; `options.progress`
+    /// reports bytes over the whole folder.
     /// Returns the prefix URI (`s3://bucket/prefix`), like `sagemaker.Session.upload_data` for a folder.
     public func uploadFolder(_ folder: String, bucket: String, prefix: String, options: S3TransferOptions = .init())
         async throws -> S3FolderUploadResult
@@ -574,6 +575,8 @@ extension S3Client {
             return (try? FileManager.default.attributesOfItem(atPath: real)[.size] as? NSNumber)?.uint64Value ?? 0
         }
         let small = files.filter { size($0.path) < options.multipartThreshold }
+        let totalBytes = files.reduce(UInt64(0)) { $0 + size($1.path) }
+        var doneBytes: UInt64 = 0
         let smallKeys = Set(small.map(\.key))
         try await withThrowingTaskGroup(of: S3UploadResult.self) { group in
             var next = 0
@@ -584,6 +587,8 @@ extension S3Client {
             }
             while let r = try await group.next() {
                 results.append(r)
+                doneBytes += r.size
+                options.progress?(doneBytes, totalBytes)
                 if next < small.count {
                     let (fp, fk) = (small[next].path, small[next].key)
                     next += 1
@@ -592,7 +597,15 @@ extension S3Client {
             }
         }
         for f in files where !smallKeys.contains(f.key) {
-            results.append(try await uploadFile(f.path, bucket: bucket, key: f.key, options: perFile))
+            // Large files report their parts' progress on top of what is already done.
+            var bigOptions = perFile
+            let base = doneBytes
+            if let progress = options.progress {
+                bigOptions.progress = { done, _ in progress(base + done, totalBytes) }
+            }
+            let r = try await uploadFile(f.path, bucket: bucket, key: f.key, options: bigOptions)
+            results.append(r)
+            doneBytes += r.size
         }
         results.sort { $0.key < $1.key }
         let uri = cleanPrefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(cleanPrefix)"

@@ -63,6 +63,13 @@ public struct IAMClient: Sendable {
         return arn
     }
 
+    /// `CreateRole` with a trust policy (JSON text); returns the role ARN.
+    @discardableResult
+    public func createRole(_ roleName: String, assumeRolePolicyDocument: String) async throws -> String {
+        let root = try await call("CreateRole", [("RoleName", roleName), ("AssumeRolePolicyDocument", assumeRolePolicyDocument)])
+        return root.find("Role")?.value("Arn") ?? ""
+    }
+
     /// `CreateUser` (used by tests against moto).
     public func createUser(_ name: String) async throws {
         _ = try await call("CreateUser", [("UserName", name)])

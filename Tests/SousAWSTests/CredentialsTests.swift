@@ -210,5 +210,19 @@ struct AssumeRoleTests {
         #expect(creds.sessionToken != nil && creds.expiration != nil)
         let id = try await STSClient(client).getCallerIdentity()
         #expect(id.arn.contains("assumed-role/sous-deployer/sous-test"))
+
+        // The TGI notebook's role fallback: IAM GetRole by name.
+        let iam = IAMClient(moto.client)  // moto answers 500 to IAM calls from an assumed role that does not exist
+        let trust = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sagemaker.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#
+        let arn = try await iam.createRole("sagemaker_execution_role", assumeRolePolicyDocument: trust)
+        #expect(try await iam.roleArn(roleName: "sagemaker_execution_role") == arn)
+        #expect(arn == "arn:aws:iam::123456789012:role/sagemaker_execution_role")
+        do {
+            _ = try await iam.roleArn(roleName: "missing-role")
+            Issue.record("expected NoSuchEntity")
+        } catch let e as AWSError {
+            #expect(e.code == "NoSuchEntity")
+            #expect(e.service == "IAM" && e.operation == "GetRole")
+        }
     }
 }

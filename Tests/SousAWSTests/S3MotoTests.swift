@@ -253,7 +253,11 @@ struct S3MotoTests {
         options.multipartThreshold = 8192
         options.partSize = 4096
         options.minimumPartSize = 1024
+        let folderProgress = ProgressLog()
+        options.progress = { d, t in folderProgress.add(d, t) }
         let uri = try await s3.uploadData(model.path, bucket: "keys", keyPrefix: "hf-large-model/meta/model/", options: options)
+        #expect(folderProgress.last.map { $0 == (29_015, 29_015) } == true)
+        #expect(folderProgress.isMonotonic)
         #expect(uri == "s3://keys/hf-large-model/meta/model")
         let under = try await s3.listObjects(bucket: "keys", prefix: "hf-large-model/meta/model/").map(\.key)
         #expect(under == ["hf-large-model/meta/model/.hidden", "hf-large-model/meta/model/config.json",
@@ -272,4 +276,5 @@ final class ProgressLog: Sendable {
     private let m = Mutex<[(UInt64, UInt64)]>([])
     func add(_ d: UInt64, _ t: UInt64) { m.withLock { $0.append((d, t)) } }
     var last: (UInt64, UInt64)? { m.withLock { $0.last } }
+    var isMonotonic: Bool { m.withLock { l in zip(l, l.dropFirst()).allSatisfy { $0.0 <= $1.0 } } }
 }
