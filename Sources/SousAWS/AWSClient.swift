@@ -92,24 +92,8 @@ public final class AWSClient: Sendable {
 
     /// Builds and signs the HTTP request for one attempt.
     public func signedRequest(_ r: AWSRequest) async throws -> HTTPRequest {
-        let base = endpoint(for: r.service)
-        guard let scheme = base.scheme, var host = base.host else {
-            throw AWSConfigError("The endpoint \(base.absoluteString) for \(r.service.rawValue) is not a valid URL.")
-        }
-        if let h = r.hostOverride { host = h }
-        var hostHeader = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
-        if let port = base.port, !(scheme == "https" && port == 443), !(scheme == "http" && port == 80) {
-            hostHeader += ":\(port)"
-        }
-        var basePath = base.path
-        if basePath.hasSuffix("/") { basePath.removeLast() }
-        let path = basePath + (r.path.hasPrefix("/") ? r.path : "/" + r.path)
-        let queryString = r.query.map {
-            AWSURIEncoding.encode($0.name, keepSlash: false) + "=" + AWSURIEncoding.encode($0.value, keepSlash: false)
-        }.joined(separator: "&")
-        guard let url = URL(string: "\(scheme)://\(hostHeader)\(path)\(queryString.isEmpty ? "" : "?" + queryString)") else {
-            throw AWSConfigError("Could not build a URL for \(r.service.rawValue) \(r.operation).")
-        }
+        let (scheme, hostHeader, path) = try address(r)
+        let url = try Self.url(scheme: scheme, host: hostHeader, path: path, query: r.query, r)
         let payloadHash: String
         if r.unsignedPayload && r.service == .s3 && scheme == "https" {
             payloadHash = SigV4Request.unsignedPayload
@@ -139,6 +123,47 @@ public final class AWSClient: Sendable {
     }
 
     static let expiredTokenCodes: Set<String> = ["ExpiredToken", "ExpiredTokenException", "RequestExpired"]
+
+    /// Scheme, Host header value and full wire path of a request.
+    func address(_ r: AWSRequest) throws -> (scheme: String, host: String, path: String) {
+        let base = endpoint(for: r.service)
+        guard let scheme = base.scheme, var host = base.host else {
+            throw AWSConfigError("The endpoint \(base.absoluteString) for \(r.service.rawValue) is not a valid URL.")
+        }
+        if let h = r.hostOverride { host = h }
+        var hostHeader = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        if let port = base.port, !(scheme == "https" && port == 443), !(scheme == "http" && port == 80) {
+            hostHeader += ":\(port)"
+        }
+        var basePath = base.path
+        if basePath.hasSuffix("/") { basePath.removeLast() }
+        return (scheme, hostHeader, basePath + (r.path.hasPrefix("/") ? r.path : "/" + r.path))
+    }
+
+    static func url(scheme: String, host: String, path: String, query: [(name: String, value: String)], _ r: AWSRequest) throws -> URL {
+        let queryString = query.map {
+            AWSURIEncoding.encode($0.name, keepSlash: false) + "=" + AWSURIEncoding.encode($0.value, keepSlash: false)
+        }.joined(separator: "&")
+        guard let url = URL(string: "\(scheme)://\(host)\(path)\(queryString.isEmpty ? "" : "?" + queryString)") else {
+            throw AWSConfigError("Could not build a URL for \(r.service.rawValue) \(r.operation).")
+        }
+        return url
+    }
+
+    /// A presigned URL for `r` (query-string SigV4, valid `expires` seconds, at most 7 days). Headers of `r`
+    /// other than Host are signed too, so the caller must send them unchanged.
+    public func presignedURL(_ r: AWSRequest, expires: Int = 3600) async throws -> URL {
+        let (scheme, hostHeader, path) = try address(r)
+        var headers: [(name: String, value: String)] = [("Host", hostHeader)]
+        for h in r.headers where h.name.lowercased() != "host" { headers.append((h.name, h.value)) }
+        let creds = try await credentialsProvider.credentials()
+        let signer = SigV4Signer(credentials: creds, region: r.service.signingRegion(region), service: r.service.signingName)
+        let payload = r.service == .s3 ? SigV4Request.unsignedPayload : SigV4Request.emptyPayloadHash
+        let signed = signer.presign(
+            SigV4Request(method: r.method, path: path, query: r.query, headers: headers, payloadHash: payload),
+            date: now(), expires: expires)
+        return try Self.url(scheme: scheme, host: hostHeader, path: path, query: signed.request.query, r)
+    }
 
     /// Sends with retries; returns the 2xx response or throws `AWSError` / `HTTPError`.
     public func send(_ r: AWSRequest) async throws -> HTTPResponse {

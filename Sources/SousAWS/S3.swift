@@ -299,6 +299,11 @@ public struct S3Client: Sendable {
         return keys.count
     }
 
+    /// A presigned GET (or other `method`) URL for an object, valid `expires` seconds (≤ 7 days).
+    public func presignedURL(bucket: String, key: String, method: String = "GET", expires: Int = 3600) async throws -> URL {
+        try await client.presignedURL(request("PresignedURL", method, bucket: bucket, key: key), expires: expires)
+    }
+
     // MARK: buckets
 
     /// `HeadBucket`: true when it exists and is reachable, false on 404.

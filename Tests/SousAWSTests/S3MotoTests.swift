@@ -235,6 +235,18 @@ struct S3MotoTests {
         #expect(Set(check.listing) == Set(keys))
         for (i, k) in keys.enumerated() { #expect(check.objects[k]?.0 == AWSHashing.sha256Hex(pattern(100 + i)), "\(k)") }
 
+        // A presigned URL fetches the object without any AWS headers; the sous verifier accepts it.
+        let presigned = try await s3.presignedURL(bucket: "keys", key: "a b/c d.txt", expires: 600)
+        #expect(presigned.absoluteString.contains("/keys/a%20b/c%20d.txt?"))
+        #expect(presigned.absoluteString.contains("X-Amz-Signature="))
+        let fetched = try await HTTPClient.shared.send(HTTPRequest(url: presigned))
+        #expect(fetched.status == 200 && fetched.body == pattern(100))
+        let verdict = SigV4Verifier().verify(
+            method: "GET", path: presigned.path(percentEncoded: true), rawQuery: presigned.query(percentEncoded: true) ?? "",
+            headers: [("host", "127.0.0.1:\(moto.server.port)")], bodySHA256: nil,
+            lookup: { _ in .init(secretAccessKey: moto.credentials.secretAccessKey) })
+        #expect(verdict.isValid)
+
         // Folder upload: relative keys under the prefix; the prefix URI comes back.
         let dir = try TestPaths.makeTemporaryDirectory("sous-s3-folder")
         defer { try? FileManager.default.removeItem(at: dir) }
