@@ -430,7 +430,16 @@ extension S3Client {
         let modified = (attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         let multipart = size >= options.multipartThreshold && size > 0
         var sha: String?
-        if options.skipUnchanged, let head = try await headObject(bucket: bucket, key: key), head.size == size {
+        // A 403 on HEAD (no s3:ListBucket, object absent) just means "unknown": upload.
+        var existing: S3ObjectHead?
+        if options.skipUnchanged {
+            do {
+                existing = try await headObject(bucket: bucket, key: key)
+            } catch let e as AWSError where e.status == 403 {
+                existing = nil
+            }
+        }
+        if let head = existing, head.size == size {
             if let recorded = head.metadata["sous-sha256"] {
                 let local = try Self.fileDigest(path, 0, size, .sha256)
                 sha = local
