@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlparse
 
 CONNECTIONS = set()
 LOCK = threading.Lock()
+STALL = threading.Event()  # never set: handlers block on it to simulate a stalled peer
 
 
 CYCLE = bytes(range(251))
@@ -129,10 +130,10 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"x" * 10)
             self.wfile.flush()
-            time.sleep(60)
+            STALL.wait(60)  # stall until the client gives up (deadline: 60 s)
             self.close_connection = True
         elif path == "/stall-head":
-            time.sleep(60)
+            STALL.wait(60)  # stall until the client gives up (deadline: 60 s)
             self.close_connection = True
         elif path == "/cut":
             self.send_response(200)
