@@ -245,6 +245,23 @@ struct HTTPClientTests {
         }
     }
 
+    @Test func droppingAStreamAbortsItsTransfer() async throws {
+        try await withServer { base, _ in
+            weak var transfer: Transfer?
+            do {
+                let response = try await client.stream(HTTPRequest(url: base.appendingPathComponent("stall")))
+                transfer = response.body.owner.transfer
+                #expect(transfer != nil)
+            }
+            // The engine drops its reference once the transfer is aborted.
+            let deadline = Date().addingTimeInterval(5)
+            while transfer != nil && Date() < deadline {  // poll until released
+                try await Task.sleep(for: .milliseconds(10))  // poll interval
+            }
+            #expect(transfer == nil)
+        }
+    }
+
     @Test func connectionsAreReused() async throws {
         try await withServer { base, _ in
             let client = HTTPClient()
@@ -267,6 +284,30 @@ struct HTTPClientTests {
             #expect(error.kind == .connectionReset)
             #expect(error.isTransient)
         }
+    }
+
+    @Test func tlsCertificatesAreVerified() async throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cert = dir.appendingPathComponent("cert.pem").path
+        let key = dir.appendingPathComponent("key.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                             "-days", "1", "-subj", "/CN=127.0.0.1"]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+        let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/http_test_server.py").path
+        let server = try TestServerProcess(executable: TestPaths.python, arguments: [script, "--tls", cert, key])
+        defer { server.stop() }
+        // A self-signed certificate is rejected: verification is on.
+        let error = try await #require(throws: HTTPError.self) {
+            _ = try await client.send(HTTPRequest(url: URL(string: "https://127.0.0.1:\(server.port)/bytes?n=10")!))
+        }
+        #expect(error.kind == .tls)
+        #expect(!error.isTransient)
     }
 
     @Test func headersAreOrderedAndCaseInsensitive() {
