@@ -415,6 +415,20 @@ struct HubSnapshotTests {
         #expect(!FileManager.default.fileExists(atPath: snap.path + "/model.safetensors"))
     }
 
+    @Test func commandLineEntryPoint() async throws {
+        let f = try HubFixture()
+        let env = ["HF_ENDPOINT": f.endpoint.absoluteString, "HF_HUB_CACHE": f.cache(), "HOME": f.dir.path]
+        #expect(await HubDownloadCommand.run(["org/tiny", "--include", "*.json", "--workers", "2"], environment: env) == 0)
+        #expect(FileManager.default.fileExists(atPath: f.cache() + "/models--org--tiny/refs/main"))
+        #expect(await HubDownloadCommand.run(["--workers"], environment: env) == 2)
+        #expect(await HubDownloadCommand.run(["org/nothere"], environment: env) == 1)
+        let (req, progress) = try HubDownloadCommand.parse(
+            ["org/x", "--revision", "v2", "--exclude", "*.bin", "--offline", "--progress", "--local-dir", "/tmp/l"],
+            environment: ["HF_TOKEN": "hf_t", "HF_HOME": "/h"])
+        #expect(req.repoID == "org/x" && req.revision == "v2" && req.ignorePatterns == ["*.bin"] && req.allowPatterns == nil)
+        #expect(req.offline && progress && req.localDir == "/tmp/l" && req.cacheDir == "/h/hub" && req.token == "hf_t")
+    }
+
     @Test func diskFullLeavesNothingInSnapshots() async throws {
         let f = try HubFixture()
         var first = f.request("org/full")
