@@ -321,5 +321,9 @@ struct HTTPClientTests {
         h.remove("B")
         #expect(h.count == 1)
         #expect(!h.description.contains("9"))
+        var dumped = ""
+        dump(HTTPRequest(url: URL(string: "http://x")!, headers: ["Authorization": "Bearer s3cret"]), to: &dumped)
+        #expect(!dumped.contains("s3cret"))
+        #expect(dumped.contains("Authorization"))
     }
 }
