@@ -524,8 +524,12 @@ final class CurlEngine: Sendable {
             CURLE_HTTP2_STREAM, CURLE_SEND_FAIL_REWIND:
             kind = .connectionReset
         case CURLE_TOO_MANY_REDIRECTS: kind = .tooManyRedirects
-        case CURLE_ABORTED_BY_CALLBACK: kind = .cancelled
-        case CURLE_READ_ERROR: kind = .fileRead
+        case CURLE_ABORTED_BY_CALLBACK, CURLE_READ_ERROR:
+            // Only the request-body read callback aborts (a real cancel was handled above).
+            kind = .fileRead
+            if text == "Operation was aborted by an application callback" || text.isEmpty {
+                text = "the request body file could not be read (shorter than the declared length?)"
+            }
         case CURLE_WRITE_ERROR: kind = .fileWrite
         case CURLE_HTTP3, CURLE_QUIC_CONNECT_ERROR: kind = .connectionReset
         default:

@@ -113,11 +113,20 @@ struct HTTPClientTests {
             #expect(got["body_sha256"] as? String == expected["sha256"] as? String)
             #expect((got["headers"] as? [String: String])?["content-length"] == "\(length)")
 
-            await #expect(throws: HTTPError.self) {
+            let absent = try await #require(throws: HTTPError.self) {
                 _ = try await client.send(
                     HTTPRequest(method: "PUT", url: base.appendingPathComponent("echo"),
                                 body: .file(path: dir.appendingPathComponent("absent").path, offset: 0, length: 10)))
             }
+            #expect(absent.kind == .fileRead)
+            // A region past the end of the file fails as a read error, not a hang or a short upload.
+            let short = try await #require(throws: HTTPError.self) {
+                _ = try await client.send(
+                    HTTPRequest(method: "PUT", url: base.appendingPathComponent("echo"),
+                                body: .file(path: file.path, offset: 2_999_000, length: 5000)))
+            }
+            #expect(short.kind == .fileRead)
+            #expect(!short.isTransient)
         }
     }
 
