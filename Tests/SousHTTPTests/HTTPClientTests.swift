@@ -250,7 +250,8 @@ struct HTTPClientTests {
             let e2 = await #expect(throws: HTTPError.self) { _ = try await waitingForHead.value }
             #expect(e1?.kind == .cancelled)
             #expect(e2?.kind == .cancelled)
-            #expect(Date().timeIntervalSince(start) < 2)
+            // The stall lasts 60 s; the bound leaves room for a loaded 2-core machine running other suites.
+            #expect(Date().timeIntervalSince(start) < 5)
         }
     }
 

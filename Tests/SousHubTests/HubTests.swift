@@ -68,8 +68,23 @@ private final class HubFixture {
     }
 }
 
-/// Runs Tests/python/hf_peer.py to completion; returns the JSON printed on its last line.
-private func hfPeer(_ args: [String], env: [String: String], stdin: Data? = nil) throws -> Any {
+/// Runs Tests/python/hf_peer.py to completion on a GCD thread (keeping the cooperative pool free);
+/// returns the JSON printed on its last line.
+private func hfPeer(_ args: [String], env: [String: String], stdin: Data? = nil) async throws -> Any {
+    let result = await withCheckedContinuation { (cont: CheckedContinuation<Result<JSONBox, any Error>, Never>) in
+        DispatchQueue.global().async {
+            cont.resume(returning: Result { JSONBox(value: try hfPeerBlocking(args, env: env, stdin: stdin)) })
+        }
+    }
+    return try result.get().value
+}
+
+/// A JSON value handed across threads. @unchecked Sendable: immutable Foundation JSON objects.
+private struct JSONBox: @unchecked Sendable {
+    let value: Any
+}
+
+private func hfPeerBlocking(_ args: [String], env: [String: String], stdin: Data?) throws -> Any {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = [TestPaths.python, TestPaths.packageRoot.appendingPathComponent("Tests/python/hf_peer.py").path] + args
@@ -132,7 +147,7 @@ private func isSymlink(_ path: String) -> Bool { (try? FileManager.default.desti
 
 @Suite("Hub patterns and environment")
 struct HubPatternTests {
-    @Test func fnmatchAgreesWithPython() throws {
+    @Test func fnmatchAgreesWithPython() async throws {
         let names = ["config.json", "data/sub/x.json", "model.safetensors", "model-00001-of-00002.safetensors",
                      "a[b].txt", "pytorch_model.bin", "Tokenizer.JSON", "onnx/model.onnx", "x", "[", "a-c", "b"]
         let patterns = ["*.json", "data/*.json", "*", "?", "model-*-of-*.safetensors", "a[[]b].txt", "[a-c]",
@@ -140,7 +155,7 @@ struct HubPatternTests {
         var pairs: [[String]] = []
         for n in names { for p in patterns { pairs.append([n, p]) } }
         let expected = try #require(
-            try hfPeer(["fnmatch"], env: [:], stdin: try JSONSerialization.data(withJSONObject: pairs)) as? [Bool])
+            try await hfPeer(["fnmatch"], env: [:], stdin: try JSONSerialization.data(withJSONObject: pairs)) as? [Bool])
         for (i, pair) in pairs.enumerated() {
             #expect(HubPattern.matches(pair[0], pair[1]) == expected[i], "\(pair[0]) vs \(pair[1])")
         }
@@ -259,7 +274,7 @@ struct HubSnapshotTests {
         let sousCache = f.cache("sous")
         let hfCache = f.cache("hf")
         let snap = try await f.client.snapshot(f.request("org/tiny", cache: sousCache, token: "hf_user"))
-        _ = try hfPeer(
+        _ = try await hfPeer(
             ["download", "org/tiny"],
             env: ["HF_ENDPOINT": f.endpoint.absoluteString, "HF_HUB_CACHE": hfCache, "HF_TOKEN": "hf_user"])
         let ours = try tree(sousCache)
@@ -270,7 +285,7 @@ struct HubSnapshotTests {
         // No server from here on: each client must work from the other's cache alone.
         f.server.stop()
         let peer = try #require(
-            try hfPeer(["offline", "org/tiny"], env: ["HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": sousCache,
+            try await hfPeer(["offline", "org/tiny"], env: ["HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": sousCache,
                                                   "HF_ENDPOINT": f.endpoint.absoluteString]) as? [String: Any])
         #expect(peer["path"] as? String == snap.path)
         let hashes = try #require(peer["files"] as? [String: String])
