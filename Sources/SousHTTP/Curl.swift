@@ -9,6 +9,8 @@ private let curlGlobalInit: Bool = sous_curl_global_init_default() == CURLE_OK
 
 /// Bytes a transfer may hold for a consumer that is behind; beyond this libcurl is paused.
 let bodyBufferLimit = 1 << 20
+/// libcurl's receive buffer: the largest chunk one write callback delivers (fewer, larger chunks).
+let receiveBufferSize = 128 << 10
 
 // MARK: - Raw pointers handed between threads
 
@@ -338,6 +340,7 @@ final class CurlEngine: Sendable {
         _ = sous_curl_easy_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0)
         _ = sous_curl_easy_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
         _ = sous_curl_easy_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
+        _ = sous_curl_easy_setopt_long(h, CURLOPT_BUFFERSIZE, receiveBufferSize)
         _ = sous_curl_easy_setopt_long(h, CURLOPT_SSL_VERIFYPEER, configuration.verifyTLS ? 1 : 0)
         _ = sous_curl_easy_setopt_long(h, CURLOPT_SSL_VERIFYHOST, configuration.verifyTLS ? 2 : 0)
         _ = sous_curl_easy_setopt_string(h, CURLOPT_USERAGENT, configuration.userAgent)
