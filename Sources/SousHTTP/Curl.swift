@@ -460,9 +460,11 @@ final class CurlEngine: Sendable {
                     if t.isCancelRequested {
                         t.resources.release()
                         t.finish(HTTPError(kind: .cancelled, message: "cancelled", url: HTTPError.redacted(t.url)))
-                    } else {
+                    } else if curl_multi_add_handle(m, easy) == CURLM_OK {
                         active[easy] = t
-                        _ = curl_multi_add_handle(m, easy)
+                    } else {
+                        t.resources.release()
+                        t.finish(HTTPError(kind: .other, message: "libcurl refused the transfer", url: HTTPError.redacted(t.url)))
                     }
                 case .cancel(let t):
                     if let easy = t.resources.easy, active.removeValue(forKey: easy) != nil {
