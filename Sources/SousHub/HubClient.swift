@@ -69,6 +69,15 @@ public struct HubSnapshot: Sendable {
     /// Bytes fetched over the network by this call (0 when everything was cached).
     public var downloadedBytes: UInt64
     public var warnings: [String]
+
+    public init(path: String, commit: String, files: [String], totalBytes: UInt64, downloadedBytes: UInt64, warnings: [String]) {
+        self.path = path
+        self.commit = commit
+        self.files = files
+        self.totalBytes = totalBytes
+        self.downloadedBytes = downloadedBytes
+        self.warnings = warnings
+    }
 }
 
 /// Download progress, reported at most ~10 times a second and once at the end.
