@@ -16,4 +16,12 @@ static inline CURLcode sous_curl_easy_getinfo_long(CURL *h, CURLINFO i, long *v)
 static inline CURLcode sous_curl_easy_getinfo_ptr(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode sous_curl_easy_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode sous_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+static inline CURLcode sous_curl_easy_setopt_seek(CURL *h, int (*f)(void *, curl_off_t, int)) { return curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, f); }
+static inline CURLcode sous_curl_global_init_default(void) { return curl_global_init(CURL_GLOBAL_DEFAULT); }
+static inline CURLcode sous_curl_easy_unpause(CURL *h) { return curl_easy_pause(h, CURLPAUSE_CONT); }
+static inline int sous_curl_msg_is_done(const CURLMsg *m) { return m->msg == CURLMSG_DONE; }
+static inline CURLcode sous_curl_msg_result(const CURLMsg *m) { return m->data.result; }
+static inline size_t sous_curl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
+static inline size_t sous_curl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }
+static inline long sous_curl_error_size(void) { return CURL_ERROR_SIZE; }
 #endif

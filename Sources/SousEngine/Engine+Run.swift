@@ -1,0 +1,262 @@
+import Foundation
+public import SousRecipe
+import SousCrypto
+
+extension Engine {
+    /// Runs a recipe: takes the lock, executes the selected steps, records state after every step.
+    /// - Throws: ``LockTimeoutError``, ``WorkspaceError``, ``RecipeError`` (params/env),
+    ///   ``StepError`` for bad selections, ``InterruptedError`` when cancelled. A failing step does
+    ///   not throw: the result's status says `failed`.
+    public func run(_ recipe: Recipe, params: ValueMap, options: RunOptions) async throws -> RunResult {
+        let layout = layout(for: recipe)
+        try FileManager.default.createDirectory(atPath: layout.workDir, withIntermediateDirectories: true)
+        let lock = try WorkspaceLock(path: layout.lockPath, wait: options.lockWait, command: options.commandLine) { holder in
+            let who = holder.map { "pid \($0.pid) on \($0.host)" } ?? "another sous process"
+            reporter.handle(.warning(step: nil, message: "waiting for the recipe lock held by \(who) (up to \(Int(options.lockWait)) s)"))
+        }
+        defer { lock.release() }
+        var state = try RecipeState.load(layout)
+        state.recipePath = recipe.path
+        let ledger = try ResourceLedger(path: layout.ledgerPath)
+        let key = try layout.hashingKey()
+        var secrets = SecretStore(recipe: recipe, environment: options.environment)
+        let runID = Self.makeRunID()
+        let recorder = RunRecorder(layout: layout, runID: runID, recipe: recipe)
+        let started = Date()
+        let order = executionOrder(recipe)
+        let selected = try selectionForRun(recipe, order: order, options: options)
+        let total = order.count
+        reporter.handle(.runStarted(recipe: recipe.name, runID: runID, steps: total, workspace: layout.recipeDir))
+
+        // Commands from recipes not yet trusted need a yes.
+        try confirmCommands(recipe, order: order, selected: selected, params: params, options: options, layout: layout, secrets: &secrets, key: key, state: state)
+
+        var outputs: [String: ValueMap] = state.steps.mapValues(\.outputs)
+        var summary = RunSummary(runID: runID, startedAt: started, finishedAt: nil, status: "running", ran: [], skipped: [], failed: nil)
+        state.runs.append(summary)
+        if state.runs.count > 50 { state.runs.removeFirst(state.runs.count - 50) }
+        try state.save(layout)
+
+        func finish(_ status: RunStatus, error: String?) throws -> RunResult {
+            summary.finishedAt = Date()
+            summary.status = status.rawValue
+            state.runs[state.runs.count - 1] = summary
+            try state.save(layout)
+            recorder.finish(status: status, error: error, redactor: secrets.redactor)
+            reporter.handle(.runFinished(runID: runID, status: status, duration: Date().timeIntervalSince(started), recordPath: recorder.dir))
+            return RunResult(runID: runID, status: status, recordPath: recorder.dir, error: error)
+        }
+
+        for (i, step) in order.enumerated() {
+            guard let kind = registry[step.uses] else { continue }
+            let index = i + 1
+            if !selected.contains(step.id) {
+                if case .all = options.selection, options.keep, kind.schema.category == .teardown {
+                    reporter.handle(.stepSkipped(index: index, total: total, step: step.id, kind: step.uses, reason: "kept (--keep)"))
+                    recorder.skipped(step, reason: "kept (--keep)")
+                }
+                continue
+            }
+            if Task.isCancelled { return try finish(.interrupted, error: InterruptedError().description) }
+            let prepared: Prepared
+            do {
+                prepared = try prepare(step, kind: kind, recipe: recipe, params: params, outputs: outputs, secrets: &secrets, key: key, layout: layout, runID: runID, record: state.steps[step.id], options: options)
+            } catch {
+                let message = secrets.redactor.redact(String(describing: error))
+                reporter.handle(.stepFailed(index: index, total: total, step: step.id, kind: step.uses, duration: 0, error: message))
+                recorder.failed(step, inputs: nil, reason: "could not resolve inputs", duration: 0, error: message, ctx: nil)
+                summary.failed = step.id
+                return try finish(.failed, error: "step '\(step.id)' failed: \(message)")
+            }
+            let ctx = makeContext(step, prepared, layout: layout, runID: runID, recipe: recipe, options: options, ledger: ledger, redactor: secrets.redactor)
+            let decision = await decide(step, kind: kind, prepared: prepared, record: state.steps[step.id], options: options, ctx: ctx)
+            if !decision.willRun {
+                reporter.handle(.stepSkipped(index: index, total: total, step: step.id, kind: step.uses, reason: decision.reason == "up to date" ? "cached" : decision.reason))
+                recorder.skipped(step, reason: decision.reason, inputs: prepared.displayInputs, outputs: state.steps[step.id]?.outputs)
+                summary.skipped.append(step.id)
+                continue
+            }
+            reporter.handle(.stepStarted(index: index, total: total, step: step.id, kind: step.uses, reason: decision.reason))
+            let t0 = Date()
+            do {
+                try Task.checkCancellation()
+                let produced = try await kind.run(ctx)
+                try Task.checkCancellation()
+                let duration = Date().timeIntervalSince(t0)
+                let stored = produced
+                let record = StepRecord(
+                    kind: step.uses, version: kind.schema.version, category: prepared.category, fingerprint: prepared.fingerprint,
+                    inputs: prepared.fingerprintInputs, pathInputs: prepared.pathDigests, outputs: stored,
+                    outputFiles: outputSignatures(kind, stored), runID: runID, finishedAt: Date(), duration: duration)
+                state.steps[step.id] = record
+                outputs[step.id] = stored
+                if prepared.category == .teardown {
+                    // What a teardown undoes must be created again on the next run.
+                    for up in step.upstream where registry[recipe.step(up)?.uses ?? ""]?.schema.category == .create {
+                        state.steps[up] = nil
+                    }
+                }
+                summary.ran.append(step.id)
+                state.runs[state.runs.count - 1] = summary
+                try state.save(layout)
+                reporter.handle(.stepFinished(index: index, total: total, step: step.id, kind: step.uses, duration: duration, outputs: redactOutputs(stored, secrets.redactor)))
+                recorder.ran(step, inputs: prepared.displayInputs, reason: decision.reason, duration: duration, outputs: redactOutputs(stored, secrets.redactor), ctx: ctx)
+            } catch {
+                let duration = Date().timeIntervalSince(t0)
+                let interrupted = Task.isCancelled || error is CancellationError
+                let message = interrupted ? InterruptedError().description : secrets.redactor.redact(String(describing: error))
+                reporter.handle(.stepFailed(index: index, total: total, step: step.id, kind: step.uses, duration: duration, error: message))
+                recorder.failed(step, inputs: prepared.displayInputs, reason: decision.reason, duration: duration, error: message, ctx: ctx)
+                summary.failed = step.id
+                return try finish(interrupted ? .interrupted : .failed, error: interrupted ? message : "step '\(step.id)' failed: \(message)")
+            }
+        }
+        return try finish(.succeeded, error: nil)
+    }
+
+    func redactOutputs(_ outputs: ValueMap, _ redactor: Redactor) -> ValueMap {
+        guard !redactor.isEmpty else { return outputs }
+        func r(_ v: Value) -> Value {
+            switch v {
+            case .string(let s): return .string(redactor.redact(s))
+            case .list(let l): return .list(l.map(r))
+            case .map(let m): return .map(ValueMap(m.map { ($0.key, r($0.value)) }))
+            default: return v
+            }
+        }
+        return ValueMap(outputs.map { ($0.key, r($0.value)) })
+    }
+
+    func outputSignatures(_ kind: any StepKind, _ outputs: ValueMap) -> [String: FileSignature] {
+        var out: [String: FileSignature] = [:]
+        for spec in kind.schema.outputs where spec.type == .path {
+            guard let p = outputs[spec.name]?.stringValue, var sig = FileSignature.capture(p) else { continue }
+            if !sig.isDirectory {
+                if let h = outputs["sha256"]?.stringValue, spec.name == "path" {
+                    sig.sha256 = h
+                } else if sig.size <= 64 << 20 {
+                    sig.sha256 = try? sha256OfFile(atPath: p).hexString
+                }
+            }
+            out[spec.name] = sig
+        }
+        return out
+    }
+
+    func selectionForRun(_ recipe: Recipe, order: [StepSpec], options: RunOptions) throws -> Set<String> {
+        switch options.selection {
+        case .all:
+            return Set(order.filter { !(options.keep && registry[$0.uses]?.schema.category == .teardown) }.map(\.id))
+        case .step(let id):
+            guard recipe.step(id) != nil else {
+                throw StepError("--step \(id): the recipe has no step '\(id)'\(Suggest.hint(id, recipe.steps.map(\.id))) (steps: \(recipe.steps.map(\.id).joined(separator: ", ")))")
+            }
+            return [id]
+        case .from(let id):
+            guard let i = order.firstIndex(where: { $0.id == id }) else {
+                throw StepError("--from \(id): the recipe has no step '\(id)'\(Suggest.hint(id, recipe.steps.map(\.id))) (steps: \(recipe.steps.map(\.id).joined(separator: ", ")))")
+            }
+            return Set(order[i...].filter { !(options.keep && registry[$0.uses]?.schema.category == .teardown) }.map(\.id))
+        }
+    }
+
+    func confirmCommands(
+        _ recipe: Recipe, order: [StepSpec], selected: Set<String>, params: ValueMap, options: RunOptions,
+        layout: WorkspaceLayout, secrets: inout SecretStore, key: [UInt8], state: RecipeState
+    ) throws {
+        var commands: [String] = []
+        for step in order where selected.contains(step.id) {
+            guard let kind = registry[step.uses] as? any ConfirmableStepKind else { continue }
+            guard let t = step.input(kind.confirmationInput) else { continue }
+            // Show the command as written (expressions unresolved): what the recipe asks to run.
+            commands.append("\(step.id): \(templateText(t))")
+        }
+        guard !commands.isEmpty else { return }
+        let trustKey = Digest.sha256(Data((commands.joined(separator: "\n") + "\u{0}" + recipe.name).utf8)).hexString
+        let trustPath = layout.root + "/.sous/trusted-commands"
+        let trusted = (try? String(contentsOfFile: trustPath, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+        if trusted.contains(trustKey) { return }
+        let prompt = "The recipe \(recipe.path) runs these commands on this machine:\n" + commands.map { "  " + $0 }.joined(separator: "\n")
+        if !options.assumeYes && !options.confirm(prompt) {
+            throw StepError("\(prompt)\nnot confirmed: review the commands, then rerun with --yes to allow them")
+        }
+        let line = trustKey + "\n"
+        if let h = FileHandle(forWritingAtPath: trustPath) {
+            h.seekToEndOfFile()
+            h.write(Data(line.utf8))
+            try? h.close()
+        } else {
+            try? writeAtomically(Data(line.utf8), to: trustPath)
+        }
+    }
+
+    func templateText(_ t: Template) -> String {
+        switch t {
+        case .literal(let v, _): return v.interpolationText
+        case .expression(let r, _): return "${{ \(r) }}"
+        case .interpolated(let parts, _):
+            return parts.map { p in
+                switch p {
+                case .text(let s): s
+                case .reference(let r): "${{ \(r) }}"
+                }
+            }.joined()
+        case .list(let items, _): return "[" + items.map(templateText).joined(separator: ", ") + "]"
+        case .map(let entries, _): return "{" + entries.map { "\($0.key): \(templateText($0.value))" }.joined(separator: ", ") + "}"
+        }
+    }
+
+    static func makeRunID() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        let suffix = Digest.randomBytes(2).hexString
+        return f.string(from: Date()) + "-" + suffix
+    }
+
+    // MARK: - destroy
+
+    /// Deletes every live resource in the recipe's ledger, newest first, through the kinds that made them.
+    /// - Returns: the names destroyed.
+    public func destroy(_ recipe: Recipe, options: RunOptions) async throws -> [String] {
+        let layout = layout(for: recipe)
+        let lock = try WorkspaceLock(path: layout.lockPath, wait: options.lockWait, command: "sous destroy")
+        defer { lock.release() }
+        var state = try RecipeState.load(layout)
+        let ledger = try ResourceLedger(path: layout.ledgerPath)
+        let secrets = SecretStore(recipe: recipe, environment: options.environment)
+        var destroyed: [String] = []
+        var failures: [String] = []
+        for entry in ledger.live.reversed() {
+            guard let kind = registry[entry.kind] else {
+                failures.append("\(entry.type) '\(entry.name)': step kind \(entry.kind) is unknown to this sous")
+                continue
+            }
+            let ctx = StepContext(
+                stepID: entry.step, kind: entry.kind, inputs: ValueMap(), layout: layout, runID: "destroy", recipeName: recipe.name,
+                environment: options.environment, assumeYes: options.assumeYes, services: services, ledger: ledger,
+                reporter: reporter, redactor: secrets.redactor)
+            do {
+                try await kind.destroy(entry, ctx: ctx)
+                try ctx.markDeleted(entry)
+                state.steps[entry.step] = nil
+                destroyed.append("\(entry.type) \(entry.name)")
+                reporter.handle(.stepLog(step: entry.step, line: "deleted \(entry.type) '\(entry.name)'"))
+            } catch {
+                failures.append("\(entry.type) '\(entry.name)': \(secrets.redactor.redact(String(describing: error)))")
+            }
+        }
+        try state.save(layout)
+        if !failures.isEmpty {
+            throw StepError("could not delete \(failures.count) resource(s):\n" + failures.map { "  " + $0 }.joined(separator: "\n"))
+        }
+        return destroyed
+    }
+}
+
+/// A step kind whose runs need the user's consent (it runs commands from the recipe).
+public protocol ConfirmableStepKind: StepKind {
+    /// The input holding the command shown in the confirmation.
+    var confirmationInput: String { get }
+}

@@ -1,0 +1,385 @@
+import Foundation
+public import SousRecipe
+import SousCrypto
+
+/// How a run is asked for on the command line.
+public struct RunOptions: Sendable {
+    public enum Selection: Sendable, Equatable {
+        case all
+        /// `--step ID`: only this step, with upstream outputs from the state.
+        case step(String)
+        /// `--from ID`: this step and every later one, forced.
+        case from(String)
+    }
+    public var selection: Selection = .all
+    public var force = false
+    public var keep = false
+    public var assumeYes = false
+    public var lockWait: Double = 60
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Asked before running commands from a recipe not trusted yet; returns true to go on.
+    public var confirm: @Sendable (_ prompt: String) -> Bool = { _ in false }
+    public var commandLine = "sous run"
+    public init() {}
+}
+
+/// Why a step will run or be skipped.
+public struct StepDecision: Sendable {
+    public var step: String
+    public var kind: String
+    public var category: StepCategory
+    public var willRun: Bool
+    /// "no previous run", "input 'x' changed: \"a\" → \"b\"", "up to date", …
+    public var reason: String
+    /// Extra lines (e.g. the shell command).
+    public var details: [String]
+}
+
+/// The result of `sous run`.
+public struct RunResult: Sendable {
+    public var runID: String
+    public var status: RunStatus
+    public var recordPath: String
+    public var error: String?
+}
+
+/// A run stopped by Ctrl-C or SIGTERM.
+public struct InterruptedError: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "interrupted; finished steps are recorded, rerun to resume" }
+}
+
+/// Plans and executes recipes in a workspace.
+public struct Engine: Sendable {
+    public var registry: StepRegistry
+    public var workspaceRoot: String
+    public var services: Services
+    public var reporter: any RunReporter
+
+    public init(registry: StepRegistry, workspaceRoot: String, services: Services = Services(), reporter: any RunReporter = SilentReporter()) {
+        self.registry = registry
+        self.workspaceRoot = workspaceRoot
+        self.services = services
+        self.reporter = reporter
+    }
+
+    public func layout(for recipe: Recipe) -> WorkspaceLayout { WorkspaceLayout(root: workspaceRoot, recipe: recipe.name) }
+
+    /// The order steps execute in: non-teardown steps as written, then teardowns in reverse order
+    /// of the create steps they undo.
+    public func executionOrder(_ recipe: Recipe) -> [StepSpec] {
+        var main: [StepSpec] = []
+        var teardowns: [(StepSpec, Int, Int)] = []
+        for (i, s) in recipe.steps.enumerated() {
+            if registry[s.uses]?.schema.category == .teardown {
+                let undone = s.upstream.compactMap { recipe.stepIndex($0) }.max() ?? -1
+                teardowns.append((s, undone, i))
+            } else {
+                main.append(s)
+            }
+        }
+        teardowns.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.2 < $1.2 }
+        return main + teardowns.map(\.0)
+    }
+
+    // MARK: - plan
+
+    /// Says, for every step, whether it would run and why. Reads the state; never writes or locks.
+    public func plan(_ recipe: Recipe, params: ValueMap, options: RunOptions) async throws -> [StepDecision] {
+        let layout = layout(for: recipe)
+        let state = try RecipeState.load(layout)
+        let ledger = try ResourceLedger(path: layout.ledgerPath)
+        var secrets = SecretStore(recipe: recipe, environment: options.environment)
+        let key = (try? readKey(layout)) ?? []
+        var decisions: [StepDecision] = []
+        var outputs: [String: ValueMap] = state.steps.mapValues(\.outputs)
+        var willRun: Set<String> = []
+        let order = executionOrder(recipe)
+        let selected = try selection(recipe, order: order, options: options, state: state)
+        for step in order {
+            guard let kind = registry[step.uses] else { continue }
+            if !selected.contains(step.id) {
+                decisions.append(StepDecision(step: step.id, kind: step.uses, category: kind.schema.category, willRun: false, reason: "not selected", details: []))
+                continue
+            }
+            let upstreamRunning = step.upstream.filter { willRun.contains($0) }
+            let prepared: Prepared
+            do {
+                prepared = try prepare(step, kind: kind, recipe: recipe, params: params, outputs: outputs, secrets: &secrets, key: key, layout: layout, runID: "plan", record: state.steps[step.id], options: options)
+            } catch {
+                if !upstreamRunning.isEmpty {
+                    decisions.append(StepDecision(step: step.id, kind: step.uses, category: kind.schema.category, willRun: true, reason: "upstream step '\(upstreamRunning[0])' runs first", details: []))
+                    willRun.insert(step.id)
+                    continue
+                }
+                throw error
+            }
+            let ctx = makeContext(step, prepared, layout: layout, runID: "plan", recipe: recipe, options: options, ledger: ledger, redactor: secrets.redactor)
+            var d = await decide(step, kind: kind, prepared: prepared, record: state.steps[step.id], options: options, ctx: ctx)
+            if !d.willRun, let up = upstreamRunning.first {
+                d.willRun = true
+                d.reason = "upstream step '\(up)' runs first (its outputs may change)"
+            }
+            d.details = kind.planDetails(inputs: prepared.displayInputs).map(secrets.redactor.redact)
+            if d.willRun { willRun.insert(step.id) }
+            if let rec = state.steps[step.id] { outputs[step.id] = rec.outputs }
+            decisions.append(d)
+        }
+        return decisions
+    }
+
+    private func selection(_ recipe: Recipe, order: [StepSpec], options: RunOptions, state: RecipeState) throws -> Set<String> {
+        switch options.selection {
+        case .all:
+            return Set(order.filter { !(options.keep && registry[$0.uses]?.schema.category == .teardown) }.map(\.id))
+        case .step(let id):
+            guard recipe.step(id) != nil else {
+                throw StepError("--step \(id): the recipe has no step '\(id)'\(Suggest.hint(id, recipe.steps.map(\.id))) (steps: \(recipe.steps.map(\.id).joined(separator: ", ")))")
+            }
+            return [id]
+        case .from(let id):
+            guard let i = order.firstIndex(where: { $0.id == id }) else {
+                throw StepError("--from \(id): the recipe has no step '\(id)'\(Suggest.hint(id, recipe.steps.map(\.id))) (steps: \(recipe.steps.map(\.id).joined(separator: ", ")))")
+            }
+            return Set(order[i...].filter { !(options.keep && registry[$0.uses]?.schema.category == .teardown) }.map(\.id))
+        }
+    }
+
+    private func isForced(_ step: StepSpec, options: RunOptions) -> String? {
+        if options.force { return "forced (--force)" }
+        switch options.selection {
+        case .step(let id) where id == step.id: return "asked for (--step \(id))"
+        case .from(let id): return "rerun from '\(id)' (--from)"
+        default: return nil
+        }
+    }
+
+    // MARK: - decide
+
+    func decide(_ step: StepSpec, kind: any StepKind, prepared: Prepared, record: StepRecord?, options: RunOptions, ctx: StepContext) async -> StepDecision {
+        func d(_ run: Bool, _ reason: String) -> StepDecision {
+            StepDecision(step: step.id, kind: step.uses, category: prepared.category, willRun: run, reason: reason, details: [])
+        }
+        if let forced = isForced(step, options: options) { return d(true, forced) }
+        switch prepared.category {
+        case .effect: return d(true, "effect: always runs")
+        case .teardown: return options.keep ? d(false, "kept (--keep)") : d(true, "teardown: runs at the end")
+        case .pure, .create: break
+        }
+        guard let record else { return d(true, "no previous run") }
+        if record.kind != step.uses || record.version != kind.schema.version {
+            return d(true, "step kind changed (\(record.kind) v\(record.version) → \(step.uses) v\(kind.schema.version))")
+        }
+        if record.fingerprint != prepared.fingerprint {
+            return d(true, changeReason(old: record, new: prepared, redactor: ctx.redactor))
+        }
+        if let problem = checkOutputFiles(record, kind: kind) { return d(true, problem) }
+        if case .invalid(let why) = await kind.validate(outputs: record.outputs, inputs: prepared.inputs, ctx: ctx) {
+            return d(true, why)
+        }
+        return d(false, "up to date")
+    }
+
+    func changeReason(old: StepRecord, new: Prepared, redactor: Redactor) -> String {
+        let keys = Array(Set(old.inputs.keys).union(new.fingerprintInputs.keys)).sorted()
+        var changes: [String] = []
+        for k in keys {
+            let a = old.inputs[k], b = new.fingerprintInputs[k]
+            if a != b {
+                changes.append("input '\(k)' changed: \(display(a, redactor)) → \(display(b, redactor))")
+            }
+        }
+        for (k, digest) in new.pathDigests.sorted(by: { $0.key < $1.key }) {
+            if let oldDigest = old.pathInputs[k], oldDigest.contentSHA256 != digest.contentSHA256, oldDigest.path == digest.path {
+                changes.append("contents of input '\(k)' (\(digest.path)) changed")
+            } else if old.pathInputs[k] == nil {
+                changes.append("contents of input '\(k)' (\(digest.path)) are new")
+            }
+        }
+        if changes.isEmpty { return "inputs changed" }
+        return changes.joined(separator: "; ")
+    }
+
+    func display(_ v: Value?, _ redactor: Redactor) -> String {
+        guard let v else { return "(unset)" }
+        var text = v.jsonString()
+        // Secret markers carry a keyed hash: show only that a secret is there.
+        text = text.replacing(#/«secret:([A-Za-z0-9_\-]+):[0-9a-f]+»/#) { "***(secrets.\($0.1))" }
+        text = redactor.redact(text)
+        return text.count > 120 ? String(text.prefix(117)) + "…" : text
+    }
+
+    func checkOutputFiles(_ record: StepRecord, kind: any StepKind) -> String? {
+        for (name, sig) in record.outputFiles.sorted(by: { $0.key < $1.key }) {
+            guard let path = record.outputs[name]?.stringValue else { continue }
+            guard let now = FileSignature.capture(path) else { return "output '\(name)' is missing: \(path)" }
+            if now.sameStat(as: sig) { continue }
+            if !sig.isDirectory, let recorded = sig.sha256, let hash = try? sha256OfFile(atPath: path).hexString, hash == recorded {
+                continue
+            }
+            return "output '\(name)' changed on disk: \(path)"
+        }
+        return nil
+    }
+
+    // MARK: - prepare (resolve inputs, fingerprint)
+
+    struct Prepared {
+        var inputs: ValueMap
+        var fingerprintInputs: ValueMap
+        var displayInputs: ValueMap
+        var pathDigests: [String: PathDigest]
+        var fingerprint: String
+        var category: StepCategory
+    }
+
+    func prepare(
+        _ step: StepSpec, kind: any StepKind, recipe: Recipe, params: ValueMap, outputs: [String: ValueMap],
+        secrets: inout SecretStore, key: [UInt8], layout: WorkspaceLayout, runID: String, record: StepRecord?, options: RunOptions
+    ) throws -> Prepared {
+        var real = ValueMap(), fp = ValueMap(), shown = ValueMap()
+        var secretValues: [String: String] = [:]
+        for e in step.inputs {
+            for (ref, _) in e.value.references {
+                if case .secret(let n) = ref, secretValues[n] == nil { secretValues[n] = try secrets.value(n) }
+            }
+        }
+        for spec in kind.schema.inputs {
+            guard let t = step.input(spec.name) else {
+                if let d = spec.defaultValue {
+                    real[spec.name] = d
+                    fp[spec.name] = d
+                    shown[spec.name] = d
+                }
+                continue
+            }
+            func lookup(_ mode: Int) -> (Reference) throws -> Value {
+                { ref in
+                    switch ref {
+                    case .param(let n): return params[n] ?? .null
+                    case .secret(let n):
+                        let v = secretValues[n] ?? ""
+                        switch mode {
+                        case 0: return .string(v)
+                        case 1: return .string("«secret:\(n):\(Digest.hmacSHA256(key: key, data: Data(v.utf8)).hexString.prefix(16))»")
+                        default: return .string("***")
+                        }
+                    case .env(let n):
+                        guard let v = options.environment[n] else {
+                            throw RecipeError([recipe.diagnostic("environment variable \(n) is not set (used by step '\(step.id)')", at: t.mark)])
+                        }
+                        return .string(v)
+                    case .stepOutput(let s, let o):
+                        guard let outs = outputs[s] else {
+                            throw StepError("step '\(step.id)' needs the outputs of step '\(s)', which has not run in this workspace; run the recipe (or --from \(s)) first")
+                        }
+                        guard let v = outs[o] else {
+                            throw StepError("step '\(s)' recorded no output '\(o)'; rerun it with --step \(s)")
+                        }
+                        return v
+                    case .runID: return .string(runID)
+                    case .workspace: return .string(layout.workDir)
+                    case .recipeName: return .string(recipe.name)
+                    }
+                }
+            }
+            real[spec.name] = try t.resolve(lookup(0))
+            fp[spec.name] = try t.resolve(lookup(1))
+            shown[spec.name] = try t.resolve(lookup(2))
+        }
+        // Values with ${{ }} are checked against the schema once resolved.
+        for spec in kind.schema.inputs {
+            if let v = real[spec.name], !spec.type.accepts(v) {
+                throw StepError("step '\(step.id)': input '\(spec.name)' must be \(spec.type.article), got \(v.type.rawValue) after resolving expressions")
+            }
+            if let allowed = spec.allowed, let s = real[spec.name]?.stringValue, !allowed.contains(s) {
+                throw StepError("step '\(step.id)': input '\(spec.name)' must be one of \(allowed.joined(separator: ", ")); got '\(secrets.redactor.redact(s))'")
+            }
+        }
+        // Path inputs: stat first, hash only when stat changed since the last success.
+        var digests: [String: PathDigest] = [:]
+        for spec in kind.schema.inputs where spec.type == .path {
+            guard let p = real[spec.name]?.stringValue, !p.isEmpty else { continue }
+            let path = p.hasPrefix("/") ? p : layout.workDir + "/" + p
+            guard let sig = FileSignature.capture(path) else { continue }
+            if let old = record?.pathInputs[spec.name], old.path == path, old.stat.sameStat(as: sig) {
+                digests[spec.name] = old
+            } else {
+                digests[spec.name] = PathDigest(path: path, stat: sig, contentSHA256: try contentDigest(path, isDirectory: sig.isDirectory))
+            }
+        }
+        let category = kind.category(for: real)
+        var fpDoc = ValueMap()
+        fpDoc["kind"] = .string(step.uses)
+        fpDoc["version"] = .int(kind.schema.version)
+        fpDoc["inputs"] = .map(fp)
+        fpDoc["paths"] = .map(ValueMap(digests.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value.contentSHA256)) }))
+        let fingerprint = Digest.sha256(Data(Value.map(fpDoc).jsonString(sorted: true).utf8)).hexString
+        return Prepared(inputs: real, fingerprintInputs: fp, displayInputs: shown, pathDigests: digests, fingerprint: fingerprint, category: category)
+    }
+
+    func contentDigest(_ path: String, isDirectory: Bool) throws -> String {
+        if !isDirectory { return try sha256OfFile(atPath: path).hexString }
+        var h = SHA256Hasher()
+        for (rel, _) in FileSignature.walk(path) {
+            h.update(Data(rel.utf8))
+            h.update(Data([0]))
+            h.update(Data(try sha256OfFile(atPath: path + "/" + rel)))
+        }
+        return h.finalize().hexString
+    }
+
+    func readKey(_ layout: WorkspaceLayout) throws -> [UInt8] {
+        guard let d = FileManager.default.contents(atPath: layout.keyPath) else { return [] }
+        return Array(d)
+    }
+
+    func makeContext(_ step: StepSpec, _ p: Prepared, layout: WorkspaceLayout, runID: String, recipe: Recipe, options: RunOptions, ledger: ResourceLedger, redactor: Redactor) -> StepContext {
+        StepContext(
+            stepID: step.id, kind: step.uses, inputs: p.inputs, layout: layout, runID: runID, recipeName: recipe.name,
+            environment: options.environment, assumeYes: options.assumeYes, services: services, ledger: ledger,
+            reporter: reporter, redactor: redactor)
+    }
+}
+
+/// Resolves secret references at run time; values live only in memory.
+struct SecretStore {
+    let recipe: Recipe
+    let environment: [String: String]
+    private(set) var values: [String: String] = [:]
+    private(set) var redactor = Redactor()
+
+    init(recipe: Recipe, environment: [String: String]) {
+        self.recipe = recipe
+        self.environment = environment
+        // Learn every available secret up front so output is redacted even before a step uses it.
+        for s in recipe.secrets { if let v = try? read(s) { values[s.name] = v; redactor.add(v) } }
+    }
+
+    func read(_ s: SecretSpec) throws -> String? {
+        switch s.source {
+        case .env(let n): return environment[n].flatMap { $0.isEmpty ? nil : $0 }
+        case .file(let p):
+            let path = p.hasPrefix("~/") ? (environment["HOME"] ?? NSHomeDirectory()) + String(p.dropFirst(1)) : p
+            guard let d = FileManager.default.contents(atPath: path), var text = String(data: d, encoding: .utf8) else { return nil }
+            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+            return text.isEmpty ? nil : text
+        }
+    }
+
+    mutating func value(_ name: String) throws -> String {
+        if let v = values[name] { return v }
+        guard let spec = recipe.secret(name) else { throw StepError("unknown secret '\(name)'") }
+        guard let v = try read(spec) else {
+            let how: String
+            switch spec.source {
+            case .env(let n): how = "set the environment variable \(n)"
+            case .file(let p): how = "put it in the file \(p)"
+            }
+            throw StepError("secret '\(name)' is not available: \(how)")
+        }
+        values[name] = v
+        redactor.add(v)
+        return v
+    }
+}

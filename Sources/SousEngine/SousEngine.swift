@@ -1,2 +1,0 @@
-// SousEngine module. See README.md for its place in the layers.
-enum SousEngineModule {}

@@ -1,0 +1,177 @@
+public import Foundation
+
+/// Errors about the workspace's files (state, lock, ledger, records).
+public struct WorkspaceError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Writes `data` to `path` atomically: temp file in the same folder, fsync, rename, fsync the folder.
+public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+    let dir = (path as NSString).deletingLastPathComponent
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let tmp = dir + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
+    guard fd >= 0 else { throw WorkspaceError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    var ok = true
+    data.withUnsafeBytes { p in
+        var off = 0
+        while off < p.count {
+            let n = write(fd, p.baseAddress! + off, p.count - off)
+            if n <= 0 {
+                if errno == EINTR { continue }
+                ok = false
+                break
+            }
+            off += n
+        }
+    }
+    let err = errno
+    if ok && fsync(fd) != 0 { ok = false }
+    close(fd)
+    guard ok else {
+        unlink(tmp)
+        throw WorkspaceError("cannot write \(path): \(String(cString: strerror(err)))")
+    }
+    guard rename(tmp, path) == 0 else {
+        let e = errno
+        unlink(tmp)
+        throw WorkspaceError("cannot write \(path): \(String(cString: strerror(e)))")
+    }
+    let dfd = open(dir, O_RDONLY)
+    if dfd >= 0 {
+        fsync(dfd)
+        close(dfd)
+    }
+}
+
+/// The folders of one recipe inside a workspace.
+public struct WorkspaceLayout: Sendable {
+    /// The workspace root (`./workspace`, `--workspace`, `SOUS_WORKSPACE`).
+    public var root: String
+    public var recipe: String
+
+    public init(root: String, recipe: String) {
+        self.root = (root as NSString).standardizingPath
+        self.recipe = recipe
+    }
+
+    public var recipeDir: String { root + "/" + recipe }
+    /// Where steps write files (`${{ workspace }}`).
+    public var workDir: String { recipeDir + "/work" }
+    public var statePath: String { recipeDir + "/state.json" }
+    public var lockPath: String { recipeDir + "/lock" }
+    public var ledgerPath: String { recipeDir + "/ledger.jsonl" }
+    public var runsDir: String { recipeDir + "/runs" }
+    /// The per-workspace key for keyed hashes of secrets.
+    public var keyPath: String { root + "/.sous/key" }
+
+    /// Resolves a path a step writes: relative paths are under `workDir`; nothing may leave the workspace.
+    public func confinedPath(_ path: String) throws -> String {
+        let candidate = path.hasPrefix("/") ? path : workDir + "/" + path
+        let std = (candidate as NSString).standardizingPath
+        let rootStd = (root as NSString).standardizingPath
+        guard std == rootStd || std.hasPrefix(rootStd + "/") else {
+            throw StepError("path '\(path)' is outside the workspace (\(rootStd)); steps may only write inside it")
+        }
+        // Follow symlinks of the existing part of the path: a link must not lead outside either.
+        var probe = std
+        while !FileManager.default.fileExists(atPath: probe), probe != "/" {
+            probe = (probe as NSString).deletingLastPathComponent
+        }
+        let real = (probe as NSString).resolvingSymlinksInPath
+        let realRoot = (rootStd as NSString).resolvingSymlinksInPath
+        guard real == realRoot || real.hasPrefix(realRoot + "/") || !FileManager.default.fileExists(atPath: rootStd) else {
+            throw StepError("path '\(path)' leads outside the workspace through a symbolic link")
+        }
+        return std
+    }
+
+    /// The secret-hashing key, created on first use (0600).
+    public func hashingKey() throws -> [UInt8] {
+        if let d = FileManager.default.contents(atPath: keyPath), d.count == 32 { return Array(d) }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var g = SystemRandomNumberGenerator()
+        for i in 0..<32 { bytes[i] = UInt8.random(in: 0...255, using: &g) }
+        try writeAtomically(Data(bytes), to: keyPath, mode: 0o600)
+        return Array(FileManager.default.contents(atPath: keyPath) ?? Data(bytes))
+    }
+}
+
+/// A recorded file or folder signature: stat data, and a content hash for files.
+public struct FileSignature: Codable, Sendable, Equatable {
+    public var size: UInt64
+    public var mtimeNs: Int64
+    /// For folders: the number of files and a digest over their (path, size, mtime).
+    public var isDirectory: Bool
+    public var fileCount: Int?
+    public var sha256: String?
+
+    /// Stat-only signature of `path` (a folder is walked, file contents are not read).
+    public static func capture(_ path: String) -> FileSignature? {
+        var st = Foundation.stat()
+        guard lstat(path, &st) == 0 || statPath(path, &st) == 0 else { return nil }
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            guard statPath(path, &st) == 0 else { return nil }
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            var total: UInt64 = 0
+            var count = 0
+            var listing = ""
+            let entries = walk(path)
+            for (rel, fst) in entries {
+                total += UInt64(fst.st_size)
+                count += 1
+                listing += "\(rel)\u{0}\(fst.st_size)\u{0}\(mtimeNs(fst))\n"
+            }
+            return FileSignature(
+                size: total, mtimeNs: Int64(listing.hashValueStable), isDirectory: true, fileCount: count, sha256: nil)
+        }
+        return FileSignature(size: UInt64(st.st_size), mtimeNs: mtimeNs(st), isDirectory: false, fileCount: nil, sha256: nil)
+    }
+
+    /// Whether stat data (not content) is unchanged.
+    public func sameStat(as other: FileSignature) -> Bool {
+        size == other.size && mtimeNs == other.mtimeNs && isDirectory == other.isDirectory && fileCount == other.fileCount
+    }
+
+    static func mtimeNs(_ st: Foundation.stat) -> Int64 {
+        Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+    }
+
+    /// Regular files under `root` (following symlinks to files), sorted by relative path.
+    public static func walk(_ root: String) -> [(String, Foundation.stat)] {
+        var out: [(String, Foundation.stat)] = []
+        func visit(_ dir: String, _ rel: String, depth: Int) {
+            guard depth < 64, let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+            for name in names.sorted() {
+                let full = dir + "/" + name
+                let r = rel.isEmpty ? name : rel + "/" + name
+                var st = Foundation.stat()
+                guard statPath(full, &st) == 0 else { continue }
+                if (st.st_mode & S_IFMT) == S_IFDIR {
+                    visit(full, r, depth: depth + 1)
+                } else if (st.st_mode & S_IFMT) == S_IFREG {
+                    out.append((r, st))
+                }
+            }
+        }
+        visit(root, "", depth: 0)
+        return out
+    }
+}
+
+extension String {
+    /// A stable 63-bit FNV-1a hash (Swift's hashValue is seeded per process).
+    var hashValueStable: UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        return h & 0x7fff_ffff_ffff_ffff
+    }
+}
+
+/// `stat(2)` under a name no type shadows.
+func statPath(_ path: String, _ st: inout stat) -> Int32 { stat(path, &st) }

@@ -1,0 +1,177 @@
+public import Foundation
+
+/// Keeps a transfer alive while a stream or one of its iterators exists; aborts it when all are gone.
+final class TransferOwner: Sendable {
+    let transfer: Transfer
+    init(_ transfer: Transfer) { self.transfer = transfer }
+    deinit { transfer.cancel() }
+}
+
+/// Streamed response body: byte chunks as libcurl delivers them, with backpressure (the transfer pauses
+/// while more than 1 MiB waits for the consumer). Cancelling the consuming task, calling `cancel()`, or
+/// dropping the stream and its iterators aborts the transfer.
+public struct HTTPBodyStream: AsyncSequence, Sendable {
+    public typealias Element = Data
+    public typealias Failure = any Error
+    let owner: TransferOwner
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        public typealias Element = Data
+        public typealias Failure = any Error
+        let owner: TransferOwner
+        public mutating func next() async throws -> Data? { try await owner.transfer.nextChunk() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(owner: owner) }
+
+    /// Collects the body; past `limit` bytes the rest is discarded and the transfer aborted.
+    public func collect(upTo limit: Int = .max) async throws -> Data {
+        var data = Data()
+        for try await chunk in self {
+            let room = limit - data.count
+            if chunk.count >= room {
+                data.append(chunk.prefix(room))
+                cancel()
+                break
+            }
+            data.append(chunk)
+        }
+        return data
+    }
+
+    /// Aborts the transfer (idempotent).
+    public func cancel() { owner.transfer.cancel() }
+
+    /// Largest number of bytes buffered at once for this body (backpressure bound, for tests).
+    var highWaterMark: Int { owner.transfer.highWaterMark }
+    /// True while libcurl is paused waiting for the consumer.
+    var isPaused: Bool { owner.transfer.isPaused }
+}
+
+/// HTTP/1.1 and HTTP/2 client over libcurl: one multi handle and one thread per client; connections are
+/// reused across requests to the same host.
+public final class HTTPClient: Sendable {
+    public struct Configuration: Sendable {
+        public var maxConnectionsPerHost: Int = 8
+        public var userAgent: String = "sous/0.1"
+        /// Never turned off by sous itself.
+        public var verifyTLS: Bool = true
+        public init() {}
+    }
+
+    let engine: CurlEngine
+
+    public init(configuration: Configuration = .init()) {
+        engine = CurlEngine(configuration: configuration)
+    }
+
+    deinit { engine.submit(.shutdown) }
+
+    /// A process-wide client (connection reuse across calls).
+    public static let shared = HTTPClient()
+
+    /// Sends a request and collects the whole body.
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let response = try await stream(request)
+        let body = try await response.body.collect()
+        return HTTPResponse(head: response.head, body: body)
+    }
+
+    /// Sends a request and returns as soon as the response head arrives; the body streams.
+    /// With `followRedirects`, 301/302/303/307/308 are followed here (not by libcurl): 303 (and 301/302 after
+    /// a POST) turn into a GET without body; `Authorization`, `Cookie` and `Host` are dropped whenever the
+    /// target's scheme, host or port differs from the original request's.
+    public func stream(_ request: HTTPRequest) async throws -> HTTPStreamingResponse {
+        var current = request
+        var hops = 0
+        while true {
+            if Task.isCancelled {
+                throw HTTPError(kind: .cancelled, message: "cancelled", url: HTTPError.redacted(current.url))
+            }
+            let owner = TransferOwner(try engine.start(current))
+            let head = try await owner.transfer.waitForHead()
+            let body = HTTPBodyStream(owner: owner)
+            guard request.followRedirects, [301, 302, 303, 307, 308].contains(head.status),
+                let location = head.headers["Location"],
+                let next = URL(string: location, relativeTo: current.url)?.absoluteURL
+            else {
+                return HTTPStreamingResponse(head: head, body: body)
+            }
+            guard hops < request.maxRedirects else {
+                body.cancel()
+                throw HTTPError(
+                    kind: .tooManyRedirects, message: "more than \(request.maxRedirects) redirects",
+                    url: HTTPError.redacted(request.url))
+            }
+            hops += 1
+            _ = try? await body.collect(upTo: 64 << 10)  // drain a small body so the connection is reused
+            current = Self.redirected(original: request, previous: current, to: next, status: head.status)
+        }
+    }
+
+    /// Streams the body into a file (appending when `append`, else truncating), returning the head and an
+    /// empty body; memory stays bounded. Only a 2xx body is written: for any other status the file is not
+    /// touched and the returned `HTTPResponse.body` holds the first 64 KiB of the error body.
+    public func download(_ request: HTTPRequest, to path: String, append: Bool) async throws -> HTTPResponse {
+        let response = try await stream(request)
+        guard (200..<300).contains(response.head.status) else {
+            let body = try await response.body.collect(upTo: 64 << 10)
+            return HTTPResponse(head: response.head, body: body)
+        }
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
+        let fd = open(path, flags, 0o644)
+        guard fd >= 0 else {
+            response.body.cancel()
+            throw HTTPError(
+                kind: .fileWrite, message: "cannot open \(path): \(String(cString: strerror(errno)))",
+                url: HTTPError.redacted(request.url))
+        }
+        defer { close(fd) }
+        for try await chunk in response.body {
+            let failed = chunk.withUnsafeBytes { raw -> Int32? in
+                var done = 0
+                while done < raw.count {
+                    let n = write(fd, raw.baseAddress!.advanced(by: done), raw.count - done)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        return errno
+                    }
+                    done += n
+                }
+                return nil
+            }
+            if let failed {
+                response.body.cancel()
+                throw HTTPError(
+                    kind: .fileWrite, message: "cannot write \(path): \(String(cString: strerror(failed)))",
+                    url: HTTPError.redacted(request.url), isTransient: false)
+            }
+        }
+        return HTTPResponse(head: response.head, body: Data())
+    }
+
+    static func origin(_ url: URL) -> String {
+        let scheme = (url.scheme ?? "").lowercased()
+        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        return "\(scheme)://\((url.host ?? "").lowercased()):\(port)"
+    }
+
+    static func redirected(original: HTTPRequest, previous: HTTPRequest, to next: URL, status: Int) -> HTTPRequest {
+        var r = previous
+        r.url = next
+        r.headers = original.headers
+        if origin(next) != origin(original.url) {
+            r.headers.remove("Authorization")
+            r.headers.remove("Cookie")
+            r.headers.remove("Host")
+        }
+        let method = previous.method.uppercased()
+        if (status == 303 && method != "HEAD") || ((status == 301 || status == 302) && method == "POST") {
+            r.method = "GET"
+            r.body = .empty
+            r.headers.remove("Content-Type")
+            r.headers.remove("Content-Length")
+        }
+        return r
+    }
+}

@@ -1,2 +1,0 @@
-// SousHTTP module. See README.md for its place in the layers.
-enum SousHTTPModule {}

@@ -1,0 +1,106 @@
+import Foundation
+public import SousYAML
+
+/// A position in a recipe file.
+public struct SourceLocation: Sendable, Hashable {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+    public init(file: String, mark: YAMLMark) {
+        self.init(file: file, line: mark.line, column: mark.column)
+    }
+}
+
+/// One problem found in a recipe, rendered like a compiler error.
+public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
+    public var location: SourceLocation
+    public var message: String
+    /// The offending source line (without its newline), when known.
+    public var sourceLine: String?
+
+    public init(location: SourceLocation, message: String, sourceLine: String? = nil) {
+        self.location = location
+        self.message = message
+        self.sourceLine = sourceLine
+    }
+
+    /// `path:line:col: error: message`, then the line and a caret under the column.
+    public var description: String {
+        var out = "\(location.file):\(location.line):\(location.column): error: \(message)"
+        if let line = sourceLine {
+            out += "\n" + line + "\n"
+            let prefix = line.prefix(max(0, location.column - 1)).map { (c: Character) -> String in c == "\t" ? "\t" : " " }.joined()
+            out += prefix + "^"
+        }
+        return out
+    }
+}
+
+/// A recipe that cannot be used, with every problem found.
+public struct RecipeError: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+/// Collects diagnostics against one source text.
+struct DiagnosticSink {
+    let file: String
+    let lines: [Substring]
+    var diagnostics: [Diagnostic] = []
+
+    init(file: String, text: String) {
+        self.file = file
+        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    mutating func error(_ message: String, at mark: YAMLMark) {
+        let line = mark.line >= 1 && mark.line <= lines.count ? String(lines[mark.line - 1]).replacingCR() : nil
+        let d = Diagnostic(location: SourceLocation(file: file, mark: mark), message: message, sourceLine: line)
+        if !diagnostics.contains(d) { diagnostics.append(d) }
+    }
+}
+
+extension String {
+    fileprivate func replacingCR() -> String { hasSuffix("\r") ? String(dropLast()) : self }
+}
+
+/// "did you mean 'x'?" suggestions by edit distance.
+public enum Suggest {
+    /// The closest candidate within a small edit distance, if any.
+    public static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
+        var best: (String, Int)?
+        let limit = max(1, min(3, word.count / 3))
+        for c in candidates {
+            let d = distance(word.lowercased(), c.lowercased())
+            if d <= limit, best == nil || d < best!.1 { best = (c, d) }
+        }
+        return best?.0
+    }
+
+    /// `"; did you mean 'x'?"` or empty.
+    public static func hint(_ word: String, _ candidates: some Sequence<String>) -> String {
+        closest(to: word, in: candidates).map { "; did you mean '\($0)'?" } ?? ""
+    }
+
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev = Array(0...b.count)
+        var cur = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            cur[0] = i
+            for j in 1...b.count {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&prev, &cur)
+        }
+        return prev[b.count]
+    }
+}

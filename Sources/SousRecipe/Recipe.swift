@@ -1,0 +1,83 @@
+public import SousYAML
+
+/// A declared recipe parameter.
+public struct ParamSpec: Sendable {
+    public var name: String
+    public var type: ValueType
+    public var defaultValue: Value?
+    public var required: Bool
+    public var description: String?
+    public var mark: YAMLMark
+}
+
+/// Where a secret's value comes from at run time. Values are never stored.
+public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
+    case env(String)
+    case file(String)
+    public var description: String {
+        switch self {
+        case .env(let n): "env:\(n)"
+        case .file(let p): "file:\(p)"
+        }
+    }
+}
+
+/// A declared secret reference.
+public struct SecretSpec: Sendable {
+    public var name: String
+    public var source: SecretSource
+    public var required: Bool
+    public var description: String?
+    public var mark: YAMLMark
+}
+
+/// One step of a recipe.
+public struct StepSpec: Sendable {
+    public var id: String
+    public var uses: String
+    public var title: String?
+    public var inputs: [TemplateEntry]
+    public var mark: YAMLMark
+    public var usesMark: YAMLMark
+
+    /// The template given for input `name`.
+    public func input(_ name: String) -> Template? { inputs.first { $0.key == name }?.value }
+
+    /// Steps this one references, in order of first reference.
+    public var upstream: [String] {
+        var seen: [String] = []
+        for e in inputs {
+            for (r, _) in e.value.references {
+                if case .stepOutput(let s, _) = r, !seen.contains(s) { seen.append(s) }
+            }
+        }
+        return seen
+    }
+}
+
+/// A loaded and validated recipe.
+public struct Recipe: Sendable {
+    /// The path it was loaded from, as given.
+    public var path: String
+    public var name: String
+    public var description: String?
+    /// `local: true` runs it on the local cloud by default.
+    public var local: Bool
+    public var params: [ParamSpec]
+    public var secrets: [SecretSpec]
+    public var steps: [StepSpec]
+    /// The source text (for rendering diagnostics found later).
+    public var source: String
+
+    public func step(_ id: String) -> StepSpec? { steps.first { $0.id == id } }
+    public func stepIndex(_ id: String) -> Int? { steps.firstIndex { $0.id == id } }
+    public func param(_ name: String) -> ParamSpec? { params.first { $0.name == name } }
+    public func secret(_ name: String) -> SecretSpec? { secrets.first { $0.name == name } }
+
+    /// Renders a diagnostic at `mark` in this recipe's source.
+    public func diagnostic(_ message: String, at mark: YAMLMark) -> Diagnostic {
+        var sink = DiagnosticSink(file: path, text: source)
+        sink.error(message, at: mark)
+        return sink.diagnostics[0]
+    }
+}

@@ -1,0 +1,392 @@
+import Foundation
+import SousYAML
+
+/// Loads recipes and checks them against the registered step kinds.
+public struct RecipeLoader: Sendable {
+    /// The schemas of every known step kind, by `uses:` name.
+    public var kinds: [String: StepKindSchema]
+
+    public init(kinds: [String: StepKindSchema]) { self.kinds = kinds }
+
+    static let topKeys = ["name", "description", "local", "params", "secrets", "steps"]
+    static let stepKeys = ["id", "uses", "name", "with"]
+    static let paramKeys = ["type", "default", "required", "description"]
+    static let secretKeys = ["from", "required", "description"]
+
+    /// Reads and validates the recipe at `path`.
+    /// - Throws: ``RecipeError`` listing every problem with its position; or a file error as a
+    ///   ``RecipeError`` at 1:1 when the file cannot be read.
+    public func load(path: String) throws(RecipeError) -> Recipe {
+        let text: String
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let s = String(data: data, encoding: .utf8) else {
+                throw RecipeError([Diagnostic(location: .init(file: path, line: 1, column: 1), message: "the recipe is not UTF-8 text")])
+            }
+            text = s
+        } catch let e as RecipeError {
+            throw e
+        } catch {
+            let reason = (error as NSError).code == NSFileReadNoSuchFileError ? "no such file" : "cannot read it"
+            throw RecipeError([Diagnostic(location: .init(file: path, line: 1, column: 1), message: "cannot open recipe: \(reason)")])
+        }
+        let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return try parse(text: text, path: path, defaultName: stem)
+    }
+
+    /// Validates recipe text.
+    public func parse(text: String, path: String, defaultName: String) throws(RecipeError) -> Recipe {
+        var sink = DiagnosticSink(file: path, text: text)
+        let root: YAMLNode?
+        do {
+            root = try YAMLParser.parse(text)
+        } catch {
+            sink.error("YAML syntax error: \(error.message)", at: error.mark)
+            throw RecipeError(sink.diagnostics)
+        }
+        guard let root, case .mapping(let pairs, _) = root else {
+            sink.error("a recipe must be a map with a 'steps' list", at: root?.mark ?? YAMLMark(line: 1, column: 1))
+            throw RecipeError(sink.diagnostics)
+        }
+        var recipe = Recipe(path: path, name: defaultName, description: nil, local: false, params: [], secrets: [], steps: [], source: text)
+        var stepsNode: YAMLNode?
+        for p in pairs {
+            guard let key = p.key.scalarText else {
+                sink.error("keys must be plain strings", at: p.key.mark)
+                continue
+            }
+            switch key {
+            case "name":
+                if let s = p.value.scalarText, s.wholeMatch(of: #/[A-Za-z0-9][A-Za-z0-9._\-]*/#) != nil {
+                    recipe.name = s
+                } else {
+                    sink.error("'name' must be letters, digits, '.', '-' or '_' (it names the recipe's folder in the workspace)", at: p.value.mark)
+                }
+            case "description": recipe.description = p.value.scalarText
+            case "local":
+                if case .bool(let b) = Value(yaml: p.value) { recipe.local = b } else {
+                    sink.error("'local' must be true or false", at: p.value.mark)
+                }
+            case "params": recipe.params = parseParams(p.value, &sink)
+            case "secrets": recipe.secrets = parseSecrets(p.value, &sink)
+            case "steps": stepsNode = p.value
+            default:
+                sink.error("unknown key '\(key)'\(Suggest.hint(key, Self.topKeys)) (known keys: \(Self.topKeys.joined(separator: ", ")))", at: p.key.mark)
+            }
+        }
+        if let stepsNode {
+            recipe.steps = parseSteps(stepsNode, &sink)
+        } else {
+            sink.error("missing required key 'steps'", at: root.mark)
+        }
+        checkReferences(recipe, &sink)
+        if !sink.diagnostics.isEmpty { throw RecipeError(sink.diagnostics) }
+        return recipe
+    }
+
+    // MARK: - params and secrets
+
+    private func parseParams(_ node: YAMLNode, _ sink: inout DiagnosticSink) -> [ParamSpec] {
+        guard case .mapping(let pairs, _) = node else {
+            sink.error("'params' must be a map of name: spec, found \(node.kindDescription)", at: node.mark)
+            return []
+        }
+        var out: [ParamSpec] = []
+        for p in pairs {
+            guard let name = p.key.scalarText, name.wholeMatch(of: #/[A-Za-z_][A-Za-z0-9_\-]*/#) != nil else {
+                sink.error("param names must be identifiers (letters, digits, '_' or '-')", at: p.key.mark)
+                continue
+            }
+            var spec = ParamSpec(name: name, type: .any, defaultValue: nil, required: false, description: nil, mark: p.key.mark)
+            if case .mapping(let fields, _) = p.value, fields.allSatisfy({ Self.paramKeys.contains($0.key.scalarText ?? "") || $0.key.scalarText == "default" })
+                || isSpecLike(p.value)
+            {
+                var typeGiven = false
+                guard case .mapping(let fields, _) = p.value else { continue }
+                for f in fields {
+                    let k = f.key.scalarText ?? ""
+                    switch k {
+                    case "type":
+                        if let t = f.value.scalarText.flatMap(ValueType.init(rawValue:)) {
+                            spec.type = t
+                            typeGiven = true
+                        } else {
+                            let given = f.value.scalarText ?? ""
+                            sink.error("param '\(name)': unknown type '\(given)'\(Suggest.hint(given, ValueType.allCases.map(\.rawValue))) (types: \(ValueType.allCases.map(\.rawValue).joined(separator: ", ")))", at: f.value.mark)
+                        }
+                    case "default": spec.defaultValue = Value(yaml: f.value)
+                    case "required":
+                        if case .bool(let b) = Value(yaml: f.value) { spec.required = b } else {
+                            sink.error("param '\(name)': 'required' must be true or false", at: f.value.mark)
+                        }
+                    case "description": spec.description = f.value.scalarText
+                    default:
+                        sink.error("param '\(name)': unknown key '\(k)'\(Suggest.hint(k, Self.paramKeys)) (known: \(Self.paramKeys.joined(separator: ", ")))", at: f.key.mark)
+                    }
+                }
+                if let d = spec.defaultValue {
+                    if !typeGiven { spec.type = d.type == .any ? .any : d.type }
+                    if case .null = d { spec.defaultValue = nil } else if !spec.type.accepts(d) {
+                        let node = p.value["default"]!
+                        sink.error("param '\(name)': default must be \(spec.type.article), found \(describe(d))", at: node.mark)
+                    }
+                }
+                if spec.required, spec.defaultValue != nil {
+                    sink.error("param '\(name)' is required and has a default; choose one", at: p.key.mark)
+                }
+            } else {
+                // Shorthand: `name: value` is a default whose type is inferred.
+                let v = Value(yaml: p.value)
+                spec.defaultValue = v
+                spec.type = v.type
+            }
+            out.append(spec)
+        }
+        return out
+    }
+
+    private func isSpecLike(_ node: YAMLNode) -> Bool {
+        guard case .mapping(let fields, _) = node else { return false }
+        return fields.contains { ["type", "required", "description"].contains($0.key.scalarText ?? "") }
+    }
+
+    private func parseSecrets(_ node: YAMLNode, _ sink: inout DiagnosticSink) -> [SecretSpec] {
+        guard case .mapping(let pairs, _) = node else {
+            sink.error("'secrets' must be a map of name: reference (env:NAME or file:PATH), found \(node.kindDescription)", at: node.mark)
+            return []
+        }
+        var out: [SecretSpec] = []
+        for p in pairs {
+            guard let name = p.key.scalarText, name.wholeMatch(of: #/[A-Za-z_][A-Za-z0-9_\-]*/#) != nil else {
+                sink.error("secret names must be identifiers (letters, digits, '_' or '-')", at: p.key.mark)
+                continue
+            }
+            var refNode: YAMLNode? = p.value
+            var required = true
+            var description: String?
+            if case .mapping(let fields, _) = p.value {
+                refNode = nil
+                for f in fields {
+                    let k = f.key.scalarText ?? ""
+                    switch k {
+                    case "from": refNode = f.value
+                    case "required":
+                        if case .bool(let b) = Value(yaml: f.value) { required = b } else {
+                            sink.error("secret '\(name)': 'required' must be true or false", at: f.value.mark)
+                        }
+                    case "description": description = f.value.scalarText
+                    default:
+                        sink.error("secret '\(name)': unknown key '\(k)'\(Suggest.hint(k, Self.secretKeys)) (known: \(Self.secretKeys.joined(separator: ", ")))", at: f.key.mark)
+                    }
+                }
+                if refNode == nil {
+                    sink.error("secret '\(name)' needs 'from: env:NAME' or 'from: file:PATH'", at: p.key.mark)
+                    continue
+                }
+            }
+            guard let refNode, let ref = refNode.scalarText else {
+                sink.error("secret '\(name)' must be a reference such as env:HF_TOKEN or file:~/.cache/huggingface/token", at: p.value.mark)
+                continue
+            }
+            let source: SecretSource
+            if ref.hasPrefix("env:"), ref.count > 4, ref.dropFirst(4).wholeMatch(of: #/[A-Za-z_][A-Za-z0-9_]*/#) != nil {
+                source = .env(String(ref.dropFirst(4)))
+            } else if ref.hasPrefix("file:"), ref.count > 5 {
+                source = .file(String(ref.dropFirst(5)))
+            } else {
+                sink.error("secret '\(name)' must be a reference such as env:HF_TOKEN or file:PATH, not a value (secret values never go in recipes)", at: refNode.mark)
+                continue
+            }
+            out.append(SecretSpec(name: name, source: source, required: required, description: description, mark: p.key.mark))
+        }
+        return out
+    }
+
+    // MARK: - steps
+
+    private func parseSteps(_ node: YAMLNode, _ sink: inout DiagnosticSink) -> [StepSpec] {
+        guard case .sequence(let items, _) = node else {
+            sink.error("'steps' must be a list of steps, found \(node.kindDescription)", at: node.mark)
+            return []
+        }
+        if items.isEmpty { sink.error("'steps' is empty: a recipe needs at least one step", at: node.mark) }
+        var out: [StepSpec] = []
+        var seen: [String: YAMLMark] = [:]
+        for item in items {
+            guard case .mapping(let fields, let mark) = item else {
+                sink.error("a step must be a map with 'id' and 'uses', found \(item.kindDescription)", at: item.mark)
+                continue
+            }
+            var id: String?
+            var uses: String?
+            var usesMark = mark
+            var title: String?
+            var inputs: [TemplateEntry] = []
+            var withNode: YAMLNode?
+            for f in fields {
+                let k = f.key.scalarText ?? ""
+                switch k {
+                case "id":
+                    if let s = f.value.scalarText, s.wholeMatch(of: #/[A-Za-z_][A-Za-z0-9_\-]*/#) != nil {
+                        id = s
+                        if let first = seen[s] {
+                            sink.error("duplicate step id '\(s)' (first used at line \(first.line))", at: f.value.mark)
+                        } else {
+                            seen[s] = f.value.mark
+                        }
+                    } else {
+                        sink.error("step id '\(f.value.scalarText ?? "")' must start with a letter and hold only letters, digits, '-' or '_'", at: f.value.mark)
+                        id = ""
+                    }
+                case "uses":
+                    uses = f.value.scalarText ?? ""
+                    usesMark = f.value.mark
+                case "name": title = f.value.scalarText
+                case "with": withNode = f.value
+                default:
+                    sink.error("unknown step key '\(k)'\(Suggest.hint(k, Self.stepKeys)) (known: \(Self.stepKeys.joined(separator: ", ")))", at: f.key.mark)
+                }
+            }
+            guard let id else {
+                sink.error("step is missing 'id'", at: mark)
+                continue
+            }
+            guard let uses else {
+                sink.error("step '\(id)' is missing 'uses' (its step kind; `sous steps` lists them)", at: mark)
+                continue
+            }
+            let schema = kinds[uses]
+            if schema == nil {
+                sink.error("unknown step kind '\(uses)'\(Suggest.hint(uses, kinds.keys.sorted())) (`sous steps` lists them)", at: usesMark)
+            }
+            if let withNode {
+                if case .mapping = withNode {
+                    var problems: [(String, YAMLMark)] = []
+                    if case .map(let entries, _) = Template.from(withNode, problems: &problems) { inputs = entries }
+                    for (m, mk) in problems { sink.error(m, at: mk) }
+                } else {
+                    sink.error("step '\(id)': 'with' must be a map of inputs, found \(withNode.kindDescription)", at: withNode.mark)
+                }
+            }
+            let step = StepSpec(id: id, uses: uses, title: title, inputs: inputs, mark: mark, usesMark: usesMark)
+            if let schema { checkInputs(step, schema, &sink) }
+            out.append(step)
+        }
+        return out
+    }
+
+    private func checkInputs(_ step: StepSpec, _ schema: StepKindSchema, _ sink: inout DiagnosticSink) {
+        let label = "step '\(step.id)' (\(schema.kind))"
+        for e in step.inputs {
+            guard let spec = schema.input(e.key) else {
+                if !schema.openInputs {
+                    sink.error("\(label): unknown input '\(e.key)'\(Suggest.hint(e.key, schema.inputs.map(\.name))) (inputs: \(schema.inputs.map(\.name).joined(separator: ", ")))", at: e.keyMark)
+                }
+                continue
+            }
+            if let v = e.value.literalValue {
+                if case .null = v, spec.required {
+                    sink.error("\(label): input '\(e.key)' is required and cannot be null", at: e.value.mark)
+                } else if !spec.type.accepts(v) {
+                    sink.error("\(label): input '\(e.key)' must be \(spec.type.article), found \(describe(v))", at: e.value.mark)
+                } else if let allowed = spec.allowed, let s = v.stringValue, !allowed.contains(s) {
+                    sink.error("\(label): input '\(e.key)' must be one of \(allowed.joined(separator: ", ")); found '\(s)'\(Suggest.hint(s, allowed))", at: e.value.mark)
+                }
+            } else if case .interpolated = e.value, ![.string, .path, .any].contains(spec.type) {
+                sink.error("\(label): input '\(e.key)' must be \(spec.type.article), but text with ${{ }} inside is a string", at: e.value.mark)
+            } else if case .list = e.value, ![.list, .any].contains(spec.type) {
+                sink.error("\(label): input '\(e.key)' must be \(spec.type.article), found a list", at: e.value.mark)
+            } else if case .map = e.value, ![.map, .any].contains(spec.type) {
+                sink.error("\(label): input '\(e.key)' must be \(spec.type.article), found a map", at: e.value.mark)
+            }
+        }
+        for spec in schema.inputs where spec.required && spec.defaultValue == nil {
+            if step.input(spec.name) == nil {
+                sink.error("\(label): missing required input '\(spec.name)' (\(spec.type.rawValue): \(spec.description))", at: step.usesMark)
+            }
+        }
+    }
+
+    // MARK: - references
+
+    private func checkReferences(_ recipe: Recipe, _ sink: inout DiagnosticSink) {
+        let index = Dictionary(recipe.steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var edges: [String: [String]] = [:]
+        for (i, step) in recipe.steps.enumerated() {
+            let schema = kinds[step.uses]
+            for e in step.inputs {
+                for (ref, mark) in e.value.references {
+                    var refType: ValueType?
+                    switch ref {
+                    case .param(let n):
+                        if let p = recipe.param(n) { refType = p.type } else {
+                            sink.error("unknown param '\(n)'\(Suggest.hint(n, recipe.params.map(\.name)))\(recipe.params.isEmpty ? " (the recipe declares no params)" : "")", at: mark)
+                        }
+                    case .secret(let n):
+                        refType = .string
+                        if recipe.secret(n) == nil {
+                            sink.error("unknown secret '\(n)'\(Suggest.hint(n, recipe.secrets.map(\.name)))\(recipe.secrets.isEmpty ? " (the recipe declares no secrets)" : "")", at: mark)
+                        }
+                    case .env: refType = .string
+                    case .runID, .recipeName: refType = .string
+                    case .workspace: refType = .path
+                    case .stepOutput(let s, let o):
+                        guard let j = index[s] else {
+                            sink.error("unknown step '\(s)' in steps.\(s).outputs.\(o)\(Suggest.hint(s, recipe.steps.map(\.id)))", at: mark)
+                            continue
+                        }
+                        if j == i {
+                            sink.error("step '\(step.id)' refers to its own outputs", at: mark)
+                            continue
+                        }
+                        edges[step.id, default: []].append(s)
+                        if j > i {
+                            if let cycle = findCycle(from: s, to: step.id, recipe: recipe) {
+                                sink.error("cycle between steps: \(([step.id] + cycle).joined(separator: " -> "))", at: mark)
+                            } else {
+                                sink.error("step '\(step.id)' uses outputs of step '\(s)', which runs later; move '\(s)' before '\(step.id)'", at: mark)
+                            }
+                            continue
+                        }
+                        if let other = kinds[recipe.steps[j].uses] {
+                            if let out = other.output(o) { refType = out.type } else {
+                                sink.error("step '\(s)' (\(other.kind)) has no output '\(o)'\(Suggest.hint(o, other.outputs.map(\.name))) (outputs: \(other.outputs.map(\.name).joined(separator: ", ")))", at: mark)
+                            }
+                        }
+                    }
+                    if let schema, let spec = schema.input(e.key), case .expression = e.value, let t = refType,
+                        !spec.type.accepts(t)
+                    {
+                        sink.error("step '\(step.id)' (\(schema.kind)): input '\(e.key)' must be \(spec.type.article), but \(ref) is \(t.article)", at: mark)
+                    }
+                }
+            }
+        }
+        _ = edges
+    }
+
+    /// A path of step references from `start` back to `target`, if one exists.
+    private func findCycle(from start: String, to target: String, recipe: Recipe) -> [String]? {
+        var stack: [(String, [String])] = [(start, [start])]
+        var visited: Set<String> = []
+        while let (node, path) = stack.popLast() {
+            if node == target { return path }
+            if !visited.insert(node).inserted { continue }
+            for up in recipe.step(node)?.upstream ?? [] { stack.append((up, path + [up])) }
+        }
+        return nil
+    }
+}
+
+/// "a string ('abc')", "an int (3)", "a list" …
+func describe(_ v: Value) -> String {
+    switch v {
+    case .string(let s): "a string ('\(s.count > 40 ? String(s.prefix(40)) + "…" : s)')"
+    case .int(let i): "an int (\(i))"
+    case .number(let d): "a number (\(d))"
+    case .bool(let b): "a bool (\(b))"
+    case .null: "null"
+    case .list: "a list"
+    case .map: "a map"
+    }
+}

@@ -1,2 +1,0 @@
-// SousRecipe module. See README.md for its place in the layers.
-enum SousRecipeModule {}

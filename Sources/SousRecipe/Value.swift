@@ -1,0 +1,379 @@
+public import Foundation
+
+/// A typed value: what params, step inputs and step outputs hold.
+public indirect enum Value: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case number(Double)
+    case string(String)
+    case list([Value])
+    case map(ValueMap)
+
+    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    public var intValue: Int? {
+        switch self {
+        case .int(let i): i
+        case .number(let d) where d == d.rounded() && abs(d) < 1e15: Int(d)
+        default: nil
+        }
+    }
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): Double(i)
+        case .number(let d): d
+        default: nil
+        }
+    }
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    public var listValue: [Value]? { if case .list(let l) = self { l } else { nil } }
+    public var mapValue: ValueMap? { if case .map(let m) = self { m } else { nil } }
+
+    /// The type this value has.
+    public var type: ValueType {
+        switch self {
+        case .null: .any
+        case .bool: .bool
+        case .int: .int
+        case .number: .number
+        case .string: .string
+        case .list: .list
+        case .map: .map
+        }
+    }
+
+    /// Text used when the value is interpolated into a string.
+    public var interpolationText: String {
+        switch self {
+        case .null: ""
+        case .bool(let b): b ? "true" : "false"
+        case .int(let i): String(i)
+        case .number(let d): Value.formatNumber(d)
+        case .string(let s): s
+        case .list, .map: jsonString()
+        }
+    }
+
+    static func formatNumber(_ d: Double) -> String {
+        if d.isFinite && d == d.rounded() && abs(d) < 1e15 { return String(Int(d)) + ".0" }
+        return String(d)
+    }
+
+    /// JSON text; `sorted` gives a canonical form (for fingerprints).
+    public func jsonString(sorted: Bool = false, pretty: Bool = false, indent: String = "") -> String {
+        var out = ""
+        writeJSON(into: &out, sorted: sorted, pretty: pretty, indent: indent)
+        return out
+    }
+
+    private func writeJSON(into out: inout String, sorted: Bool, pretty: Bool, indent: String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .number(let d): out += d.isFinite ? String(d) : "null"
+        case .string(let s): Value.escapeJSON(s, into: &out)
+        case .list(let items):
+            if items.isEmpty { out += "[]"; return }
+            out += "["
+            let inner = indent + "  "
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                if pretty { out += "\n" + inner }
+                item.writeJSON(into: &out, sorted: sorted, pretty: pretty, indent: inner)
+            }
+            if pretty { out += "\n" + indent }
+            out += "]"
+        case .map(let m):
+            if m.isEmpty { out += "{}"; return }
+            out += "{"
+            let inner = indent + "  "
+            let entries = sorted ? m.entries.sorted { $0.key < $1.key } : m.entries
+            for (i, e) in entries.enumerated() {
+                if i > 0 { out += "," }
+                if pretty { out += "\n" + inner }
+                Value.escapeJSON(e.key, into: &out)
+                out += pretty ? ": " : ":"
+                e.value.writeJSON(into: &out, sorted: sorted, pretty: pretty, indent: inner)
+            }
+            if pretty { out += "\n" + indent }
+            out += "}"
+        }
+    }
+
+    /// Appends `s` as a JSON string literal.
+    public static func escapeJSON(_ s: String, into out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20:
+                out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count)
+                    + String(u.value, radix: 16)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        out += "\""
+    }
+
+    /// Parses JSON text into a value (object key order is kept).
+    public static func parseJSON(_ data: Data) throws -> Value {
+        var parser = JSONValueParser(bytes: Array(data))
+        return try parser.parseDocument()
+    }
+}
+
+/// An ordered string-keyed map.
+public struct ValueMap: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
+    public typealias Key = String
+    public struct Entry: Sendable, Hashable {
+        public var key: String
+        public var value: SousRecipe.Value
+        public init(key: String, value: SousRecipe.Value) {
+            self.key = key
+            self.value = value
+        }
+    }
+    public private(set) var entries: [Entry] = []
+
+    public init() {}
+    public init(_ entries: [(String, SousRecipe.Value)]) { for (k, v) in entries { self[k] = v } }
+    public init(dictionaryLiteral elements: (String, SousRecipe.Value)...) { self.init(elements) }
+
+    public var isEmpty: Bool { entries.isEmpty }
+    public var count: Int { entries.count }
+    public var keys: [String] { entries.map(\.key) }
+
+    public subscript(key: String) -> SousRecipe.Value? {
+        get { entries.first { $0.key == key }?.value }
+        set {
+            if let i = entries.firstIndex(where: { $0.key == key }) {
+                if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
+            } else if let newValue {
+                entries.append(Entry(key: key, value: newValue))
+            }
+        }
+    }
+
+    public func makeIterator() -> IndexingIterator<[Entry]> { entries.makeIterator() }
+}
+
+extension Value: Codable {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int.self) { self = .int(i) }
+        else if let d = try? c.decode(Double.self) { self = .number(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let l = try? c.decode([Value].self) { self = .list(l) }
+        else {
+            let d = try c.decode([String: Value].self)
+            self = .map(ValueMap(d.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .number(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .list(let l): try c.encode(l)
+        case .map(let m):
+            var d: [String: Value] = [:]
+            for e in m { d[e.key] = e.value }
+            try c.encode(d)
+        }
+    }
+}
+
+/// The declared type of a param, input or output.
+public enum ValueType: String, Sendable, Hashable, CaseIterable, Codable {
+    case string, int, number, bool, list, map, any
+    /// A filesystem path (a string); files and folders named by path inputs are part of a step's fingerprint.
+    case path
+
+    /// Whether a value of type `other` may be used where `self` is expected.
+    public func accepts(_ other: ValueType) -> Bool {
+        if self == .any || other == .any || self == other { return true }
+        switch (self, other) {
+        case (.number, .int), (.path, .string), (.string, .path): return true
+        default: return false
+        }
+    }
+
+    /// Whether `value` conforms.
+    public func accepts(_ value: Value) -> Bool {
+        if case .null = value { return true }
+        return accepts(value.type)
+    }
+
+    /// "a string", "an int", …
+    public var article: String {
+        switch self {
+        case .int, .any: "an \(rawValue)"
+        default: "a \(rawValue)"
+        }
+    }
+}
+
+/// A small JSON parser that keeps object key order (JSONSerialization does not).
+struct JSONValueParser {
+    let bytes: [UInt8]
+    var i = 0
+
+    struct Failure: Error, CustomStringConvertible {
+        let offset: Int
+        let message: String
+        var description: String { "invalid JSON at byte \(offset): \(message)" }
+    }
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func parseDocument() throws -> Value {
+        let v = try parseValue()
+        skipSpace()
+        if i != bytes.count { throw Failure(offset: i, message: "trailing characters") }
+        return v
+    }
+
+    mutating func skipSpace() {
+        while i < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[i]) { i += 1 }
+    }
+
+    mutating func parseValue() throws -> Value {
+        skipSpace()
+        guard i < bytes.count else { throw Failure(offset: i, message: "unexpected end") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            var m = ValueMap()
+            skipSpace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .map(m) }
+            while true {
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
+                    throw Failure(offset: i, message: "expected a key")
+                }
+                let k = try parseString()
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw Failure(offset: i, message: "expected ':'") }
+                i += 1
+                m[k] = try parseValue()
+                skipSpace()
+                guard i < bytes.count else { throw Failure(offset: i, message: "unexpected end") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; return .map(m) }
+                throw Failure(offset: i, message: "expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            var l: [Value] = []
+            skipSpace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .list(l) }
+            while true {
+                l.append(try parseValue())
+                skipSpace()
+                guard i < bytes.count else { throw Failure(offset: i, message: "unexpected end") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; return .list(l) }
+                throw Failure(offset: i, message: "expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""):
+            return .string(try parseString())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default:
+            let start = i
+            while i < bytes.count, "+-0123456789.eE".utf8.contains(bytes[i]) { i += 1 }
+            let text = String(decoding: bytes[start..<i], as: UTF8.self)
+            if let n = Int(text) { return .int(n) }
+            if let d = Double(text) { return .number(d) }
+            throw Failure(offset: start, message: "unexpected character")
+        }
+    }
+
+    mutating func literal(_ word: String) throws {
+        let w = Array(word.utf8)
+        guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else {
+            throw Failure(offset: i, message: "unexpected character")
+        }
+        i += w.count
+    }
+
+    mutating func parseString() throws -> String {
+        i += 1
+        var out = [UInt8]()
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") { i += 1; return String(decoding: out, as: UTF8.self) }
+            if b == UInt8(ascii: "\\") {
+                i += 1
+                guard i < bytes.count else { break }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "n"): out.append(0x0a)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "r"): out.append(0x0d)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0c)
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800..<0xDC00).contains(code), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
+                        bytes[i + 1] == UInt8(ascii: "u")
+                    {
+                        i += 2
+                        let low = try hex4()
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
+                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                default: out.append(e)
+                }
+                continue
+            }
+            out.append(b)
+            i += 1
+        }
+        throw Failure(offset: i, message: "unterminated string")
+    }
+
+    mutating func hex4() throws -> UInt32 {
+        guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16) else {
+            throw Failure(offset: i, message: "bad \\u escape")
+        }
+        i += 4
+        return v
+    }
+}
+
+extension ValueMap: Codable {
+    struct JSONKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: JSONKey.self)
+        self.init()
+        for k in c.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
+            self[k.stringValue] = try c.decode(SousRecipe.Value.self, forKey: k)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: JSONKey.self)
+        for e in entries { try c.encode(e.value, forKey: JSONKey(stringValue: e.key)) }
+    }
+}

@@ -1,2 +1,0 @@
-// SousYAML module. See README.md for its place in the layers.
-enum SousYAMLModule {}

@@ -1,0 +1,284 @@
+import Foundation
+import SousTestSupport
+import Testing
+
+@testable import SousHTTP
+
+/// Starts Tests/python/http_test_server.py, runs `body`, stops the server.
+private func withServer<T>(_ body: (URL, TestServerProcess) async throws -> T) async throws -> T {
+    let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/http_test_server.py").path
+    let server = try TestServerProcess(executable: TestPaths.python, arguments: [script])
+    defer { server.stop() }
+    return try await body(URL(string: "http://127.0.0.1:\(server.port)")!, server)
+}
+
+private func json(_ data: Data) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+}
+
+private func pattern(_ range: Range<Int>) -> Data { Data(range.map { UInt8($0 % 251) }) }
+
+@Suite("HTTPClient against a loopback server")
+struct HTTPClientTests {
+    let client = HTTPClient()
+
+    @Test func getPutPostRoundTrip() async throws {
+        try await withServer { base, _ in
+            let get = try await client.send(HTTPRequest(url: base.appendingPathComponent("echo"), headers: ["X-Test": "a"]))
+            #expect(get.status == 200)
+            #expect(get.head.httpVersion == "1.1")
+            #expect(get.headers["content-type"] == "application/json")
+            let g = try json(get.body)
+            #expect(g["method"] as? String == "GET")
+            #expect((g["headers"] as? [String: String])?["x-test"] == "a")
+
+            let payload = Data("hello, put".utf8)
+            let put = try await client.send(
+                HTTPRequest(method: "PUT", url: base.appendingPathComponent("echo"), body: .bytes(payload)))
+            let p = try json(put.body)
+            #expect(p["method"] as? String == "PUT")
+            #expect(p["body_text"] as? String == "hello, put")
+            #expect((p["headers"] as? [String: String])?["expect"] == nil)
+
+            let post = try await client.send(
+                HTTPRequest(
+                    method: "POST", url: base.appendingPathComponent("echo"),
+                    headers: ["Content-Type": "application/json"], body: .bytes(Data("{\"a\":1}".utf8))))
+            let q = try json(post.body)
+            #expect(q["method"] as? String == "POST")
+            #expect(q["body_text"] as? String == "{\"a\":1}")
+            #expect((q["headers"] as? [String: String])?["content-type"] == "application/json")
+
+            let empty = try await client.send(HTTPRequest(method: "POST", url: base.appendingPathComponent("echo")))
+            #expect(try json(empty.body)["body_len"] as? Int == 0)
+
+            let head = try await client.send(HTTPRequest(method: "HEAD", url: URL(string: "\(base)/bytes?n=5000")!))
+            #expect(head.status == 200)
+            #expect(head.headers["Content-Length"] == "5000")
+            #expect(head.body.isEmpty)
+
+            let missing = try await client.send(HTTPRequest(url: base.appendingPathComponent("nope")))
+            #expect(missing.status == 404)
+        }
+    }
+
+    @Test func streamedBodyIsBoundedByBackpressure() async throws {
+        try await withServer { base, _ in
+            // 8 MiB in 128 chunks; the consumer waits until libcurl pauses, then reads everything.
+            let response = try await client.stream(HTTPRequest(url: URL(string: "\(base)/stream?chunks=128&size=65536")!))
+            #expect(response.head.status == 200)
+            let deadline = Date().addingTimeInterval(20)
+            while !response.body.isPaused && Date() < deadline {  // poll until backpressure engages
+                try await Task.sleep(for: .milliseconds(10))  // poll interval
+            }
+            #expect(response.body.isPaused)
+            var total = 0
+            var chunks = 0
+            var mismatch = false
+            for try await chunk in response.body {
+                if chunk != pattern(total..<(total + chunk.count)) { mismatch = true }
+                total += chunk.count
+                chunks += 1
+                if chunks == 32 {
+                    // The consumer falls behind again: libcurl must pause a second time.
+                    while !response.body.isPaused && Date() < deadline {  // poll until paused again
+                        try await Task.sleep(for: .milliseconds(10))  // poll interval
+                    }
+                }
+            }
+            #expect(total == 128 * 65536)
+            #expect(!mismatch)
+            #expect(chunks >= 128)
+            // Never more than the limit plus one libcurl write (16 KiB) held in memory.
+            #expect(response.body.highWaterMark <= bodyBufferLimit + (16 << 10))
+            #expect(response.body.owner.transfer.pauseCount >= 2)
+        }
+    }
+
+    @Test func uploadsAFileRegionByteExact() async throws {
+        try await withServer { base, _ in
+            let dir = try TestPaths.makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let file = dir.appendingPathComponent("big.bin")
+            try pattern(0..<3_000_000).write(to: file)
+            let (offset, length) = (123_457, 2_000_001)
+            let put = try await client.send(
+                HTTPRequest(
+                    method: "PUT", url: base.appendingPathComponent("echo"),
+                    body: .file(path: file.path, offset: UInt64(offset), length: UInt64(length))))
+            let got = try json(put.body)
+            let expected = try json(
+                try await client.send(HTTPRequest(url: URL(string: "\(base)/pattern-sha?start=\(offset)&end=\(offset + length)")!)).body)
+            #expect(got["body_len"] as? Int == length)
+            #expect(got["body_sha256"] as? String == expected["sha256"] as? String)
+            #expect((got["headers"] as? [String: String])?["content-length"] == "\(length)")
+
+            await #expect(throws: HTTPError.self) {
+                _ = try await client.send(
+                    HTTPRequest(method: "PUT", url: base.appendingPathComponent("echo"),
+                                body: .file(path: dir.appendingPathComponent("absent").path, offset: 0, length: 10)))
+            }
+        }
+    }
+
+    @Test func rangeRequest() async throws {
+        try await withServer { base, _ in
+            var req = HTTPRequest(url: URL(string: "\(base)/bytes?n=10000")!)
+            req.headers.set("Range", "bytes=1000-1999")
+            let r = try await client.send(req)
+            #expect(r.status == 206)
+            #expect(r.headers["Content-Range"] == "bytes 1000-1999/10000")
+            #expect(r.body == pattern(1000..<2000))
+        }
+    }
+
+    @Test func downloadWritesAndAppends() async throws {
+        try await withServer { base, _ in
+            let dir = try TestPaths.makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let path = dir.appendingPathComponent("out").path
+            var first = HTTPRequest(url: URL(string: "\(base)/bytes?n=300000")!)
+            first.headers.set("Range", "bytes=0-99999")
+            #expect(try await client.download(first, to: path, append: false).status == 206)
+            var rest = HTTPRequest(url: URL(string: "\(base)/bytes?n=300000")!)
+            rest.headers.set("Range", "bytes=100000-")
+            #expect(try await client.download(rest, to: path, append: true).status == 206)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == pattern(0..<300000))
+            let missing = try await client.download(HTTPRequest(url: base.appendingPathComponent("nope")), to: path, append: true)
+            #expect(missing.status == 404)
+            #expect(String(decoding: missing.body, as: UTF8.self).contains("not found"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)).count == 300000)
+        }
+    }
+
+    @Test func redirectsFollowedOnlyWhenAllowed() async throws {
+        try await withServer { base, _ in
+            let url = URL(string: "\(base)/redirect?to=/bytes%3Fn%3D10&code=302")!
+            let plain = try await client.send(HTTPRequest(url: url))
+            #expect(plain.status == 302)
+            #expect(plain.headers["Location"] == "/bytes?n=10")
+            var follow = HTTPRequest(url: url)
+            follow.followRedirects = true
+            let followed = try await client.send(follow)
+            #expect(followed.status == 200)
+            #expect(followed.body == pattern(0..<10))
+            #expect(followed.head.url.absoluteString == "\(base)/bytes?n=10")
+
+            var loop = HTTPRequest(url: URL(string: "\(base)/redirect?to=/redirect%3Fto%3D/bytes")!)
+            loop.followRedirects = true
+            loop.maxRedirects = 0
+            await #expect(throws: HTTPError.self) { _ = try await client.send(loop) }
+        }
+    }
+
+    @Test func authorizationKeptOnSameHostStrippedOnCrossHostRedirect() async throws {
+        try await withServer { base, _ in
+            try await withServer { other, _ in
+                var same = HTTPRequest(url: URL(string: "\(base)/redirect?to=/auth")!, headers: ["Authorization": "Bearer s3cret"])
+                same.followRedirects = true
+                let s = try json(try await client.send(same).body)
+                #expect(s["authorization"] as? String == "Bearer s3cret")
+
+                let target = "\(other)/auth".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                var cross = HTTPRequest(url: URL(string: "\(base)/redirect?to=\(target)&code=307")!, headers: ["Authorization": "Bearer s3cret"])
+                cross.followRedirects = true
+                let response = try await client.send(cross)
+                let c = try json(response.body)
+                #expect(c["port"] as? Int == other.port)
+                #expect(c["authorization"] is NSNull)
+            }
+        }
+    }
+
+    @Test func connectFailureIsTransient() async throws {
+        // Bind and close a port to find one that refuses connections.
+        let port = try await withServer { base, server in base.port! }
+        var req = HTTPRequest(url: URL(string: "http://127.0.0.1:\(port)/x")!)
+        req.timeouts.connect = .seconds(5)
+        let error = try await #require(throws: HTTPError.self) { _ = try await client.send(req) }
+        #expect(error.kind == .couldNotConnect)
+        #expect(error.isTransient)
+        #expect(error.url == "http://127.0.0.1:\(port)/x")
+        #expect(error.description.contains("could not connect"))
+    }
+
+    @Test func lowSpeedTimeout() async throws {
+        try await withServer { base, _ in
+            var req = HTTPRequest(url: base.appendingPathComponent("stall"))
+            req.timeouts.lowSpeedBytes = 100
+            req.timeouts.lowSpeedTime = .seconds(1)
+            let start = Date()
+            let error = try await #require(throws: HTTPError.self) { _ = try await client.send(req) }
+            #expect(error.kind == .timedOut)
+            #expect(error.isTransient)
+            #expect(Date().timeIntervalSince(start) < 10)
+        }
+    }
+
+    @Test func cancellingAStalledStreamReturnsPromptly() async throws {
+        try await withServer { base, _ in
+            let client = self.client
+            let task = Task {
+                let response = try await client.stream(HTTPRequest(url: base.appendingPathComponent("stall")))
+                var n = 0
+                for try await chunk in response.body { n += chunk.count }
+                return n
+            }
+            let waitingForHead = Task {
+                try await client.stream(HTTPRequest(url: base.appendingPathComponent("stall-head")))
+            }
+            // Let both reach their stall: poll the server until it has seen both connections.
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                let c = try json(try await client.send(HTTPRequest(url: base.appendingPathComponent("connections"))).body)
+                if (c["count"] as? Int ?? 0) >= 3 { break }
+                try await Task.sleep(for: .milliseconds(20))  // poll interval
+            }
+            let start = Date()
+            task.cancel()
+            waitingForHead.cancel()
+            let e1 = await #expect(throws: HTTPError.self) { _ = try await task.value }
+            let e2 = await #expect(throws: HTTPError.self) { _ = try await waitingForHead.value }
+            #expect(e1?.kind == .cancelled)
+            #expect(e2?.kind == .cancelled)
+            #expect(Date().timeIntervalSince(start) < 2)
+        }
+    }
+
+    @Test func connectionsAreReused() async throws {
+        try await withServer { base, _ in
+            let client = HTTPClient()
+            for i in 0..<20 {
+                let r = try await client.send(HTTPRequest(url: URL(string: "\(base)/bytes?n=\(1000 + i)")!))
+                #expect(r.body.count == 1000 + i)
+            }
+            let c = try json(try await client.send(HTTPRequest(url: base.appendingPathComponent("connections"))).body)
+            let count = try #require(c["count"] as? Int)
+            print("connectionsAreReused: \(count) connection(s) for 21 requests")
+            #expect(count <= 2, "saw \(count) connections for 21 sequential requests")
+        }
+    }
+
+    @Test func responseCutMidBodyIsTransient() async throws {
+        try await withServer { base, _ in
+            let error = try await #require(throws: HTTPError.self) {
+                _ = try await client.send(HTTPRequest(url: base.appendingPathComponent("cut")))
+            }
+            #expect(error.kind == .connectionReset)
+            #expect(error.isTransient)
+        }
+    }
+
+    @Test func headersAreOrderedAndCaseInsensitive() {
+        var h: HTTPHeaders = ["A": "1", "b": "2"]
+        h.add("a", "3")
+        #expect(h["a"] == "1")
+        #expect(h.values(for: "A") == ["1", "3"])
+        h.set("A", "9")
+        #expect(h.values(for: "a") == ["9"])
+        #expect(h.map(\.name) == ["A", "b"])
+        h.remove("B")
+        #expect(h.count == 1)
+        #expect(!h.description.contains("9"))
+    }
+}

@@ -1,1 +1,0 @@
-// Swift Testing suites for SousHTTP live in this folder.
