@@ -84,6 +84,7 @@ public struct StreamTextSink {
 
 /// Deterministic synthetic container outputs for benchmarks and tests (TGI SSE, LMI JSON document,
 /// JSON Lines), built from a seeded token stream with ASCII, accents, CJK, emoji, quotes and newlines.
+/// TGI and JSON Lines carry raw UTF-8; the LMI document is ASCII-escaped (`\uXXXX`) as LMI 0.25 writes it.
 public enum SyntheticStream {
     static let vocabulary: [String] = [
         " the", " AnyCloud", " Internet", " service", " is", " fast", ",", ".", " and", " reliable", " —", " café",
@@ -107,14 +108,23 @@ public enum SyntheticStream {
         var tokens = 0
         var chunk: [UInt8] = []
         chunk.reserveCapacity(1 << 16)
-        func escaped(_ s: String) -> String {
+        /// JSON string body; `asciiOnly` writes non-ASCII as `\uXXXX` (Python's ensure_ascii, as LMI 0.25 does).
+        func escaped(_ s: String, asciiOnly: Bool = false) -> String {
             var o = ""
             for u in s.unicodeScalars {
                 switch u {
                 case "\"": o += "\\\""
                 case "\\": o += "\\\\"
                 case "\n": o += "\\n"
-                default: o.unicodeScalars.append(u)
+                default:
+                    if asciiOnly && u.value > 0x7E {
+                        for unit in String(u).utf16 {
+                            let h = String(unit, radix: 16)
+                            o += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                        }
+                    } else {
+                        o.unicodeScalars.append(u)
+                    }
                 }
             }
             return o
@@ -126,7 +136,7 @@ public enum SyntheticStream {
             textBytes += t.utf8.count
             switch format {
             case .lmi:
-                chunk += Array(escaped(t).utf8)
+                chunk += Array(escaped(t, asciiOnly: true).utf8)
             case .jsonlines:
                 chunk += Array("{\"token\": {\"id\": \(next() % 32000), \"text\": \"\(escaped(t))\", \"log_prob\": -0.25}}\n".utf8)
             case .raw:
