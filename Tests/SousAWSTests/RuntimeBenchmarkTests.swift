@@ -8,16 +8,23 @@ import Testing
 /// The pieces `sous bench stream` wires together, checked for correctness on small generated files.
 /// scripts/bench-stream.sh runs it in release with SOUS_BENCH_STREAM_MB=100 (target file size) and
 /// SOUS_BENCH_STREAM_DIR (the files are kept there for the Python peer), and reads the SOUS_BENCH lines.
-@Suite("Stream benchmark plumbing")
+@Suite("Stream benchmark plumbing", .serialized)
 struct RuntimeBenchmarkTests {
     static func makeFile(_ format: StreamFormat, mb: Double, in dir: URL) throws -> (path: String, textBytes: Int, tokens: Int) {
         let path = dir.appendingPathComponent("bench-\(format.rawValue).es").path
-        var writer = try EventStreamFileWriter(path: path, seed: 7, maxPart: 256)
         // Parts average 128 payload bytes + ~95 bytes of frame: the file is ~1.75x the container output.
+        if ProcessInfo.processInfo.environment["SOUS_BENCH_STREAM_REUSE"] == "1",
+            let reuse = try? String(contentsOfFile: path + ".expected", encoding: .utf8).split(separator: " ").compactMap({ Int($0) }),
+            reuse.count == 2
+        {
+            return (path, reuse[0], reuse[1])
+        }
+        var writer = try EventStreamFileWriter(path: path, seed: 7, maxPart: 256)
         let summary = try SyntheticStream.generate(format: format, approximateBytes: Int(mb * 1_000_000 / 1.75), seed: 3) {
             try writer.write($0)
         }
         try writer.close()
+        try "\(summary.textBytes) \(summary.tokens)".write(toFile: path + ".expected", atomically: true, encoding: .utf8)
         return (path, summary.textBytes, summary.tokens)
     }
 
