@@ -118,11 +118,13 @@ public enum EventStreamBenchmark {
                 let n = min(readSize, raw.count - off)
                 decoder.feed(UnsafeRawBufferPointer(rebasing: raw[off..<off + n]))
                 off += n
-                while let m = try decoder.nextMessage() {
+                while let written = try decoder.nextFrame({ f -> Int in
                     frames += 1
-                    guard m.isPayloadPart else { continue }
-                    payloadBytes += m.payload.count
-                    tokens += m.payload.withUnsafeBytes { consume($0) }
+                    guard f.isPayloadPart else { return 0 }
+                    payloadBytes += f.payload.count
+                    return consume(f.payload)
+                }) {
+                    tokens += written
                 }
             }
             try decoder.finish()
@@ -152,8 +154,8 @@ public enum EventStreamBenchmark {
                 let t0 = monotonicNanoseconds()
                 decoder.feed(UnsafeRawBufferPointer(rebasing: raw[off..<off + total]))
                 var written = 0
-                while let m = try decoder.nextMessage() {
-                    if m.isPayloadPart { written += m.payload.withUnsafeBytes { consume($0) } }
+                while let w = try decoder.nextFrame({ f in f.isPayloadPart ? consume(f.payload) : 0 }) {
+                    written += w
                 }
                 let dt = monotonicNanoseconds() - t0
                 for _ in 0..<written { samples.append(dt) }
@@ -178,9 +180,3 @@ public enum EventStreamBenchmark {
     }
 }
 
-extension EventStreamMessage {
-    /// True for a SageMaker `PayloadPart` event.
-    var isPayloadPart: Bool {
-        (messageType == nil || messageType == "event") && eventType == "PayloadPart"
-    }
-}

@@ -47,6 +47,13 @@ public struct EventStreamDecoder: Sendable {
     /// The next complete message, or nil when more bytes are needed.
     /// - Throws: `EventStreamError` for a corrupted or oversized frame (and again on every later call).
     public mutating func nextMessage() throws(EventStreamError) -> EventStreamMessage? {
+        try nextFrame { $0.message() }
+    }
+
+    /// Validates the next complete frame and hands a view of it (valid only inside `body`) without copying
+    /// the payload or allocating headers; nil when more bytes are needed.
+    /// - Throws: `EventStreamError` for a corrupted or oversized frame (and again on every later call).
+    public mutating func nextFrame<R>(_ body: (EventStreamFrameView) -> R) throws(EventStreamError) -> R? {
         if let failure { throw failure }
         let available = buffer.count - start
         if pendingTotal == 0 {
@@ -56,25 +63,30 @@ public struct EventStreamDecoder: Sendable {
             }
             switch result {
             case .success(let total): pendingTotal = total
-            case .failure(let e): return try fail(e)
+            case .failure(let e): try fail(e)
             }
         }
         let total = pendingTotal
         guard available >= total else { return nil }
-        let result: Result<EventStreamMessage, EventStreamError> = buffer.withUnsafeBytes { raw in
-            Self.decodeFrame(UnsafeRawBufferPointer(rebasing: raw[start..<start + total]))
+        let frameStart = start
+        let outcome: Result<R, EventStreamError> = buffer.withUnsafeBytes { raw in
+            let f = UnsafeRawBufferPointer(rebasing: raw[frameStart..<frameStart + total])
+            switch Self.validateFrame(f) {
+            case .success(let view): return .success(body(view))
+            case .failure(let e): return .failure(e)
+            }
         }
-        switch result {
-        case .success(let message):
+        switch outcome {
+        case .success(let r):
             start += total
             pendingTotal = 0
             if start == buffer.count {
                 buffer.removeAll(keepingCapacity: true)
                 start = 0
             }
-            return message
+            return r
         case .failure(let e):
-            return try fail(e)
+            try fail(e)
         }
     }
 
@@ -83,7 +95,7 @@ public struct EventStreamDecoder: Sendable {
     public mutating func finish() throws(EventStreamError) {
         if let failure { throw failure }
         let left = buffer.count - start
-        if left > 0 { _ = try fail(.truncated(bufferedBytes: left)) }
+        if left > 0 { try fail(.truncated(bufferedBytes: left)) }
     }
 
     /// Decodes a complete buffer of frames (no partial frame may remain).
@@ -96,7 +108,7 @@ public struct EventStreamDecoder: Sendable {
         return out
     }
 
-    private mutating func fail(_ e: EventStreamError) throws(EventStreamError) -> EventStreamMessage? {
+    private mutating func fail(_ e: EventStreamError) throws(EventStreamError) -> Never {
         failure = e
         buffer = []
         start = 0
@@ -126,8 +138,8 @@ public struct EventStreamDecoder: Sendable {
         return .success(total)
     }
 
-    /// Decodes one whole frame whose prelude has been validated.
-    static func decodeFrame(_ f: UnsafeRawBufferPointer) -> Result<EventStreamMessage, EventStreamError> {
+    /// Checks the message CRC and the header block of one whole frame whose prelude has been validated.
+    static func validateFrame(_ f: UnsafeRawBufferPointer) -> Result<EventStreamFrameView, EventStreamError> {
         let total = f.count
         let headersLength = Int(f.loadBE32(4))
         let preludeCRC = f.loadBE32(8)
@@ -135,88 +147,194 @@ public struct EventStreamDecoder: Sendable {
         let computed = eventStreamCRC32(UnsafeRawBufferPointer(rebasing: f[8..<total - 4]), continuing: preludeCRC)
         if computed != expected { return .failure(.messageChecksumMismatch(expected: expected, computed: computed)) }
         let headerBlock = UnsafeRawBufferPointer(rebasing: f[12..<12 + headersLength])
-        let headers: [EventStreamHeader]
-        switch parseHeaders(headerBlock) {
-        case .success(let h): headers = h
-        case .failure(let e): return .failure(e)
-        }
-        let payload = Data(UnsafeRawBufferPointer(rebasing: f[12 + headersLength..<total - 4]))
-        return .success(EventStreamMessage(headers: headers, payload: payload))
+        if let e = validateHeaders(headerBlock) { return .failure(e) }
+        return .success(
+            EventStreamFrameView(
+                headerBlock: headerBlock, payload: UnsafeRawBufferPointer(rebasing: f[12 + headersLength..<total - 4])))
     }
 
-    static func parseHeaders(_ h: UnsafeRawBufferPointer) -> Result<[EventStreamHeader], EventStreamError> {
-        var out: [EventStreamHeader] = []
-        out.reserveCapacity(3)
+    /// Walks a header block, calling `visit(name, type, value)` for each header (value = the value bytes,
+    /// after the length for types 6 and 7). Returns the first structural problem.
+    @inline(__always)
+    static func scanHeaders(
+        _ h: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer, UInt8, UnsafeRawBufferPointer) -> Void
+    ) -> EventStreamError? {
         var i = 0
         let n = h.count
         while i < n {
             let nameLength = Int(h[i])
             i += 1
-            if nameLength == 0 { return .failure(.invalidHeader("empty header name")) }
+            if nameLength == 0 { return .invalidHeader("empty header name") }
             guard i + nameLength + 1 <= n else {
-                return .failure(.invalidHeader("header name of \(nameLength) bytes runs past the header block"))
+                return .invalidHeader("header name of \(nameLength) bytes runs past the header block")
             }
-            guard let name = String(validating: UnsafeRawBufferPointer(rebasing: h[i..<i + nameLength]), as: UTF8.self)
-            else { return .failure(.invalidHeader("header name is not valid UTF-8")) }
+            let name = UnsafeRawBufferPointer(rebasing: h[i..<i + nameLength])
             i += nameLength
             let type = h[i]
             i += 1
-            func need(_ k: Int) -> Bool { i + k <= n }
+            let size: Int
+            switch type {
+            case 0, 1: size = 0
+            case 2: size = 1
+            case 3: size = 2
+            case 4: size = 4
+            case 5, 8: size = 8
+            case 9: size = 16
+            case 6, 7:
+                guard i + 2 <= n else { return .invalidHeader("header '\(printable(name))' is cut off") }
+                size = Int(h[i]) << 8 | Int(h[i + 1])
+                i += 2
+            default:
+                return .invalidHeader("header '\(printable(name))' has unknown value type \(type)")
+            }
+            guard i + size <= n else {
+                return .invalidHeader("header '\(printable(name))' declares \(size) value bytes past the header block")
+            }
+            visit(name, type, UnsafeRawBufferPointer(rebasing: h[i..<i + size]))
+            i += size
+        }
+        return nil
+    }
+
+    /// Structural checks plus UTF-8 of names and string values, and duplicate names (no allocation for
+    /// ordinary header blocks).
+    static func validateHeaders(_ h: UnsafeRawBufferPointer) -> EventStreamError? {
+        var problem: EventStreamError?
+        let maxHeaders = h.count / 3 + 1
+        let structural: EventStreamError? = withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: maxHeaders) { names in
+            var count = 0
+            return scanHeaders(h) { name, type, value in
+                guard problem == nil else { return }
+                if !isValidUTF8(name) {
+                    problem = .invalidHeader("header name is not valid UTF-8")
+                    return
+                }
+                if type == 7 && !isValidUTF8(value) {
+                    problem = .invalidHeader("string header '\(printable(name))' is not valid UTF-8")
+                    return
+                }
+                for k in 0..<count where names[k].count == name.count && memcmp(names[k].baseAddress!, name.baseAddress!, name.count) == 0 {
+                    problem = .invalidHeader("duplicate header '\(printable(name))'")
+                    return
+                }
+                if count < maxHeaders {
+                    names[count] = name
+                    count += 1
+                }
+            }
+        }
+        return structural ?? problem
+    }
+
+    /// Parses a header block into values (used by tests and by `EventStreamFrameView.message()`).
+    static func parseHeaders(_ h: UnsafeRawBufferPointer) -> Result<[EventStreamHeader], EventStreamError> {
+        if let e = validateHeaders(h) { return .failure(e) }
+        return .success(materializeHeaders(h))
+    }
+
+    static func materializeHeaders(_ h: UnsafeRawBufferPointer) -> [EventStreamHeader] {
+        var out: [EventStreamHeader] = []
+        out.reserveCapacity(3)
+        _ = scanHeaders(h) { name, type, v in
             let value: EventStreamHeaderValue
             switch type {
             case 0: value = .bool(true)
             case 1: value = .bool(false)
-            case 2:
-                guard need(1) else { return .failure(.invalidHeader("header '\(name)' is cut off")) }
-                value = .byte(Int8(bitPattern: h[i]))
-                i += 1
-            case 3:
-                guard need(2) else { return .failure(.invalidHeader("header '\(name)' is cut off")) }
-                value = .int16(Int16(bitPattern: UInt16(h[i]) << 8 | UInt16(h[i + 1])))
-                i += 2
-            case 4:
-                guard need(4) else { return .failure(.invalidHeader("header '\(name)' is cut off")) }
-                value = .int32(Int32(bitPattern: h.loadBE32(i)))
-                i += 4
+            case 2: value = .byte(Int8(bitPattern: v[0]))
+            case 3: value = .int16(Int16(bitPattern: UInt16(v[0]) << 8 | UInt16(v[1])))
+            case 4: value = .int32(Int32(bitPattern: v.loadBE32(0)))
             case 5, 8:
-                guard need(8) else { return .failure(.invalidHeader("header '\(name)' is cut off")) }
-                let v = Int64(bitPattern: UInt64(h.loadBE32(i)) << 32 | UInt64(h.loadBE32(i + 4)))
-                value = type == 5 ? .int64(v) : .timestamp(v)
-                i += 8
-            case 6, 7:
-                guard need(2) else { return .failure(.invalidHeader("header '\(name)' is cut off")) }
-                let length = Int(h[i]) << 8 | Int(h[i + 1])
-                i += 2
-                guard need(length) else {
-                    return .failure(.invalidHeader("header '\(name)' declares \(length) value bytes past the header block"))
-                }
-                let bytes = UnsafeRawBufferPointer(rebasing: h[i..<i + length])
-                if type == 6 {
-                    value = .byteArray(Array(bytes))
-                } else {
-                    guard let s = String(validating: bytes, as: UTF8.self) else {
-                        return .failure(.invalidHeader("string header '\(name)' is not valid UTF-8"))
-                    }
-                    value = .string(s)
-                }
-                i += length
-            case 9:
-                guard need(16) else { return .failure(.invalidHeader("header '\(name)' is cut off")) }
-                let b = Array(UnsafeRawBufferPointer(rebasing: h[i..<i + 16]))
-                value = .uuid(
-                    UUID(
-                        uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                               b[14], b[15])))
-                i += 16
+                let x = Int64(bitPattern: UInt64(v.loadBE32(0)) << 32 | UInt64(v.loadBE32(4)))
+                value = type == 5 ? .int64(x) : .timestamp(x)
+            case 6: value = .byteArray(Array(v))
+            case 7: value = .string(internedString(v))
             default:
-                return .failure(.invalidHeader("header '\(name)' has unknown value type \(type)"))
+                let b = Array(v)
+                value = .uuid(UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])))
             }
-            if out.contains(where: { $0.name == name }) {
-                return .failure(.invalidHeader("duplicate header '\(name)'"))
-            }
-            out.append(EventStreamHeader(name: name, value: value))
+            out.append(EventStreamHeader(name: internedString(name), value: value))
         }
-        return .success(out)
+        return out
+    }
+}
+
+/// Header names and values AWS sends on every frame, shared instead of allocated per frame.
+private let commonStrings: [String] = [
+    ":event-type", ":content-type", ":message-type", ":exception-type", ":error-code", ":error-message",
+    "PayloadPart", "event", "exception", "error", "application/octet-stream", "application/json",
+    "ModelStreamError", "InternalStreamFailure",
+]
+
+/// The string for already-validated UTF-8 `bytes`, reusing a common one when it matches.
+func internedString(_ bytes: UnsafeRawBufferPointer) -> String {
+    for s in commonStrings {
+        var t = s
+        let equal = t.withUTF8 { u in u.count == bytes.count && memcmp(u.baseAddress!, bytes.baseAddress!, u.count) == 0 }
+        if equal { return s }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// True when `bytes` is well-formed UTF-8 (ASCII fast path).
+func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var ascii = true
+    for b in bytes where b >= 0x80 {
+        ascii = false
+        break
+    }
+    if ascii { return true }
+    return String(validating: bytes, as: UTF8.self) != nil
+}
+
+/// A header name for messages (lossy, at most 64 bytes).
+private func printable(_ name: UnsafeRawBufferPointer) -> String {
+    String(decoding: name.prefix(64), as: UTF8.self)
+}
+
+/// A validated frame, seen in place in the decoder's buffer: valid only inside `nextFrame`'s closure.
+public struct EventStreamFrameView {
+    /// The encoded header block (already validated).
+    public let headerBlock: UnsafeRawBufferPointer
+    /// The payload bytes.
+    public let payload: UnsafeRawBufferPointer
+
+    /// The raw value of string header `name`, if present.
+    public func stringHeader(_ name: StaticString) -> UnsafeRawBufferPointer? {
+        var found: UnsafeRawBufferPointer?
+        _ = EventStreamDecoder.scanHeaders(headerBlock) { n, type, value in
+            if found == nil, type == 7, n.count == name.utf8CodeUnitCount,
+                memcmp(n.baseAddress!, name.utf8Start, n.count) == 0
+            {
+                found = value
+            }
+        }
+        return found
+    }
+
+    /// True when string header `name` equals `value`.
+    public func header(_ name: StaticString, is value: StaticString) -> Bool {
+        guard let v = stringHeader(name) else { return false }
+        return v.count == value.utf8CodeUnitCount && (v.isEmpty || memcmp(v.baseAddress!, value.utf8Start, v.count) == 0)
+    }
+
+    /// True for a SageMaker `PayloadPart` event (`:message-type` `event` or absent, `:event-type` `PayloadPart`).
+    public var isPayloadPart: Bool {
+        var messageTypeOK = true
+        var eventOK = false
+        _ = EventStreamDecoder.scanHeaders(headerBlock) { n, type, value in
+            guard type == 7 else { return }
+            if n.count == 13 && memcmp(n.baseAddress!, ":message-type", 13) == 0 {
+                messageTypeOK = value.count == 5 && memcmp(value.baseAddress!, "event", 5) == 0
+            } else if n.count == 11 && memcmp(n.baseAddress!, ":event-type", 11) == 0 {
+                eventOK = value.count == 11 && memcmp(value.baseAddress!, "PayloadPart", 11) == 0
+            }
+        }
+        return messageTypeOK && eventOK
+    }
+
+    /// A copy as a message (headers decoded, payload copied).
+    public func message() -> EventStreamMessage {
+        EventStreamMessage(headers: EventStreamDecoder.materializeHeaders(headerBlock), payload: Data(payload))
     }
 }
 

@@ -172,20 +172,21 @@ public struct SageMakerPayloadStream: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(
-            events: PayloadEventIterator(
-                messages: EventStreamMessages(base).makeAsyncIterator(), endpointName: endpointName, requestId: requestId))
+        Iterator(events: PayloadEventIterator(base: base.makeAsyncIterator(), endpointName: endpointName, requestId: requestId))
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        var events: PayloadEventIterator<HTTPBodyStream>
+        var events: PayloadEventIterator<HTTPBodyStream.AsyncIterator>
         public mutating func next() async throws -> Data? { try await events.next() }
     }
 }
 
-/// Turns event-stream messages into payload bytes or `SageMakerRuntimeError`s (shared by the HTTP stream and tests).
-public struct PayloadEventIterator<Base: AsyncSequence & Sendable> where Base.Element == Data {
-    var messages: EventStreamMessages<Base>.Iterator
+/// Decodes an event-stream body into payload bytes, or `SageMakerRuntimeError`s for error events, corrupt
+/// frames and transport failures (shared by the HTTP stream and tests).
+public struct PayloadEventIterator<Base: AsyncIteratorProtocol> where Base.Element == Data {
+    var base: Base
+    var decoder = EventStreamDecoder()
+    var done = false
     let endpointName: String
     let requestId: String?
     /// Payload kept for error reports (first 4 MiB).
@@ -193,42 +194,58 @@ public struct PayloadEventIterator<Base: AsyncSequence & Sendable> where Base.El
     var receivedCount = 0
     static var keep: Int { 4 * 1024 * 1024 }
 
-    public init(messages: EventStreamMessages<Base>.Iterator, endpointName: String, requestId: String?) {
-        self.messages = messages
+    public init(base: Base, endpointName: String, requestId: String?) {
+        self.base = base
         self.endpointName = endpointName
         self.requestId = requestId
     }
 
     public mutating func next() async throws -> Data? {
         while true {
-            let message: EventStreamMessage?
+            let outcome: Outcome?
             do {
-                message = try await messages.next()
-            } catch let e as EventStreamError {
-                throw failure(.eventStream(e), code: "EventStreamError", message: e.description)
-            } catch let e as SageMakerRuntimeError {
-                throw e
+                outcome = try decoder.nextFrame { f in
+                    f.isPayloadPart ? Outcome.payload(Data(f.payload)) : Outcome.other(f.message())
+                }
             } catch {
-                throw failure(.transport, code: "TransportError", message: "\(error)")
+                throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
             }
-            guard let m = message else { return nil }
-            switch try classify(m) {
+            switch outcome {
             case .payload(let bytes):
                 receivedCount += bytes.count
                 if received.count < Self.keep { received.append(bytes.prefix(Self.keep - received.count)) }
                 if !bytes.isEmpty { return bytes }
-            case .skip:
-                continue
+            case .other(let m):
+                try classify(m)
+            case nil:
+                if done { return nil }
+                let chunk: Data?
+                do {
+                    chunk = try await base.next()
+                } catch let e as SageMakerRuntimeError {
+                    throw e
+                } catch {
+                    throw failure(.transport, code: "TransportError", message: "\(error)")
+                }
+                guard let chunk else {
+                    done = true
+                    do {
+                        try decoder.finish()
+                    } catch {
+                        throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
+                    }
+                    return nil
+                }
+                decoder.feed(chunk)
             }
         }
     }
 
-    enum Outcome { case payload(Data), skip }
+    enum Outcome { case payload(Data), other(EventStreamMessage) }
 
-    func classify(_ m: EventStreamMessage) throws -> Outcome {
+    /// Throws for exception and error frames; other events are skipped.
+    func classify(_ m: EventStreamMessage) throws {
         switch m.messageType {
-        case "event", nil:
-            return m.eventType == "PayloadPart" ? .payload(m.payload) : .skip
         case "exception":
             let type = m.exceptionType ?? "UnknownException"
             let json = (try? JSONSerialization.jsonObject(with: m.payload)) as? [String: Any] ?? [:]
@@ -244,7 +261,7 @@ public struct PayloadEventIterator<Base: AsyncSequence & Sendable> where Base.El
             let text = m[header: ":error-message"]?.stringValue ?? String(decoding: m.payload.prefix(1000), as: UTF8.self)
             throw failure(.streamError, code: code, message: text)
         default:
-            return .skip
+            return
         }
     }
 

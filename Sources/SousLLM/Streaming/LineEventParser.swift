@@ -122,90 +122,103 @@ public struct LineEventParser: StreamParser {
     /// Parses one JSON value; returns false when it is incomplete or malformed (nothing emitted).
     private mutating func handleJSON(_ body: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) -> Bool {
         var s = JSONScanner(body)
-        var events: [StreamEvent] = []
-        events.reserveCapacity(2)
         if s.peek() == 0x5B {
             // Non-streaming TGI: [{"generated_text": "...", "details": {...}}]
+            var objects: [ParsedObject] = []
             var first = true
             guard s.beginArray() else { return false }
             while s.nextElement(&first) {
                 if s.peek() == 0x7B {
-                    parseObject(&s, &events, wholeResponse: true)
+                    var o = ParsedObject()
+                    parseObject(&s, &o)
+                    objects.append(o)
                 } else {
                     s.skipValue()
                 }
             }
-        } else {
-            parseObject(&s, &events, wholeResponse: !tokensSeen)
+            guard !s.failed, s.atEnd() else { return false }
+            for o in objects { emitObject(o, wholeResponse: true, emit) }
+            return true
         }
+        var o = ParsedObject()
+        parseObject(&s, &o)
         guard !s.failed, s.atEnd() else { return false }
-        for e in events {
-            if case .token = e { tokensSeen = true }
-            emit(e)
-        }
+        emitObject(o, wholeResponse: !tokensSeen, emit)
         return true
     }
 
-    /// Reads one event object and appends its events.
-    private func parseObject(_ s: inout JSONScanner, _ events: inout [StreamEvent], wholeResponse: Bool) {
+    /// The fields of one event object that matter.
+    private struct ParsedObject {
         var token: StreamEvent?
         var outputs: [String] = []
         var generatedText: String?
-        var hasGenerated = false
         var details: StreamDetails?
         var error: String?
         var errorType: String?
         var message: String?
         var hasCode = false
+    }
+
+    /// Reads one event object.
+    private func parseObject(_ s: inout JSONScanner, _ o: inout ParsedObject) {
         var first = true
         guard s.beginObject() else { return }
         while let k = s.nextKey(&first) {
             if s.key(k, is: "token") {
-                token = parseToken(&s)
+                o.token = parseToken(&s)
             } else if s.key(k, is: "generated_text") {
-                generatedText = s.readStringOrNull()
-                hasGenerated = generatedText != nil
+                o.generatedText = s.readStringOrNull()
             } else if s.key(k, is: "details") {
-                details = parseDetails(&s)
+                o.details = parseDetails(&s)
             } else if s.key(k, is: "error") {
-                if s.peek() == 0x22 { error = s.readStringOrNull() } else { s.skipValue() }
+                if s.peek() == 0x22 { o.error = s.readStringOrNull() } else { s.skipValue() }
             } else if s.key(k, is: "error_type") {
-                if s.peek() == 0x22 { errorType = s.readStringOrNull() } else { s.skipValue() }
+                if s.peek() == 0x22 { o.errorType = s.readStringOrNull() } else { s.skipValue() }
             } else if s.key(k, is: "message") || s.key(k, is: "Message") {
-                if s.peek() == 0x22 { message = s.readStringOrNull() } else { s.skipValue() }
+                if s.peek() == 0x22 { o.message = s.readStringOrNull() } else { s.skipValue() }
             } else if s.key(k, is: "code") {
-                hasCode = true
+                o.hasCode = true
                 s.skipValue()
             } else if s.key(k, is: "outputs") {
                 var f = true
                 guard s.beginArray() else { return }
                 while s.nextElement(&f) {
-                    if let t = s.readStringOrNull() { outputs.append(t) }
+                    if let t = s.readStringOrNull() { o.outputs.append(t) }
                 }
             } else {
                 s.skipValue()
             }
         }
-        if s.failed { return }
-        if let error {
-            events.append(.error(message: errorType.map { "\(error) (\($0))" } ?? error))
+    }
+
+    /// Emits the events of a parsed object.
+    private mutating func emitObject(_ o: ParsedObject, wholeResponse: Bool, _ emit: (StreamEvent) -> Void) {
+        if let error = o.error {
+            emit(.error(message: o.errorType.map { "\(error) (\($0))" } ?? error))
             return
         }
-        if hasCode, let message, token == nil {
-            events.append(.error(message: message))
+        if o.hasCode, let message = o.message, o.token == nil {
+            emit(.error(message: message))
             return
         }
-        if let token { events.append(token) }
-        for o in outputs { events.append(.token(text: o, id: nil, special: false)) }
-        if hasGenerated || details != nil {
-            if token == nil && outputs.isEmpty && wholeResponse, let generatedText, !generatedText.isEmpty {
+        if let token = o.token {
+            tokensSeen = true
+            emit(token)
+        }
+        for t in o.outputs {
+            tokensSeen = true
+            emit(.token(text: t, id: nil, special: false))
+        }
+        if o.generatedText != nil || o.details != nil {
+            if o.token == nil && o.outputs.isEmpty && wholeResponse, let text = o.generatedText, !text.isEmpty {
                 // A complete, non-streaming response: its text is the output.
-                events.append(.token(text: generatedText, id: nil, special: false))
+                tokensSeen = true
+                emit(.token(text: text, id: nil, special: false))
             }
-            if details?.finishReason == "error" {
-                events.append(.error(message: "the model stopped with an error (finish_reason \"error\")"))
+            if o.details?.finishReason == "error" {
+                emit(.error(message: "the model stopped with an error (finish_reason \"error\")"))
             } else {
-                events.append(.final(generatedText: generatedText, details: details))
+                emit(.final(generatedText: o.generatedText, details: o.details))
             }
         }
     }

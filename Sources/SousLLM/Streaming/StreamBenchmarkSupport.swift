@@ -4,18 +4,19 @@ internal import Foundation
 /// `write(_:)` call (one payload part), as the CLI prints. Used by `sous bench stream` and the CLI.
 public struct StreamTextSink {
     private var parser: AnyStreamParser
-    private var buffer: [UInt8] = []
+    private var out = TextBuffer()
     private let fd: Int32?
     private let flushEachPart: Bool
     /// Tokens written (special tokens excluded).
-    public private(set) var tokens = 0
+    public var tokens: Int { out.tokens }
     /// Text bytes written.
-    public private(set) var textBytes = 0
+    public var textBytes: Int { out.textBytes }
     /// Error events seen (their messages).
-    public private(set) var errors: [String] = []
+    public var errors: [String] { out.errors }
     /// The final event's details, when the stream ended with one.
-    public private(set) var finalDetails: StreamDetails?
-    public private(set) var sawFinal = false
+    public var finalDetails: StreamDetails? { out.finalDetails }
+    /// True once the stream's final event was seen.
+    public var sawFinal: Bool { out.sawFinal }
 
     /// - Parameters:
     ///   - fileDescriptor: where text goes (e.g. 1 for stdout), or nil to only count it.
@@ -24,52 +25,38 @@ public struct StreamTextSink {
         parser = AnyStreamParser(format: format, contentType: contentType)
         fd = fileDescriptor
         self.flushEachPart = flushEachPart
-        buffer.reserveCapacity(64 * 1024)
+        out.bytes.reserveCapacity(64 * 1024)
     }
 
     /// Parses one payload part and writes the text it completes; returns the number of tokens written.
     @discardableResult
     public mutating func write(_ part: UnsafeRawBufferPointer) -> Int {
-        let before = tokens
-        var p = parser
-        parser = AnyStreamParser(format: .raw)  // avoid a copy-on-write of the parser's buffers
-        p.feed(part) { handle($0) }
-        parser = p
-        if flushEachPart || buffer.count >= 64 * 1024 { flush() }
-        return tokens - before
+        let before = out.tokens
+        var o = TextBuffer()
+        swap(&o, &out)  // move (no copy-on-write) while the parser emits into it
+        parser.feed(part) { o.handle($0) }
+        swap(&o, &out)
+        if flushEachPart || out.bytes.count >= 64 * 1024 { flush() }
+        return out.tokens - before
     }
 
     /// Ends the stream: writes what was buffered; returns the number of tokens written.
     @discardableResult
     public mutating func finish() -> Int {
-        let before = tokens
-        var p = parser
-        p.finish { handle($0) }
-        parser = p
+        let before = out.tokens
+        var o = TextBuffer()
+        swap(&o, &out)
+        parser.finish { o.handle($0) }
+        swap(&o, &out)
         flush()
-        return tokens - before
-    }
-
-    private mutating func handle(_ e: StreamEvent) {
-        switch e {
-        case .token(let text, _, let special):
-            guard !special else { return }
-            tokens += 1
-            var t = text
-            t.withUTF8 { buffer.append(contentsOf: $0) }
-        case .final(_, let details):
-            sawFinal = true
-            finalDetails = details
-        case .error(let message):
-            errors.append(message)
-        }
+        return out.tokens - before
     }
 
     private mutating func flush() {
-        guard !buffer.isEmpty else { return }
-        textBytes += buffer.count
+        guard !out.bytes.isEmpty else { return }
+        out.textBytes += out.bytes.count
         if let fd {
-            buffer.withUnsafeBytes { raw in
+            out.bytes.withUnsafeBytes { raw in
                 var off = 0
                 while off < raw.count {
                     let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
@@ -78,7 +65,32 @@ public struct StreamTextSink {
                 }
             }
         }
-        buffer.removeAll(keepingCapacity: true)
+        out.bytes.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Text waiting to be written, and what the stream reported.
+struct TextBuffer {
+    var bytes: [UInt8] = []
+    var tokens = 0
+    var textBytes = 0
+    var errors: [String] = []
+    var finalDetails: StreamDetails?
+    var sawFinal = false
+
+    mutating func handle(_ e: StreamEvent) {
+        switch e {
+        case .token(let text, _, let special):
+            guard !special else { return }
+            tokens += 1
+            var t = text
+            t.withUTF8 { bytes.append(contentsOf: $0) }
+        case .final(_, let details):
+            sawFinal = true
+            finalDetails = details
+        case .error(let message):
+            errors.append(message)
+        }
     }
 }
 
