@@ -17,13 +17,26 @@ private func decodePieces(_ pieces: [ArraySlice<UInt8>]) throws -> [EventStreamM
     return out
 }
 
+/// Same with the in-place `decode(_:_:)` API.
+private func decodePiecesInPlace(_ pieces: [ArraySlice<UInt8>]) throws -> [EventStreamMessage] {
+    var d = EventStreamDecoder()
+    var out: [EventStreamMessage] = []
+    for p in pieces {
+        try Array(p).withUnsafeBytes { raw in try d.decode(raw) { out.append($0.message()) } }
+    }
+    try d.finish()
+    return out
+}
+
 /// Feeds `bytes` split at every offset (two pieces) and byte by byte; each must give `expected`.
 private func expectAllSplits(_ bytes: [UInt8], _ expected: [EventStreamMessage], _ label: String) throws {
     for cut in 0...bytes.count {
         let got = try decodePieces([bytes[0..<cut], bytes[cut...]])
         #expect(got == expected, "\(label): split at \(cut)")
+        #expect(try decodePiecesInPlace([bytes[0..<cut], bytes[cut...]]) == expected, "\(label): in place, split at \(cut)")
     }
     #expect(try decodePieces(bytes.indices.map { bytes[$0...$0] }) == expected, "\(label): byte by byte")
+    #expect(try decodePiecesInPlace(bytes.indices.map { bytes[$0...$0] }) == expected, "\(label): in place, byte by byte")
 }
 
 private func readBytes(_ url: URL) throws -> [UInt8] { Array(try Data(contentsOf: url)) }
@@ -147,6 +160,9 @@ struct EventStreamTests {
                 #expect(throws: EventStreamError.self, "\(name) split \(cut)") {
                     _ = try decodePieces([bytes[0..<cut], bytes[cut...]])
                 }
+                #expect(throws: EventStreamError.self, "\(name) in place, split \(cut)") {
+                    _ = try decodePiecesInPlace([bytes[0..<cut], bytes[cut...]])
+                }
             }
             do {
                 _ = try EventStreamDecoder.decodeAll(Data(bytes))
@@ -201,7 +217,19 @@ struct EventStreamTests {
                 i += n
             }
             #expect(try decodePieces(pieces) == messages)
+            #expect(try decodePiecesInPlace(pieces) == messages)
         }
+        // In place: frames before a corrupt one are delivered, then the error; the decoder stays failed.
+        var corrupt = wire
+        let secondStart = Array(try EventStreamEncoder.encode(messages[0])).count
+        corrupt[secondStart + 20] ^= 0x01
+        var d = EventStreamDecoder()
+        var got: [EventStreamMessage] = []
+        #expect(throws: EventStreamError.self) {
+            try corrupt.withUnsafeBytes { raw in try d.decode(raw) { got.append($0.message()) } }
+        }
+        #expect(got == [messages[0]])
+        #expect(throws: EventStreamError.self) { try [UInt8]().withUnsafeBytes { raw in try d.decode(raw) { _ in } } }
         // Flip one bit anywhere in the first frame: always an error, never a wrong message.
         let first = Array(try EventStreamEncoder.encode(messages[0]))
         for i in first.indices {

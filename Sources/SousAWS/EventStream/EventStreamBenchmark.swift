@@ -116,16 +116,13 @@ public enum EventStreamBenchmark {
             var off = 0
             while off < raw.count {
                 let n = min(readSize, raw.count - off)
-                decoder.feed(UnsafeRawBufferPointer(rebasing: raw[off..<off + n]))
-                off += n
-                while let written = try decoder.nextFrame({ f -> Int in
+                try decoder.decode(UnsafeRawBufferPointer(rebasing: raw[off..<off + n])) { f in
                     frames += 1
-                    guard f.isPayloadPart else { return 0 }
+                    guard f.isPayloadPart else { return }
                     payloadBytes += f.payload.count
-                    return consume(f.payload)
-                }) {
-                    tokens += written
+                    tokens += consume(f.payload)
                 }
+                off += n
             }
             try decoder.finish()
         }
@@ -152,10 +149,9 @@ public enum EventStreamBenchmark {
                 let total = Int(raw.loadBE32(off))
                 guard total >= 16, off + total <= raw.count else { break }
                 let t0 = monotonicNanoseconds()
-                decoder.feed(UnsafeRawBufferPointer(rebasing: raw[off..<off + total]))
                 var written = 0
-                while let w = try decoder.nextFrame({ f in f.isPayloadPart ? consume(f.payload) : 0 }) {
-                    written += w
+                try decoder.decode(UnsafeRawBufferPointer(rebasing: raw[off..<off + total])) { f in
+                    if f.isPayloadPart { written += consume(f.payload) }
                 }
                 let dt = monotonicNanoseconds() - t0
                 for _ in 0..<written { samples.append(dt) }

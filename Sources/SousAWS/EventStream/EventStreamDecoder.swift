@@ -44,6 +44,58 @@ public struct EventStreamDecoder: Sendable {
         bytes.withUnsafeBytes { feed($0) }
     }
 
+    /// Decodes every frame completed by `bytes`, calling `body` with each (in place: frames that lie wholly
+    /// inside `bytes` are not copied), and keeps an incomplete trailing frame for the next call. Equivalent
+    /// to `feed(bytes)` followed by `nextFrame(body)` until nil.
+    /// - Throws: `EventStreamError` after delivering the frames that precede the bad one.
+    public mutating func decode(_ bytes: UnsafeRawBufferPointer, _ body: (EventStreamFrameView) -> Void) throws(EventStreamError) {
+        if let failure { throw failure }
+        var rest = bytes
+        if buffer.count > start {
+            // Complete the buffered frame with just the bytes it needs.
+            let have = buffer.count - start
+            if have < 12 {
+                let take = min(12 - have, rest.count)
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[0..<take]))
+                rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+                if buffer.count - start < 12 { return }
+            }
+            if pendingTotal == 0 {
+                let result: Result<Int, EventStreamError> = buffer.withUnsafeBytes { raw in
+                    Self.checkPrelude(UnsafeRawBufferPointer(rebasing: raw[start..<start + 12]), limit: maxMessageLength)
+                }
+                switch result {
+                case .success(let total): pendingTotal = total
+                case .failure(let e): try fail(e)
+                }
+            }
+            let need = pendingTotal - (buffer.count - start)
+            if rest.count < need {
+                buffer.append(contentsOf: rest)
+                return
+            }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[0..<need]))
+            rest = UnsafeRawBufferPointer(rebasing: rest[need...])
+            _ = try nextFrame(body)
+        }
+        var off = 0
+        let n = rest.count
+        while n - off >= 12 {
+            let total: Int
+            switch Self.checkPrelude(UnsafeRawBufferPointer(rebasing: rest[off..<off + 12]), limit: maxMessageLength) {
+            case .success(let t): total = t
+            case .failure(let e): try fail(e)
+            }
+            if n - off < total { break }
+            switch Self.validateFrame(UnsafeRawBufferPointer(rebasing: rest[off..<off + total])) {
+            case .success(let view): body(view)
+            case .failure(let e): try fail(e)
+            }
+            off += total
+        }
+        if off < n { feed(UnsafeRawBufferPointer(rebasing: rest[off...])) }
+    }
+
     /// The next complete message, or nil when more bytes are needed.
     /// - Throws: `EventStreamError` for a corrupted or oversized frame (and again on every later call).
     public mutating func nextMessage() throws(EventStreamError) -> EventStreamMessage? {
@@ -196,34 +248,50 @@ public struct EventStreamDecoder: Sendable {
         return nil
     }
 
-    /// Structural checks plus UTF-8 of names and string values, and duplicate names (no allocation for
-    /// ordinary header blocks).
+    /// Structural checks plus UTF-8 of names and string values, and duplicate names (no allocation).
     static func validateHeaders(_ h: UnsafeRawBufferPointer) -> EventStreamError? {
         var problem: EventStreamError?
-        let maxHeaders = h.count / 3 + 1
-        let structural: EventStreamError? = withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: maxHeaders) { names in
-            var count = 0
-            return scanHeaders(h) { name, type, value in
-                guard problem == nil else { return }
-                if !isValidUTF8(name) {
-                    problem = .invalidHeader("header name is not valid UTF-8")
-                    return
+        var count = 0
+        let structural = scanHeaders(h) { name, type, value in
+            guard problem == nil else { return }
+            if !isValidUTF8(name) {
+                problem = .invalidHeader("header name is not valid UTF-8")
+                return
+            }
+            if type == 7 && !isValidUTF8(value) {
+                problem = .invalidHeader("string header '\(printable(name))' is not valid UTF-8")
+                return
+            }
+            count += 1
+        }
+        if let structural { return structural }
+        if let problem { return problem }
+        if count > 1 && count <= 16 {
+            // Duplicate names: compare each name with the ones before it, without allocating.
+            var i = 0
+            _ = scanHeaders(h) { name, _, _ in
+                var j = 0
+                _ = scanHeaders(h) { other, _, _ in
+                    if j < i, problem == nil, other.count == name.count,
+                        memcmp(other.baseAddress!, name.baseAddress!, name.count) == 0
+                    {
+                        problem = .invalidHeader("duplicate header '\(printable(name))'")
+                    }
+                    j += 1
                 }
-                if type == 7 && !isValidUTF8(value) {
-                    problem = .invalidHeader("string header '\(printable(name))' is not valid UTF-8")
-                    return
-                }
-                for k in 0..<count where names[k].count == name.count && memcmp(names[k].baseAddress!, name.baseAddress!, name.count) == 0 {
+                i += 1
+            }
+        } else if count > 16 {
+            var names: [UnsafeRawBufferPointer] = []
+            names.reserveCapacity(count)
+            _ = scanHeaders(h) { name, _, _ in
+                if problem == nil, names.contains(where: { $0.count == name.count && memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0 }) {
                     problem = .invalidHeader("duplicate header '\(printable(name))'")
-                    return
                 }
-                if count < maxHeaders {
-                    names[count] = name
-                    count += 1
-                }
+                names.append(name)
             }
         }
-        return structural ?? problem
+        return problem
     }
 
     /// Parses a header block into values (used by tests and by `EventStreamFrameView.message()`).

@@ -339,8 +339,12 @@ struct JSONUnescaper: Sendable {
         while k < n {
             if case .normal = state {
                 // Fast path: copy the run up to the next backslash.
-                var j = k
-                while j < n && bytes[j] != 0x5C { j += 1 }
+                let j: Int
+                if let p = memchr(bytes.baseAddress! + k, 0x5C, n - k) {
+                    j = bytes.baseAddress!.distance(to: UnsafeRawPointer(p))
+                } else {
+                    j = n
+                }
                 if j > k { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[k..<j])) }
                 if j == n { return }
                 state = .backslash

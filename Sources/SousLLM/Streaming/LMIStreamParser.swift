@@ -252,14 +252,14 @@ public struct RawStreamParser: StreamParser {
 
 /// Any of the parsers, chosen by format (or automatically from the content type and the first bytes).
 public struct AnyStreamParser: StreamParser {
-    private enum Inner: Sendable {
-        case undecided([UInt8])
-        case lines(LineEventParser)
-        case lmi(LMIStreamParser)
-        case raw(RawStreamParser)
-    }
+    private enum Kind: Sendable { case undecided, lines, lmi, raw }
 
-    private var inner: Inner
+    private var kind: Kind
+    private var head: [UInt8] = []
+    // One stored parser per kind (unused ones stay empty): mutated in place, never copied.
+    private var lines = LineEventParser()
+    private var lmi = LMIStreamParser()
+    private var raw = RawStreamParser()
     /// The format in use (`.auto` until the first bytes decided it).
     public private(set) var resolvedFormat: StreamFormat
 
@@ -279,55 +279,40 @@ public struct AnyStreamParser: StreamParser {
         }
         resolvedFormat = f
         switch f {
-        case .tgi, .jsonlines: inner = .lines(LineEventParser())
-        case .lmi: inner = .lmi(LMIStreamParser())
-        case .raw: inner = .raw(RawStreamParser())
-        case .auto: inner = .undecided([])
+        case .tgi, .jsonlines: kind = .lines
+        case .lmi: kind = .lmi
+        case .raw: kind = .raw
+        case .auto: kind = .undecided
         }
     }
 
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
-        switch inner {
-        case .lines(var p):
-            inner = .undecided([])  // drop the reference while mutating (no copy-on-write)
-            p.feed(bytes, emit)
-            inner = .lines(p)
-        case .lmi(var p):
-            inner = .undecided([])
-            p.feed(bytes, emit)
-            inner = .lmi(p)
-        case .raw(var p):
-            inner = .undecided([])
-            p.feed(bytes, emit)
-            inner = .raw(p)
-        case .undecided(var head):
+        switch kind {
+        case .lines: lines.feed(bytes, emit)
+        case .lmi: lmi.feed(bytes, emit)
+        case .raw: raw.feed(bytes, emit)
+        case .undecided:
             head.append(contentsOf: bytes)
-            guard let first = head.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else {
-                inner = .undecided(head)
-                return
-            }
+            guard let first = head.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return }
             decide(first)
-            head.withUnsafeBytes { feed($0, emit) }
+            let h = head
+            head = []
+            h.withUnsafeBytes { feed($0, emit) }
         }
     }
 
     public mutating func finish(_ emit: (StreamEvent) -> Void) {
-        switch inner {
-        case .lines(var p):
-            p.finish(emit)
-            inner = .lines(p)
-        case .lmi(var p):
-            p.finish(emit)
-            inner = .lmi(p)
-        case .raw(var p):
-            p.finish(emit)
-            inner = .raw(p)
-        case .undecided(let head):
+        switch kind {
+        case .lines: lines.finish(emit)
+        case .lmi: lmi.finish(emit)
+        case .raw: raw.finish(emit)
+        case .undecided:
             resolvedFormat = .raw
-            var p = RawStreamParser()
-            head.withUnsafeBytes { p.feed($0, emit) }
-            p.finish(emit)
-            inner = .raw(p)
+            kind = .raw
+            let h = head
+            head = []
+            h.withUnsafeBytes { raw.feed($0, emit) }
+            raw.finish(emit)
         }
     }
 
@@ -336,13 +321,13 @@ public struct AnyStreamParser: StreamParser {
         switch first {
         case 0x7B:
             resolvedFormat = .lmi
-            inner = .lmi(LMIStreamParser())
+            kind = .lmi
         case 0x5B, 0x64, 0x3A, 0x65:
             resolvedFormat = .tgi
-            inner = .lines(LineEventParser())
+            kind = .lines
         default:
             resolvedFormat = .raw
-            inner = .raw(RawStreamParser())
+            kind = .raw
         }
     }
 }
