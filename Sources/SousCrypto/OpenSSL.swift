@@ -51,31 +51,35 @@ public enum Digest {
 
 /// An incremental hasher (SHA-256 by default, or MD5) over OpenSSL's `EVP_MD_CTX`.
 ///
-/// A value type with reference semantics for its context: copy it only before updating.
-public struct SHA256Hasher: ~Copyable {
+/// Copies share one context: copy it only before updating.
+public struct SHA256Hasher {
     public enum Algorithm: Sendable { case sha256, md5 }
-    private let ctx: OpaquePointer
 
-    public init(algorithm: Algorithm = .sha256) {
-        ctx = EVP_MD_CTX_new()
-        let md = algorithm == .sha256 ? EVP_sha256() : EVP_md5()
-        EVP_DigestInit_ex(ctx, md, nil)
+    /// Owns the OpenSSL context.
+    private final class Context {
+        let ctx: OpaquePointer
+        init(_ algorithm: Algorithm) {
+            ctx = EVP_MD_CTX_new()
+            EVP_DigestInit_ex(ctx, algorithm == .sha256 ? EVP_sha256() : EVP_md5(), nil)
+        }
+        deinit { EVP_MD_CTX_free(ctx) }
     }
+    private let box: Context
 
-    deinit { EVP_MD_CTX_free(ctx) }
+    public init(algorithm: Algorithm = .sha256) { box = Context(algorithm) }
 
     /// Feeds more bytes.
     public mutating func update(_ data: some DataProtocol) {
         for region in data.regions {
             region.withUnsafeBytes { p in
-                _ = EVP_DigestUpdate(ctx, p.baseAddress, p.count)
+                _ = EVP_DigestUpdate(box.ctx, p.baseAddress, p.count)
             }
         }
     }
 
     /// Feeds raw memory.
     public mutating func update(_ buffer: UnsafeRawBufferPointer) {
-        _ = EVP_DigestUpdate(ctx, buffer.baseAddress, buffer.count)
+        _ = EVP_DigestUpdate(box.ctx, buffer.baseAddress, buffer.count)
     }
 
     /// Returns the digest; the hasher must not be used afterwards.
@@ -83,7 +87,7 @@ public struct SHA256Hasher: ~Copyable {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var len: UInt32 = 0
         out.withUnsafeMutableBytes { p in
-            _ = EVP_DigestFinal_ex(ctx, p.baseAddress?.assumingMemoryBound(to: UInt8.self), &len)
+            _ = EVP_DigestFinal_ex(box.ctx, p.baseAddress?.assumingMemoryBound(to: UInt8.self), &len)
         }
         return Array(out.prefix(Int(len)))
     }

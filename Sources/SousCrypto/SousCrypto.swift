@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Hex and base64 helpers shared by every module that hashes.
 extension Sequence where Element == UInt8 {

@@ -186,7 +186,8 @@ public struct Engine: Sendable {
         for k in keys {
             let a = old.inputs[k], b = new.fingerprintInputs[k]
             if a != b {
-                changes.append("input '\(k)' changed: \(display(a, redactor)) → \(display(b, redactor))")
+                let (path, x, y) = firstDifference(k, a, b)
+                changes.append("input '\(path)' changed: \(display(x, redactor)) → \(display(y, redactor))")
             }
         }
         for (k, digest) in new.pathDigests.sorted(by: { $0.key < $1.key }) {
@@ -198,6 +199,21 @@ public struct Engine: Sendable {
         }
         if changes.isEmpty { return "inputs changed" }
         return changes.joined(separator: "; ")
+    }
+
+    /// The innermost place where two values differ, as `name.key[2]`.
+    func firstDifference(_ path: String, _ a: Value?, _ b: Value?) -> (String, Value?, Value?) {
+        switch (a, b) {
+        case (.map(let x)?, .map(let y)?):
+            let keys = x.keys + y.keys.filter { !x.keys.contains($0) }
+            let diffs = keys.filter { x[$0] != y[$0] }
+            if diffs.count == 1 { return firstDifference(path + "." + diffs[0], x[diffs[0]], y[diffs[0]]) }
+        case (.list(let x)?, .list(let y)?) where x.count == y.count:
+            let diffs = x.indices.filter { x[$0] != y[$0] }
+            if diffs.count == 1 { return firstDifference(path + "[\(diffs[0])]", x[diffs[0]], y[diffs[0]]) }
+        default: break
+        }
+        return (path, a, b)
     }
 
     func display(_ v: Value?, _ redactor: Redactor) -> String {
@@ -298,14 +314,26 @@ public struct Engine: Sendable {
         }
         // Path inputs: stat first, hash only when stat changed since the last success.
         var digests: [String: PathDigest] = [:]
-        for spec in kind.schema.inputs where spec.type == .path {
-            guard let p = real[spec.name]?.stringValue, !p.isEmpty else { continue }
+        var pathSlots: [(String, String)] = []
+        for spec in kind.schema.inputs {
+            if spec.type == .path, let p = real[spec.name]?.stringValue, !p.isEmpty {
+                pathSlots.append((spec.name, p))
+            } else if kind.pathListInputs.contains(spec.name) {
+                for (i, item) in (real[spec.name]?.listValue ?? []).enumerated() {
+                    if let p = item.stringValue, !p.isEmpty { pathSlots.append(("\(spec.name)[\(i)]", p)) }
+                }
+            }
+        }
+        for (slot, p) in pathSlots {
             let path = p.hasPrefix("/") ? p : layout.workDir + "/" + p
-            guard let sig = FileSignature.capture(path) else { continue }
-            if let old = record?.pathInputs[spec.name], old.path == path, old.stat.sameStat(as: sig) {
-                digests[spec.name] = old
+            guard let sig = FileSignature.capture(path) else {
+                digests[slot] = PathDigest(path: path, stat: FileSignature(size: 0, mtimeNs: 0, isDirectory: false), contentSHA256: "missing")
+                continue
+            }
+            if let old = record?.pathInputs[slot], old.path == path, old.stat.sameStat(as: sig) {
+                digests[slot] = old
             } else {
-                digests[spec.name] = PathDigest(path: path, stat: sig, contentSHA256: try contentDigest(path, isDirectory: sig.isDirectory))
+                digests[slot] = PathDigest(path: path, stat: sig, contentSHA256: try contentDigest(path, isDirectory: sig.isDirectory))
             }
         }
         let category = kind.category(for: real)

@@ -15,6 +15,8 @@ public protocol StepKind: Sendable {
     func destroy(_ resource: LedgerEntry, ctx: StepContext) async throws
     /// Extra lines `sous plan` shows under the step (a shell command, a resource name).
     func planDetails(inputs: ValueMap) -> [String]
+    /// Inputs of type list whose strings are paths to fingerprint by content (like `.path` inputs).
+    var pathListInputs: [String] { get }
 }
 
 extension StepKind {
@@ -22,6 +24,7 @@ extension StepKind {
     public func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck { .valid }
     public func destroy(_ resource: LedgerEntry, ctx: StepContext) async throws {}
     public func planDetails(inputs: ValueMap) -> [String] { [] }
+    public var pathListInputs: [String] { [] }
 }
 
 /// The verdict on recorded outputs.

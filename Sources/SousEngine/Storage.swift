@@ -107,6 +107,14 @@ public struct FileSignature: Codable, Sendable, Equatable {
     public var fileCount: Int?
     public var sha256: String?
 
+    public init(size: UInt64, mtimeNs: Int64, isDirectory: Bool, fileCount: Int? = nil, sha256: String? = nil) {
+        self.size = size
+        self.mtimeNs = mtimeNs
+        self.isDirectory = isDirectory
+        self.fileCount = fileCount
+        self.sha256 = sha256
+    }
+
     /// Stat-only signature of `path` (a folder is walked, file contents are not read).
     public static func capture(_ path: String) -> FileSignature? {
         var st = Foundation.stat()
@@ -174,4 +182,4 @@ extension String {
 }
 
 /// `stat(2)` under a name no type shadows.
-func statPath(_ path: String, _ st: inout stat) -> Int32 { stat(path, &st) }
+public func statPath(_ path: String, _ st: inout stat) -> Int32 { stat(path, &st) }

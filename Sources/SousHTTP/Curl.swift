@@ -9,6 +9,8 @@ private let curlGlobalInit: Bool = sous_curl_global_init_default() == CURLE_OK
 
 /// Bytes a transfer may hold for a consumer that is behind; beyond this libcurl is paused.
 let bodyBufferLimit = 1 << 20
+/// libcurl's receive buffer: the largest chunk one write callback delivers (fewer, larger chunks).
+let receiveBufferSize = 128 << 10
 
 // MARK: - Raw pointers handed between threads
 
@@ -338,6 +340,7 @@ final class CurlEngine: Sendable {
         _ = sous_curl_easy_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0)
         _ = sous_curl_easy_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
         _ = sous_curl_easy_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
+        _ = sous_curl_easy_setopt_long(h, CURLOPT_BUFFERSIZE, receiveBufferSize)
         _ = sous_curl_easy_setopt_long(h, CURLOPT_SSL_VERIFYPEER, configuration.verifyTLS ? 1 : 0)
         _ = sous_curl_easy_setopt_long(h, CURLOPT_SSL_VERIFYHOST, configuration.verifyTLS ? 2 : 0)
         _ = sous_curl_easy_setopt_string(h, CURLOPT_USERAGENT, configuration.userAgent)
@@ -457,9 +460,11 @@ final class CurlEngine: Sendable {
                     if t.isCancelRequested {
                         t.resources.release()
                         t.finish(HTTPError(kind: .cancelled, message: "cancelled", url: HTTPError.redacted(t.url)))
-                    } else {
+                    } else if curl_multi_add_handle(m, easy) == CURLM_OK {
                         active[easy] = t
-                        _ = curl_multi_add_handle(m, easy)
+                    } else {
+                        t.resources.release()
+                        t.finish(HTTPError(kind: .other, message: "libcurl refused the transfer", url: HTTPError.redacted(t.url)))
                     }
                 case .cancel(let t):
                     if let easy = t.resources.easy, active.removeValue(forKey: easy) != nil {
@@ -524,8 +529,12 @@ final class CurlEngine: Sendable {
             CURLE_HTTP2_STREAM, CURLE_SEND_FAIL_REWIND:
             kind = .connectionReset
         case CURLE_TOO_MANY_REDIRECTS: kind = .tooManyRedirects
-        case CURLE_ABORTED_BY_CALLBACK: kind = .cancelled
-        case CURLE_READ_ERROR: kind = .fileRead
+        case CURLE_ABORTED_BY_CALLBACK, CURLE_READ_ERROR:
+            // Only the request-body read callback aborts (a real cancel was handled above).
+            kind = .fileRead
+            if text == "Operation was aborted by an application callback" || text.isEmpty {
+                text = "the request body file could not be read (shorter than the declared length?)"
+            }
         case CURLE_WRITE_ERROR: kind = .fileWrite
         case CURLE_HTTP3, CURLE_QUIC_CONNECT_ERROR: kind = .connectionReset
         default:

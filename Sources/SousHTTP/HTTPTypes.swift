@@ -1,7 +1,9 @@
 public import Foundation
 
 /// Ordered, case-insensitive header list.
-public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible,
+    CustomReflectable
+{
     private var pairs: [(name: String, value: String)]
 
     public init() { pairs = [] }
@@ -60,6 +62,9 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     /// Header names only: values are never printed (they may hold credentials).
     public var description: String { "HTTPHeaders(\(pairs.map(\.name).joined(separator: ", ")))" }
+
+    /// `dump` and debugger views show header names only, never values.
+    public var customMirror: Mirror { Mirror(self, children: ["names": pairs.map(\.name)]) }
 }
 
 /// The body of a request.

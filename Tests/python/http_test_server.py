@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Loopback HTTP/1.1 (keep-alive) test server for SousHTTPTests. Prints `PORT <n>` once listening.
+With `--tls CERT KEY` it serves HTTPS (used to check that certificate verification is on).
 
 Routes:
   /echo                any method: JSON {method, path, body_len, body_sha256, body_text (<=4 KiB), headers}
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs, urlparse
 
 CONNECTIONS = set()
 LOCK = threading.Lock()
+STALL = threading.Event()  # never set: handlers block on it to simulate a stalled peer
 
 
 CYCLE = bytes(range(251))
@@ -129,10 +131,10 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"x" * 10)
             self.wfile.flush()
-            time.sleep(60)
+            STALL.wait(60)  # stall until the client gives up (deadline: 60 s)
             self.close_connection = True
         elif path == "/stall-head":
-            time.sleep(60)
+            STALL.wait(60)  # stall until the client gives up (deadline: 60 s)
             self.close_connection = True
         elif path == "/cut":
             self.send_response(200)
@@ -163,6 +165,11 @@ def main():
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     server = Server(("127.0.0.1", 0), Handler)
+    if len(sys.argv) == 4 and sys.argv[1] == "--tls":  # --tls CERT KEY: serve HTTPS with that certificate
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print(f"PORT {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import SousEngine
+import SousRecipe
+import SousSteps
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the workspace's recipes, their last runs, recorded outputs and live resources.")
+
+    @Option(name: .customLong("workspace"), help: "The workspace folder (default: $SOUS_WORKSPACE or ./workspace).")
+    var workspace: String?
+    @Argument(help: "Only this recipe (its name in the workspace).")
+    var recipe: String?
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let root = RecipeOptions.rootFor(workspace)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root))?.filter {
+            FileManager.default.fileExists(atPath: root + "/" + $0 + "/state.json")
+        }.sorted() ?? []
+        let selected = recipe.map { r in names.filter { $0 == r } } ?? names
+        if selected.isEmpty {
+            Console.out(recipe.map { "no recipe named '\($0)' has run in \(root)\n" } ?? "no recipe has run in \(root)\n")
+            return
+        }
+        var all: [Value] = []
+        let style = OutputStyle(json: false, quiet: false, verbose: false)
+        for name in selected {
+            let layout = WorkspaceLayout(root: root, recipe: name)
+            let state: RecipeState
+            do { state = try RecipeState.load(layout) } catch {
+                Console.err("error: \(error)\n")
+                continue
+            }
+            let live = (try? ResourceLedger(path: layout.ledgerPath).live) ?? []
+            if json {
+                var m: ValueMap = ["recipe": .string(name), "path": state.recipePath.map(Value.string) ?? .null]
+                m["runs"] = .list(state.runs.suffix(5).map { r in
+                    .map(["run_id": .string(r.runID), "status": .string(r.status), "started_at": .string(ISO8601DateFormatter().string(from: r.startedAt)), "ran": .list(r.ran.map(Value.string)), "skipped": .list(r.skipped.map(Value.string)), "failed": r.failed.map(Value.string) ?? .null])
+                })
+                m["steps"] = .map(ValueMap(state.steps.sorted { $0.key < $1.key }.map { ($0.key, .map(["kind": .string($0.value.kind), "finished_at": .string(ISO8601DateFormatter().string(from: $0.value.finishedAt)), "outputs": .map($0.value.outputs)])) }))
+                m["resources"] = .list(live.map { .map(["type": .string($0.type), "name": .string($0.name), "state": .string($0.state.rawValue)]) })
+                all.append(.map(m))
+                continue
+            }
+            Console.out(style.bold(name) + (state.recipePath.map { "  " + style.dim($0) } ?? "") + "\n")
+            for r in state.runs.suffix(3) {
+                let when = ISO8601DateFormatter().string(from: r.startedAt)
+                Console.out("  run \(r.runID)  \(r.status)  \(when)  ran \(r.ran.count), cached \(r.skipped.count)\(r.failed.map { ", failed at \($0)" } ?? "")\n")
+            }
+            for (id, rec) in state.steps.sorted(by: { $0.key < $1.key }) {
+                Console.out("  step \(id) (\(rec.kind))\n")
+                for o in rec.outputs {
+                    let text = o.value.stringValue ?? o.value.jsonString()
+                    Console.out("    \(o.key): \(text.count > 100 ? String(text.prefix(97)) + "…" : text)\n")
+                }
+            }
+            if !live.isEmpty {
+                Console.out("  live resources (sous destroy removes them):\n")
+                for e in live { Console.out("    \(e.type) \(e.name)\(e.state == .intent ? " (creation unconfirmed)" : "")\n") }
+            }
+        }
+        if json { Console.out(Value.list(all).jsonString(pretty: true) + "\n") }
+    }
+}
+
+extension RecipeOptions {
+    static func rootFor(_ workspace: String?) -> String {
+        let p = workspace ?? ProcessInfo.processInfo.environment["SOUS_WORKSPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "workspace"
+        return p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+    }
+}
+
+struct StepsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "steps",
+        abstract: "List step kinds, or document one (inputs, outputs, category).")
+
+    @Argument(help: "A step kind, e.g. file.write.")
+    var kind: String?
+
+    func run() async throws {
+        let registry = BuiltinSteps.registry()
+        let schemas = registry.schemas.values.sorted { $0.kind < $1.kind }
+        guard let kind else {
+            let w = schemas.map(\.kind.count).max() ?? 0
+            for s in schemas {
+                Console.out("\(s.kind.padding(toLength: w, withPad: " ", startingAt: 0))  \(s.category.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))  \(s.summary)\n")
+            }
+            return
+        }
+        guard let s = registry.schemas[kind] else {
+            Console.err("error: unknown step kind '\(kind)'\(Suggest.hint(kind, registry.schemas.keys)) (`sous steps` lists them)\n")
+            throw ExitStatus.invalid
+        }
+        var out = "\(s.kind) (version \(s.version), category \(s.category.rawValue))\n\(s.summary)\n\nInputs:\n"
+        for i in s.inputs {
+            var line = "  \(i.name): \(i.type.rawValue)"
+            if i.required { line += ", required" }
+            if let d = i.defaultValue { line += ", default \(d.jsonString())" }
+            if let a = i.allowed { line += ", one of \(a.joined(separator: "|"))" }
+            out += line + "\n      \(i.description)\n"
+        }
+        out += "\nOutputs:\n"
+        for o in s.outputs { out += "  \(o.name): \(o.type.rawValue)\n      \(o.description)\n" }
+        Console.out(out)
+    }
+}

@@ -1,2 +1,0 @@
-// SousHub module. See README.md for its place in the layers.
-enum SousHubModule {}

@@ -1,2 +1,0 @@
-// SousSteps module. See README.md for its place in the layers.
-enum SousStepsModule {}

@@ -1,0 +1,186 @@
+import Foundation
+import SousAWS
+import SousHTTP
+import SousTestSupport
+import Synchronization
+import Testing
+
+/// Drives Tests/python/aws_fake_server.py: the AWS client against scripted resets, 5xx and throttling.
+@Suite("Retries against a loopback fault server")
+struct RetryFaultTests {
+    struct LoggedRequest: Decodable {
+        var method: String
+        var path: String
+        var query: String
+        var objects: Int
+        var content_md5_ok: Bool
+    }
+
+    func script(_ port: Int, _ steps: [[String: any Sendable]]) async throws {
+        let data = try JSONSerialization.data(withJSONObject: steps)
+        var r = HTTPRequest(method: "POST", url: URL(string: "http://127.0.0.1:\(port)/__reset")!)
+        _ = try await HTTPClient.shared.send(r)
+        r = HTTPRequest(method: "POST", url: URL(string: "http://127.0.0.1:\(port)/__script")!, body: .bytes(data))
+        _ = try await HTTPClient.shared.send(r)
+    }
+
+    func log(_ port: Int) async throws -> [LoggedRequest] {
+        let r = try await HTTPClient.shared.send(HTTPRequest(url: URL(string: "http://127.0.0.1:\(port)/__log")!))
+        return try JSONDecoder().decode([LoggedRequest].self, from: r.body)
+    }
+
+    /// A client whose every endpoint is the fake server, with recorded (not slept) backoff delays.
+    final class Delays: Sendable {
+        let m = Mutex<[Duration]>([])
+        func withLock<T: Sendable>(_ f: (inout [Duration]) -> T) -> T { m.withLock { f(&$0) } }
+    }
+
+    func client(_ port: Int, maxAttempts: Int, delays: Delays) throws -> AWSClient {
+        let env = [
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:\(port)", "AWS_ACCESS_KEY_ID": "AKIDTEST",
+            "AWS_SECRET_ACCESS_KEY": "secret", "HOME": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true",
+        ]
+        let config = try AWSConfiguration(environment: env)
+        var retry = AWSRetryStrategy(maxAttempts: maxAttempts)
+        retry.sleep = { d in delays.withLock { $0.append(d) } }
+        return AWSClient(
+            configuration: config, region: "us-east-1",
+            credentials: StaticCredentialsProvider(AWSCredentials(accessKeyId: "AKIDTEST", secretAccessKey: "secret")),
+            http: HTTPClient(), retry: retry)  // own client: the first request opens a fresh connection
+    }
+
+    @Test("reset, 500, 503 and 400 ThrottlingException are retried with backoff; then success")
+    func retried() async throws {
+        let server = try startFakeAWS()
+        defer { server.stop() }
+        let delays = Delays()
+        let c = try client(server.port, maxAttempts: 5, delays: delays)
+        try await script(server.port, [
+            ["reset": true],
+            ["status": 500, "body": "<Error><Code>InternalError</Code><Message>boom</Message></Error>"],
+            ["status": 503, "body": "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"],
+            ["status": 400, "body": #"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+             "headers": ["Content-Type": "application/x-amz-json-1.1"]],
+            ["status": 200, "body": #"{"EndpointName":"e1","EndpointArn":"arn:e1","EndpointConfigName":"c1","EndpointStatus":"InService"}"#],
+        ])
+        let e = try await SageMakerClient(c).describeEndpoint("e1")
+        #expect(e.status == "InService")
+        #expect(e.configName == "c1")
+        let requests = try await log(server.port)
+        #expect(requests.count == 5)
+        let d = delays.withLock { $0 }
+        #expect(d.count == 4)
+        // Full jitter: delay i is within [0, 2^(i-1)] seconds.
+        for (i, delay) in d.enumerated() { #expect(delay <= .seconds(1 << i)) }
+    }
+
+    @Test("a plain 400 fails at once with its message; retries stop at max attempts")
+    func notRetried() async throws {
+        let server = try startFakeAWS()
+        defer { server.stop() }
+        let delays = Delays()
+        let c = try client(server.port, maxAttempts: 3, delays: delays)
+        try await script(server.port, [
+            ["status": 400, "body": #"{"__type":"com.amazon.coral.validate#ValidationException","Message":"Could not find endpoint \"nope\"."}"#,
+             "headers": ["x-amzn-RequestId": "rid-42"]]
+        ])
+        do {
+            _ = try await SageMakerClient(c).describeEndpoint("nope")
+            Issue.record("expected an error")
+        } catch let e as AWSError {
+            #expect(e.code == "ValidationException")
+            #expect(e.status == 400)
+            #expect(e.requestId == "rid-42")
+            #expect(e.description == "SageMaker DescribeEndpoint failed with ValidationException (HTTP 400): Could not find endpoint \"nope\". (request id rid-42)")
+        }
+        #expect(try await log(server.port).count == 1)
+        #expect(delays.withLock { $0.isEmpty })
+
+        try await script(server.port, [["status": 503], ["status": 503], ["status": 503], ["status": 200]])
+        await #expect(throws: AWSError.self) { _ = try await STSClient(c).getCallerIdentity() }
+        #expect(try await log(server.port).count == 3)
+    }
+
+    @Test("multipart upload failure aborts the upload; 200-with-Error on Complete is an error")
+    func multipartAbort() async throws {
+        let server = try startFakeAWS()
+        defer { server.stop() }
+        let delays = Delays()
+        let c = try client(server.port, maxAttempts: 3, delays: delays)
+        let dir = try TestPaths.makeTemporaryDirectory("sous-s3-abort")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("big.bin")
+        try Data((0..<5000).map { UInt8($0 % 251) }).write(to: file)
+        var options = S3TransferOptions()
+        options.multipartThreshold = 1000
+        options.partSize = 2000
+        options.minimumPartSize = 1
+        options.concurrency = 1
+        options.skipUnchanged = false
+        options.stateDirectory = dir.appendingPathComponent("state").path
+        try await script(server.port, [
+            ["status": 200, "body": "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>UP1</UploadId></InitiateMultipartUploadResult>"],
+            ["status": 200, "headers": ["ETag": "\"e1\""]],
+            ["status": 400, "body": "<Error><Code>InvalidArgument</Code><Message>Part number must be an integer</Message></Error>"],
+            ["status": 204],
+        ])
+        let s3 = S3Client(c)
+        await #expect(throws: AWSError.self) {
+            _ = try await s3.uploadFile(file.path, bucket: "b", key: "big key.bin", options: options)
+        }
+        let reqs = try await log(server.port)
+        #expect(reqs.map(\.method) == ["POST", "PUT", "PUT", "DELETE"])
+        #expect(reqs[0].path == "/b/big%20key.bin")
+        #expect(reqs[3].query == "uploadId=UP1")
+        let statePath = S3MultipartState.path(directory: options.stateDirectory!, bucket: "b", key: "big key.bin")
+        #expect(!FileManager.default.fileExists(atPath: statePath))
+
+        try await script(server.port, [
+            ["status": 200, "body": "<?xml version=\"1.0\"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>"],
+            ["status": 200, "body": "<Error><Code>InvalidPart</Code><Message>One or more of the specified parts could not be found.</Message></Error>"],
+        ])
+        do {
+            try await s3.completeMultipartUpload(bucket: "b", key: "k", uploadId: "UP1", parts: [S3Part(number: 1, etag: "\"e1\"", size: 1)])
+            Issue.record("expected an error")
+        } catch let e as AWSError {
+            #expect(e.code == "InvalidPart")  // InternalError in a 200 was retried, InvalidPart was not
+            #expect(e.status == 200)
+        }
+    }
+
+    @Test("an ExpiredToken answer refreshes cached credentials once and retries")
+    func expiredToken() async throws {
+        let server = try startFakeAWS()
+        defer { server.stop() }
+        let fetches = Delays()
+        let provider = CachingCredentialsProvider(source: "test") {
+            let n = fetches.withLock { d -> Int in
+                d.append(.zero)
+                return d.count
+            }
+            return AWSCredentials(accessKeyId: "K\(n)", secretAccessKey: "s", sessionToken: "t\(n)", expiration: Date().addingTimeInterval(3600))
+        }
+        let env = ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(server.port)", "HOME": "/nonexistent"]
+        let c = AWSClient(configuration: try AWSConfiguration(environment: env), region: "us-east-1", credentials: provider)
+        try await script(server.port, [
+            ["status": 403, "body": "<ErrorResponse><Error><Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message></Error></ErrorResponse>"],
+            ["status": 200, "body": "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>111122223333</Account><Arn>arn:aws:iam::111122223333:user/u</Arn><UserId>U</UserId></GetCallerIdentityResult></GetCallerIdentityResponse>"],
+        ])
+        let id = try await STSClient(c).getCallerIdentity()
+        #expect(id.account == "111122223333")
+        #expect(fetches.withLock { $0.count } == 2)
+    }
+
+    @Test("DeleteObjects sends batches of at most 1,000 keys, each with a correct Content-MD5")
+    func deleteBatches() async throws {
+        let server = try startFakeAWS()
+        defer { server.stop() }
+        let c = try client(server.port, maxAttempts: 3, delays: Delays())
+        let keys = (0..<2500).map { "prefix/key & <\($0)>" }
+        let failures = try await S3Client(c).deleteObjects(bucket: "b", keys: keys)
+        #expect(failures.isEmpty)
+        let reqs = try await log(server.port)
+        #expect(reqs.map(\.objects) == [1000, 1000, 500])
+        #expect(reqs.allSatisfy { $0.method == "POST" && $0.path == "/b" && $0.query == "delete=" && $0.content_md5_ok })
+    }
+}

@@ -1,1 +1,0 @@
-// Swift Testing suites for SousCLI live in this folder.

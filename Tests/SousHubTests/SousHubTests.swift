@@ -1,1 +1,0 @@
-// Swift Testing suites for SousHub live in this folder.

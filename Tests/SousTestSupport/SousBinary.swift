@@ -1,0 +1,106 @@
+public import Foundation
+
+/// Runs the built `sous` executable, as a user would.
+public enum SousBinary {
+    /// The `sous` built next to the test bundle (or `SOUS_BIN`).
+    public static var path: String {
+        if let p = ProcessInfo.processInfo.environment["SOUS_BIN"], !p.isEmpty { return p }
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        // The test runner may live inside a .xctest bundle folder.
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("sous").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return TestPaths.packageRoot.appendingPathComponent(".build/debug/sous").path
+    }
+
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `sous args…` in `cwd` with extra environment, and waits for it.
+    @discardableResult
+    public static func run(_ args: [String], cwd: URL, env: [String: String] = [:], stdin: String? = nil) throws -> Result {
+        let p = try start(args, cwd: cwd, env: env)
+        if let stdin { p.stdinPipe.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try? p.stdinPipe.fileHandleForWriting.close()
+        return p.wait()
+    }
+
+    /// Starts `sous args…` without waiting.
+    public static func start(_ args: [String], cwd: URL, env: [String: String] = [:]) throws -> Running {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.currentDirectoryURL = cwd
+        var e = ProcessInfo.processInfo.environment
+        e["NO_COLOR"] = "1"
+        e.removeValue(forKey: "SOUS_WORKSPACE")
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        let running = Running(process: p, out: out, err: err, stdinPipe: inp)
+        try p.run()
+        return running
+    }
+
+    /// A started `sous` process; output is collected in the background.
+    public final class Running: @unchecked Sendable {
+        // @unchecked: the buffers are guarded by `lock`.
+        public let process: Process
+        let stdinPipe: Pipe
+        private let lock = NSLock()
+        private var outData = Data()
+        private var errData = Data()
+        private let group = DispatchGroup()
+
+        init(process: Process, out: Pipe, err: Pipe, stdinPipe: Pipe) {
+            self.process = process
+            self.stdinPipe = stdinPipe
+            for (pipe, isOut) in [(out, true), (err, false)] {
+                group.enter()
+                pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+                    let d = h.availableData
+                    guard let self else { return }
+                    if d.isEmpty {
+                        h.readabilityHandler = nil
+                        self.group.leave()
+                        return
+                    }
+                    self.lock.lock()
+                    if isOut { self.outData.append(d) } else { self.errData.append(d) }
+                    self.lock.unlock()
+                }
+            }
+        }
+
+        public var pid: Int32 { process.processIdentifier }
+        public var stdoutSoFar: String { lock.lock(); defer { lock.unlock() }; return String(decoding: outData, as: UTF8.self) }
+
+        /// Waits for exit and returns everything printed.
+        public func wait() -> Result {
+            process.waitUntilExit()
+            _ = group.wait(timeout: .now() + 10)
+            lock.lock()
+            defer { lock.unlock() }
+            return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        }
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes (never a fixed sleep).
+public func waitUntil(timeout: TimeInterval = 30, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(20_000)  // poll interval
+    }
+    return condition()
+}
