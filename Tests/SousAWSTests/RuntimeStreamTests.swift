@@ -1,4 +1,5 @@
 import Foundation
+import SousCrypto
 import SousHTTP
 import SousLLM
 import SousTestSupport
@@ -295,6 +296,49 @@ struct RuntimeStreamTests {
         let h2 = Dictionary(uniqueKeysWithValues: (req2["headers"] as? [String: String] ?? [:]).map { ($0.key.lowercased(), $0.value) })
         #expect(h2["x-amzn-sagemaker-accept"] == "text/event-stream")
         #expect(h2["accept"] != "text/event-stream")
+    }
+
+    @Test("signed by the AWS core (SigV4, signing name sagemaker): a server-side verifier accepts the request")
+    func realSigV4() async throws {
+        let dir = try TestPaths.makeTemporaryDirectory("sous-stream-sig")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (wire, _) = try encodeParts(tgiBytes(runtimeTokens), seed: 5)
+        try wire.write(to: dir.appendingPathComponent("signed-ep.bin"))
+        try JSONSerialization.data(withJSONObject: ["content_type": "text/event-stream"]).write(to: dir.appendingPathComponent("signed-ep.json"))
+        let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/stream_server.py").path
+        let server = try TestServerProcess(executable: TestPaths.python, arguments: [script, dir.path])
+        defer { server.stop() }
+        let env = [
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:\(server.port)", "AWS_CONFIG_FILE": "/nonexistent/config",
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+        ]
+        let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+        let aws = AWSClient(
+            configuration: try AWSConfiguration(environment: env), region: "us-west-2",
+            credentials: StaticCredentialsProvider(AWSCredentials(accessKeyId: "AKIDEXAMPLE", secretAccessKey: secret, sessionToken: "tok")))
+        let client = SageMakerRuntimeClient(aws: aws)
+        #expect(client.endpoint.absoluteString == "http://127.0.0.1:\(server.port)")
+        let body = try GenerationParameters.notebookTGI.payload(inputs: "<s>[INST] hi [/INST]", for: .tgi)
+        let out = try await client.invokeEndpointWithResponseStream(
+            InvokeEndpointInput(endpointName: "signed-ep", body: body, customAttributes: "accept_eula=true"))
+        var parser = AnyStreamParser(format: .auto, contentType: out.contentType)
+        var events: [StreamEvent] = []
+        for try await part in out.payloadParts { events += parser.feed(part) }
+        events += parser.finish()
+        #expect(printableText(events) == runtimeTokens.joined())
+
+        let req = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("signed-ep.request.json"))) as? [String: Any])
+        let headers = (req["headers"] as? [String: String] ?? [:]).map { (name: $0.key, value: $0.value) }
+        let received = Data(base64Encoded: req["body_b64"] as? String ?? "") ?? Data()
+        #expect(received == body)
+        let authz = headers.first { $0.name.lowercased() == "authorization" }?.value ?? ""
+        #expect(authz.contains("/us-west-2/sagemaker/aws4_request"))
+        #expect(authz.contains("x-amzn-sagemaker-custom-attributes"))
+        let outcome = SigV4Verifier().verify(
+            method: "POST", path: req["path"] as? String ?? "", rawQuery: "", headers: headers,
+            bodySHA256: Digest.sha256(received).hexString
+        ) { id in id == "AKIDEXAMPLE" ? .init(secretAccessKey: secret, sessionToken: "tok") : nil }
+        #expect(outcome.isValid, "\(outcome)")
     }
 
     @Test("invalid input is refused before sending; endpoint resolution honours AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")
