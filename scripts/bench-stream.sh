@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Stream decoding benchmark: sous (event-stream decoder + container parser + text sink) against the peer
+# (botocore's EventStream + the anchor notebooks' LineIterator and printer), on the same generated files:
+# a ~100 MB TGI stream and a ~100 MB LMI stream (PayloadParts cut at seeded random places, encoded by sous).
+#
+# Usage: scripts/bench-stream.sh [MB]      (default 100; run it once, not in a loop: the machine is shared)
+# Goal: sous >= 50x the peer and >= 540 MB/s; added latency per token p99 < 50 us.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MB="${1:-100}"
+DIR="${SOUS_BENCH_DIR:-$(mktemp -d /tmp/sous-bench-stream.XXXXXX)}"
+mkdir -p "$DIR"
+PY="${SOUS_PYTHON:-python3}"
+
+echo "== building release (tests included: the generator and runner live in the test bundle)"
+swift build -c release --build-tests -Xswiftc -enable-testing 2>&1 | tail -1
+
+echo "== sous: generating ${MB} MB files in $DIR and measuring"
+SOUS_BENCH_STREAM_DIR="$DIR" SOUS_BENCH_STREAM_MB="$MB" \
+    swift test -c release -Xswiftc -enable-testing --skip-build --filter RuntimeBenchmarkTests 2>&1 \
+    | grep '^SOUS_BENCH' | tee "$DIR/sous.txt"
+
+# When the CLI has the hidden command, measure through it too (same functions).
+if [ -x .build/release/sous ] && .build/release/sous bench stream --help >/dev/null 2>&1; then
+    for f in tgi lmi; do
+        echo "== sous bench stream --format $f"
+        .build/release/sous bench stream --file "$DIR/bench-$f.es" --format "$f" || true
+    done
+fi
+
+echo "== peer: botocore EventStream + notebook LineIterator/printer"
+for f in tgi lmi; do
+    "$PY" Tests/python/bench_stream_peer.py "$DIR/bench-$f.es" --format "$f" 2>>"$DIR/peer.txt" >/dev/null
+done
+cat "$DIR/peer.txt"
+
+echo "== result"
+"$PY" - "$DIR/sous.txt" "$DIR/peer.txt" <<'PYEOF'
+import re, sys
+def parse(path, tag):
+    out = {}
+    for line in open(path):
+        if line.startswith(tag):
+            kv = dict(re.findall(r"(\w+)=(\S+)", line))
+            out[kv["format"]] = kv
+    return out
+sous, peer = parse(sys.argv[1], "SOUS_BENCH"), parse(sys.argv[2], "PEER")
+ok = True
+for f in ("tgi", "lmi"):
+    s, p = float(sous[f]["mbps"]), float(peer[f]["mbps"])
+    p99 = float(sous[f]["p99us"])
+    ratio = s / p
+    good = ratio >= 50 and s >= 540 and p99 < 50
+    ok &= good
+    print("%-4s sous %8.1f MB/s  peer %6.2f MB/s  ratio %6.1fx  latency p50 %.2f us p99 %.2f us  %s"
+          % (f, s, p, ratio, float(sous[f]["p50us"]), p99, "OK" if good else "BELOW GOAL"))
+print("goal (>= 50x, >= 540 MB/s, p99 < 50 us): %s" % ("met" if ok else "NOT met"))
+PYEOF
