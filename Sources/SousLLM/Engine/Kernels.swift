@@ -1,0 +1,319 @@
+import Dispatch
+import Foundation
+
+/// How a weight element type is loaded and widened to Float inside the kernels.
+protocol WeightFormat {
+    static var byteSize: Int { get }
+    static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float>
+    static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float
+}
+
+enum F32Format: WeightFormat {
+    static var byteSize: Int { 4 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+    }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        p.loadUnaligned(fromByteOffset: i &* 4, as: Float.self)
+    }
+}
+
+enum BF16Format: WeightFormat {
+    static var byteSize: Int { 2 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        let h = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)
+        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD8<Float>.self)
+    }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        Float(bitPattern: UInt32(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) << 16)
+    }
+}
+
+enum F16Format: WeightFormat {
+    static var byteSize: Int { 2 }
+    /// IEEE half → float with integer bit tricks (exact for normals, subnormals, inf and nan).
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        let h = SIMD8<UInt32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self))
+        let sign = (h & 0x8000) &<< 16
+        let mag = h & 0x7fff
+        let scaled = unsafeBitCast(mag &<< 13, to: SIMD8<Float>.self) * 0x1p112
+        var bits = unsafeBitCast(scaled, to: SIMD8<UInt32>.self)
+        bits.replace(with: 0x7f80_0000 | ((mag & 0x3ff) &<< 13), where: mag .>= 0x7c00)
+        return unsafeBitCast(bits | sign, to: SIMD8<Float>.self)
+    }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        halfToFloat(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
+    }
+}
+
+/// A row-major [rows, cols] weight matrix kept in its stored dtype.
+struct WeightMatrix: @unchecked Sendable {
+    // @unchecked: `data` points into read-only memory (a mapping or an owned buffer) kept alive by `owner`.
+    let data: UnsafeRawPointer
+    let dtype: TensorDType
+    let rows: Int
+    let cols: Int
+    let owner: AnyObject
+
+    init(_ t: TensorView) {
+        data = t.data
+        dtype = t.dtype
+        rows = t.shape[0]
+        cols = t.shape.count > 1 ? t.shape[1] : 1
+        owner = t.file
+    }
+
+    var byteCount: Int { rows * cols * dtype.byteSize }
+
+    /// Row `r` widened into `out` (cols floats).
+    func widenRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        switch dtype {
+        case .f32: Kernels.widen(F32Format.self, data + r * cols * 4, cols, out)
+        case .bf16: Kernels.widen(BF16Format.self, data + r * cols * 2, cols, out)
+        case .f16: Kernels.widen(F16Format.self, data + r * cols * 2, cols, out)
+        }
+    }
+}
+
+/// A raw pointer wrapper that may cross into concurrentPerform's worker closures.
+struct SendablePointer<T>: @unchecked Sendable {
+    // @unchecked: each worker writes a disjoint range; the caller waits for all workers before reading.
+    let p: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { self.p = p }
+}
+
+/// Splits work across a fixed number of threads (`DispatchQueue.concurrentPerform`).
+struct Parallel: Sendable {
+    let threads: Int
+
+    /// Runs `body(chunk)` for chunk in 0..<n, on up to `threads` threads; serial when `n == 1`.
+    @inline(__always)
+    func run(_ n: Int, _ body: (Int) -> Void) {
+        if n <= 1 || threads <= 1 {
+            for i in 0..<n { body(i) }
+        } else {
+            withoutActuallyEscaping(body) { b in
+                let box = UncheckedBox(b)
+                DispatchQueue.concurrentPerform(iterations: n) { i in box.value(i) }
+            }
+        }
+    }
+}
+
+/// `@unchecked Sendable` box for a non-escaping worker closure handed to concurrentPerform.
+struct UncheckedBox<T>: @unchecked Sendable {
+    // @unchecked: the closure only touches disjoint output ranges (see Parallel.run).
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// One matrix of a fused matmul: y[t, rowOffset + r] for its rows, output row stride yStride.
+struct MatmulTarget {
+    let w: WeightMatrix
+    let y: UnsafeMutablePointer<Float>
+    let yStride: Int
+}
+
+enum Kernels {
+    /// Multiply-adds below which a matmul runs on one thread (dispatch costs more than it saves).
+    nonisolated(unsafe) static var parallelThreshold = 1 << 17
+
+    static func widen<F: WeightFormat>(_: F.Type, _ p: UnsafeRawPointer, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 8 <= n {
+            UnsafeMutableRawPointer(out + i).storeBytes(of: F.load8(p, i), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { out[i] = F.load1(p, i); i += 1 }
+    }
+
+    /// y_j[t, r] = Σ_c W_j[r, c] · x[t, c] for every target j; x is [tokens, cols] with stride xStride.
+    /// All targets share `cols`. Rows of all targets are split across threads together.
+    static func matmul(_ targets: [MatmulTarget], x: UnsafePointer<Float>, xStride: Int, tokens: Int, parallel: Parallel) {
+        let cols = targets[0].w.cols
+        let totalRows = targets.reduce(0) { $0 + $1.w.rows }
+        let work = totalRows * cols * tokens
+        let chunks = work < parallelThreshold ? 1 : parallel.threads
+        let xs = SendablePointer(UnsafeMutablePointer(mutating: x))
+        parallel.run(chunks) { chunk in
+            // Rows [lo, hi) of the concatenation, rounded to multiples of 4.
+            let per = ((totalRows + chunks - 1) / chunks + 3) & ~3
+            let lo = min(totalRows, chunk * per)
+            let hi = min(totalRows, lo + per)
+            var base = 0
+            for t in targets {
+                let a = max(lo - base, 0)
+                let b = min(hi - base, t.w.rows)
+                if a < b {
+                    rows(t, a, b, xs.p, xStride, tokens)
+                }
+                base += t.w.rows
+            }
+        }
+    }
+
+    @inline(__always)
+    static func rows(_ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int) {
+        switch t.w.dtype {
+        case .f32: rowsTyped(F32Format.self, t, a, b, x, xStride, tokens)
+        case .bf16: rowsTyped(BF16Format.self, t, a, b, x, xStride, tokens)
+        case .f16: rowsTyped(F16Format.self, t, a, b, x, xStride, tokens)
+        }
+    }
+
+    static func rowsTyped<F: WeightFormat>(
+        _ f: F.Type, _ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int
+    ) {
+        let cols = t.w.cols
+        let rowBytes = cols * F.byteSize
+        let y = t.y
+        let ys = t.yStride
+        if tokens == 1 {
+            var r = a
+            // Two rows at a time share the x loads.
+            while r + 2 <= b {
+                let (d0, d1) = dot2(f, t.w.data + r * rowBytes, t.w.data + (r + 1) * rowBytes, x, cols)
+                y[r] = d0
+                y[r + 1] = d1
+                r += 2
+            }
+            if r < b { y[r] = dot(f, t.w.data + r * rowBytes, x, cols) }
+            return
+        }
+        for r in a..<b {
+            let w = t.w.data + r * rowBytes
+            var tk = 0
+            while tk + 4 <= tokens {
+                let x0 = x + tk * xStride
+                let d = dot4(f, w, x0, x0 + xStride, x0 + 2 * xStride, x0 + 3 * xStride, cols)
+                y[tk * ys + r] = d.0
+                y[(tk + 1) * ys + r] = d.1
+                y[(tk + 2) * ys + r] = d.2
+                y[(tk + 3) * ys + r] = d.3
+                tk += 4
+            }
+            while tk < tokens {
+                y[tk * ys + r] = dot(f, w, x + tk * xStride, cols)
+                tk += 1
+            }
+        }
+    }
+
+    @inline(__always)
+    static func loadX(_ x: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func dot<F: WeightFormat>(_: F.Type, _ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var i = 0
+        while i + 32 <= n {
+            a0.addProduct(F.load8(w, i), loadX(x, i))
+            a1.addProduct(F.load8(w, i + 8), loadX(x, i + 8))
+            a2.addProduct(F.load8(w, i + 16), loadX(x, i + 16))
+            a3.addProduct(F.load8(w, i + 24), loadX(x, i + 24))
+            i += 32
+        }
+        while i + 8 <= n {
+            a0.addProduct(F.load8(w, i), loadX(x, i))
+            i += 8
+        }
+        var s = ((a0 + a1) + (a2 + a3)).sum()
+        while i < n { s += F.load1(w, i) * x[i]; i += 1 }
+        return s
+    }
+
+    @inline(__always)
+    static func dot2<F: WeightFormat>(
+        _: F.Type, _ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int
+    ) -> (Float, Float) {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b0 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        var i = 0
+        while i + 16 <= n {
+            let xa = loadX(x, i), xb = loadX(x, i + 8)
+            a0.addProduct(F.load8(w0, i), xa)
+            b0.addProduct(F.load8(w1, i), xa)
+            a1.addProduct(F.load8(w0, i + 8), xb)
+            b1.addProduct(F.load8(w1, i + 8), xb)
+            i += 16
+        }
+        while i + 8 <= n {
+            let xa = loadX(x, i)
+            a0.addProduct(F.load8(w0, i), xa)
+            b0.addProduct(F.load8(w1, i), xa)
+            i += 8
+        }
+        var s0 = (a0 + a1).sum(), s1 = (b0 + b1).sum()
+        while i < n {
+            s0 += F.load1(w0, i) * x[i]
+            s1 += F.load1(w1, i) * x[i]
+            i += 1
+        }
+        return (s0, s1)
+    }
+
+    @inline(__always)
+    static func dot4<F: WeightFormat>(
+        _: F.Type, _ w: UnsafeRawPointer, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
+        _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>, _ n: Int
+    ) -> (Float, Float, Float, Float) {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            let wv = F.load8(w, i)
+            a0.addProduct(wv, loadX(x0, i))
+            a1.addProduct(wv, loadX(x1, i))
+            a2.addProduct(wv, loadX(x2, i))
+            a3.addProduct(wv, loadX(x3, i))
+            i += 8
+        }
+        var s = (a0.sum(), a1.sum(), a2.sum(), a3.sum())
+        while i < n {
+            let wv = F.load1(w, i)
+            s.0 += wv * x0[i]
+            s.1 += wv * x1[i]
+            s.2 += wv * x2[i]
+            s.3 += wv * x3[i]
+            i += 1
+        }
+        return s
+    }
+
+    /// Dot product of two f32 vectors.
+    @inline(__always)
+    static func dotF(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            acc.addProduct(loadX(a, i), loadX(b, i))
+            i += 8
+        }
+        var s = acc.sum()
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    /// y += a · x (f32).
+    @inline(__always)
+    static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        let av = SIMD8<Float>(repeating: a)
+        while i + 8 <= n {
+            var yv = loadX(y, i)
+            yv.addProduct(av, loadX(x, i))
+            UnsafeMutableRawPointer(y + i).storeBytes(of: yv, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { y[i] += a * x[i]; i += 1 }
+    }
+
+    /// out = x / sqrt(mean(x²) + eps) · weight (Hugging Face LlamaRMSNorm, computed in f32).
+    static func rmsNorm(
+        _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int, _ eps: Float
+    ) {
+        let ss = dotF(x, x, n) / Float(n)
+        let scale = 1 / (ss + eps).squareRoot()
+        for i in 0..<n { out[i] = weight[i] * (x[i] * scale) }
+    }
+}
