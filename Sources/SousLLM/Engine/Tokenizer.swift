@@ -127,8 +127,10 @@ public final class Tokenizer: Sendable {
         for (rank, m) in mergeList.enumerated() {
             let pair: (String, String)
             if let s = m as? String {
-                guard let space = s.firstIndex(of: " ") else { throw LLMError.invalidTokenizer("merge \"\(s)\" is not a pair") }
-                pair = (String(s[..<space]), String(s[s.index(after: space)...]))
+                // Split on the scalar " " (a Character search would glue " " to a following combining mark).
+                let scalars = s.unicodeScalars
+                guard let space = scalars.firstIndex(of: " ") else { throw LLMError.invalidTokenizer("merge \"\(s)\" is not a pair") }
+                pair = (String(scalars[..<space]), String(scalars[scalars.index(after: space)...]))
             } else if let a = m as? [String], a.count == 2 {
                 pair = (a[0], a[1])
             } else {
@@ -290,7 +292,7 @@ public final class Tokenizer: Sendable {
         }
         for w in words where !w.isEmpty {
             if byteLevel {
-                bpe(w.map { Tokenizer.byteEncoder[Int($0.value)] }, into: &ids)
+                bpe(String(String.UnicodeScalarView(w)).utf8.map { Tokenizer.byteEncoder[Int($0)] }, into: &ids)
             } else {
                 bpe(w, into: &ids)
             }
