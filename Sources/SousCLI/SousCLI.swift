@@ -4,7 +4,8 @@ public import ArgumentParser
 public struct SousMain: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "sous",
-        abstract: "Run notebook-style LLM deployment recipes on SageMaker or the local cloud.")
+        abstract: "Run notebook-style LLM deployment recipes on SageMaker or the local cloud.",
+        subcommands: [GenerateCommand.self])
     public init() {}
 }
 
