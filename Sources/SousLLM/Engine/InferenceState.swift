@@ -143,22 +143,9 @@ final class InferenceState {
                     let len = pos0 + t + 1
                     let qv = qp.p + t * qDim + h * hd
                     let sc = sp.p + item * capacity
-                    var maxScore = -Float.infinity
-                    for j in 0..<len {
-                        let s = Kernels.dotF(qv, kcp.p + j * kvDim + kvh * hd, hd) * scale
-                        sc[j] = s
-                        if s > maxScore { maxScore = s }
-                    }
-                    var sum: Float = 0
-                    for j in 0..<len {
-                        let e = exp(sc[j] - maxScore)
-                        sc[j] = e
-                        sum += e
-                    }
-                    let out = ap.p + t * qDim + h * hd
-                    out.update(repeating: 0, count: hd)
-                    let inv = 1 / sum
-                    for j in 0..<len { Kernels.axpy(sc[j] * inv, vcp.p + j * kvDim + kvh * hd, out, hd) }
+                    for j in 0..<len { sc[j] = Kernels.dotF(qv, kcp.p + j * kvDim + kvh * hd, hd) * scale }
+                    Kernels.softmax(sc, len)
+                    Kernels.weightedSum(sc, vcp.p + kvh * hd, kvDim, len, ap.p + t * qDim + h * hd, hd)
                     item += slots
                 }
             }
@@ -168,10 +155,7 @@ final class InferenceState {
             Kernels.matmul(
                 [MatmulTarget(w: w.gate, y: hb, yStride: inter), MatmulTarget(w: w.up, y: hb2, yStride: inter)],
                 x: xb, xStride: dim, tokens: n, parallel: parallel)
-            for i in 0..<(n * inter) {
-                let g = hb[i]
-                hb[i] = g / (1 + exp(-g)) * hb2[i]
-            }
+            Kernels.swiglu(hb, hb2, n * inter)
             Kernels.matmul([MatmulTarget(w: w.down, y: xb, yStride: dim)], x: hb, xStride: inter, tokens: n, parallel: parallel)
             for i in 0..<(n * dim) { x[i] += xb[i] }
         }

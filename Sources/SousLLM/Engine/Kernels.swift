@@ -279,6 +279,103 @@ enum Kernels {
         while i < n { y[i] += a * x[i]; i += 1 }
     }
 
+    /// exp on 8 lanes (Cephes expf polynomial; relative error ~1e-7, inputs clamped to [-87.3, 88.7]).
+    @inline(__always)
+    static func exp8(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        let x0 = v.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.7))
+        // n = round(x·log2e) with the 1.5·2²³ trick (exact for |n| < 2²²; no float→int conversion needed).
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = x0 * 1.442_695_04 + magic
+        let fx = shifted - magic
+        let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let x = x0 - fx * 0.693_359_375 + fx * 2.121_944_4e-4
+        let z = x * x
+        var y = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        y = y * x + 1.398_199_950_7e-3
+        y = y * x + 8.333_451_907_3e-3
+        y = y * x + 4.166_579_589_4e-2
+        y = y * x + 1.666_666_545_9e-1
+        y = y * x + 5.000_000_120_1e-1
+        y = y * z + x + 1
+        let scale = unsafeBitCast((n &+ 127) &<< 23, to: SIMD8<Float>.self)
+        return y * scale
+    }
+
+    /// In-place softmax of n scores; returns nothing (scores become probabilities).
+    static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        var maxValue = -Float.infinity
+        for i in 0..<n where x[i] > maxValue { maxValue = x[i] }
+        var i = 0
+        var sum8 = SIMD8<Float>()
+        let m8 = SIMD8<Float>(repeating: maxValue)
+        while i + 8 <= n {
+            let e = exp8(loadX(x, i) - m8)
+            UnsafeMutableRawPointer(x + i).storeBytes(of: e, as: SIMD8<Float>.self)
+            sum8 += e
+            i += 8
+        }
+        var sum = sum8.sum()
+        while i < n {
+            let e = Foundation.exp(x[i] - maxValue)
+            x[i] = e
+            sum += e
+            i += 1
+        }
+        let inv = 1 / sum
+        for j in 0..<n { x[j] *= inv }
+    }
+
+    /// hb = silu(hb) ⊙ hb2, in place.
+    static func swiglu(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let gv = loadX(g, i)
+            let r = gv / (1 + exp8(-gv)) * loadX(u, i)
+            UnsafeMutableRawPointer(g + i).storeBytes(of: r, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            g[i] = g[i] / (1 + Foundation.exp(-g[i])) * u[i]
+            i += 1
+        }
+    }
+
+    /// out[0..<hd] = Σ_j p[j] · v[j·stride ..< j·stride + hd], accumulating 16 lanes in registers.
+    static func weightedSum(
+        _ p: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ stride: Int, _ len: Int, _ out: UnsafeMutablePointer<Float>, _ hd: Int
+    ) {
+        var b = 0
+        while b + 16 <= hd {
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+            var row = v + b
+            for j in 0..<len {
+                let w = SIMD8<Float>(repeating: p[j])
+                a0 += w * loadX(row, 0)
+                a1 += w * loadX(row, 8)
+                row += stride
+            }
+            UnsafeMutableRawPointer(out + b).storeBytes(of: a0, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + b + 8).storeBytes(of: a1, as: SIMD8<Float>.self)
+            b += 16
+        }
+        while b + 8 <= hd {
+            var a0 = SIMD8<Float>()
+            var row = v + b
+            for j in 0..<len {
+                a0 += SIMD8<Float>(repeating: p[j]) * loadX(row, 0)
+                row += stride
+            }
+            UnsafeMutableRawPointer(out + b).storeBytes(of: a0, as: SIMD8<Float>.self)
+            b += 8
+        }
+        while b < hd {
+            var a: Float = 0
+            for j in 0..<len { a += p[j] * v[j * stride + b] }
+            out[b] = a
+            b += 1
+        }
+    }
+
     /// out = x / sqrt(mean(x²) + eps) · weight (Hugging Face LlamaRMSNorm, computed in f32).
     static func rmsNorm(
         _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int, _ eps: Float
