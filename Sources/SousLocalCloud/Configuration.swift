@@ -54,6 +54,9 @@ public struct LocalCloudConfiguration: Sendable {
     public var modelLoader: ModelLoader
     /// Bytes of memory the server may use for models (nil: MemAvailable from /proc/meminfo).
     public var memoryLimit: UInt64?
+    /// Seconds an endpoint stays Creating before its model loads (mimics SageMaker's provisioning time;
+    /// `SOUS_LOCAL_ENDPOINT_DELAY` for `sous local serve`).
+    public var endpointStartupDelay: Double = 0
     /// Called with one line for the server log.
     public var log: @Sendable (String) -> Void = { _ in }
 

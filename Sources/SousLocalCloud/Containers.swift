@@ -37,9 +37,9 @@ protocol OutputFormatter {
     var contentType: String { get }
     mutating func start() -> [UInt8]
     /// One token; `last` is true for the final token (TGI puts `generated_text` on it).
-    mutating func token(_ t: GeneratedToken, index: Int, last: Bool, fullText: String, finish: FinishReason?) -> [UInt8]
+    mutating func token(_ t: TokenEvent, index: Int, last: Bool, fullText: String, finish: GenerationFinish?) -> [UInt8]
     /// After the last token (or when no token came).
-    mutating func finish(fullText: String, generated: Int, reason: FinishReason) -> [UInt8]
+    mutating func finish(fullText: String, generated: Int, reason: GenerationFinish) -> [UInt8]
     /// Generation failed mid-stream.
     mutating func failure(_ message: String) -> [UInt8]
 }
@@ -85,11 +85,11 @@ struct TGIFormatter: OutputFormatter {
 
     mutating func start() -> [UInt8] { [] }
 
-    private func detailsJSON(_ reason: FinishReason, _ n: Int) -> String {
+    private func detailsJSON(_ reason: GenerationFinish, _ n: Int) -> String {
         "{\"finish_reason\":\"\(reason.rawValue)\",\"generated_tokens\":\(n),\"seed\":\(seed.map(String.init) ?? "null")}"
     }
 
-    mutating func token(_ t: GeneratedToken, index: Int, last: Bool, fullText: String, finish: FinishReason?) -> [UInt8] {
+    mutating func token(_ t: TokenEvent, index: Int, last: Bool, fullText: String, finish: GenerationFinish?) -> [UInt8] {
         guard stream else { return [] }
         let tok = "{\"id\":\(t.id),\"text\":\(JSONText.string(t.text)),\"logprob\":\(JSONText.number(t.logprob)),\"special\":\(t.special)}"
         var gen = "null"
@@ -101,7 +101,7 @@ struct TGIFormatter: OutputFormatter {
         return Array("data:{\"index\":\(index),\"token\":\(tok),\"generated_text\":\(gen),\"details\":\(det)}\n\n".utf8)
     }
 
-    mutating func finish(fullText: String, generated: Int, reason: FinishReason) -> [UInt8] {
+    mutating func finish(fullText: String, generated: Int, reason: GenerationFinish) -> [UInt8] {
         let text = returnFullText ? prompt + fullText : fullText
         if stream {
             if generated == 0 {
@@ -207,11 +207,11 @@ struct LMIFormatter: OutputFormatter {
 
     private func escapedBody(_ s: String) -> [UInt8] { Array(JSONText.string(s).utf8.dropFirst().dropLast()) }
 
-    private func detailsJSON(_ reason: FinishReason, _ n: Int) -> String {
+    private func detailsJSON(_ reason: GenerationFinish, _ n: Int) -> String {
         "{\"finish_reason\": \"\(reason.rawValue)\", \"generated_tokens\": \(n), \"inputs\": \(JSONText.string(prompt))}"
     }
 
-    mutating func token(_ t: GeneratedToken, index: Int, last: Bool, fullText: String, finish: FinishReason?) -> [UInt8] {
+    mutating func token(_ t: TokenEvent, index: Int, last: Bool, fullText: String, finish: GenerationFinish?) -> [UInt8] {
         guard jsonLines else { return t.special ? [] : escapedBody(t.text) }
         var tok = "{\"id\": \(t.id), \"text\": \(JSONText.string(t.text)), \"log_prob\": \(JSONText.number(t.logprob))"
         if t.special { tok += ", \"special_token\": true" }
@@ -224,7 +224,7 @@ struct LMIFormatter: OutputFormatter {
         return Array((line + "}\n").utf8)
     }
 
-    mutating func finish(fullText: String, generated: Int, reason: FinishReason) -> [UInt8] {
+    mutating func finish(fullText: String, generated: Int, reason: GenerationFinish) -> [UInt8] {
         if jsonLines { return [] }
         let det = details ? "\", \"details\": \(detailsJSON(reason, generated))}" : "\"}"
         return Array(det.utf8)

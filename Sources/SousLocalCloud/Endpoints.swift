@@ -52,6 +52,9 @@ struct EndpointLoader: Sendable {
             throw EndpointFailure(
                 "The image \(c.image) is not one the local cloud can run; use a Hugging Face TGI image (…/huggingface-pytorch-tgi-inference:…) or a DJL LMI image (…/djl-inference:…).")
         }
+        if configuration.endpointStartupDelay > 0 {
+            try await Task.sleep(for: .seconds(configuration.endpointStartupDelay))
+        }
         let fm = FileManager.default
         try? fm.removeItem(at: workDirectory)
         try fm.createDirectory(at: workDirectory, withIntermediateDirectories: true)

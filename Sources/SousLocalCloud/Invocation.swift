@@ -170,7 +170,7 @@ enum Invocation {
             if control.isCancelled || host.isClosed { return }
             func emit(_ b: [UInt8]) { if !b.isEmpty { cont.yield(.bytes(b)) } }
             emit(f.start())
-            var pending: GeneratedToken?
+            var pending: TokenEvent?
             var index = 0
             var text = ""
             var stopped = false

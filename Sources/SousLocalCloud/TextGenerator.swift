@@ -15,7 +15,7 @@ public struct GenerationSettings: Sendable, Equatable {
 }
 
 /// One generated token.
-public struct GeneratedToken: Sendable, Equatable {
+public struct TokenEvent: Sendable, Equatable {
     public var id: Int
     /// Decoded text of this token (may be empty while a multi-byte character is incomplete).
     public var text: String
@@ -31,7 +31,7 @@ public struct GeneratedToken: Sendable, Equatable {
 }
 
 /// Why generation ended.
-public enum FinishReason: String, Sendable {
+public enum GenerationFinish: String, Sendable {
     case length, eosToken = "eos_token", stopSequence = "stop_sequence"
 }
 
@@ -43,5 +43,5 @@ public protocol TextGenerator: Sendable {
     /// Number of tokens in `text` (TGI's input-length validation).
     func tokenCount(_ text: String) -> Int
     /// Generates up to `settings.maxNewTokens` tokens after `prompt`.
-    func generate(prompt: String, settings: GenerationSettings, onToken: (GeneratedToken) -> Bool) throws -> FinishReason
+    func generate(prompt: String, settings: GenerationSettings, onToken: (TokenEvent) -> Bool) throws -> GenerationFinish
 }

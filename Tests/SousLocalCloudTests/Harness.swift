@@ -13,12 +13,12 @@ struct StoryGenerator: TextGenerator {
     var memoryBytes: UInt64 { 1024 }
     func tokenCount(_ text: String) -> Int { max(1, text.split(separator: " ").count) }
 
-    func generate(prompt: String, settings: GenerationSettings, onToken: (GeneratedToken) -> Bool) throws -> FinishReason {
+    func generate(prompt: String, settings: GenerationSettings, onToken: (TokenEvent) -> Bool) throws -> GenerationFinish {
         for i in 0..<settings.maxNewTokens {
             if let failAfter, i == failAfter { throw StoryFailure() }
             if delayPerToken > 0 { Thread.sleep(forTimeInterval: delayPerToken) }  // deadline-free pacing for the cancel test
             if i == Self.story.count { return .eosToken }
-            guard onToken(GeneratedToken(id: 100 + i, text: Self.story[i], logprob: -0.5)) else { return .length }
+            guard onToken(TokenEvent(id: 100 + i, text: Self.story[i], logprob: -0.5)) else { return .length }
         }
         return .length
     }
