@@ -236,7 +236,6 @@ struct LocalServe: AsyncParsableCommand {
             config.log("error: \(error)")
             throw ExitCode.failure
         }
-        if let info = control.recordedServer(), info.pid == getpid() { try? FileManager.default.removeItem(at: control.paths.serverFile) }
         config.log("stopped")
     }
 }

@@ -94,6 +94,7 @@ public struct LocalCloudControl: Sendable {
         _ = try credentials()
         let previous = recordedServer()
         try? fm.removeItem(at: paths.serverFile)
+        // server.json is kept after a stop so the next start can reuse the port.
         if !fm.fileExists(atPath: paths.logFile.path) { _ = fm.createFile(atPath: paths.logFile.path, contents: nil) }
         guard let log = FileHandle(forWritingAtPath: paths.logFile.path) else {
             throw LocalCloudError("Could not open \(paths.logFile.path) for the local cloud's log.")
@@ -128,12 +129,10 @@ public struct LocalCloudControl: Sendable {
     /// Stops the running server (SIGTERM, then SIGKILL after `grace` seconds). Returns false when none ran.
     public func stop(grace: TimeInterval = 5) async -> Bool {
         guard let info = recordedServer(), kill(info.pid, 0) == 0 else {
-            try? FileManager.default.removeItem(at: paths.serverFile)
             return false
         }
         // Only signal a process that is our server (it answers health with this pid).
         guard await runningServer() != nil else {
-            try? FileManager.default.removeItem(at: paths.serverFile)
             return false
         }
         kill(info.pid, SIGTERM)
@@ -142,7 +141,6 @@ public struct LocalCloudControl: Sendable {
             try? await Task.sleep(for: .milliseconds(50))  // poll for exit until the grace deadline
         }
         if kill(info.pid, 0) == 0 { kill(info.pid, SIGKILL) }
-        try? FileManager.default.removeItem(at: paths.serverFile)
         return true
     }
 

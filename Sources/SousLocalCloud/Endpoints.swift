@@ -230,8 +230,7 @@ struct EndpointLoader: Sendable {
         let fm = FileManager.default
         var weights: UInt64 = 0
         for f in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasSuffix(".safetensors") {
-            let path = (try? fm.destinationOfSymbolicLink(atPath: dir.appendingPathComponent(f).path)) ?? dir.appendingPathComponent(f).path
-            weights += (try? fm.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
+            weights += fileSize(dir.appendingPathComponent(f))
         }
         guard weights > 0 else {
             throw EndpointFailure("Model not found: \(describe(dir)) holds no *.safetensors weights; the local cloud loads safetensors snapshots only.")
@@ -255,4 +254,10 @@ struct EndpointLoader: Sendable {
         }
         return nil
     }
+}
+
+/// The size of the file at `url`, following symlinks (Hub cache snapshots and mounted S3 objects are links).
+func fileSize(_ url: URL) -> UInt64 {
+    var st = stat()
+    return stat(url.path, &st) == 0 ? UInt64(st.st_size) : 0
 }

@@ -12,7 +12,7 @@ public struct LlamaTextGenerator: TextGenerator {
         var bytes: UInt64 = 0
         let fm = FileManager.default
         for f in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] where f.hasSuffix(".safetensors") {
-            bytes += (try? fm.attributesOfItem(atPath: directory.appendingPathComponent(f).path)[.size] as? UInt64) ?? 0
+            bytes += fileSize(directory.appendingPathComponent(f))
         }
         memoryBytes = bytes
     }
