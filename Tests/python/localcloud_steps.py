@@ -29,8 +29,9 @@ class SlowReader:
         self.f = f
 
     def read(self, n=-1):
-        time.sleep(0.05)  # pacing so a test can kill the server mid-upload (not a wait for a condition)
-        return self.f.read(min(n, 1 << 20) if n and n > 0 else 1 << 20)
+        data = self.f.read(n)
+        time.sleep(0.1 * len(data) / (1 << 20))  # pacing (0.1 s per MiB) so a test can kill the server mid-upload
+        return data
 
     def __getattr__(self, a):
         return getattr(self.f, a)
