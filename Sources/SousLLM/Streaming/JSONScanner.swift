@@ -174,6 +174,43 @@ struct JSONScanner {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Reads a string value as the range of its raw body (between the quotes) and whether it contains
+    /// escapes; nil for `null` (or, with `failed`, anything else).
+    mutating func readRawString() -> (Range<Int>, Bool)? {
+        guard let c = peek() else {
+            failed = true
+            return nil
+        }
+        guard c == 0x22 else {
+            if c == 0x6E {
+                _ = readLiteral()
+            } else {
+                _ = skipValue()
+                failed = true
+            }
+            return nil
+        }
+        let start = i + 1
+        var j = start
+        var escaped = false
+        while j < end {
+            let b = base[j]
+            if b == 0x22 { break }
+            if b == 0x5C {
+                escaped = true
+                j += 2
+            } else {
+                j += 1
+            }
+        }
+        guard j < end else {
+            failed = true
+            return nil
+        }
+        i = j + 1
+        return (start..<j, escaped)
+    }
+
     /// Reads an integer (a number with no fraction, or the first element of a one-number array);
     /// nil for `null` or a non-integer number.
     mutating func readInt() -> Int? {
