@@ -15,7 +15,8 @@ let package = Package(
         .executable(name: "sous", targets: ["sous"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries: system-library targets with typed shims (one Swift file wraps each).
@@ -41,15 +42,24 @@ let package = Package(
         .target(name: "SousAWS", dependencies: ["SousHTTP", "SousCrypto"], swiftSettings: strict),
         .target(name: "SousHub", dependencies: ["SousHTTP", "SousCrypto"], swiftSettings: strict),
 
+        // The local cloud: S3 + SageMaker + SageMaker Runtime on loopback, endpoints served by SousLLM.
+        .target(
+            name: "SousLocalCloud",
+            dependencies: [
+                "SousAWS", "SousLLM", "SousHub", "SousHTTP", "SousCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict),
+
         // Step kinds and commands.
         .target(
             name: "SousSteps",
-            dependencies: ["SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousLLM", "SousCrypto"],
+            dependencies: ["SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousLLM", "SousCrypto", "SousHTTP"],
             swiftSettings: strict),
         .target(
             name: "SousCLI",
             dependencies: [
-                "SousSteps", "SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousLLM",
+                "SousSteps", "SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousLLM", "SousLocalCloud",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -65,6 +75,9 @@ let package = Package(
         .testTarget(name: "SousEngineTests", dependencies: ["SousEngine", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousAWSTests", dependencies: ["SousAWS", "SousLLM", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHubTests", dependencies: ["SousHub", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousAWS", "SousTestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "SousCLITests", dependencies: ["SousCLI", "SousSteps", "SousTestSupport"],
             swiftSettings: strict),

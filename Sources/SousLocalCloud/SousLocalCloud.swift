@@ -1,0 +1,2 @@
+// The local cloud: see docs/local-cloud.md.
+enum SousLocalCloudModule {}

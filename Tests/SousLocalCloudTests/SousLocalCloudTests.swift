@@ -1,0 +1,1 @@
+// Swift Testing suites for SousLocalCloud live in this folder.
