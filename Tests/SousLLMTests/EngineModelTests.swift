@@ -246,6 +246,24 @@ struct EngineModelTests {
         #expect(count == 2)
     }
 
+    @Test("cancelling the surrounding Task stops generation between tokens")
+    func taskCancellation() async throws {
+        let dir = try Self.make([])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try LlamaModel.load(directory: dir.path)
+        let task = Task { () throws -> GenerationResult in
+            var n = 0
+            return try model.generate(prompt: "the", parameters: .greedy(maxNewTokens: 100)) { _ in
+                n += 1
+                if n == 3 { withUnsafeCurrentTask { $0?.cancel() } }
+                return true
+            }
+        }
+        let result = try await task.value
+        #expect(result.finishReason == .cancelled)
+        #expect(result.tokenCount == 3)
+    }
+
     @Test("repetition penalty divides positive and multiplies negative logits of seen tokens")
     func repetitionPenalty() {
         var logits: [Float] = [2, -2, 4, 1]
