@@ -15,6 +15,7 @@ struct S3DefaultBucketKind: StepKind {
         inputs: [
             InputSpec("region", .string, "AWS region (default: the configured region)"),
             InputSpec("account", .string, "account id (default: asked from STS)"),
+            InputSpec("bucket", .string, "use this bucket instead of the default name (created when missing too); empty = the default"),
             InputSpec("tags", .map, "extra tags for a bucket sous creates"),
         ],
         outputs: [
@@ -27,14 +28,15 @@ struct S3DefaultBucketKind: StepKind {
 
     func run(_ ctx: StepContext) async throws -> ValueMap {
         let client = try await AWSSteps.client(ctx)
-        let account: String
-        if let a = ctx.optionalString("account"), !a.isEmpty {
-            account = a
+        let name: String
+        if let b = ctx.optionalString("bucket"), !b.isEmpty {
+            name = b
+        } else if let a = ctx.optionalString("account"), !a.isEmpty {
+            name = S3Client.defaultBucketName(region: client.region, accountId: a)
         } else {
-            account = try await STSClient(client).getCallerIdentity().account
+            name = S3Client.defaultBucketName(region: client.region, accountId: try await STSClient(client).getCallerIdentity().account)
         }
         let s3 = S3Client(client)
-        let name = S3Client.defaultBucketName(region: client.region, accountId: account)
         if try await s3.bucketExists(name) {
             ctx.log("bucket \(name) exists")
             return ["bucket": .string(name), "region": .string(client.region), "created": .bool(false)]
@@ -235,7 +237,7 @@ struct S3UploadKind: StepKind {
                 }
             } else {
                 let prefix = outputs["prefix"]?.stringValue ?? ""
-                let listed = Set(try await s3.listObjects(bucket: bucket, prefix: prefix.isEmpty ? nil : prefix).map(\.key))
+                let listed = Set(try await S3Listing.objects(s3, bucket: bucket, prefix: prefix).map(\.key))
                 if let gone = keys.first(where: { !listed.contains($0) }) {
                     return .invalid("object s3://\(bucket)/\(gone) no longer exists")
                 }
@@ -266,7 +268,7 @@ struct S3UploadKind: StepKind {
                     ctx.warn("not deleting unfinished upload \(resource.name): its prefix is the whole bucket")
                     return
                 }
-                keys = try await s3.listObjects(bucket: uri.bucket, prefix: prefix).map(\.key)
+                keys = try await S3Listing.objects(s3, bucket: uri.bucket, prefix: prefix).map(\.key)
             } else {
                 keys = [uri.key]
             }
@@ -304,7 +306,7 @@ struct S3DeletePrefixKind: StepKind {
             throw StepError("refusing to delete with an empty prefix: that would empty the whole bucket \(bucket)")
         }
         let s3 = S3Client(try await AWSSteps.client(ctx))
-        let keys = try await s3.listObjects(bucket: bucket, prefix: prefix).map(\.key).filter { $0 == prefix || $0.hasPrefix(prefix + "/") }
+        let keys = try await S3Listing.objects(s3, bucket: bucket, prefix: prefix).map(\.key).filter { $0 == prefix || $0.hasPrefix(prefix + "/") }
         let failed = try await s3.deleteObjects(bucket: bucket, keys: keys)
         if let f = failed.first {
             throw StepError("\(failed.count) of \(keys.count) objects under s3://\(bucket)/\(prefix)/ were not deleted, e.g. \(f.key): \(f.code) \(f.message)")
@@ -316,5 +318,19 @@ struct S3DeletePrefixKind: StepKind {
         }
         ctx.log("deleted \(keys.count) objects under \(base)/")
         return ["deleted": .int(keys.count), "uri": .string(base)]
+    }
+}
+
+enum S3Listing {
+    /// `ListObjectsV2` under `prefix`. moto's signature check mis-computes listings whose prefix holds `/`
+    /// (see docs/aws.md); real S3 never rejects a correctly signed request that way, so only on that answer
+    /// does sous list from the prefix's first path segment instead and filter locally.
+    static func objects(_ s3: S3Client, bucket: String, prefix: String) async throws -> [S3Object] {
+        do {
+            return try await s3.listObjects(bucket: bucket, prefix: prefix.isEmpty ? nil : prefix)
+        } catch let e as AWSError where e.code == "SignatureDoesNotMatch" && prefix.contains("/") {
+            let head = String(prefix[..<(prefix.firstIndex(of: "/") ?? prefix.endIndex)])
+            return try await s3.listObjects(bucket: bucket, prefix: head).filter { $0.key.hasPrefix(prefix) }
+        }
     }
 }
