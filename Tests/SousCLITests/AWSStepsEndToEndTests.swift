@@ -61,7 +61,7 @@ import Testing
         let recipe = AWSStepsFixture.recipe("llama2-tgi.yaml")
         #expect(try f.sous(["run", recipe, "--keep"] + Self.tgiParams).status == 0)
         let old = try #require(f.outputs("llama2-tgi", "deploy")["endpoint_name"] as? String)
-        _ = try MotoForSteps.peer(endpoint: f.moto.endpoint, ["delete-endpoint", old], env: f.env)
+        _ = try f.moto.ask("delete-endpoint \(old)")
 
         let plan = try f.sous(["plan", recipe, "--keep"] + Self.tgiParams)
         #expect(plan.status == 0)

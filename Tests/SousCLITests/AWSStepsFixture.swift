@@ -5,10 +5,16 @@ import Testing
 /// moto's server (signature checking on, shared by the AWS step tests) and a boto3 peer to look at what
 /// `sous` left behind. Each test uses its own temporary folder and workspace; what a test sees in moto is
 /// filtered by the `sous:workspace` tag sous puts on everything, so tests do not see each other's resources.
-final class MotoForSteps: Sendable {
+final class MotoForSteps: @unchecked Sendable {
+    // @unchecked: the peer's pipes are only used under `lock`.
     let server: TestServerProcess
     let accessKey: String
     let secretKey: String
+    private let lock = NSLock()
+    private let peerProcess = Process()
+    private let peerIn = Pipe()
+    private let peerOut = Pipe()
+    private var buffer = Data()
     var endpoint: String { "http://127.0.0.1:\(server.port)" }
 
     /// One moto for the whole test process (starting it costs seconds); it exits with the test process.
@@ -24,6 +30,38 @@ final class MotoForSteps: Sendable {
         else { throw PeerError(description: "bootstrap printed no key: \(creds)") }
         accessKey = key
         secretKey = secret
+        // One long-lived boto3 peer answering questions line by line (python + boto3 start slowly).
+        peerProcess.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        peerProcess.arguments = [
+            TestPaths.python, TestPaths.packageRoot.appendingPathComponent("Tests/python/aws_steps_peer.py").path,
+            "http://127.0.0.1:\(server.port)", "serve",
+        ]
+        var e = ProcessInfo.processInfo.environment
+        e["AWS_ACCESS_KEY_ID"] = key
+        e["AWS_SECRET_ACCESS_KEY"] = secret
+        e["AWS_SESSION_TOKEN"] = nil
+        peerProcess.environment = e
+        peerProcess.standardInput = peerIn
+        peerProcess.standardOutput = peerOut
+        try peerProcess.run()
+    }
+
+    /// Asks the peer one question (`state`, `delete-endpoint NAME`); returns its JSON answer.
+    func ask(_ line: String) throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        peerIn.fileHandleForWriting.write(Data((line + "\n").utf8))
+        while true {
+            if let nl = buffer.firstIndex(of: 10) {
+                let answer = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
+                buffer.removeSubrange(buffer.startIndex...nl)
+                if answer.hasPrefix("{\"error\"") { throw PeerError(description: "aws_steps_peer.py \(line): \(answer)") }
+                return answer
+            }
+            let chunk = peerOut.fileHandleForReading.availableData
+            if chunk.isEmpty { throw PeerError(description: "aws_steps_peer.py exited") }
+            buffer.append(chunk)
+        }
     }
 
     /// Runs Tests/python/aws_steps_peer.py and returns its stdout (credentials through the environment).
@@ -125,7 +163,7 @@ final class AWSStepsFixture {
 
     /// Everything in moto that belongs to this workspace (by tag), plus objects under `prefix` in `bucket`.
     func state(bucket: String? = nil, prefix: String? = nil) throws -> MotoState {
-        let text = try MotoForSteps.peer(endpoint: moto.endpoint, ["state"], env: env)
+        let text = try moto.ask("state")
         let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
         func mine(_ d: Any?) -> Bool { ((d as? [String: Any])?["tags"] as? [String: String])?["sous:workspace"] == workspace }
         var s = MotoState()

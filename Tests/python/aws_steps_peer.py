@@ -8,6 +8,8 @@ Usage: aws_steps_peer.py ENDPOINT COMMAND [ARGS]
                         "configs": {name: [models]}, "models": {name: {tags, env}}, "buckets": {name:
                         {key: {sha256, size, tags}}}, "uploads": [[bucket, key]]} (multipart uploads in progress)
   delete-endpoint NAME  deletes an endpoint behind sous's back
+  serve                 reads the commands above (state, delete-endpoint NAME) one per line on stdin and answers
+                        each with one JSON line (saves starting python and boto3 for every question)
 Credentials come from the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), never from arguments.
 """
 import hashlib
@@ -27,15 +29,7 @@ def client(name):
     return boto3.client(name, **kw)
 
 
-if command == "bootstrap":
-    # moto does not check these first calls' signatures; boto3 still needs some keys to sign with.
-    iam = boto3.client("iam", aws_access_key_id="AKIABOOTSTRAP0000000", aws_secret_access_key="bootstrap", **kw)
-    iam.create_user(UserName="sous-e2e")
-    key = iam.create_access_key(UserName="sous-e2e")["AccessKey"]
-    iam.put_user_policy(UserName="sous-e2e", PolicyName="all", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-    print(json.dumps({"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
-elif command == "state":
+def state():
     sm, s3 = client("sagemaker"), client("s3")
     out = {"endpoints": {}, "configs": {}, "models": {}, "buckets": {}, "uploads": []}
 
@@ -66,9 +60,37 @@ elif command == "state":
         out["buckets"][b["Name"]] = objs
         for u in s3.list_multipart_uploads(Bucket=b["Name"]).get("Uploads", []):
             out["uploads"].append([b["Name"], u["Key"]])
-    print(json.dumps(out, default=str))
-elif command == "delete-endpoint":
-    client("sagemaker").delete_endpoint(EndpointName=args[0])
-    print("{}")
+    return out
+
+
+def answer(cmd, cmd_args):
+    if cmd == "state":
+        return state()
+    if cmd == "delete-endpoint":
+        client("sagemaker").delete_endpoint(EndpointName=cmd_args[0])
+        return {}
+    raise SystemExit(f"unknown command {cmd}")
+
+
+if command == "bootstrap":
+    # moto does not check these first calls' signatures; boto3 still needs some keys to sign with.
+    iam = boto3.client("iam", aws_access_key_id="AKIABOOTSTRAP0000000", aws_secret_access_key="bootstrap", **kw)
+    iam.create_user(UserName="sous-e2e")
+    key = iam.create_access_key(UserName="sous-e2e")["AccessKey"]
+    iam.put_user_policy(UserName="sous-e2e", PolicyName="all", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    print(json.dumps({"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
+elif command == "serve":
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        words = line.split()
+        if not words:
+            continue
+        try:
+            print(json.dumps(answer(words[0], words[1:]), default=str), flush=True)
+        except Exception as e:  # report, keep serving
+            print(json.dumps({"error": str(e)}), flush=True)
 else:
-    sys.exit(f"unknown command {command}")
+    print(json.dumps(answer(command, args), default=str))
