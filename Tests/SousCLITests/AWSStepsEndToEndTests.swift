@@ -233,6 +233,17 @@ import Testing
         #expect(!(try f.state()).buckets.contains(bucket))
     }
 
+    @Test func withoutARoleTheDeployStopsWithAClearMessage() throws {
+        let f = try AWSStepsFixture()
+        let r = try f.sous(["run", AWSStepsFixture.recipe("llama2-tgi.yaml"), "--keep"] + Self.tgiParams, env: ["SOUS_SAGEMAKER_ROLE": ""])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("no SageMaker execution role: give the step input 'role'"), "\(r.stderr)")
+        #expect(r.stderr.contains("or set SOUS_SAGEMAKER_ROLE"))
+        let bad = try f.sous(["run", AWSStepsFixture.recipe("llama2-tgi.yaml"), "--keep", "-p", "role=admin"] + Self.tgiParams)
+        #expect(bad.stderr.contains("'admin' is not an IAM role ARN"), "\(bad.stderr)")
+        #expect(try f.state().endpoints.isEmpty)
+    }
+
     static let hubSpec = """
         {"repos": [{"id": "org/tiny-chat-hf", "files": [
           {"path": "config.json", "text": "{\\"hidden_size\\": 8}"},
