@@ -19,7 +19,7 @@ public struct SousMain: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, PlanCommand.self, StatusCommand.self, ValidateCommand.self, StepsCommand.self,
-            DestroyCommand.self, GenerateCommand.self,
+            DestroyCommand.self, GenerateCommand.self, HubCommand.self,
         ])
     public init() {}
 }
