@@ -6,6 +6,7 @@ public enum BuiltinSteps {
     public static func registry() -> StepRegistry {
         StepRegistry([
             FileWriteKind(), ArchiveTarKind(), ShellKind(), PrintKind(),
+            InvokeStreamKind(),
         ])
     }
 }
