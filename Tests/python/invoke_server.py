@@ -205,6 +205,12 @@ class Handler(BaseHTTPRequestHandler):
         ctype, events = container_output(sc.get("format", "tgi"), sc["tokens"], sc.get("details", False))
         rng = random.Random(sc.get("seed", 1) + index)
         if op == "invocations":
+            # Non-streaming answers: TGI a JSON array, LMI one JSON object.
+            fmt, text = sc.get("format", "tgi"), "".join(sc["tokens"])
+            if fmt == "tgi":
+                return self.plain(200, json.dumps([{"generated_text": text}]).encode())
+            if fmt == "lmi":
+                return self.plain(200, json.dumps({"generated_text": text}).encode())
             return self.plain(200, b"".join(events), {"Content-Type": ctype})
         if op != "invocations-response-stream":
             return self.plain(404, b'{"message": "unknown operation"}')
@@ -240,7 +246,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 i += n
                 if delay:
-                    time.sleep(delay)
+                    time.sleep(delay)  # paces chunks like a model generating slowly; tests poll output with a deadline
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
