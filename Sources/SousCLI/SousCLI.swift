@@ -20,6 +20,7 @@ public struct SousMain: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, PlanCommand.self, StatusCommand.self, ValidateCommand.self, StepsCommand.self,
             DestroyCommand.self, GenerateCommand.self, HubCommand.self,
+            InvokeCommand.self, ChatCommand.self, BenchCommand.self,
         ])
     public init() {}
 }
