@@ -151,7 +151,10 @@ public final class LocalCloudServer: Sendable {
                 buckets.append(["name": b.name, "objects": await s3Store.objectCount(b.name)])
             }
             let endpoints = await sagemaker.endpointSummaries()
-            return Reply.json(.ok, ["pid": Int(getpid()), "buckets": buckets, "endpoints": endpoints], contentType: "application/json")
+            let (models, configs) = await sagemaker.resourceNames()
+            return Reply.json(
+                .ok, ["pid": Int(getpid()), "buckets": buckets, "endpoints": endpoints, "models": models, "endpointConfigs": configs],
+                contentType: "application/json")
         default:
             return Reply.empty(.notFound)
         }
