@@ -160,18 +160,29 @@ struct EndpointTests {
             let o = try JSONSerialization.jsonObject(with: b) as? [String: Any]
             #expect(o?["generated_text"] as? String == StoryGenerator.text(6))
         }
-        // A long generation whose client goes away stops early.
+        // A long generation whose client goes away (a boto3 process that reads three parts and exits) stops early.
         let before = log.tokens.load(ordering: .relaxed)
-        let task = Task {
-            let out = try await c.runtime.invokeEndpointWithResponseStream(
-                InvokeEndpointInput(endpointName: "q", body: Data(#"{"inputs": "x", "parameters": {"max_new_tokens": 100000}}"#.utf8), contentType: "application/json"))
-            var n = 0
-            for try await _ in out.payloadParts {
-                n += 1
-                if n == 3 { return }
-            }
-        }
-        _ = try? await task.value
+        let script = """
+            import boto3, json, sys
+            rt = boto3.client("sagemaker-runtime", endpoint_url=sys.argv[1], region_name="us-east-1",
+                              aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+            r = rt.invoke_endpoint_with_response_stream(EndpointName="q", ContentType="application/json",
+                Body=json.dumps({"inputs": "x", "parameters": {"max_new_tokens": 100000}}))
+            it = iter(r["Body"])
+            for _ in range(3):
+                next(it)
+            print("READ3", flush=True)
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [TestPaths.python, "-c", script, cloud.url, cloud.credentials.accessKeyId, cloud.credentials.secretAccessKey]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(printed.contains("READ3"))
+        #expect(log.tokens.load(ordering: .relaxed) > before)
         let stopped = waitUntil(timeout: 20) {
             let a = log.tokens.load(ordering: .relaxed)
             usleep(300_000)  // poll: is the count still moving?
