@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import ServiceLifecycle
 import NIOCore
 import SousAWS
 import SousCrypto
@@ -29,7 +30,7 @@ public final class LocalCloudServer: Sendable {
     /// The port once the server listens.
     public var port: Int? { boundPort.withLock { $0 } }
 
-    /// Runs until the task is cancelled. `onReady` gets the bound port; endpoints that were Creating or
+    /// Runs until the task is cancelled (which shuts the server down gracefully). `onReady` gets the bound port; endpoints that were Creating or
     /// InService before a restart are loaded again in the background.
     public func run(onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         var logger = Logger(label: "sous.local-cloud")
@@ -49,7 +50,15 @@ public final class LocalCloudServer: Sendable {
                 onReady(p)
             },
             logger: logger)
-        try await app.run()
+        // Stop by graceful shutdown, never by cancelling the server's task: cancellation drops connections
+        // Hummingbird has accepted but not yet handled, and NIO traps on their unfinished writers.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: app)], logger: logger))
+        let runner = Task { try await group.run() }
+        try await withTaskCancellationHandler {
+            try await runner.value
+        } onCancel: {
+            Task { await group.triggerGracefulShutdown() }
+        }
     }
 
     // MARK: Dispatch

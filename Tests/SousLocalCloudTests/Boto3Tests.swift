@@ -10,7 +10,7 @@ struct Boto3Tests {
     func s3() async throws {
         let cloud = try await LocalCloudFixture()
         defer { cloud.stop() }
-        let r = try runBoto3(cloud, "s3")
+        let r = try await runBoto3(cloud, "s3")
         #expect((r["multipart_etag"] as? String)?.hasSuffix("-3\"") == true)
         #expect(r["account"] as? String == "000000000000")
     }
@@ -19,7 +19,7 @@ struct Boto3Tests {
     func badSecret() async throws {
         let cloud = try await LocalCloudFixture()
         defer { cloud.stop() }
-        let r = try runBoto3(cloud, "badsecret")
+        let r = try await runBoto3(cloud, "badsecret")
         #expect(r["s3"] as? String == "SignatureDoesNotMatch")
         #expect(r["sagemaker"] as? String == "SignatureDoesNotMatch")
     }
@@ -29,7 +29,7 @@ struct Boto3Tests {
         let cloud = try await LocalCloudFixture()
         defer { cloud.stop() }
         _ = try cloud.writeFakeModel()
-        let r = try runBoto3(cloud, "sagemaker-lmi")
+        let r = try await runBoto3(cloud, "sagemaker-lmi")
         #expect(["Creating", "InService"].contains(r["first_status"] as? String ?? ""))
         let json = try #require(r["json"] as? [String: Any])
         #expect(json["content_type"] as? String == "application/json")
@@ -53,7 +53,7 @@ struct Boto3Tests {
         let cloud = try await LocalCloudFixture()
         defer { cloud.stop() }
         _ = try cloud.writeFakeModel()
-        let r = try runBoto3(cloud, "sagemaker-tgi")
+        let r = try await runBoto3(cloud, "sagemaker-tgi")
         let sse = try #require(r["sse"] as? [String: Any])
         #expect(sse["content_type"] as? String == "text/event-stream")
         let events = (sse["body"] as! String).components(separatedBy: "\n\n").filter { !$0.isEmpty }

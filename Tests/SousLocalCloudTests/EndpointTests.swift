@@ -173,20 +173,26 @@ struct EndpointTests {
                 next(it)
             print("READ3", flush=True)
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [TestPaths.python, "-c", script, cloud.url, cloud.credentials.accessKeyId, cloud.credentials.secretAccessKey]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let args = [TestPaths.python, "-c", script, cloud.url, cloud.credentials.accessKeyId, cloud.credentials.secretAccessKey]
+        let printed = try await offPool {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = args
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return text
+        }
         #expect(printed.contains("READ3"))
         #expect(log.tokens.load(ordering: .relaxed) > before)
-        let stopped = waitUntil(timeout: 20) {
-            let a = log.tokens.load(ordering: .relaxed)
-            usleep(300_000)  // poll: is the count still moving?
-            return log.tokens.load(ordering: .relaxed) == a
+        let stopped = try await offPool {
+            waitUntil(timeout: 20) {
+                let a = log.tokens.load(ordering: .relaxed)
+                usleep(300_000)  // poll: is the count still moving?
+                return log.tokens.load(ordering: .relaxed) == a
+            }
         }
         #expect(stopped)
         #expect(log.tokens.load(ordering: .relaxed) - before < 2000)

@@ -94,8 +94,27 @@ final class LocalCloudFixture: Sendable {
     }
 }
 
-/// Runs Tests/python/localcloud_boto3.py SCENARIO against `cloud` and returns its RESULT object.
-func runBoto3(_ cloud: LocalCloudFixture, _ scenario: String) throws -> [String: Any] {
+/// Runs blocking work on its own thread: the in-process server needs the (2-thread) cooperative pool free.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { cont in
+        Thread.detachNewThread {
+            do { cont.resume(returning: try body()) } catch { cont.resume(throwing: error) }
+        }
+    }
+}
+
+/// A JSON object crossing threads.
+struct JSONBox: @unchecked Sendable {
+    // @unchecked: the dictionary is created once and only read afterwards.
+    let value: [String: Any]
+}
+
+/// Runs Tests/python/localcloud_boto3.py SCENARIO against `cloud` (off the cooperative pool) and returns its RESULT.
+func runBoto3(_ cloud: LocalCloudFixture, _ scenario: String) async throws -> [String: Any] {
+    try await offPool { JSONBox(value: try runBoto3Blocking(cloud, scenario)) }.value
+}
+
+func runBoto3Blocking(_ cloud: LocalCloudFixture, _ scenario: String) throws -> [String: Any] {
     let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/localcloud_boto3.py").path
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
