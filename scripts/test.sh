@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOUS_TEST_DEPS=1 scripts/bootstrap.sh
-swift build --build-tests 2>&1 | tee .build-log.txt | grep -E 'error:|warning:' | grep -E '/(Sources|Tests)/' && {
+swift build --build-tests 2>&1 | tee .build-log.txt | grep -E 'error:|warning:' | grep -E "^$PWD/(Sources|Tests)/" && {
   echo "test.sh: the build printed warnings or errors in our sources (see above)" >&2; exit 1; } || true
 swift build --build-tests >/dev/null
 if [ $# -gt 0 ]; then
