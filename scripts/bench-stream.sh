@@ -21,7 +21,7 @@ SOUS_BENCH_STREAM_DIR="$DIR" SOUS_BENCH_STREAM_MB="$MB" \
     | grep '^SOUS_BENCH' | tee "$DIR/sous.txt"
 
 # When the CLI has the hidden command, measure through it too (same functions).
-if [ -x .build/release/sous ] && .build/release/sous bench stream --help >/dev/null 2>&1; then
+if [ -x .build/release/sous ] && .build/release/sous bench stream --help 2>&1 | grep -q -- '--file'; then
     for f in tgi lmi; do
         echo "== sous bench stream --format $f"
         .build/release/sous bench stream --file "$DIR/bench-$f.es" --format "$f" || true
