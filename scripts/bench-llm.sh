@@ -8,6 +8,7 @@
 #   BENCH_DIR     where generated checkpoints go (default /tmp/sous-bench; reused when present)
 #   BENCH_SHAPES  space-separated subset of "260K 15M 110M" (default all)
 #   BENCH_THREADS thread counts (default "1 2")
+#   SOUS_BUILD_FLAGS extra `swift build` flags, e.g. "-Xswiftc -target-cpu -Xswiftc haswell" (AVX2; not the default)
 #   RUNC          path to llama2.c's run.c (default /work/peers/run.c). It is NOT part of this repository:
 #                 fetch karpathy/llama2.c run.c yourself; without it only sous is measured.
 # Checkpoints are random weights (numpy, Tests/python/llm_make_model.py) with llama2.c's shapes
@@ -24,7 +25,8 @@ SHARED=${SOUS_SHARED_DIR:-$ROOT/../shared}
 mkdir -p "$BENCH_DIR"
 
 echo "== building sous (release)"
-swift build -c release --scratch-path .build-release --product sous 2>&1 | tail -1
+# shellcheck disable=SC2086
+swift build -c release --scratch-path .build-release --product sous ${SOUS_BUILD_FLAGS:-} 2>&1 | tail -1
 SOUS=$ROOT/.build-release/release/sous
 
 PEER=""

@@ -56,7 +56,7 @@ t2=$(now); "$SOUS" plan bench.yaml >/dev/null; t3=$(now); "$SOUS" run bench.yaml
 opened="n/a"
 if command -v strace >/dev/null; then
   strace -f -qq -e trace=openat,open -o "$WORK/trace" "$SOUS" run bench.yaml --yes --quiet || true
-  opened=$(grep -c "$WORK/data/shard" "$WORK/trace" || true)
+  opened=$(grep -E "$WORK/data/shard-[0-9]+/part-" "$WORK/trace" | grep -vc ENOENT || true)
 fi
 python3 - "$t0" "$t1" "$t2" "$t3" "$t4" "$opened" "$SIZE_MB" "$FILES" <<'PY'
 import sys

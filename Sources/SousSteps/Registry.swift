@@ -6,6 +6,13 @@ public enum BuiltinSteps {
     public static func registry() -> StepRegistry {
         StepRegistry([
             FileWriteKind(), ArchiveTarKind(), ShellKind(), PrintKind(),
+            // AWS (docs/steps-aws.md)
+            AWSIdentityKind(), S3DefaultBucketKind(), S3UploadKind(), S3DeletePrefixKind(),
+            SageMakerImageURIKind(), SageMakerModelKind(), SageMakerEndpointConfigKind(), SageMakerEndpointKind(),
+            SageMakerDeployKind(), SageMakerDeleteKind(),
+            // Hugging Face Hub
+            HFSnapshotKind(),
+            // Inference
             InvokeStreamKind(),
         ])
     }

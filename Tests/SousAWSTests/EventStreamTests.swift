@@ -250,6 +250,32 @@ struct EventStreamTests {
         }
     }
 
+    @Test("repeated header blocks are validated once; a different block after them is checked again")
+    func headerCache() throws {
+        var wire: [UInt8] = []
+        for i in 0..<3 { wire += Array(try EventStreamEncoder.encode(.event(type: "PayloadPart", payload: Data("p\(i)".utf8)))) }
+        wire += Array(try EventStreamEncoder.encode(.exception(type: "ModelStreamError", payload: Data("{}".utf8))))
+        var kinds: [Bool] = []
+        var d = EventStreamDecoder()
+        try wire.withUnsafeBytes { raw in try d.decode(raw) { kinds.append($0.isPayloadPart) } }
+        #expect(kinds == [true, true, true, false])
+        // Same length as a PayloadPart block, but a duplicate name: must still be rejected after cached frames.
+        let dup = EventStreamMessage(headers: [
+            .init(name: ":event-type", value: .string("PayloadPart")),
+            .init(name: ":event-type", value: .string("application/octet-stream")),
+            .init(name: ":message-type", value: .string("event")),
+        ])
+        var bad: [UInt8] = []
+        for _ in 0..<2 { bad += Array(try EventStreamEncoder.encode(.event(type: "PayloadPart", payload: Data("x".utf8)))) }
+        bad += Array(try EventStreamEncoder.encode(dup))
+        var d2 = EventStreamDecoder()
+        var count = 0
+        #expect(throws: EventStreamError.invalidHeader("duplicate header ':event-type'")) {
+            try bad.withUnsafeBytes { raw in try d2.decode(raw) { _ in count += 1 } }
+        }
+        #expect(count == 2)
+    }
+
     @Test("limits: oversized frames rejected from the prelude, encoder refuses oversized parts")
     func limits() throws {
         // A prelude declaring 100 MB is refused before any buffering.

@@ -52,6 +52,9 @@ struct EngineModelTests {
         #expect(model.config.dtype == "bfloat16")
         #expect(model.weightDType == .bf16)
         #expect(model.generationDefaults.maxNewTokens == 32)
+        let defaults = SamplingParameters(defaults: model.generationDefaults)
+        #expect(defaults.maxNewTokens == 32)
+        #expect(!defaults.isSampling)
         let ref = try Self.reference(dir)
         Self.expectClose(try model.logits(for: ref.prompt), ref.last_logits, tolerance: 2e-3, "bf16")
         let result = try model.generate(tokens: ref.prompt, parameters: .greedy(maxNewTokens: ref.greedy.count))
@@ -244,6 +247,24 @@ struct EngineModelTests {
             if count == 2 { break }
         }
         #expect(count == 2)
+    }
+
+    @Test("cancelling the surrounding Task stops generation between tokens")
+    func taskCancellation() async throws {
+        let dir = try Self.make([])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try LlamaModel.load(directory: dir.path)
+        let task = Task { () throws -> GenerationResult in
+            var n = 0
+            return try model.generate(prompt: "the", parameters: .greedy(maxNewTokens: 100)) { _ in
+                n += 1
+                if n == 3 { withUnsafeCurrentTask { $0?.cancel() } }
+                return true
+            }
+        }
+        let result = try await task.value
+        #expect(result.finishReason == .cancelled)
+        #expect(result.tokenCount == 3)
     }
 
     @Test("repetition penalty divides positive and multiplies negative logits of seen tokens")

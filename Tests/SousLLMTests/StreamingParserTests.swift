@@ -250,3 +250,40 @@ struct StreamingParserTests {
         #expect(cut.first.map { if case .error = $0 { true } else { false } } == true)
     }
 }
+
+@Suite("Stream text sink")
+struct StreamTextSinkTests {
+    @Test("the sink writes exactly the printable text, at random part splits, for each format")
+    func sinkWritesText() throws {
+        let expected = sampleTokens.joined()
+        let recordings: [(StreamFormat, [UInt8])] = [
+            (.tgi, Array(tgiRecording(sampleTokens).utf8)),
+            (.lmi, Array(lmiRecording(sampleTokens, asciiOnly: true).joined().utf8)),
+            (.lmi, Array(lmiRecording(sampleTokens, asciiOnly: false, details: true).joined().utf8)),
+            (.jsonlines, Array(jsonLinesRecording(sampleTokens).utf8)),
+            (.raw, Array(expected.utf8)),
+        ]
+        var rng = SplitMix(seed: 5)
+        for (format, bytes) in recordings {
+            for flushEach in [true, false] {
+                let path = FileManager.default.temporaryDirectory.appendingPathComponent("sink-\(UUID().uuidString)").path
+                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+                try #require(fd >= 0)
+                var sink = StreamTextSink(format: format, fileDescriptor: fd, flushEachPart: flushEach)
+                var i = 0
+                while i < bytes.count {
+                    let n = min(bytes.count - i, 1 + Int(rng.next() % 13))
+                    _ = Array(bytes[i..<i + n]).withUnsafeBytes { sink.write($0) }
+                    i += n
+                }
+                sink.finish()
+                close(fd)
+                let written = try String(contentsOfFile: path, encoding: .utf8)
+                try? FileManager.default.removeItem(atPath: path)
+                #expect(written == expected, "\(format)")
+                #expect(sink.errors.isEmpty)
+                #expect(sink.sawFinal || format == .jsonlines)
+            }
+        }
+    }
+}

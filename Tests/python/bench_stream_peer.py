@@ -3,7 +3,7 @@
 and printer (logic copied from anchor-notebooks.md §3.2/§3.3), on the same recorded file.
 
 Usage: bench_stream_peer.py FILE --format tgi|lmi [--read-size N]
-Prints "PEER format=<f> mb=<file MB> seconds=<s> mbps=<MB/s> tokens=<n>" on stderr; the printed text goes
+Prints "PEER format=<f> mb=<file MB> seconds=<s> cpu=<s> mbps=<MB/s> cpumbps=<MB per CPU s> tokens=<n>" on stderr; the printed text goes
 to stdout (redirect it to /dev/null), as the notebooks' print(..., end='') does.
 """
 import argparse
@@ -139,6 +139,7 @@ def main():
     data = open(args.file, "rb").read()
     out = sys.stdout
     start = time.perf_counter()
+    cpu_start = time.thread_time()
     stream = botocore_event_stream(data, args.read_size)
     if args.format == "tgi":
         tokens = tgi_print_response_stream(stream, out)
@@ -146,9 +147,10 @@ def main():
         tokens = lmi_print_response_stream(stream, out)
     out.flush()
     seconds = time.perf_counter() - start
+    cpu = time.thread_time() - cpu_start
     mb = len(data) / 1e6
-    print("PEER format=%s mb=%.1f seconds=%.3f mbps=%.2f tokens=%d" % (args.format, mb, seconds, mb / seconds, tokens),
-          file=sys.stderr, flush=True)
+    print("PEER format=%s mb=%.1f seconds=%.3f cpu=%.3f mbps=%.2f cpumbps=%.2f tokens=%d"
+          % (args.format, mb, seconds, cpu, mb / seconds, mb / cpu, tokens), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -73,14 +73,19 @@ public struct StreamBenchmarkResult: Sendable, CustomStringConvertible {
     public var frames: Int
     public var payloadBytes: Int
     public var tokens: Int
+    /// Wall-clock time.
     public var seconds: Double
-    /// Event-stream file bytes decoded and parsed per second, in MB (10^6 bytes).
+    /// CPU time of the measuring thread (what the work cost, unaffected by other processes on the machine).
+    public var cpuSeconds: Double
+    /// Event-stream file bytes decoded and parsed per wall-clock second, in MB (10^6 bytes).
     public var megabytesPerSecond: Double { seconds > 0 ? Double(fileBytes) / 1e6 / seconds : 0 }
+    /// Same per CPU second.
+    public var megabytesPerCPUSecond: Double { cpuSeconds > 0 ? Double(fileBytes) / 1e6 / cpuSeconds : 0 }
 
     public var description: String {
         String(
-            format: "%.1f MB in %.3f s: %.1f MB/s (%d frames, %d tokens)", Double(fileBytes) / 1e6, seconds,
-            megabytesPerSecond, frames, tokens)
+            format: "%.1f MB in %.3f s (%.3f s CPU): %.1f MB/s, %.1f MB per CPU second (%d frames, %d tokens)",
+            Double(fileBytes) / 1e6, seconds, cpuSeconds, megabytesPerSecond, megabytesPerCPUSecond, frames, tokens)
     }
 }
 
@@ -112,6 +117,7 @@ public enum EventStreamBenchmark {
         var payloadBytes = 0
         var tokens = 0
         let start = monotonicNanoseconds()
+        let cpuStart = threadCPUNanoseconds()
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws(any Error) -> Void in
             var off = 0
             while off < raw.count {
@@ -128,8 +134,10 @@ public enum EventStreamBenchmark {
         }
         tokens += finish()
         let seconds = Double(monotonicNanoseconds() - start) / 1e9
+        let cpuSeconds = Double(threadCPUNanoseconds() - cpuStart) / 1e9
         return StreamBenchmarkResult(
-            fileBytes: data.count, frames: frames, payloadBytes: payloadBytes, tokens: tokens, seconds: seconds)
+            fileBytes: data.count, frames: frames, payloadBytes: payloadBytes, tokens: tokens, seconds: seconds,
+            cpuSeconds: cpuSeconds)
     }
 
     /// Feeds the file one frame at a time (each frame "arrives" alone) for up to `maxFrames` frames and
@@ -167,6 +175,12 @@ public enum EventStreamBenchmark {
         return StreamLatencyResult(
             samples: samples.count, p50Microseconds: pct(0.5), p99Microseconds: pct(0.99),
             maxMicroseconds: Double(samples.last ?? 0) / 1000)
+    }
+
+    static func threadCPUNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     static func monotonicNanoseconds() -> UInt64 {

@@ -11,6 +11,9 @@ public struct EventStreamDecoder: Sendable {
     private var failure: EventStreamError?
     /// Length of the frame at `start` once its prelude has been validated.
     private var pendingTotal = 0
+    /// The last validated header block: AWS repeats the same headers on every PayloadPart, so an identical
+    /// block needs no second validation.
+    private var headerCache = HeaderCache()
     /// Frames longer than this are rejected before they are buffered.
     public let maxMessageLength: Int
 
@@ -87,7 +90,7 @@ public struct EventStreamDecoder: Sendable {
             case .failure(let e): try fail(e)
             }
             if n - off < total { break }
-            switch Self.validateFrame(UnsafeRawBufferPointer(rebasing: rest[off..<off + total])) {
+            switch Self.validateFrame(UnsafeRawBufferPointer(rebasing: rest[off..<off + total]), &headerCache) {
             case .success(let view): body(view)
             case .failure(let e): try fail(e)
             }
@@ -121,13 +124,16 @@ public struct EventStreamDecoder: Sendable {
         let total = pendingTotal
         guard available >= total else { return nil }
         let frameStart = start
+        var cache = HeaderCache()
+        swap(&cache, &headerCache)
         let outcome: Result<R, EventStreamError> = buffer.withUnsafeBytes { raw in
             let f = UnsafeRawBufferPointer(rebasing: raw[frameStart..<frameStart + total])
-            switch Self.validateFrame(f) {
+            switch Self.validateFrame(f, &cache) {
             case .success(let view): return .success(body(view))
             case .failure(let e): return .failure(e)
             }
         }
+        swap(&cache, &headerCache)
         switch outcome {
         case .success(let r):
             start += total
@@ -191,7 +197,7 @@ public struct EventStreamDecoder: Sendable {
     }
 
     /// Checks the message CRC and the header block of one whole frame whose prelude has been validated.
-    static func validateFrame(_ f: UnsafeRawBufferPointer) -> Result<EventStreamFrameView, EventStreamError> {
+    static func validateFrame(_ f: UnsafeRawBufferPointer, _ cache: inout HeaderCache) -> Result<EventStreamFrameView, EventStreamError> {
         let total = f.count
         let headersLength = Int(f.loadBE32(4))
         let preludeCRC = f.loadBE32(8)
@@ -199,10 +205,18 @@ public struct EventStreamDecoder: Sendable {
         let computed = eventStreamCRC32(UnsafeRawBufferPointer(rebasing: f[8..<total - 4]), continuing: preludeCRC)
         if computed != expected { return .failure(.messageChecksumMismatch(expected: expected, computed: computed)) }
         let headerBlock = UnsafeRawBufferPointer(rebasing: f[12..<12 + headersLength])
-        if let e = validateHeaders(headerBlock) { return .failure(e) }
+        let payloadPart: Bool
+        if cache.matches(headerBlock) {
+            payloadPart = cache.isPayloadPart
+        } else {
+            if let e = validateHeaders(headerBlock) { return .failure(e) }
+            payloadPart = EventStreamFrameView.computeIsPayloadPart(headerBlock)
+            cache.store(headerBlock, isPayloadPart: payloadPart)
+        }
         return .success(
             EventStreamFrameView(
-                headerBlock: headerBlock, payload: UnsafeRawBufferPointer(rebasing: f[12 + headersLength..<total - 4])))
+                headerBlock: headerBlock, payload: UnsafeRawBufferPointer(rebasing: f[12 + headersLength..<total - 4]),
+                isPayloadPart: payloadPart))
     }
 
     /// Walks a header block, calling `visit(name, type, value)` for each header (value = the value bytes,
@@ -354,6 +368,27 @@ func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
     return String(validating: bytes, as: UTF8.self) != nil
 }
 
+/// The last validated header block (up to 512 bytes) and what it said.
+struct HeaderCache: Sendable {
+    private var bytes: [UInt8] = []
+    private(set) var isPayloadPart = false
+
+    func matches(_ block: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty, bytes.count == block.count else { return false }
+        return bytes.withUnsafeBytes { memcmp($0.baseAddress!, block.baseAddress!, block.count) == 0 }
+    }
+
+    mutating func store(_ block: UnsafeRawBufferPointer, isPayloadPart: Bool) {
+        guard !block.isEmpty, block.count <= 512 else {
+            bytes = []
+            return
+        }
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: block)
+        self.isPayloadPart = isPayloadPart
+    }
+}
+
 /// A header name for messages (lossy, at most 64 bytes).
 private func printable(_ name: UnsafeRawBufferPointer) -> String {
     String(decoding: name.prefix(64), as: UTF8.self)
@@ -365,6 +400,8 @@ public struct EventStreamFrameView {
     public let headerBlock: UnsafeRawBufferPointer
     /// The payload bytes.
     public let payload: UnsafeRawBufferPointer
+    /// True for a SageMaker `PayloadPart` event (`:message-type` `event` or absent, `:event-type` `PayloadPart`).
+    public let isPayloadPart: Bool
 
     /// The raw value of string header `name`, if present.
     public func stringHeader(_ name: StaticString) -> UnsafeRawBufferPointer? {
@@ -385,8 +422,7 @@ public struct EventStreamFrameView {
         return v.count == value.utf8CodeUnitCount && (v.isEmpty || memcmp(v.baseAddress!, value.utf8Start, v.count) == 0)
     }
 
-    /// True for a SageMaker `PayloadPart` event (`:message-type` `event` or absent, `:event-type` `PayloadPart`).
-    public var isPayloadPart: Bool {
+    static func computeIsPayloadPart(_ headerBlock: UnsafeRawBufferPointer) -> Bool {
         var messageTypeOK = true
         var eventOK = false
         _ = EventStreamDecoder.scanHeaders(headerBlock) { n, type, value in

@@ -38,6 +38,14 @@ public struct SamplingParameters: Sendable, Equatable {
         SamplingParameters(maxNewTokens: maxNewTokens)
     }
 
+    /// Parameters from `generation_config.json` defaults (greedy unless it sets `do_sample`).
+    public init(defaults d: GenerationDefaults) {
+        let sampling = d.doSample ?? false
+        self.init(
+            temperature: d.temperature ?? 1, topK: sampling ? d.topK ?? 0 : 0, topP: sampling ? d.topP ?? 1 : 1,
+            repetitionPenalty: d.repetitionPenalty ?? 1, maxNewTokens: d.maxNewTokens ?? 256, doSample: sampling)
+    }
+
     /// Whether tokens are drawn at random (otherwise argmax).
     public var isSampling: Bool { doSample && temperature > 0 }
 

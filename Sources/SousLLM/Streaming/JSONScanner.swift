@@ -174,6 +174,43 @@ struct JSONScanner {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Reads a string value as the range of its raw body (between the quotes) and whether it contains
+    /// escapes; nil for `null` (or, with `failed`, anything else).
+    mutating func readRawString() -> (Range<Int>, Bool)? {
+        guard let c = peek() else {
+            failed = true
+            return nil
+        }
+        guard c == 0x22 else {
+            if c == 0x6E {
+                _ = readLiteral()
+            } else {
+                _ = skipValue()
+                failed = true
+            }
+            return nil
+        }
+        let start = i + 1
+        var j = start
+        var escaped = false
+        while j < end {
+            let b = base[j]
+            if b == 0x22 { break }
+            if b == 0x5C {
+                escaped = true
+                j += 2
+            } else {
+                j += 1
+            }
+        }
+        guard j < end else {
+            failed = true
+            return nil
+        }
+        i = j + 1
+        return (start..<j, escaped)
+    }
+
     /// Reads an integer (a number with no fraction, or the first element of a one-number array);
     /// nil for `null` or a non-integer number.
     mutating func readInt() -> Int? {
@@ -347,6 +384,34 @@ struct JSONUnescaper: Sendable {
                 }
                 if j > k { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[k..<j])) }
                 if j == n { return }
+                // Whole escapes inside this buffer are decoded here; split ones go through the state machine.
+                if j + 1 < n {
+                    let c = bytes[j + 1]
+                    if c != 0x75 {
+                        if let e = Self.simpleEscape(c) { out.append(e) } else { appendReplacement(&out) }
+                        k = j + 2
+                        continue
+                    }
+                    if j + 6 <= n, let v = hex4(bytes, j + 2) {
+                        if v < 0xD800 || v > 0xDFFF {
+                            appendScalar(v, &out)
+                            k = j + 6
+                            continue
+                        }
+                        if v >= 0xDC00 {
+                            appendReplacement(&out)
+                            k = j + 6
+                            continue
+                        }
+                        if j + 12 <= n, bytes[j + 6] == 0x5C, bytes[j + 7] == 0x75, let lo = hex4(bytes, j + 8),
+                            lo >= 0xDC00, lo <= 0xDFFF
+                        {
+                            appendScalar(0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00), &out)
+                            k = j + 12
+                            continue
+                        }
+                    }
+                }
                 state = .backslash
                 k = j + 1
                 continue
@@ -424,6 +489,25 @@ struct JSONUnescaper: Sendable {
             state = .backslash
             return false
         }
+    }
+
+    private static func simpleEscape(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x6E: 0x0A
+        case 0x74: 0x09
+        case 0x72: 0x0D
+        case 0x62: 0x08
+        case 0x66: 0x0C
+        case 0x22, 0x5C, 0x2F: c
+        default: nil
+        }
+    }
+
+    /// Four hex digits at `at`, or nil.
+    private func hex4(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt32? {
+        guard let a = hexDigit(b[at]), let c = hexDigit(b[at + 1]), let d = hexDigit(b[at + 2]), let e = hexDigit(b[at + 3])
+        else { return nil }
+        return a << 12 | c << 8 | d << 4 | e
     }
 
     private func hexDigit(_ c: UInt8) -> UInt32? {

@@ -26,10 +26,24 @@ public struct LMIStreamParser: StreamParser {
     public init() {}
 
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
+        withoutActuallyEscaping(emit) { f in
+            var e = ClosureEmitter(emit: f)
+            feed(bytes, into: &e)
+        }
+    }
+
+    public mutating func finish(_ emit: (StreamEvent) -> Void) {
+        withoutActuallyEscaping(emit) { f in
+            var e = ClosureEmitter(emit: f)
+            finish(into: &e)
+        }
+    }
+
+    mutating func feed<E: StreamEmitter>(_ bytes: UnsafeRawBufferPointer, into e: inout E) {
         guard !bytes.isEmpty else { return }
         switch phase {
         case .delegated:
-            fallback.feed(bytes, emit)
+            fallback.feed(bytes, into: &e)
         case .tail:
             appendTail(bytes)
         case .prefix:
@@ -41,42 +55,42 @@ public struct LMIStreamParser: StreamParser {
                 phase = .delegated
                 let h = head
                 head = []
-                h.withUnsafeBytes { fallback.feed($0, emit) }
+                h.withUnsafeBytes { fallback.feed($0, into: &e) }
             case .matched(let consumed):
                 phase = .text
                 let h = head
                 head = []
-                h.withUnsafeBytes { consumeText(UnsafeRawBufferPointer(rebasing: $0[consumed...]), emit) }
+                h.withUnsafeBytes { consumeText(UnsafeRawBufferPointer(rebasing: $0[consumed...]), &e) }
             }
         case .text:
-            consumeText(bytes, emit)
+            consumeText(bytes, &e)
         }
     }
 
-    public mutating func finish(_ emit: (StreamEvent) -> Void) {
+    mutating func finish<E: StreamEmitter>(into e: inout E) {
         guard !ended else { return }
         ended = true
         switch phase {
         case .delegated:
-            fallback.finish(emit)
+            fallback.finish(into: &e)
         case .prefix:
             // Too short to tell: let the line parser judge it (JSON value or error).
             let h = head
             head = []
-            h.withUnsafeBytes { fallback.feed($0, emit) }
-            fallback.finish(emit)
+            h.withUnsafeBytes { fallback.feed($0, into: &e) }
+            fallback.finish(into: &e)
         case .text:
             unescaper.flush(into: &out)
-            flushText(all: true, emit)
-            emit(.error(message: "the stream ended inside the generated text (the JSON document was not closed)"))
+            flushText(all: true, &e)
+            e.event(.error(message: "the stream ended inside the generated text (the JSON document was not closed)"))
         case .tail:
-            finishTail(emit)
+            finishTail(&e)
         }
     }
 
     // MARK: text
 
-    private mutating func consumeText(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
+    private mutating func consumeText<E: StreamEmitter>(_ bytes: UnsafeRawBufferPointer, _ e: inout E) {
         guard let base = bytes.baseAddress else { return }
         // The closing quote is the first `"` not preceded by an (unfinished) escape.
         var closing: Int?
@@ -111,11 +125,11 @@ public struct LMIStreamParser: StreamParser {
         unescaper.run(UnsafeRawBufferPointer(rebasing: bytes[0..<textEnd]), into: &out)
         if let closing {
             unescaper.flush(into: &out)
-            flushText(all: true, emit)
+            flushText(all: true, &e)
             phase = .tail
             appendTail(UnsafeRawBufferPointer(rebasing: bytes[(closing + 1)...]))
         } else {
-            flushText(all: false, emit)
+            flushText(all: false, &e)
         }
     }
 
@@ -128,14 +142,13 @@ public struct LMIStreamParser: StreamParser {
         return slashes % 2 == 1
     }
 
-    private mutating func flushText(all: Bool, _ emit: (StreamEvent) -> Void) {
+    private mutating func flushText<E: StreamEmitter>(all: Bool, _ e: inout E) {
         guard !out.isEmpty else { return }
         let keep = all ? 0 : out.withUnsafeBytes { incompleteUTF8Suffix($0) }
         let count = out.count - keep
         guard count > 0 else { return }
-        let text = String(decoding: out[0..<count], as: UTF8.self)
+        out.withUnsafeBytes { e.text(UnsafeRawBufferPointer(rebasing: $0[0..<count]), id: nil, special: false) }
         out.removeFirst(count)
-        emit(.token(text: text, id: nil, special: false))
     }
 
     // MARK: tail
@@ -145,7 +158,7 @@ public struct LMIStreamParser: StreamParser {
     }
 
     /// Reads `"}` / `", "details": {…}}` (and an error object appended after it).
-    private mutating func finishTail(_ emit: (StreamEvent) -> Void) {
+    private mutating func finishTail<E: StreamEmitter>(_ e: inout E) {
         // Rebuild an object from what follows the text: `{` + members after the first comma.
         var doc: [UInt8] = [0x7B]
         if let comma = tail.firstIndex(of: 0x2C), tail[..<comma].allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
@@ -160,27 +173,27 @@ public struct LMIStreamParser: StreamParser {
         flat.withUnsafeBytes { parser.feed($0) { events.append($0) } }
         parser.finish { events.append($0) }
         var sawFinal = false
-        for e in events {
-            switch e {
+        for ev in events {
+            switch ev {
             case .final(_, let details):
                 sawFinal = true
                 if details?.finishReason == "error" {
-                    emit(.error(message: "the model stopped with an error (finish_reason \"error\")"))
+                    e.event(.error(message: "the model stopped with an error (finish_reason \"error\")"))
                 } else {
-                    emit(.final(generatedText: nil, details: details))
+                    e.event(.final(generatedText: nil, details: details))
                 }
             case .error:
                 let trimmed = String(decoding: tail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 if trimmed == "}" {
                     sawFinal = true
-                    emit(.final(generatedText: nil, details: nil))
+                    e.event(.final(generatedText: nil, details: nil))
                 } else {
-                    emit(.error(message: "unexpected end of the LMI JSON document: \(trimmed.prefix(300))"))
+                    e.event(.error(message: "unexpected end of the LMI JSON document: \(trimmed.prefix(300))"))
                 }
             case .token: break
             }
         }
-        if !sawFinal && events.isEmpty { emit(.final(generatedText: nil, details: nil)) }
+        if !sawFinal && events.isEmpty { e.event(.final(generatedText: nil, details: nil)) }
     }
 
     // MARK: prefix
@@ -224,11 +237,25 @@ public struct RawStreamParser: StreamParser {
     public init() {}
 
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
+        withoutActuallyEscaping(emit) { f in
+            var e = ClosureEmitter(emit: f)
+            feed(bytes, into: &e)
+        }
+    }
+
+    public mutating func finish(_ emit: (StreamEvent) -> Void) {
+        withoutActuallyEscaping(emit) { f in
+            var e = ClosureEmitter(emit: f)
+            finish(into: &e)
+        }
+    }
+
+    mutating func feed<E: StreamEmitter>(_ bytes: UnsafeRawBufferPointer, into e: inout E) {
         guard !bytes.isEmpty else { return }
         if carry.isEmpty {
             let keep = incompleteUTF8Suffix(bytes)
             if bytes.count > keep {
-                emit(.token(text: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - keep)]), as: UTF8.self), id: nil, special: false))
+                e.text(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - keep)]), id: nil, special: false)
             }
             carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - keep)...]))
             return
@@ -236,17 +263,17 @@ public struct RawStreamParser: StreamParser {
         carry.append(contentsOf: bytes)
         let keep = carry.withUnsafeBytes { incompleteUTF8Suffix($0) }
         if carry.count > keep {
-            emit(.token(text: String(decoding: carry[0..<(carry.count - keep)], as: UTF8.self), id: nil, special: false))
+            carry.withUnsafeBytes { e.text(UnsafeRawBufferPointer(rebasing: $0[0..<(carry.count - keep)]), id: nil, special: false) }
             carry.removeFirst(carry.count - keep)
         }
     }
 
-    public mutating func finish(_ emit: (StreamEvent) -> Void) {
+    mutating func finish<E: StreamEmitter>(into e: inout E) {
         if !carry.isEmpty {
-            emit(.token(text: String(decoding: carry, as: UTF8.self), id: nil, special: false))
+            carry.withUnsafeBytes { e.text($0, id: nil, special: false) }
             carry = []
         }
-        emit(.final(generatedText: nil, details: nil))
+        e.event(.final(generatedText: nil, details: nil))
     }
 }
 
@@ -287,32 +314,46 @@ public struct AnyStreamParser: StreamParser {
     }
 
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
+        withoutActuallyEscaping(emit) { f in
+            var e = ClosureEmitter(emit: f)
+            feed(bytes, into: &e)
+        }
+    }
+
+    public mutating func finish(_ emit: (StreamEvent) -> Void) {
+        withoutActuallyEscaping(emit) { f in
+            var e = ClosureEmitter(emit: f)
+            finish(into: &e)
+        }
+    }
+
+    mutating func feed<E: StreamEmitter>(_ bytes: UnsafeRawBufferPointer, into e: inout E) {
         switch kind {
-        case .lines: lines.feed(bytes, emit)
-        case .lmi: lmi.feed(bytes, emit)
-        case .raw: raw.feed(bytes, emit)
+        case .lines: lines.feed(bytes, into: &e)
+        case .lmi: lmi.feed(bytes, into: &e)
+        case .raw: raw.feed(bytes, into: &e)
         case .undecided:
             head.append(contentsOf: bytes)
             guard let first = head.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return }
             decide(first)
             let h = head
             head = []
-            h.withUnsafeBytes { feed($0, emit) }
+            h.withUnsafeBytes { feed($0, into: &e) }
         }
     }
 
-    public mutating func finish(_ emit: (StreamEvent) -> Void) {
+    mutating func finish<E: StreamEmitter>(into e: inout E) {
         switch kind {
-        case .lines: lines.finish(emit)
-        case .lmi: lmi.finish(emit)
-        case .raw: raw.finish(emit)
+        case .lines: lines.finish(into: &e)
+        case .lmi: lmi.finish(into: &e)
+        case .raw: raw.finish(into: &e)
         case .undecided:
             resolvedFormat = .raw
             kind = .raw
             let h = head
             head = []
-            h.withUnsafeBytes { raw.feed($0, emit) }
-            raw.finish(emit)
+            h.withUnsafeBytes { raw.feed($0, into: &e) }
+            raw.finish(into: &e)
         }
     }
 

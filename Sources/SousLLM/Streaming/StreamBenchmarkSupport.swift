@@ -34,7 +34,7 @@ public struct StreamTextSink {
         let before = out.tokens
         var o = TextBuffer()
         swap(&o, &out)  // move (no copy-on-write) while the parser emits into it
-        parser.feed(part) { o.handle($0) }
+        parser.feed(part, into: &o)
         swap(&o, &out)
         if flushEachPart || out.bytes.count >= 64 * 1024 { flush() }
         return out.tokens - before
@@ -46,7 +46,7 @@ public struct StreamTextSink {
         let before = out.tokens
         var o = TextBuffer()
         swap(&o, &out)
-        parser.finish { o.handle($0) }
+        parser.finish(into: &o)
         swap(&o, &out)
         flush()
         return out.tokens - before
@@ -70,7 +70,7 @@ public struct StreamTextSink {
 }
 
 /// Text waiting to be written, and what the stream reported.
-struct TextBuffer {
+struct TextBuffer: StreamEmitter {
     var bytes: [UInt8] = []
     var tokens = 0
     var textBytes = 0
@@ -78,13 +78,16 @@ struct TextBuffer {
     var finalDetails: StreamDetails?
     var sawFinal = false
 
-    mutating func handle(_ e: StreamEvent) {
+    mutating func text(_ utf8: UnsafeRawBufferPointer, id: Int?, special: Bool) {
+        guard !special else { return }
+        tokens += 1
+        bytes.append(contentsOf: utf8)
+    }
+
+    mutating func event(_ e: StreamEvent) {
         switch e {
-        case .token(let text, _, let special):
-            guard !special else { return }
-            tokens += 1
-            var t = text
-            t.withUTF8 { bytes.append(contentsOf: $0) }
+        case .token(let text, let id, let special):
+            self.text(text, id: id, special: special)
         case .final(_, let details):
             sawFinal = true
             finalDetails = details

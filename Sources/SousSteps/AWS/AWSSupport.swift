@@ -1,0 +1,189 @@
+import Foundation
+import SousAWS
+import SousCrypto
+import SousEngine
+import SousHTTP
+import SousRecipe
+import Synchronization
+
+/// One `AWSClient` per region for the whole run (kept in `ctx.services`), built from the run's
+/// environment with `AWSClient.make`, so `AWS_ENDPOINT_URL*` pointing at moto or the local cloud just works.
+final class AWSClientCache: Sendable {
+    private let clients = Mutex<[String: AWSClient]>([:])
+    private let defaultRegion = Mutex<String?>(nil)
+
+    static func shared(_ ctx: StepContext) -> AWSClientCache {
+        if let c = ctx.services.get(AWSClientCache.self) { return c }
+        let c = AWSClientCache()
+        ctx.services.set(c)
+        return c
+    }
+
+    /// The client for `region` (nil = the configured region: AWS_REGION, profile, …).
+    func client(_ ctx: StepContext, region: String?) async throws -> AWSClient {
+        let wanted = region.flatMap { $0.isEmpty ? nil : $0 } ?? defaultRegion.withLock { $0 }
+        if let wanted, let c = clients.withLock({ $0[wanted] }) { return c }
+        let made = try await AWSClient.make(environment: ctx.environment, region: wanted)
+        if region == nil || region?.isEmpty == true { defaultRegion.withLock { $0 = made.region } }
+        clients.withLock { $0[made.region] = made }
+        return made
+    }
+}
+
+/// Helpers shared by the AWS step kinds.
+enum AWSSteps {
+    static func client(_ ctx: StepContext) async throws -> AWSClient {
+        try await AWSClientCache.shared(ctx).client(ctx, region: ctx.optionalString("region"))
+    }
+
+    static func region(_ ctx: StepContext) async throws -> String { try await client(ctx).region }
+
+    /// The tags sous puts on everything it creates, plus the step's own `tags` input.
+    static func tags(_ ctx: StepContext) -> [String: String] {
+        var t: [String: String] = [
+            "sous:recipe": tagValue(ctx.recipeName), "sous:run": tagValue(ctx.runID), "sous:step": tagValue(ctx.stepID),
+            "sous:workspace": tagValue(ctx.layout.root),
+        ]
+        for e in ctx.map("tags") { t[e.key] = tagValue(e.value.stringValue ?? e.value.interpolationText) }
+        return t
+    }
+
+    /// Tag values allow letters, digits, spaces and `_ . : / = + - @` (256 characters at most).
+    static func tagValue(_ s: String) -> String {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: " _.:/=+-@"))
+        let cleaned = String(String.UnicodeScalarView(s.unicodeScalars.map { allowed.contains($0) ? $0 : "_" }))
+        // Keep the end of long values (the distinctive part of a path).
+        return cleaned.count > 256 ? String(cleaned.suffix(256)) : cleaned
+    }
+
+    /// The SageMaker execution role: the `role` input, else SOUS_SAGEMAKER_ROLE.
+    static func role(_ ctx: StepContext) throws -> String {
+        if let r = ctx.optionalString("role"), !r.isEmpty { return try checkRole(r) }
+        if let r = ctx.environment["SOUS_SAGEMAKER_ROLE"], !r.isEmpty { return try checkRole(r) }
+        throw StepError(
+            "no SageMaker execution role: give the step input 'role' (an IAM role ARN such as arn:aws:iam::123456789012:role/sagemaker_execution_role) or set SOUS_SAGEMAKER_ROLE")
+    }
+
+    static func checkRole(_ r: String) throws -> String {
+        guard r.hasPrefix("arn:"), r.contains(":role/") else {
+            throw StepError("'\(r)' is not an IAM role ARN (expected arn:aws:iam::ACCOUNT:role/NAME)")
+        }
+        return r
+    }
+
+    /// A stable hash of a create request (without the resource name), to tell whether a recorded resource
+    /// was made from the same inputs.
+    static func requestHash(_ request: Value) -> String {
+        Digest.sha256(Data(request.jsonString(sorted: true).utf8)).hexString
+    }
+
+    /// Test-only crash points: `SOUS_TEST_KILL_AT=<point>` makes sous SIGKILL itself there, the way a
+    /// machine dies, so the end-to-end tests can check that the next run adopts or resumes.
+    static func crashPoint(_ ctx: StepContext, _ point: String) {
+        guard let want = ctx.environment["SOUS_TEST_KILL_AT"], want == point else { return }
+        kill(getpid(), SIGKILL)
+    }
+
+    /// The value of `SOUS_TEST_KILL_AT` after `prefix`, e.g. `s3.upload.parts:` → "3".
+    static func crashParameter(_ ctx: StepContext, _ prefix: String) -> String? {
+        guard let want = ctx.environment["SOUS_TEST_KILL_AT"], want.hasPrefix(prefix) else { return nil }
+        return String(want.dropFirst(prefix.count))
+    }
+
+    static func isMissing(_ error: any Error) -> Bool {
+        guard let e = error as? AWSError else { return false }
+        return (e.code == "ValidationException" && (e.message.contains("Could not find") || e.message.contains("does not exist")))
+            || e.status == 404 || e.code == "ResourceNotFound"
+    }
+
+    static func strings(_ v: Value?) -> [String] { (v?.listValue ?? []).compactMap { $0.stringValue } }
+
+    static func stringMap(_ m: ValueMap) -> [String: String] {
+        var out: [String: String] = [:]
+        for e in m {
+            switch e.value {
+            case .null: continue
+            case .string(let s): out[e.key] = s
+            default: out[e.key] = e.value.interpolationText
+            }
+        }
+        return out
+    }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds)
+        return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}
+
+/// S3 calls SousAWS does not offer (bucket tagging/deletion, object tagging).
+struct S3Extras {
+    let client: AWSClient
+
+    var pathStyle: Bool { client.configuration.endpointOverride(for: .s3) != nil }
+
+    func request(_ op: String, _ method: String, bucket: String, key: String? = nil, query: [(name: String, value: String)] = [])
+        -> AWSRequest
+    {
+        var r = AWSRequest(service: .s3, operation: op, method: method, path: "/", query: query)
+        let keyPath = key.map { "/" + AWSURIEncoding.encodeKey($0) } ?? ""
+        if pathStyle || bucket.contains(".") {
+            r.path = "/" + AWSURIEncoding.encode(bucket, keepSlash: false) + keyPath
+        } else {
+            r.hostOverride = "\(bucket).\(client.endpoint(for: .s3).host ?? "")"
+            r.path = keyPath.isEmpty ? "/" : keyPath
+        }
+        return r
+    }
+
+    static func taggingXML(_ tags: [String: String]) -> Data {
+        var xml = "<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>"
+        for k in tags.keys.sorted().prefix(10) {
+            xml += "<Tag><Key>\(escape(k))</Key><Value>\(escape(tags[k] ?? ""))</Value></Tag>"
+        }
+        return Data((xml + "</TagSet></Tagging>").utf8)
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// `PutObjectTagging` (S3 allows 10 tags per object).
+    func tagObject(bucket: String, key: String, tags: [String: String]) async throws {
+        var r = request("PutObjectTagging", "PUT", bucket: bucket, key: key, query: [("tagging", "")])
+        let body = Self.taggingXML(tags)
+        r.body = .bytes(body)
+        r.headers.set("Content-MD5", Digest.md5(body).base64String)
+        r.headers.set("Content-Type", "application/xml")
+        _ = try await client.send(r)
+    }
+
+    /// `PutBucketTagging`.
+    func tagBucket(_ bucket: String, tags: [String: String]) async throws {
+        var r = request("PutBucketTagging", "PUT", bucket: bucket, query: [("tagging", "")])
+        let body = Self.taggingXML(tags)
+        r.body = .bytes(body)
+        r.headers.set("Content-MD5", Digest.md5(body).base64String)
+        r.headers.set("Content-Type", "application/xml")
+        _ = try await client.send(r)
+    }
+
+    /// `DeleteBucket`; a missing bucket is fine.
+    func deleteBucket(_ bucket: String) async throws {
+        do {
+            _ = try await client.send(request("DeleteBucket", "DELETE", bucket: bucket))
+        } catch let e as AWSError where e.status == 404 {
+            return
+        }
+    }
+}
+
+/// A value behind a lock that escaping closures can share (a `Mutex` cannot be captured by them).
+final class Locked<T: Sendable>: Sendable {
+    private let mutex: Mutex<T>
+    init(_ value: T) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout T) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
+}

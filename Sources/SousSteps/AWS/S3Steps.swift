@@ -1,0 +1,336 @@
+import Foundation
+import SousAWS
+import SousEngine
+import SousRecipe
+import Synchronization
+
+/// `s3.default-bucket`: `sagemaker-{region}-{account}`, created when missing (`sagemaker.Session.default_bucket()`).
+///
+/// Only a bucket sous created goes into the ledger; `sous destroy` deletes it only when it is empty
+/// (the default bucket is shared with everything else SageMaker does in the account).
+struct S3DefaultBucketKind: StepKind {
+    let schema = StepKindSchema(
+        kind: "s3.default-bucket", version: 1, category: .create,
+        summary: "The SageMaker default bucket sagemaker-{region}-{account}, created when missing.",
+        inputs: [
+            InputSpec("region", .string, "AWS region (default: the configured region)"),
+            InputSpec("account", .string, "account id (default: asked from STS)"),
+            InputSpec("bucket", .string, "use this bucket instead of the default name (created when missing too); empty = the default"),
+            InputSpec("tags", .map, "extra tags for a bucket sous creates"),
+        ],
+        outputs: [
+            OutputSpec("bucket", .string, "the bucket name"),
+            OutputSpec("region", .string, "its region"),
+            OutputSpec("created", .bool, "whether this step created it"),
+        ])
+
+    static let resourceType = "s3.bucket"
+
+    func run(_ ctx: StepContext) async throws -> ValueMap {
+        let client = try await AWSSteps.client(ctx)
+        let name: String
+        if let b = ctx.optionalString("bucket"), !b.isEmpty {
+            name = b
+        } else if let a = ctx.optionalString("account"), !a.isEmpty {
+            name = S3Client.defaultBucketName(region: client.region, accountId: a)
+        } else {
+            name = S3Client.defaultBucketName(region: client.region, accountId: try await STSClient(client).getCallerIdentity().account)
+        }
+        let s3 = S3Client(client)
+        if try await s3.bucketExists(name) {
+            ctx.log("bucket \(name) exists")
+            return ["bucket": .string(name), "region": .string(client.region), "created": .bool(false)]
+        }
+        let tags = AWSSteps.tags(ctx)
+        _ = try await ctx.createResource(
+            type: Self.resourceType, name: name, request: .map(["region": .string(client.region)]),
+            find: { try await s3.bucketExists(name) ? ["region": .string(client.region)] : nil },
+            create: {
+                try await s3.createBucket(name)
+                try? await S3Extras(client: client).tagBucket(name, tags: tags)
+                return ["region": .string(client.region)]
+            })
+        ctx.log("created bucket \(name)")
+        return ["bucket": .string(name), "region": .string(client.region), "created": .bool(true)]
+    }
+
+    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
+        guard let bucket = outputs["bucket"]?.stringValue else { return .invalid("no bucket recorded") }
+        do {
+            let client = try await AWSClientCache.shared(ctx).client(ctx, region: outputs["region"]?.stringValue)
+            return try await S3Client(client).bucketExists(bucket) ? .valid : .invalid("bucket \(bucket) no longer exists")
+        } catch {
+            return .invalid("could not check bucket \(bucket) (\(error))")
+        }
+    }
+
+    func destroy(_ resource: LedgerEntry, ctx: StepContext) async throws {
+        let client = try await AWSClientCache.shared(ctx).client(ctx, region: resource.attributes["region"]?.stringValue)
+        let s3 = S3Client(client)
+        guard try await s3.bucketExists(resource.name) else { return }
+        if try await !s3.listObjectsPage(bucket: resource.name, prefix: nil, maxKeys: 1).objects.isEmpty {
+            ctx.warn("kept bucket \(resource.name): it still holds objects sous did not upload")
+            return
+        }
+        try await S3Extras(client: client).deleteBucket(resource.name)
+    }
+}
+
+/// `s3.upload`: a file or folder to S3, like `sagemaker.Session.upload_data`.
+///
+/// A folder goes under `prefix` keeping relative paths and gives the prefix URI; a file goes to
+/// `prefix/<file name>` (or `key`) and gives the object URI. Objects already holding the same bytes are not
+/// sent again; an interrupted multipart upload resumes from the parts S3 already has (state under the
+/// recipe's workspace folder, `uploads/<step>/`).
+struct S3UploadKind: StepKind {
+    let schema = StepKindSchema(
+        kind: "s3.upload", version: 1, category: .create,
+        summary: "Upload a file or folder to S3 (folder → prefix URI, file → object URI), resuming and skipping unchanged objects.",
+        inputs: [
+            InputSpec("source", .path, required: true, "the file or folder to upload (relative paths are under the workspace folder)"),
+            InputSpec("bucket", .string, required: true, "the bucket"),
+            InputSpec("prefix", .string, default: .string(""), "key prefix (a folder's files keep their relative paths under it)"),
+            InputSpec("key", .string, "exact key for a file upload (instead of prefix/<file name>)"),
+            InputSpec("part_size", .int, default: .int(8 << 20), "multipart part size in bytes (S3 needs at least 5 MiB; emulators accept less)"),
+            InputSpec("multipart_threshold", .int, default: .int(8 << 20), "files at least this large use multipart upload"),
+            InputSpec("concurrency", .int, default: .int(8), "parts or small files sent at once"),
+            InputSpec("content_type", .string, "Content-Type of the objects"),
+            InputSpec("tag_objects", .bool, default: .bool(true), "tag each uploaded object with the sous:* tags"),
+            InputSpec("region", .string, "AWS region of the bucket (default: the configured region)"),
+            InputSpec("tags", .map, "extra object tags (S3 keeps at most 10 per object)"),
+        ],
+        outputs: [
+            OutputSpec("uri", .string, "s3://bucket/prefix for a folder, s3://bucket/key for a file"),
+            OutputSpec("bucket", .string, "the bucket"),
+            OutputSpec("prefix", .string, "the key prefix (folder) or the key (file)"),
+            OutputSpec("key", .string, "the object key of a file upload (empty for a folder)"),
+            OutputSpec("keys", .list, "every object key"),
+            OutputSpec("files", .int, "number of files"),
+            OutputSpec("bytes", .int, "total bytes"),
+            OutputSpec("uploaded", .int, "files actually sent (the others were unchanged)"),
+            OutputSpec("parts_reused", .int, "multipart parts taken over from an interrupted upload"),
+        ])
+
+    static let resourceType = "s3.objects"
+
+    func planDetails(inputs: ValueMap) -> [String] {
+        let bucket = inputs["bucket"]?.stringValue ?? "?"
+        let prefix = inputs["prefix"]?.stringValue ?? ""
+        return ["→ s3://\(bucket)/\(prefix)"]
+    }
+
+    static func stateDirectory(_ ctx: StepContext, step: String) -> String { ctx.layout.recipeDir + "/uploads/" + step }
+
+    func run(_ ctx: StepContext) async throws -> ValueMap {
+        let source = try ctx.string("source")
+        let src = source.hasPrefix("/") ? source : ctx.layout.workDir + "/" + source
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: src, isDirectory: &isDir) else {
+            throw StepError("source '\(source)' does not exist")
+        }
+        let bucket = try ctx.string("bucket")
+        let prefix = (ctx.optionalString("prefix") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let client = try await AWSSteps.client(ctx)
+        let s3 = S3Client(client)
+        var options = S3TransferOptions()
+        let partSize = UInt64(max(1024, ctx.optionalInt("part_size") ?? (8 << 20)))
+        options.partSize = partSize
+        options.minimumPartSize = min(options.minimumPartSize, partSize)
+        options.multipartThreshold = UInt64(max(1, ctx.optionalInt("multipart_threshold") ?? (8 << 20)))
+        options.concurrency = max(1, ctx.optionalInt("concurrency") ?? 8)
+        options.contentType = ctx.optionalString("content_type")
+        options.stateDirectory = Self.stateDirectory(ctx, step: ctx.stepID)
+        let killAfter = AWSSteps.crashParameter(ctx, "s3.upload.bytes:").flatMap { UInt64($0) }
+        let meter = Locked((last: ContinuousClock.now - .seconds(1), start: ContinuousClock.now))
+        options.progress = { done, total in
+            if let killAfter, done >= killAfter, done < total { AWSSteps.crashPoint(ctx, "s3.upload.bytes:\(killAfter)") }
+            let now = ContinuousClock.now
+            let show: Duration? = meter.withLock { m in
+                guard now - m.last >= .milliseconds(200) || done == total else { return nil }
+                m.last = now
+                return now - m.start
+            }
+            guard let elapsed = show else { return }
+            let secs = max(0.001, AWSSteps.seconds(elapsed))
+            ctx.progress(String(format: "%.1f/%.1f MiB, %.1f MiB/s", Double(done) / 1_048_576, Double(total) / 1_048_576, Double(done) / 1_048_576 / secs))
+        }
+        let folder = isDir.boolValue
+        let key: String
+        if folder {
+            key = ""
+        } else if let k = ctx.optionalString("key"), !k.isEmpty {
+            key = k
+        } else {
+            let name = (src as NSString).lastPathComponent
+            key = prefix.isEmpty ? name : prefix + "/" + name
+        }
+        // The ledger name marks folders with a trailing slash (destroy of an unfinished upload then deletes
+        // only under the prefix).
+        let name = folder ? "s3://\(bucket)/\(prefix)/" : "s3://\(bucket)/\(key)"
+        let request: Value = .map(["source": .string(src), "bucket": .string(bucket), "prefix": .string(prefix), "key": .string(key)])
+        let opts = options
+        let tagObjects = ctx.bool("tag_objects")
+        let tags = AWSSteps.tags(ctx)
+        let outcome = Locked<(files: [S3UploadResult], uri: String)>(([], ""))
+        let started = ContinuousClock.now
+        _ = try await ctx.createResource(
+            type: Self.resourceType, name: name, request: request, find: { nil },
+            create: {
+                let files: [S3UploadResult]
+                let uri: String
+                if folder {
+                    let r = try await s3.uploadFolder(src, bucket: bucket, prefix: prefix, options: opts)
+                    (files, uri) = (r.files, r.uri)
+                } else {
+                    let r = try await s3.uploadFile(src, bucket: bucket, key: key, options: opts)
+                    (files, uri) = ([r], r.uri)
+                }
+                if tagObjects {
+                    try await Self.tag(files.filter(\.uploaded).map(\.key), bucket: bucket, tags: tags, client: client, concurrency: opts.concurrency)
+                }
+                outcome.withLock { $0 = (files, uri) }
+                return [
+                    "bucket": .string(bucket), "region": .string(client.region), "folder": .bool(folder),
+                    "keys": .list(files.map { .string($0.key) }),
+                ]
+            })
+        let (files, uri) = outcome.withLock { $0 }
+        // Earlier unfinished records of this same upload are now superseded by this one.
+        for old in ctx.liveResources(type: Self.resourceType) where old.step == ctx.stepID && old.name == name && old.runID != ctx.runID {
+            try ctx.markDeleted(old)
+        }
+        let bytes = files.reduce(UInt64(0)) { $0 + $1.size }
+        let sent = files.filter(\.uploaded)
+        let secs = max(0.001, AWSSteps.seconds(ContinuousClock.now - started))
+        ctx.log(String(format: "%@: %d files, %d sent, %d unchanged, %.1f MiB in %.2f s (%.1f MiB/s)", uri, files.count, sent.count,
+                       files.count - sent.count, Double(bytes) / 1_048_576, secs, Double(sent.reduce(UInt64(0)) { $0 + $1.size }) / 1_048_576 / secs))
+        return [
+            "uri": .string(uri), "bucket": .string(bucket), "prefix": .string(folder ? prefix : key), "key": .string(key),
+            "keys": .list(files.map { .string($0.key) }), "files": .int(files.count), "bytes": .int(Int(bytes)),
+            "uploaded": .int(sent.count), "parts_reused": .int(files.reduce(0) { $0 + $1.partsReused }),
+        ]
+    }
+
+    static func tag(_ keys: [String], bucket: String, tags: [String: String], client: AWSClient, concurrency: Int) async throws {
+        let extras = S3Extras(client: client)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            func launch() {
+                let k = keys[next]
+                next += 1
+                group.addTask { try await extras.tagObject(bucket: bucket, key: k, tags: tags) }
+            }
+            while next < keys.count && next < max(1, concurrency) { launch() }
+            while try await group.next() != nil { if next < keys.count { launch() } }
+        }
+    }
+
+    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
+        guard let bucket = outputs["bucket"]?.stringValue else { return .invalid("no bucket recorded") }
+        let keys = AWSSteps.strings(outputs["keys"])
+        do {
+            let client = try await AWSSteps.client(ctx)
+            let s3 = S3Client(client)
+            if keys.count <= 8 {
+                for k in keys where try await s3.headObject(bucket: bucket, key: k) == nil {
+                    return .invalid("object s3://\(bucket)/\(k) no longer exists")
+                }
+            } else {
+                let prefix = outputs["prefix"]?.stringValue ?? ""
+                let listed = Set(try await S3Listing.objects(s3, bucket: bucket, prefix: prefix).map(\.key))
+                if let gone = keys.first(where: { !listed.contains($0) }) {
+                    return .invalid("object s3://\(bucket)/\(gone) no longer exists")
+                }
+            }
+            return .valid
+        } catch {
+            return .invalid("could not check the uploaded objects in \(bucket) (\(error))")
+        }
+    }
+
+    func destroy(_ resource: LedgerEntry, ctx: StepContext) async throws {
+        guard let uri = S3URI(resource.name) else { return }
+        let client = try await AWSClientCache.shared(ctx).client(ctx, region: resource.attributes["region"]?.stringValue)
+        let s3 = S3Client(client)
+        // Unfinished multipart uploads of this step: abort them so no parts are left behind.
+        let dir = Self.stateDirectory(ctx, step: resource.step)
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where f.hasSuffix(".json") {
+            if let st = S3MultipartState.load(from: dir + "/" + f), st.bucket == uri.bucket {
+                try? await s3.abortMultipartUpload(bucket: st.bucket, key: st.key, uploadId: st.uploadId)
+                try? FileManager.default.removeItem(atPath: dir + "/" + f)
+            }
+        }
+        var keys = AWSSteps.strings(resource.attributes["keys"])
+        if resource.state == .intent || keys.isEmpty {
+            if resource.name.hasSuffix("/") {
+                let prefix = uri.key
+                guard prefix.count > 1 else {
+                    ctx.warn("not deleting unfinished upload \(resource.name): its prefix is the whole bucket")
+                    return
+                }
+                keys = try await S3Listing.objects(s3, bucket: uri.bucket, prefix: prefix).map(\.key)
+            } else {
+                keys = [uri.key]
+            }
+        }
+        let failed = try await s3.deleteObjects(bucket: uri.bucket, keys: keys)
+        if let f = failed.first {
+            throw StepError("\(failed.count) of \(keys.count) objects in \(uri.bucket) were not deleted, e.g. \(f.key): \(f.code) \(f.message)")
+        }
+    }
+}
+
+/// `s3.delete-prefix`: deletes every object under a prefix (the LMI clean-up cell).
+struct S3DeletePrefixKind: StepKind {
+    let schema = StepKindSchema(
+        kind: "s3.delete-prefix", version: 1, category: .teardown,
+        summary: "Delete every object under s3://bucket/prefix/ (clean-up).",
+        inputs: [
+            InputSpec("bucket", .string, required: true, "the bucket"),
+            InputSpec("prefix", .string, required: true, "the prefix; objects equal to it or under prefix/ are deleted (never empty)"),
+            InputSpec("region", .string, "AWS region of the bucket (default: the configured region)"),
+        ],
+        outputs: [
+            OutputSpec("deleted", .int, "number of objects deleted"),
+            OutputSpec("uri", .string, "s3://bucket/prefix"),
+        ])
+
+    func planDetails(inputs: ValueMap) -> [String] {
+        ["✗ s3://\(inputs["bucket"]?.stringValue ?? "?")/\(inputs["prefix"]?.stringValue ?? "?")/"]
+    }
+
+    func run(_ ctx: StepContext) async throws -> ValueMap {
+        let bucket = try ctx.string("bucket")
+        let prefix = try ctx.string("prefix").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        guard !prefix.isEmpty else {
+            throw StepError("refusing to delete with an empty prefix: that would empty the whole bucket \(bucket)")
+        }
+        let s3 = S3Client(try await AWSSteps.client(ctx))
+        let keys = try await S3Listing.objects(s3, bucket: bucket, prefix: prefix).map(\.key).filter { $0 == prefix || $0.hasPrefix(prefix + "/") }
+        let failed = try await s3.deleteObjects(bucket: bucket, keys: keys)
+        if let f = failed.first {
+            throw StepError("\(failed.count) of \(keys.count) objects under s3://\(bucket)/\(prefix)/ were not deleted, e.g. \(f.key): \(f.code) \(f.message)")
+        }
+        // Uploads recorded under the prefix are gone now.
+        let base = "s3://\(bucket)/\(prefix)"
+        for e in ctx.liveResources(type: S3UploadKind.resourceType) where e.name == base || e.name.hasPrefix(base + "/") {
+            try ctx.markDeleted(e)
+        }
+        ctx.log("deleted \(keys.count) objects under \(base)/")
+        return ["deleted": .int(keys.count), "uri": .string(base)]
+    }
+}
+
+enum S3Listing {
+    /// `ListObjectsV2` under `prefix`. moto's signature check mis-computes listings whose prefix holds `/`
+    /// (see docs/aws.md); real S3 never rejects a correctly signed request that way, so only on that answer
+    /// does sous list from the prefix's first path segment instead and filter locally.
+    static func objects(_ s3: S3Client, bucket: String, prefix: String) async throws -> [S3Object] {
+        do {
+            return try await s3.listObjects(bucket: bucket, prefix: prefix.isEmpty ? nil : prefix)
+        } catch let e as AWSError where e.code == "SignatureDoesNotMatch" && prefix.contains("/") {
+            let head = String(prefix[..<(prefix.firstIndex(of: "/") ?? prefix.endIndex)])
+            return try await s3.listObjects(bucket: bucket, prefix: head).filter { $0.key.hasPrefix(prefix) }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Benchmark: uploading a ~2 GiB folder to S3 with sous (`sous run` of a one-step s3.upload recipe),
+# `aws s3 cp --recursive` (AWS CLI) and boto3's upload_file (one call per file, as
+# sagemaker.Session.upload_data does), all to the same loopback moto server (no signature check).
+#
+# Usage: scripts/bench-s3.sh [BIG_FILES] [BIG_MIB] [SMALL_FILES] [SMALL_KIB]   (default 3 x 640 MiB + 400 x 256 KiB)
+# Env:   SOUS_BIN (default .build-release/release/sous, built with
+#        `swift build -c release --scratch-path .build-release --product sous` if absent), PYTHON (python3)
+# Each tool runs once (no loops: the machine is shared). Prints wall time, throughput and peak RSS
+# (/usr/bin/time -v) of each, and the ratios. The data is generated in /tmp and removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIG=${1:-3}
+BIG_MIB=${2:-640}
+SMALL=${3:-400}
+SMALL_KIB=${4:-256}
+PYTHON=${PYTHON:-python3}
+SOUS_BIN=${SOUS_BIN:-.build-release/release/sous}
+if [[ ! -x "$SOUS_BIN" ]]; then
+  swift build -c release --scratch-path .build-release --product sous
+fi
+SOUS_BIN=$(cd "$(dirname "$SOUS_BIN")" && pwd)/$(basename "$SOUS_BIN")
+
+WORK=$(mktemp -d /tmp/sous-bench-s3.XXXXXX)
+MOTO_PID=
+cleanup() { [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+echo "generating $BIG x $BIG_MIB MiB + $SMALL x $SMALL_KIB KiB in $WORK/data …"
+mkdir -p "$WORK/data/weights" "$WORK/data/small"
+for i in $(seq 1 "$BIG"); do
+  head -c $((BIG_MIB << 20)) /dev/urandom > "$WORK/data/weights/model-$i.safetensors"
+done
+for i in $(seq 1 "$SMALL"); do
+  head -c $((SMALL_KIB << 10)) /dev/urandom > "$WORK/data/small/file-$i.bin"
+done
+TOTAL_BYTES=$(du -sb "$WORK/data" | awk '{print $1}')
+FILES=$((BIG + SMALL))
+
+"$PYTHON" Tests/python/moto_launcher.py > "$WORK/moto.log" 2>&1 &
+MOTO_PID=$!
+for _ in $(seq 1 600); do  # poll for the port (deadline 60 s)
+  grep -q '^PORT ' "$WORK/moto.log" 2>/dev/null && break
+  sleep 0.1  # poll interval
+done
+PORT=$(awk '/^PORT /{print $2}' "$WORK/moto.log")
+[[ -n "$PORT" ]] || { echo "moto did not start:"; cat "$WORK/moto.log"; exit 1; }
+export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ACCESS_KEY_ID=AKIABENCH0000000000 AWS_SECRET_ACCESS_KEY=bench
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+"$PYTHON" -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='bench')"
+
+# Runs a command under /usr/bin/time -v; prints "seconds peak_kib".
+measure() {
+  local log="$WORK/time.$1.log"; shift
+  local t0 t1
+  t0=$(date +%s.%N)
+  /usr/bin/time -v "$@" > "$log.out" 2> "$log"
+  t1=$(date +%s.%N)
+  echo "$("$PYTHON" -c "print(f'{$t1-$t0:.3f}')") $(awk -F': ' '/Maximum resident set size/{print $2}' "$log")"
+}
+# Deletes what a tool uploaded, so moto's spool does not grow across tools.
+empty_prefix() {
+  "$PYTHON" - "$1" <<'PY'
+import boto3, os, sys
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix=sys.argv[1]) for o in p.get("Contents", [])]
+for i in range(0, len(keys), 1000):
+    s3.delete_objects(Bucket="bench", Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
+print(len(keys))
+PY
+}
+
+cat > "$WORK/upload.yaml" <<EOF
+name: bench-upload
+steps:
+  - id: up
+    uses: s3.upload
+    with:
+      source: $WORK/data
+      bucket: bench
+      prefix: sous
+EOF
+
+echo "uploading $FILES files, $((TOTAL_BYTES >> 20)) MiB, to moto on 127.0.0.1:$PORT (no signature check)"
+read -r SOUS_S SOUS_KB < <(measure sous "$SOUS_BIN" run "$WORK/upload.yaml" --workspace "$WORK/ws" -v)
+SOUS_UPLOAD_LINE=$(grep -o 'in [0-9.]* s ([0-9.]* MiB/s)' "$WORK/time.sous.log.out" "$WORK/time.sous.log" 2>/dev/null | head -1 || true)
+N_SOUS=$(empty_prefix sous/)
+
+read -r CLI_S CLI_KB < <(measure awscli aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$WORK/data" s3://bench/awscli/ --recursive --only-show-errors)
+N_CLI=$(empty_prefix awscli/)
+
+cat > "$WORK/boto3_upload.py" <<'PY'
+import boto3, os, sys
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+root = sys.argv[1]
+for d, _, names in os.walk(root):
+    for n in sorted(names):
+        path = os.path.join(d, n)
+        s3.upload_file(path, "bench", "boto3/" + os.path.relpath(path, root))
+PY
+read -r B3_S B3_KB < <(measure boto3 "$PYTHON" "$WORK/boto3_upload.py" "$WORK/data")
+N_B3=$(empty_prefix boto3/)
+
+"$PYTHON" - "$TOTAL_BYTES" "$FILES" "$SOUS_S" "$SOUS_KB" "$N_SOUS" "$CLI_S" "$CLI_KB" "$N_CLI" "$B3_S" "$B3_KB" "$N_B3" \
+  "$("$PYTHON" -c 'import boto3; print(boto3.__version__)')" "$(aws --version 2>&1 | awk '{print $1}')" "$SOUS_UPLOAD_LINE" <<'PY'
+import sys
+a = sys.argv[1:]
+total, files = int(a[0]), int(a[1])
+rows = [("sous run (s3.upload)", float(a[2]), int(a[3]), int(a[4])),
+        (f"aws s3 cp --recursive ({a[12]})", float(a[5]), int(a[6]), int(a[7])),
+        (f"boto3 {a[11]} upload_file loop", float(a[8]), int(a[9]), int(a[10]))]
+mib = total / 1048576
+print(f"{'tool':<40} {'time':>8} {'MiB/s':>8} {'peak RSS':>10} {'objects':>8}")
+for name, s, kb, n in rows:
+    ok = "" if n == files else f"  (expected {files})"
+    print(f"{name:<40} {s:7.2f}s {mib / s:8.1f} {kb / 1024:8.1f}MB {n:8d}{ok}")
+sous = rows[0][1]
+for name, s, kb, _ in rows[1:]:
+    print(f"sous vs {name}: {s / sous:.2f}x the speed, {rows[0][2] / kb:.2f}x the memory")
+if a[13]:
+    print(f"(sous's own upload phase, after fingerprinting the folder: {a[13]})")
+print("note: one run each on a shared 2-core machine; expect +-20% noise between runs.")
+PY
