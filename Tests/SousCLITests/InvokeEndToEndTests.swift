@@ -253,6 +253,7 @@ struct InvokeEndToEndTests {
                 "format": "tgi", "tokens": invokeTokens, "error_after": 5,
                 "error": ["type": "ModelStreamError", "message": "Your model primary did not complete sending the inference response in the allotted time.", "error_code": "ModelInvocationTimeExceeded"],
             ],
+            "tgi-error-ep": ["format": "tgi", "tokens": invokeTokens, "error_after": 3, "tgi_error": "Request failed during generation: Server error: CUDA out of memory"],
             "bad-ep": [
                 "status": 424,
                 "headers": ["x-amzn-ErrorType": "ModelError:http://internal.amazon.com/coral/com.amazon.sagemaker/"],
@@ -282,6 +283,10 @@ struct InvokeEndToEndTests {
         #expect(bad.stderr.contains("ModelError, HTTP 424; the container answered 422"), "\(bad.stderr)")
         #expect(bad.stderr.contains("inputs tokens + max_new_tokens must be <= 4096"))
         #expect(bad.stderr.contains("log-group:/aws/sagemaker/Endpoints/bad-ep"))
+        let inStream = try SousBinary.run(["invoke", "tgi-error-ep", "--prompt", "hi"], cwd: ws, env: server.env)
+        #expect(inStream.status == 1)
+        #expect(inStream.stdout == invokeTokens.prefix(3).joined() + "\n")
+        #expect(inStream.stderr.contains("the model container reported an error in its output: Request failed during generation: Server error: CUDA out of memory"), "\(inStream.stderr)")
         #expect(server.requests.allSatisfy { $0.signatureOK })
     }
 
