@@ -98,6 +98,7 @@ struct LocalStatus: AsyncParsableCommand {
             let obj: [String: Any] = [
                 "running": true, "pid": Int(info.pid), "port": info.port, "url": info.endpointURL, "region": info.region,
                 "buckets": buckets, "endpoints": endpoints, "data": control.paths.dataDirectory.path,
+                "models": status["models"] ?? [], "endpointConfigs": status["endpointConfigs"] ?? [],
             ]
             let d = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
             Console.out(String(decoding: d, as: UTF8.self) + "\n")
@@ -107,6 +108,10 @@ struct LocalStatus: AsyncParsableCommand {
         Console.out("data: \(control.paths.dataDirectory.path)\n")
         Console.out("buckets: \(buckets.isEmpty ? "none" : "")\n")
         for b in buckets { Console.out("  \(b["name"] as? String ?? "?")  \(b["objects"] as? Int ?? 0) objects\n") }
+        let models = status["models"] as? [String] ?? []
+        let configs = status["endpointConfigs"] as? [String] ?? []
+        Console.out("models: \(models.isEmpty ? "none" : models.joined(separator: ", "))\n")
+        Console.out("endpoint configs: \(configs.isEmpty ? "none" : configs.joined(separator: ", "))\n")
         Console.out("endpoints: \(endpoints.isEmpty ? "none" : "")\n")
         for e in endpoints {
             var line = "  \(e["name"] as? String ?? "?")  \(e["status"] as? String ?? "?")"

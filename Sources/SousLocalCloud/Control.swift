@@ -90,6 +90,18 @@ public struct LocalCloudControl: Sendable {
     public func start(executable: String, workspace: URL, port: Int?, timeout: TimeInterval = 60) async throws -> (LocalCloudServerInfo, Bool) {
         if let running = await runningServer() { return (running, false) }
         let fm = FileManager.default
+        // One starter at a time per workspace (two `sous run --local` at once must not start two servers).
+        try fm.createDirectory(at: paths.root, withIntermediateDirectories: true)
+        let lockFD = open(paths.root.appendingPathComponent("start.lock").path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard lockFD >= 0 else { throw LocalCloudError("Could not create \(paths.root.path)/start.lock; check the workspace is writable.") }
+        defer { close(lockFD) }
+        let lockDeadline = Date().addingTimeInterval(timeout)
+        while flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            guard Date() < lockDeadline else { throw LocalCloudError("Another sous is starting the local cloud of this workspace.") }
+            try await Task.sleep(for: .milliseconds(50))  // poll the start lock until the deadline
+        }
+        defer { flock(lockFD, LOCK_UN) }
+        if let running = await runningServer() { return (running, false) }
         try fm.createDirectory(at: paths.logsDirectory, withIntermediateDirectories: true)
         _ = try credentials()
         let previous = recordedServer()

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SousAWS
 import SousCrypto
 
 /// S3's REST API, path-style: `/`, `/bucket`, `/bucket/key…`.
@@ -22,6 +23,20 @@ struct S3Service: Sendable {
         }
         let key = String(rawKey).removingPercentEncoding ?? String(rawKey)
         let m = wire.method
+        if wire.hasQuery("tagging") { return try await tagging(bucket, key: key.isEmpty ? nil : key, wire, body) }
+        let handled: Set<String> = [
+            "uploads", "uploadId", "partNumber", "delete", "location", "list-type", "prefix", "delimiter", "max-keys",
+            "continuation-token", "start-after", "encoding-type", "marker", "fetch-owner", "versionId", "x-id",
+            "response-content-type", "response-content-disposition", "response-cache-control", "response-content-encoding",
+            "response-content-language", "response-expires", "max-parts", "part-number-marker", "max-uploads",
+            "key-marker", "upload-id-marker", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+            "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
+        ]
+        if let sub = wire.query.first(where: { !handled.contains($0.name) }) {
+            throw ServiceError(
+                .notImplemented, "NotImplemented",
+                "The sous local cloud does not implement the S3 subresource ?\(sub.name) (\(m) \(wire.rawPath)).")
+        }
         if bucket.isEmpty {
             guard m == "GET" else { throw methodNotAllowed() }
             return try await listBuckets()
@@ -95,6 +110,37 @@ struct S3Service: Sendable {
     private func createBucket(_ bucket: String) async throws -> Response {
         try await store.createBucket(bucket)
         return Reply.empty(.ok, headers: [("Location", "/\(bucket)")])
+    }
+
+    // MARK: Tagging
+
+    private func tagging(_ bucket: String, key: String?, _ wire: WireRequest, _ body: RequestBody) async throws -> Response {
+        switch wire.method {
+        case "PUT":
+            let xml = String(decoding: try await BodyIO.collect(body, limit: 1 << 20), as: UTF8.self)
+            var tags: [String: String] = [:]
+            for t in XMLText.elements("Tag", in: xml) {
+                guard let k = XMLText.elements("Key", in: t).first else { continue }
+                tags[XMLText.unescape(k)] = XMLText.unescape(XMLText.elements("Value", in: t).first ?? "")
+            }
+            if let key { try await store.setObjectTags(bucket, key, tags) } else { try await store.setBucketTags(bucket, tags) }
+            return Reply.empty(key == nil ? .noContent : .ok)
+        case "GET":
+            let tags: [String: String]
+            if let key { tags = try await store.objectTags(bucket, key) } else { tags = try await store.bucketTags(bucket) }
+            if key == nil && tags.isEmpty {
+                throw ServiceError(.notFound, "NoSuchTagSet", "The TagSet does not exist", s3Extra: [("BucketName", bucket)])
+            }
+            var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>"
+            for (k, v) in tags.sorted(by: { $0.key < $1.key }) {
+                x += "<Tag><Key>\(XMLText.escape(k))</Key><Value>\(XMLText.escape(v))</Value></Tag>"
+            }
+            return Reply.xml(.ok, x + "</TagSet></Tagging>")
+        case "DELETE":
+            if let key { try await store.setObjectTags(bucket, key, [:]) } else { try await store.setBucketTags(bucket, [:]) }
+            return Reply.empty(.noContent)
+        default: throw methodNotAllowed()
+        }
     }
 
     // MARK: Listing
@@ -223,7 +269,8 @@ struct S3Service: Sendable {
         let file = try await receive(wire, body)
         do {
             let meta = try await store.putObject(
-                bucket, key: key, file: file, contentType: wire.header("content-type"), metadata: metadata(wire))
+                bucket, key: key, file: file, contentType: wire.header("content-type"), metadata: metadata(wire),
+                tags: wire.header("x-amz-tagging").map { Dictionary(AWSURIEncoding.parseQuery($0).map { ($0.name, $0.value) }) { _, b in b } })
             return Reply.empty(.ok, headers: [("ETag", "\"\(meta.etag)\"")])
         } catch {
             try? FileManager.default.removeItem(at: file.url)

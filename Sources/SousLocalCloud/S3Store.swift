@@ -13,11 +13,13 @@ struct S3ObjectMeta: Codable, Sendable {
     var contentType: String?
     var metadata: [String: String]
     var file: String
+    var tags: [String: String]? = nil
 }
 
 struct S3BucketInfo: Codable, Sendable {
     var name: String
     var created: Date
+    var tags: [String: String]? = nil
 }
 
 struct S3UploadInfo: Codable, Sendable {
@@ -186,9 +188,32 @@ actor S3Store {
         return (objects[b] ?? [:]).values.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
     }
 
+    // MARK: Tagging
+
+    func objectTags(_ b: String, _ key: String) throws -> [String: String] { try object(b, key).0.tags ?? [:] }
+
+    func setObjectTags(_ b: String, _ key: String, _ tags: [String: String]) throws {
+        var (m, _) = try object(b, key)
+        m.tags = tags.isEmpty ? nil : tags
+        try writeJSON(m, to: objectsDir(b).appendingPathComponent("\(Self.keyHash(key)).json"))
+        objects[b]?[key] = m
+    }
+
+    func bucketTags(_ b: String) throws -> [String: String] {
+        try requireBucket(b)
+        return buckets[b]?.tags ?? [:]
+    }
+
+    func setBucketTags(_ b: String, _ tags: [String: String]) throws {
+        try requireBucket(b)
+        buckets[b]?.tags = tags.isEmpty ? nil : tags
+        try writeJSON(buckets[b]!, to: bucketDir(b).appendingPathComponent("bucket.json"))
+    }
+
     @discardableResult
     func putObject(
-        _ b: String, key: String, file: ReceivedFile, etag: String? = nil, contentType: String?, metadata: [String: String]
+        _ b: String, key: String, file: ReceivedFile, etag: String? = nil, contentType: String?, metadata: [String: String],
+        tags: [String: String]? = nil
     ) throws -> S3ObjectMeta {
         try requireBucket(b)
         let h = Self.keyHash(key)
@@ -197,7 +222,7 @@ actor S3Store {
         try FileManager.default.moveItem(at: file.url, to: dir.appendingPathComponent(dataName))
         let meta = S3ObjectMeta(
             key: key, size: file.size, etag: etag ?? file.md5.hexString, lastModified: Date(), contentType: contentType,
-            metadata: metadata, file: dataName)
+            metadata: metadata, file: dataName, tags: tags)
         try writeJSON(meta, to: dir.appendingPathComponent("\(h).json"))
         if let old = objects[b]?[key] { try? FileManager.default.removeItem(at: dir.appendingPathComponent(old.file)) }
         objects[b, default: [:]][key] = meta

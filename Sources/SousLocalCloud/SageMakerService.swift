@@ -78,6 +78,11 @@ actor SageMakerService {
         }
     }
 
+    /// Names of the models and endpoint configs (for `sous local status`).
+    func resourceNames() -> (models: [String], configs: [String]) {
+        (models.values.map(\.name).sorted(), configs.values.map(\.name).sorted())
+    }
+
     // MARK: Control plane
 
     func handle(target: String, body: [UInt8]) async throws -> Response {

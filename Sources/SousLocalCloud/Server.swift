@@ -111,6 +111,19 @@ public final class LocalCloudServer: Sendable {
         ) { akid in
             akid == creds.accessKeyId ? SigV4Verifier.KeySecret(secretAccessKey: creds.secretAccessKey) : nil
         }
+        if case .valid(_, let region, _) = outcome, region != configuration.region {
+            // As AWS: a credential scoped to another (or no) region is refused.
+            configuration.log("refused \(wire.method) \(wire.rawPath): credential scoped to region '\(region)'")
+            if service == "s3" {
+                throw ServiceError(
+                    .badRequest, "AuthorizationHeaderMalformed",
+                    "The authorization header is malformed; the region '\(region)' is wrong; expecting '\(configuration.region)'",
+                    s3Extra: [("Region", configuration.region)])
+            }
+            throw ServiceError(
+                .forbidden, "InvalidSignatureException",
+                "Credential should be scoped to a valid region (got '\(region)', this local cloud serves '\(configuration.region)').")
+        }
         if case .invalid(let code, let message) = outcome {
             let status: HTTPResponse.Status =
                 switch code {
@@ -119,7 +132,7 @@ public final class LocalCloudServer: Sendable {
                 }
             var c = code
             if service == "s3" && code == "MissingAuthenticationToken" { c = "AccessDenied" }
-            configuration.log("refused \(wire.method) \(wire.rawPath): \(c)")
+            configuration.log("refused \(wire.method) \(wire.rawPath) (service \(service)): \(c)")
             throw ServiceError(status, c, message)
         }
     }
@@ -151,7 +164,10 @@ public final class LocalCloudServer: Sendable {
                 buckets.append(["name": b.name, "objects": await s3Store.objectCount(b.name)])
             }
             let endpoints = await sagemaker.endpointSummaries()
-            return Reply.json(.ok, ["pid": Int(getpid()), "buckets": buckets, "endpoints": endpoints], contentType: "application/json")
+            let (models, configs) = await sagemaker.resourceNames()
+            return Reply.json(
+                .ok, ["pid": Int(getpid()), "buckets": buckets, "endpoints": endpoints, "models": models, "endpointConfigs": configs],
+                contentType: "application/json")
         default:
             return Reply.empty(.notFound)
         }

@@ -48,7 +48,7 @@ struct WireRequest: Sendable {
         } else {
             credential = nil
         }
-        guard let parts = credential?.split(separator: "/"), parts.count == 5 else { return nil }
+        guard let parts = credential?.split(separator: "/", omittingEmptySubsequences: false), parts.count == 5 else { return nil }
         return String(parts[3])
     }
 }

@@ -9,16 +9,22 @@ struct StoryGenerator: TextGenerator {
     static let story = ["Once", " upon", " a", " time,", " a", " tiny", " ☁️", " cloud", " said", " \"héllo\"", "\n", "and", " rained", "."]
     var failAfter: Int? = nil
     var delayPerToken: Double = 0
+    /// Never ends on its own (cycles the story) — for the disconnect test.
+    var endless = false
+    var log: GenerationLog? = nil
 
     var memoryBytes: UInt64 { 1024 }
     func tokenCount(_ text: String) -> Int { max(1, text.split(separator: " ").count) }
 
     func generate(prompt: String, settings: GenerationSettings, onToken: (TokenEvent) -> Bool) throws -> GenerationFinish {
+        log?.started.add(1, ordering: .relaxed)
         for i in 0..<settings.maxNewTokens {
             if let failAfter, i == failAfter { throw StoryFailure() }
-            if delayPerToken > 0 { Thread.sleep(forTimeInterval: delayPerToken) }  // deadline-free pacing for the cancel test
-            if i == Self.story.count { return .eosToken }
-            guard onToken(TokenEvent(id: 100 + i, text: Self.story[i], logprob: -0.5)) else { return .length }
+            if delayPerToken > 0 { Thread.sleep(forTimeInterval: delayPerToken) }  // pacing for the cancel test, not a wait
+            if i == Self.story.count && !endless { return .eosToken }
+            log?.tokens.add(1, ordering: .relaxed)
+            let w = Self.story[i % Self.story.count]
+            guard onToken(TokenEvent(id: 100 + i % Self.story.count, text: w, logprob: -0.5)) else { return .length }
         }
         return .length
     }
