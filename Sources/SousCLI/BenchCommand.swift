@@ -103,8 +103,9 @@ struct BenchStreamCommand: ParsableCommand {
             FileHandle.standardError.write(Data("bench \(t.format.rawValue): \(result); \(latency)\n".utf8))
             print(
                 String(
-                    format: "SOUS_BENCH format=%@ file=%@ mb=%.1f mbps=%.1f p50us=%.2f p99us=%.2f tokens=%d textbytes=%d",
-                    t.format.rawValue, t.path, Double(result.fileBytes) / 1e6, result.megabytesPerSecond, latency.p50Microseconds,
+                    format: "SOUS_BENCH format=%@ file=%@ mb=%.1f mbps=%.1f cpumbps=%.1f p50us=%.2f p99us=%.2f tokens=%d textbytes=%d",
+                    t.format.rawValue, t.path, Double(result.fileBytes) / 1e6, result.megabytesPerSecond,
+                    result.megabytesPerCPUSecond, latency.p50Microseconds,
                     latency.p99Microseconds, result.tokens, sink.textBytes))
         }
         if failed { throw ExitCode(1) }

@@ -26,6 +26,7 @@ struct InvokeBenchAndPayloadTests {
             let expected = try String(contentsOfFile: dir.appendingPathComponent("bench-\(format).es.expected").path, encoding: .utf8)
             #expect(kv["textbytes"] == expected.split(separator: " ").first.map(String.init), "\(line)")
             #expect(Double(kv["mbps"] ?? "") ?? 0 > 0)
+            #expect(Double(kv["cpumbps"] ?? "") ?? 0 > 0)
             #expect(Double(kv["p99us"] ?? "") != nil)
         }
         // A flipped byte breaks a CRC: reported, exit 1.

@@ -327,6 +327,20 @@ struct InvokeEndToEndTests {
         #expect(reqs.last?.operation == "invocations")
         #expect(reqs.last?.json["stream"] == nil)
         #expect(reqs.allSatisfy { $0.signatureOK })
+
+        // max_new_tokens reached: finish_reason length.
+        let capped = try SousBinary.run(["invoke", "tgi-ep", "--prompt", "Hello", "--json", "--max-new-tokens", "\(invokeTokens.count)"], cwd: ws, env: server.env)
+        let summary = capped.stdout.split(separator: "\n").last.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) ?? [:] } ?? [:]
+        #expect(summary["finish_reason"] as? String == "length", "\(capped.stdout)")
+
+        // The server really checks signatures: a wrong secret is refused.
+        var wrong = server.env
+        wrong["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        let refused = try SousBinary.run(["invoke", "tgi-ep", "--prompt", "Hello"], cwd: ws, env: wrong)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("InvalidSignatureException, HTTP 403"), "\(refused.stderr)")
+        #expect(server.requests.last?.signatureOK == false)
+        #expect(!refused.stderr.contains("not-the-secret"))
     }
 
     @Test("sous chat keeps the history in llama-2-chat format, /reset forgets it, /system changes the system prompt")
