@@ -142,13 +142,24 @@ final class AWSStepsFixture {
 
     static func recipe(_ name: String) -> String { TestPaths.packageRoot.appendingPathComponent("recipes/\(name)").path }
 
-    /// `[2/3] deploy  sagemaker.deploy  cached` lines as step → status word.
+    /// `[2/3] deploy  sagemaker.deploy  cached` lines as step → status word. A step that prints
+    /// output gets a header line first and its status (`  ran 0.4 s`) after the output.
     static func statuses(_ out: String) -> [String: String] {
         var m: [String: String] = [:]
-        for line in out.split(separator: "\n") where line.hasPrefix("[") {
+        var open: String?
+        for line in out.split(separator: "\n") {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard parts.count >= 4 else { continue }
-            m[String(parts[1])] = String(parts[3])
+            if line.hasPrefix("[") {
+                if parts.count >= 4 {
+                    m[String(parts[1])] = String(parts[3])
+                    open = nil
+                } else if parts.count >= 2 {
+                    open = String(parts[1])
+                }
+            } else if let step = open, line.hasPrefix("  "), let word = parts.first, ["ran", "failed"].contains(word) {
+                m[step] = String(word)
+                open = nil
+            }
         }
         return m
     }
