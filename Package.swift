@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "SousLLMTests", dependencies: ["SousLLM", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousRecipeTests", dependencies: ["SousRecipe", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousEngineTests", dependencies: ["SousEngine", "SousTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SousAWSTests", dependencies: ["SousAWS", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SousAWSTests", dependencies: ["SousAWS", "SousLLM", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHubTests", dependencies: ["SousHub", "SousTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousAWS", "SousTestSupport"],

@@ -7,9 +7,6 @@ need_apt=()
 for pc in libcurl:libcurl4-openssl-dev openssl:libssl-dev yaml-0.1:libyaml-dev; do
   pkg-config --exists "${pc%%:*}" 2>/dev/null || need_apt+=("${pc#*:}")
 done
-if [ "${SOUS_TEST_DEPS:-0}" = 1 ]; then
-  command -v nginx >/dev/null || need_apt+=(nginx-light)
-fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
@@ -19,7 +16,7 @@ for pc in libcurl openssl yaml-0.1; do
   pkg-config --exists "$pc" || { echo "bootstrap: pkg-config cannot find $pc" >&2; exit 1; }
 done
 if [ "${SOUS_TEST_DEPS:-0}" = 1 ]; then
-  python3 - <<'PY' 2>/dev/null || pip install -q 'moto[server]' boto3 huggingface_hub tokenizers
-import moto, boto3, huggingface_hub, tokenizers, flask  # noqa: F401
+  python3 - <<'PY' 2>/dev/null || pip install -q 'moto[server]' boto3 huggingface_hub tokenizers numpy
+import moto, boto3, huggingface_hub, tokenizers, flask, numpy  # noqa: F401
 PY
 fi

@@ -28,6 +28,8 @@ struct RunCommand: AsyncParsableCommand {
     var yes = false
     @Option(name: .customLong("wait"), help: ArgumentHelp("Seconds to wait for another run of this recipe to finish.", valueName: "seconds"))
     var wait: Double = 60
+    @Flag(name: .long, help: "Run against the local cloud (started when needed), as `local: true` in the recipe does.")
+    var local = false
 
     func validate() throws {
         if step != nil && from != nil { throw ValidationError("give --step or --from, not both") }
@@ -44,6 +46,9 @@ struct RunCommand: AsyncParsableCommand {
         options.assumeYes = yes
         options.lockWait = wait
         options.commandLine = CommandLine.arguments.joined(separator: " ")
+        if local || recipe.local {
+            options.environment = try await localCloudEnvironment(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
+        }
         options.confirm = { prompt in
             guard isatty(STDIN_FILENO) == 1 else { return false }
             Console.err(prompt + "\nRun them? [y/N] ")
@@ -81,6 +86,8 @@ struct PlanCommand: AsyncParsableCommand {
     var force = false
     @Flag(name: .long, help: "Plan as for `run --keep`.")
     var keep = false
+    @Flag(name: .long, help: "Run against the local cloud (started when needed), as `local: true` in the recipe does.")
+    var local = false
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
@@ -90,6 +97,9 @@ struct PlanCommand: AsyncParsableCommand {
         options.selection = step.map(RunOptions.Selection.step) ?? from.map(RunOptions.Selection.from) ?? .all
         options.force = force
         options.keep = keep
+        if local || recipe.local {
+            options.environment = try await localCloudEnvironment(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
+        }
         let decisions: [StepDecision]
         do { decisions = try await engine.plan(recipe, params: params, options: options) } catch { throw fail(error) }
         if json {
@@ -137,6 +147,8 @@ struct DestroyCommand: AsyncParsableCommand {
     var yes = false
     @Option(name: .customLong("wait"), help: ArgumentHelp("Seconds to wait for a run of this recipe to finish.", valueName: "seconds"))
     var wait: Double = 60
+    @Flag(name: .long, help: "Run against the local cloud (started when needed), as `local: true` in the recipe does.")
+    var local = false
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
@@ -160,6 +172,9 @@ struct DestroyCommand: AsyncParsableCommand {
         var options = RunOptions()
         options.lockWait = wait
         options.assumeYes = true
+        if local || recipe.local {
+            options.environment = try await localCloudEnvironment(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
+        }
         let opts = options
         do {
             let gone = try await engine.destroy(recipe, options: opts)

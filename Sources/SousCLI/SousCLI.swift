@@ -19,7 +19,8 @@ public struct SousMain: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, PlanCommand.self, StatusCommand.self, ValidateCommand.self, StepsCommand.self,
-            DestroyCommand.self, HubCommand.self,
+            DestroyCommand.self, LocalCommand.self, GenerateCommand.self, InvokeCommand.self, ChatCommand.self,
+            HubCommand.self, BenchCommand.self,
         ])
     public init() {}
 }

@@ -198,7 +198,7 @@ extension Engine {
             return parts.map { p in
                 switch p {
                 case .text(let s): s
-                case .reference(let r): "${{ \(r) }}"
+                case .reference(let r, _): "${{ \(r) }}"
                 }
             }.joined()
         case .list(let items, _): return "[" + items.map(templateText).joined(separator: ", ") + "]"

@@ -65,7 +65,7 @@ final class RunRecorder: @unchecked Sendable {
         let transcript = ctx.transcript.withLock { $0 }
         var text = lines.joined(separator: "\n")
         if !transcript.isEmpty { text += (text.isEmpty ? "" : "\n") + "--- output ---\n" + transcript }
-        try? writeAtomically(Data((text + "\n").utf8), to: dir + "/logs/\(step).log")
+        try? writeAtomically(Data((text + "\n").utf8), to: dir + "/logs/\(step).log", durable: false)
     }
 
     private func save() {
@@ -90,8 +90,8 @@ final class RunRecorder: @unchecked Sendable {
             if let t = e.transcript { m["transcript"] = .string(t) }
             return .map(m)
         })
-        try? writeAtomically(Data(Value.map(doc).jsonString(pretty: true).utf8), to: dir + "/record.json")
-        try? writeAtomically(Data(markdown().utf8), to: dir + "/record.md")
+        try? writeAtomically(Data(Value.map(doc).jsonString(pretty: true).utf8), to: dir + "/record.json", durable: false)
+        try? writeAtomically(Data(markdown().utf8), to: dir + "/record.md", durable: false)
     }
 
     private func markdown() -> String {

@@ -7,7 +7,8 @@ public struct WorkspaceError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Writes `data` to `path` atomically: temp file in the same folder, fsync, rename, fsync the folder.
-public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+/// With `durable: false` the fsyncs are skipped (still atomic: readers never see half a file).
+public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644, durable: Bool = true) throws {
     let dir = (path as NSString).deletingLastPathComponent
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let tmp = dir + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
@@ -27,7 +28,7 @@ public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644)
         }
     }
     let err = errno
-    if ok && fsync(fd) != 0 { ok = false }
+    if ok && durable && fsync(fd) != 0 { ok = false }
     close(fd)
     guard ok else {
         unlink(tmp)
@@ -38,7 +39,7 @@ public func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644)
         unlink(tmp)
         throw WorkspaceError("cannot write \(path): \(String(cString: strerror(e)))")
     }
-    let dfd = open(dir, O_RDONLY)
+    let dfd = durable ? open(dir, O_RDONLY) : -1
     if dfd >= 0 {
         fsync(dfd)
         close(dfd)

@@ -62,7 +62,8 @@ struct ExpressionProblem: Error {
 /// One piece of an interpolated string.
 public enum TemplatePart: Sendable, Hashable {
     case text(String)
-    case reference(Reference)
+    /// A reference, with the column (in the source line) where its `${{` starts.
+    case reference(Reference, column: Int)
 }
 
 /// An input value as written in the recipe, before expressions are resolved.
@@ -88,7 +89,7 @@ public indirect enum Template: Sendable, Hashable {
         case .literal: []
         case .expression(let r, let m): [(r, m)]
         case .interpolated(let parts, let m):
-            parts.compactMap { if case .reference(let r) = $0 { (r, m) } else { nil } }
+            parts.compactMap { if case .reference(let r, let col) = $0 { (r, YAMLMark(line: m.line, column: col)) } else { nil } }
         case .list(let items, _): items.flatMap(\.references)
         case .map(let entries, _): entries.flatMap(\.value.references)
         }
@@ -126,7 +127,7 @@ public indirect enum Template: Sendable, Hashable {
             for p in parts {
                 switch p {
                 case .text(let t): s += t
-                case .reference(let r): s += try lookup(r).interpolationText
+                case .reference(let r, _): s += try lookup(r).interpolationText
                 }
             }
             return .string(s)
@@ -192,14 +193,14 @@ extension Template {
             }
             let inner = String(rest[open.upperBound..<close.lowerBound])
             switch Reference.parse(inner) {
-            case .success(let r): parts.append(.reference(r))
+            case .success(let r): parts.append(.reference(r, column: exprCol))
             case .failure(let p): problems.append((p.message, YAMLMark(line: mark.line, column: exprCol)))
             }
             offset += rest.distance(from: rest.startIndex, to: close.upperBound)
             rest = rest[close.upperBound...]
         }
         if !rest.isEmpty { parts.append(.text(String(rest))) }
-        if parts.count == 1, case .reference(let r) = parts[0] { return .expression(r, mark: mark) }
+        if parts.count == 1, case .reference(let r, _) = parts[0] { return .expression(r, mark: mark) }
         return .interpolated(parts, mark: mark)
     }
 

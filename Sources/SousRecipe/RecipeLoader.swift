@@ -44,12 +44,17 @@ public struct RecipeLoader: Sendable {
             sink.error("YAML syntax error: \(error.message)", at: error.mark)
             throw RecipeError(sink.diagnostics)
         }
-        guard let root, case .mapping(let pairs, _) = root else {
-            sink.error("a recipe must be a map with a 'steps' list", at: root?.mark ?? YAMLMark(line: 1, column: 1))
+        guard let root else {
+            sink.error("the recipe is empty: it needs at least a 'steps' list", at: YAMLMark(line: 1, column: 1))
+            throw RecipeError(sink.diagnostics)
+        }
+        guard case .mapping(let pairs, _) = root else {
+            sink.error("a recipe must be a map with a 'steps' list", at: root.mark)
             throw RecipeError(sink.diagnostics)
         }
         var recipe = Recipe(path: path, name: defaultName, description: nil, local: false, params: [], secrets: [], steps: [], source: text)
         var stepsNode: YAMLNode?
+        var misspeltSteps = false
         for p in pairs {
             guard let key = p.key.scalarText else {
                 sink.error("keys must be plain strings", at: p.key.mark)
@@ -71,12 +76,13 @@ public struct RecipeLoader: Sendable {
             case "secrets": recipe.secrets = parseSecrets(p.value, &sink)
             case "steps": stepsNode = p.value
             default:
+                if Suggest.closest(to: key, in: Self.topKeys) == "steps" { misspeltSteps = true }
                 sink.error("unknown key '\(key)'\(Suggest.hint(key, Self.topKeys)) (known keys: \(Self.topKeys.joined(separator: ", ")))", at: p.key.mark)
             }
         }
         if let stepsNode {
             recipe.steps = parseSteps(stepsNode, &sink)
-        } else {
+        } else if !misspeltSteps {
             sink.error("missing required key 'steps'", at: root.mark)
         }
         checkReferences(recipe, &sink)
@@ -277,9 +283,11 @@ public struct RecipeLoader: Sendable {
 
     private func checkInputs(_ step: StepSpec, _ schema: StepKindSchema, _ sink: inout DiagnosticSink) {
         let label = "step '\(step.id)' (\(schema.kind))"
+        var suggested: Set<String> = []
         for e in step.inputs {
             guard let spec = schema.input(e.key) else {
                 if !schema.openInputs {
+                    if let s = Suggest.closest(to: e.key, in: schema.inputs.map(\.name)) { suggested.insert(s) }
                     sink.error("\(label): unknown input '\(e.key)'\(Suggest.hint(e.key, schema.inputs.map(\.name))) (inputs: \(schema.inputs.map(\.name).joined(separator: ", ")))", at: e.keyMark)
                 }
                 continue
@@ -301,7 +309,7 @@ public struct RecipeLoader: Sendable {
             }
         }
         for spec in schema.inputs where spec.required && spec.defaultValue == nil {
-            if step.input(spec.name) == nil {
+            if step.input(spec.name) == nil && !suggested.contains(spec.name) {
                 sink.error("\(label): missing required input '\(spec.name)' (\(spec.type.rawValue): \(spec.description))", at: step.usesMark)
             }
         }

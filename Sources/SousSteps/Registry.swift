@@ -12,6 +12,8 @@ public enum BuiltinSteps {
             SageMakerDeployKind(), SageMakerDeleteKind(),
             // Hugging Face Hub
             HFSnapshotKind(),
+            // Inference
+            InvokeStreamKind(),
         ])
     }
 }

@@ -53,7 +53,18 @@ private final class LibYAMLParser {
             if let ctx = parser.pointee.context {
                 message = "\(String(cString: ctx)): \(problem)"
             }
-            throw YAMLError(message: message, mark: Self.mark(parser.pointee.problem_mark))
+            var mark = Self.mark(parser.pointee.problem_mark)
+            let context = Self.mark(parser.pointee.context_mark)
+            if parser.pointee.context != nil, context != mark {
+                message += " (the construct started at line \(context.line), column \(context.column))"
+            }
+            // At the end of input, point at the end of the last line rather than at nothing.
+            if Int(parser.pointee.problem_mark.index) >= input.count, mark.column == 1, mark.line > 1 {
+                let lines = String(decoding: UnsafeBufferPointer(input), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                let lastIndex = lines.count >= 2 && lines.last == "" ? lines.count - 2 : lines.count - 1
+                mark = YAMLMark(line: lastIndex + 1, column: lines[lastIndex].count + 1)
+            }
+            throw YAMLError(message: message, mark: mark)
         }
         return event
     }

@@ -89,7 +89,7 @@ struct SageMakerTests {
 
     @Test("waitForEndpoint: Creating → Failed gives the FailureReason; a stuck endpoint times out clearly")
     func waitOutcomes() async throws {
-        let server = try startFakeAWS()
+        let server = try await startFakeAWS()
         defer { server.stop() }
         let env = ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(server.port)", "HOME": "/nonexistent"]
         let client = AWSClient(

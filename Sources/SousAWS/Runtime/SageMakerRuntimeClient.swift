@@ -1,0 +1,273 @@
+public import Foundation
+public import SousHTTP
+
+/// Client for the SageMaker Runtime data plane (`runtime.sagemaker.<region>.amazonaws.com`, rest-json,
+/// SigV4 signing name `sagemaker`): InvokeEndpoint and InvokeEndpointWithResponseStream.
+public struct SageMakerRuntimeClient: Sendable {
+    public let region: String
+    /// Scheme, host and port of the service (no path).
+    public let endpoint: URL
+    public let signer: any RequestSigner
+    public let http: HTTPClient
+    /// Request timeouts (the stream's low-speed limit bounds a silent model).
+    public var timeouts = HTTPTimeouts()
+
+    /// SigV4 signing name of the service.
+    public static let signingName = "sagemaker"
+    /// Largest request body the service accepts (6 MiB).
+    public static let maxBodyLength = 6 * 1024 * 1024
+
+    /// - Parameters:
+    ///   - endpointURL: overrides the service URL; otherwise `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, then
+    ///     `AWS_ENDPOINT_URL` from `environment`, then `https://runtime.sagemaker.<region>.amazonaws.com`.
+    public init(
+        region: String, signer: any RequestSigner, endpointURL: URL? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment, http: HTTPClient = .shared
+    ) {
+        self.region = region
+        self.signer = signer
+        self.http = http
+        self.endpoint = endpointURL ?? Self.resolveEndpoint(region: region, environment: environment)
+    }
+
+    /// The service URL for `region`, honouring the standard endpoint-override variables.
+    public static func resolveEndpoint(region: String, environment: [String: String]) -> URL {
+        for key in ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_ENDPOINT_URL"] {
+            if let v = environment[key], !v.isEmpty, let url = URL(string: v), url.scheme != nil { return url }
+        }
+        let suffix = region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com"
+        return URL(string: "https://runtime.sagemaker.\(region).\(suffix)")!
+    }
+
+    /// InvokeEndpoint: the whole answer at once.
+    /// - Throws: `SageMakerRuntimeError` (invalid input, or the service's error), `HTTPError` for transport failures.
+    public func invokeEndpoint(_ input: InvokeEndpointInput) async throws -> InvokeEndpointOutput {
+        let request = try await signedRequest(input, path: "invocations", acceptHeader: "Accept")
+        let response = try await http.send(request)
+        let h = response.headers
+        guard (200..<300).contains(response.status) else {
+            throw Self.serviceError(status: response.status, headers: h, body: response.body, endpoint: input.endpointName)
+        }
+        return InvokeEndpointOutput(
+            body: response.body, contentType: h["Content-Type"],
+            invokedProductionVariant: h["x-Amzn-Invoked-Production-Variant"],
+            customAttributes: h["X-Amzn-SageMaker-Custom-Attributes"],
+            newSessionId: h["X-Amzn-SageMaker-New-Session-Id"], closedSessionId: h["X-Amzn-SageMaker-Closed-Session-Id"],
+            requestId: h["x-amzn-RequestId"])
+    }
+
+    /// InvokeEndpointWithResponseStream: returns once the response head arrives; the payload parts stream.
+    /// - Throws: `SageMakerRuntimeError` (invalid input, or an HTTP error such as ModelError 424 with the
+    ///   container's message), `HTTPError` when the connection fails before the head.
+    public func invokeEndpointWithResponseStream(_ input: InvokeEndpointInput) async throws -> InvokeEndpointStreamOutput {
+        let request = try await signedRequest(input, path: "invocations-response-stream", acceptHeader: "X-Amzn-SageMaker-Accept")
+        let response = try await http.stream(request)
+        let h = response.head.headers
+        guard (200..<300).contains(response.head.status) else {
+            let body = (try? await response.body.collect(upTo: 64 * 1024)) ?? Data()
+            throw Self.serviceError(status: response.head.status, headers: h, body: body, endpoint: input.endpointName)
+        }
+        return InvokeEndpointStreamOutput(
+            contentType: h["X-Amzn-SageMaker-Content-Type"],
+            invokedProductionVariant: h["x-Amzn-Invoked-Production-Variant"],
+            customAttributes: h["X-Amzn-SageMaker-Custom-Attributes"],
+            requestId: h["x-amzn-RequestId"],
+            payloadParts: SageMakerPayloadStream(
+                response.body, endpointName: input.endpointName, requestId: h["x-amzn-RequestId"]))
+    }
+
+    /// Builds and signs the POST for `/endpoints/<name>/<path>`.
+    func signedRequest(_ input: InvokeEndpointInput, path: String, acceptHeader: String) async throws -> HTTPRequest {
+        try Self.validate(input)
+        var url = endpoint
+        url.appendPathComponent("endpoints")
+        url.appendPathComponent(input.endpointName)
+        url.appendPathComponent(path)
+        var headers = HTTPHeaders()
+        headers.set("Content-Type", input.contentType)
+        let optional: [(String, String?)] = [
+            (acceptHeader, input.accept),
+            ("X-Amzn-SageMaker-Custom-Attributes", input.customAttributes),
+            ("X-Amzn-SageMaker-Target-Variant", input.targetVariant),
+            ("X-Amzn-SageMaker-Target-Container-Hostname", input.targetContainerHostname),
+            ("X-Amzn-SageMaker-Inference-Id", input.inferenceId),
+            ("X-Amzn-SageMaker-Inference-Component", input.inferenceComponentName),
+            ("X-Amzn-SageMaker-Session-Id", input.sessionId),
+        ]
+        for (name, value) in optional { if let value { headers.set(name, value) } }
+        var request = HTTPRequest(method: "POST", url: url, headers: headers, body: .bytes(input.body))
+        request.timeouts = timeouts
+        return try await signer.sign(request, service: Self.signingName, region: region)
+    }
+
+    static func validate(_ input: InvokeEndpointInput) throws {
+        func bad(_ message: String) -> SageMakerRuntimeError {
+            SageMakerRuntimeError(kind: .invalidInput, endpointName: input.endpointName, code: "InvalidInput", message: message)
+        }
+        let name = Array(input.endpointName.utf8)
+        let alnum = { (c: UInt8) in (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) }
+        guard (1...63).contains(name.count), alnum(name.first!), alnum(name.last!),
+            name.allSatisfy({ alnum($0) || $0 == 0x2D })
+        else {
+            throw bad("the endpoint name must be 1 to 63 letters, digits and hyphens, starting and ending with a letter or digit")
+        }
+        guard input.body.count <= maxBodyLength else {
+            throw bad("the request body is \(input.body.count) bytes; SageMaker accepts at most 6 MiB")
+        }
+        if let c = input.customAttributes, c.utf8.count > 1024 || !c.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            throw bad("custom attributes must be at most 1024 printable ASCII characters")
+        }
+        for (label, value, limit) in [
+            ("target variant", input.targetVariant, 63), ("target container hostname", input.targetContainerHostname, 63),
+            ("inference id", input.inferenceId, 64), ("inference component", input.inferenceComponentName, 63),
+            ("session id", input.sessionId, 256),
+        ] {
+            if let v = value, v.isEmpty || v.utf8.count > limit || !v.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+                throw bad("the \(label) must be 1 to \(limit) printable ASCII characters")
+            }
+        }
+    }
+
+    /// A rest-json error: code from `x-amzn-ErrorType` (before `:`, after `#`) or the body's `__type`/`code`,
+    /// message from `message`/`Message`, plus ModelError's `OriginalStatusCode`, `OriginalMessage`, `LogStreamArn`.
+    static func serviceError(status: Int, headers: HTTPHeaders, body: Data, endpoint: String) -> SageMakerRuntimeError {
+        let json = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+        func clean(_ s: String) -> String {
+            var c = Substring(s)
+            if let colon = c.firstIndex(of: ":") { c = c[..<colon] }
+            if let hash = c.lastIndex(of: "#") { c = c[c.index(after: hash)...] }
+            return String(c)
+        }
+        let rawCode = headers["x-amzn-ErrorType"] ?? (json["__type"] as? String) ?? (json["code"] as? String)
+            ?? (json["Code"] as? String)
+        let code = rawCode.map(clean) ?? "HTTP\(status)"
+        var message = (json["message"] as? String) ?? (json["Message"] as? String) ?? ""
+        if message.isEmpty {
+            message = String(decoding: body.prefix(1000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if message.isEmpty { message = "no error message in the response" }
+        return SageMakerRuntimeError(
+            kind: .http(status: status), endpointName: endpoint, code: code, message: message,
+            originalStatusCode: (json["OriginalStatusCode"] as? NSNumber)?.intValue,
+            originalMessage: json["OriginalMessage"] as? String, logStreamArn: json["LogStreamArn"] as? String,
+            requestId: headers["x-amzn-RequestId"])
+    }
+}
+
+/// The `PayloadPart` bytes of an InvokeEndpointWithResponseStream body. `ModelStreamError`,
+/// `InternalStreamFailure` and other error frames, a corrupt or truncated event stream, and connection
+/// failures end it with a `SageMakerRuntimeError` that keeps the bytes received so far. Unknown events are skipped.
+public struct SageMakerPayloadStream: AsyncSequence, Sendable {
+    public typealias Element = Data
+    public typealias Failure = any Error
+
+    let base: HTTPBodyStream
+    let endpointName: String
+    let requestId: String?
+
+    init(_ base: HTTPBodyStream, endpointName: String, requestId: String?) {
+        self.base = base
+        self.endpointName = endpointName
+        self.requestId = requestId
+    }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(events: PayloadEventIterator(base: base.makeAsyncIterator(), endpointName: endpointName, requestId: requestId))
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var events: PayloadEventIterator<HTTPBodyStream.AsyncIterator>
+        public mutating func next() async throws -> Data? { try await events.next() }
+    }
+}
+
+/// Decodes an event-stream body into payload bytes, or `SageMakerRuntimeError`s for error events, corrupt
+/// frames and transport failures (shared by the HTTP stream and tests).
+public struct PayloadEventIterator<Base: AsyncIteratorProtocol> where Base.Element == Data {
+    var base: Base
+    var decoder = EventStreamDecoder()
+    var done = false
+    let endpointName: String
+    let requestId: String?
+    /// Payload kept for error reports (first 4 MiB).
+    var received = Data()
+    var receivedCount = 0
+    static var keep: Int { 4 * 1024 * 1024 }
+
+    public init(base: Base, endpointName: String, requestId: String?) {
+        self.base = base
+        self.endpointName = endpointName
+        self.requestId = requestId
+    }
+
+    public mutating func next() async throws -> Data? {
+        while true {
+            let outcome: Outcome?
+            do {
+                outcome = try decoder.nextFrame { f in
+                    f.isPayloadPart ? Outcome.payload(Data(f.payload)) : Outcome.other(f.message())
+                }
+            } catch {
+                throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
+            }
+            switch outcome {
+            case .payload(let bytes):
+                receivedCount += bytes.count
+                if received.count < Self.keep { received.append(bytes.prefix(Self.keep - received.count)) }
+                if !bytes.isEmpty { return bytes }
+            case .other(let m):
+                try classify(m)
+            case nil:
+                if done { return nil }
+                let chunk: Data?
+                do {
+                    chunk = try await base.next()
+                } catch let e as SageMakerRuntimeError {
+                    throw e
+                } catch {
+                    throw failure(.transport, code: "TransportError", message: "\(error)")
+                }
+                guard let chunk else {
+                    done = true
+                    do {
+                        try decoder.finish()
+                    } catch {
+                        throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
+                    }
+                    return nil
+                }
+                decoder.feed(chunk)
+            }
+        }
+    }
+
+    enum Outcome { case payload(Data), other(EventStreamMessage) }
+
+    /// Throws for exception and error frames; other events are skipped.
+    func classify(_ m: EventStreamMessage) throws {
+        switch m.messageType {
+        case "exception":
+            let type = m.exceptionType ?? "UnknownException"
+            let json = (try? JSONSerialization.jsonObject(with: m.payload)) as? [String: Any] ?? [:]
+            let text = (json["Message"] as? String) ?? (json["message"] as? String)
+                ?? String(decoding: m.payload.prefix(1000), as: UTF8.self)
+            let kind: SageMakerRuntimeError.Kind =
+                type == "ModelStreamError" ? .modelStreamError : type == "InternalStreamFailure" ? .internalStreamFailure : .streamError
+            var e = failure(kind, code: type, message: text)
+            e.errorCode = (json["ErrorCode"] as? String) ?? (json["errorCode"] as? String)
+            throw e
+        case "error":
+            let code = m[header: ":error-code"]?.stringValue ?? "UnknownError"
+            let text = m[header: ":error-message"]?.stringValue ?? String(decoding: m.payload.prefix(1000), as: UTF8.self)
+            throw failure(.streamError, code: code, message: text)
+        default:
+            return
+        }
+    }
+
+    func failure(_ kind: SageMakerRuntimeError.Kind, code: String, message: String) -> SageMakerRuntimeError {
+        SageMakerRuntimeError(
+            kind: kind, endpointName: endpointName, code: code, message: message, requestId: requestId,
+            receivedPayload: received, receivedByteCount: receivedCount)
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import SousAWS
+import SousLLM
+
+/// `sous bench …` (hidden): measurements used by scripts/bench-*.sh.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks (for scripts/bench-*.sh).", shouldDisplay: false,
+        subcommands: [BenchStreamCommand.self])
+}
+
+/// `sous bench stream`: decodes an event-stream file of PayloadParts with the same code `sous invoke`
+/// uses (event-stream decoder, container parser, text sink) and prints a `SOUS_BENCH` line.
+struct BenchStreamCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stream",
+        abstract: "Measure stream decoding throughput and added latency per token on an event-stream file.",
+        discussion: """
+            With --generate, first writes DIR/bench-tgi.es and DIR/bench-lmi.es (about --mb MB each: synthetic \
+            TGI and LMI outputs cut into PayloadParts of 1–256 bytes at seeded random places) and their \
+            expected text sizes. Then measures every file given with --file (or the generated ones).
+            """)
+
+    @Option(help: "Event-stream file to measure (repeatable).")
+    var file: [String] = []
+
+    @Option(help: ArgumentHelp("Container format of the payload.", valueName: "tgi|lmi|jsonlines|raw|auto"))
+    var format: String = "auto"
+
+    @Flag(help: "Generate the benchmark files first (into --dir).")
+    var generate = false
+
+    @Flag(name: .customLong("generate-only"), help: "Generate the files and stop.")
+    var generateOnly = false
+
+    @Option(help: "Folder for generated files.")
+    var dir: String = "."
+
+    @Option(help: "Approximate size of each generated file, in MB.")
+    var mb: Double = 100
+
+    @Option(name: .customLong("latency-frames"), help: "Frames fed one by one for the latency measurement.")
+    var latencyFrames: Int = 200_000
+
+    func run() throws {
+        var targets: [(path: String, format: StreamFormat)] = []
+        guard let given = StreamFormat(rawValue: format) else {
+            throw ValidationError("unknown format \(format); use tgi, lmi, jsonlines, raw or auto")
+        }
+        if generate || generateOnly {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for f in [StreamFormat.tgi, .lmi] {
+                let path = (dir as NSString).appendingPathComponent("bench-\(f.rawValue).es")
+                // Same seeds and sizes as RuntimeBenchmarkTests: parts average 128 payload bytes + ~95 bytes of
+                // frame, so the file is ~1.75x the container output.
+                var writer = try EventStreamFileWriter(path: path, seed: 7, maxPart: 256)
+                let summary = try SyntheticStream.generate(format: f, approximateBytes: Int(mb * 1_000_000 / 1.75), seed: 3) {
+                    try writer.write($0)
+                }
+                try writer.close()
+                try "\(summary.textBytes) \(summary.tokens)".write(toFile: path + ".expected", atomically: true, encoding: .utf8)
+                print(String(format: "generated %@ (%.1f MB, %d frames, %d tokens)", path, Double(writer.bytesWritten) / 1e6, writer.frames, summary.tokens))
+                if file.isEmpty { targets.append((path, f)) }
+            }
+        }
+        if generateOnly { return }
+        for path in file {
+            var f = given
+            if f == .auto {
+                let name = (path as NSString).lastPathComponent
+                f = StreamFormat.allCases.first { $0 != .auto && name.contains("-\($0.rawValue).") } ?? .auto
+            }
+            targets.append((path, f))
+        }
+        if targets.isEmpty { throw ValidationError("give --file PATH or --generate") }
+        var failed = false
+        for t in targets {
+            var sink = StreamTextSink(format: t.format, fileDescriptor: nil, flushEachPart: false)
+            let result: StreamBenchmarkResult
+            do {
+                result = try EventStreamBenchmark.throughput(file: t.path, consume: { sink.write($0) }, finish: { sink.finish() })
+            } catch {
+                FileHandle.standardError.write(Data("error: \(t.path): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            if let expected = try? String(contentsOfFile: t.path + ".expected", encoding: .utf8)
+                .split(separator: " ").compactMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+                let bytes = expected.first, bytes != sink.textBytes
+            {
+                FileHandle.standardError.write(Data("error: \(t.path): decoded \(sink.textBytes) text bytes, expected \(bytes)\n".utf8))
+                failed = true
+            }
+            if !sink.errors.isEmpty {
+                FileHandle.standardError.write(Data("error: \(t.path): \(sink.errors.count) stream errors: \(sink.errors.prefix(3))\n".utf8))
+                failed = true
+            }
+            // Latency: every frame arrives alone and its text is written (flushed) to /dev/null.
+            let devNull = open("/dev/null", O_WRONLY)
+            defer { close(devNull) }
+            var live = StreamTextSink(format: t.format, fileDescriptor: devNull, flushEachPart: true)
+            let latency = try EventStreamBenchmark.latency(file: t.path, maxFrames: latencyFrames, consume: { live.write($0) })
+            FileHandle.standardError.write(Data("bench \(t.format.rawValue): \(result); \(latency)\n".utf8))
+            print(
+                String(
+                    format: "SOUS_BENCH format=%@ file=%@ mb=%.1f mbps=%.1f p50us=%.2f p99us=%.2f tokens=%d textbytes=%d",
+                    t.format.rawValue, t.path, Double(result.fileBytes) / 1e6, result.megabytesPerSecond, latency.p50Microseconds,
+                    latency.p99Microseconds, result.tokens, sink.textBytes))
+        }
+        if failed { throw ExitCode(1) }
+    }
+}

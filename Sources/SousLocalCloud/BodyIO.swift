@@ -1,0 +1,101 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SousCrypto
+
+/// Streams request bodies to files and files to response bodies, hashing on the way (no whole-object buffering).
+enum BodyIO {
+    /// Writes `body` to a new file at `url`, computing MD5 and SHA-256 as it goes.
+    static func receive(_ body: RequestBody, to url: URL) async throws -> ReceivedFile {
+        let fd = open(url.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        guard fd >= 0 else {
+            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not create \(url.path) (errno \(errno)).")
+        }
+        var md5 = SHA256Hasher(algorithm: .md5)
+        var sha = SHA256Hasher()
+        var size: UInt64 = 0
+        do {
+            for try await buffer in body {
+                try buffer.withUnsafeReadableBytes { raw in
+                    md5.update(raw)
+                    sha.update(raw)
+                    var off = 0
+                    while off < raw.count {
+                        let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not write \(url.path) (errno \(errno)); is the disk full?")
+                        }
+                        off += n
+                    }
+                }
+                size += UInt64(buffer.readableBytes)
+            }
+        } catch {
+            close(fd)
+            try? FileManager.default.removeItem(at: url)
+            throw error
+        }
+        close(fd)
+        return ReceivedFile(url: url, size: size, md5: md5.finalize(), sha256: sha.finalize())
+    }
+
+    /// Collects a small body (JSON requests, XML bodies) up to `limit` bytes.
+    static func collect(_ body: RequestBody, limit: Int) async throws -> [UInt8] {
+        var out: [UInt8] = []
+        for try await buffer in body {
+            guard out.count + buffer.readableBytes <= limit else {
+                throw ServiceError(.contentTooLarge, "EntityTooLarge", "The request body is larger than \(limit) bytes.")
+            }
+            out += buffer.readableBytesView
+        }
+        return out
+    }
+
+    /// A response body that streams `length` bytes of the file at `url` from `offset`.
+    static func fileBody(_ url: URL, offset: UInt64, length: UInt64) throws -> ResponseBody {
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else {
+            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not open \(url.path) (errno \(errno)).")
+        }
+        let handle = FileDescriptorBox(fd)
+        return ResponseBody(contentLength: Int(length)) { writer in
+            defer { handle.close() }
+            var remaining = length
+            var pos = off_t(offset)
+            let chunk = 256 * 1024
+            while remaining > 0 {
+                let want = Int(min(UInt64(chunk), remaining))
+                var buf = ByteBuffer()
+                buf.reserveCapacity(want)
+                let n = buf.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { ptr in
+                    let r = pread(handle.fd, ptr.baseAddress!, want, pos)
+                    return r > 0 ? r : 0
+                }
+                if n == 0 { throw ServiceError(.internalServerError, "InternalError", "\(url.path) is shorter than expected") }
+                pos += off_t(n)
+                remaining -= UInt64(n)
+                try await writer.write(buf)
+            }
+            try await writer.finish(nil)
+        }
+    }
+}
+
+/// Owns a file descriptor that a streaming response body closes when done.
+/// @unchecked Sendable: `fd` is immutable and closed once, guarded by `lock`.
+final class FileDescriptorBox: @unchecked Sendable {
+    let fd: Int32
+    private let lock = NSLock()
+    private var closed = false
+    init(_ fd: Int32) { self.fd = fd }
+    func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        if !closed {
+            closed = true
+            _ = Foundation.close(fd)
+        }
+    }
+    deinit { close() }
+}

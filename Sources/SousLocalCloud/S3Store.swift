@@ -1,0 +1,366 @@
+import Foundation
+import HTTPTypes
+import SousCrypto
+
+/// One stored object's metadata (`objects/<sha256(key)>.json`); the bytes are in `file`, a name that is
+/// unique per version so a crash between steps never pairs metadata with the wrong bytes.
+struct S3ObjectMeta: Codable, Sendable {
+    var key: String
+    var size: UInt64
+    /// Hex MD5, or `<hex>-N` for multipart uploads (without quotes).
+    var etag: String
+    var lastModified: Date
+    var contentType: String?
+    var metadata: [String: String]
+    var file: String
+    var tags: [String: String]? = nil
+}
+
+struct S3BucketInfo: Codable, Sendable {
+    var name: String
+    var created: Date
+    var tags: [String: String]? = nil
+}
+
+struct S3UploadInfo: Codable, Sendable {
+    var bucket: String
+    var key: String
+    var uploadId: String
+    var created: Date
+    var contentType: String?
+    var metadata: [String: String]
+}
+
+struct S3PartInfo: Codable, Sendable {
+    var number: Int
+    var etag: String
+    var size: UInt64
+    var file: String
+    var lastModified: Date
+}
+
+/// A file received from a request body: where it is, its size and digests.
+struct ReceivedFile: Sendable {
+    var url: URL
+    var size: UInt64
+    var md5: [UInt8]
+    var sha256: [UInt8]
+}
+
+/// The S3 data, on disk under `data/s3/` with an in-memory index. Objects are plain files; writes go to a
+/// temporary file first and become visible by rename, so a kill -9 leaves either the old or the new object.
+actor S3Store {
+    let root: URL
+    let tmp: URL
+    private var buckets: [String: S3BucketInfo] = [:]
+    private var objects: [String: [String: S3ObjectMeta]] = [:]
+    private var uploads: [String: S3UploadInfo] = [:]
+    private var parts: [String: [Int: S3PartInfo]] = [:]
+
+    init(dataDirectory: URL) throws {
+        root = dataDirectory.appendingPathComponent("s3", isDirectory: true)
+        tmp = dataDirectory.appendingPathComponent("tmp", isDirectory: true)
+        let fm = FileManager.default
+        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        // Partial uploads from a killed server are garbage.
+        try? fm.removeItem(at: tmp)
+        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let dec = JSONDecoder()
+        for name in (try? fm.contentsOfDirectory(atPath: root.path)) ?? [] {
+            let dir = root.appendingPathComponent(name)
+            guard let d = try? Data(contentsOf: dir.appendingPathComponent("bucket.json")),
+                let info = try? dec.decode(S3BucketInfo.self, from: d)
+            else { continue }
+            buckets[name] = info
+            var objs: [String: S3ObjectMeta] = [:]
+            let objDir = dir.appendingPathComponent("objects")
+            let files = Set((try? fm.contentsOfDirectory(atPath: objDir.path)) ?? [])
+            var referenced = Set<String>()
+            for f in files where f.hasSuffix(".json") {
+                guard let d = try? Data(contentsOf: objDir.appendingPathComponent(f)),
+                    let m = try? dec.decode(S3ObjectMeta.self, from: d), files.contains(m.file)
+                else { continue }
+                objs[m.key] = m
+                referenced.insert(f)
+                referenced.insert(m.file)
+            }
+            for f in files where !referenced.contains(f) { try? fm.removeItem(at: objDir.appendingPathComponent(f)) }
+            objects[name] = objs
+            let upDir = dir.appendingPathComponent("uploads")
+            for id in (try? fm.contentsOfDirectory(atPath: upDir.path)) ?? [] {
+                let u = upDir.appendingPathComponent(id)
+                guard let d = try? Data(contentsOf: u.appendingPathComponent("upload.json")),
+                    let info = try? dec.decode(S3UploadInfo.self, from: d)
+                else {
+                    try? fm.removeItem(at: u)
+                    continue
+                }
+                uploads[id] = info
+                var ps: [Int: S3PartInfo] = [:]
+                let pfiles = Set((try? fm.contentsOfDirectory(atPath: u.path)) ?? [])
+                for f in pfiles where f.hasPrefix("part-") && f.hasSuffix(".json") {
+                    if let d = try? Data(contentsOf: u.appendingPathComponent(f)),
+                        let p = try? dec.decode(S3PartInfo.self, from: d), pfiles.contains(p.file)
+                    {
+                        ps[p.number] = p
+                    }
+                }
+                let keep = Set(ps.values.flatMap { ["part-\($0.number).json", $0.file] } + ["upload.json"])
+                for f in pfiles where !keep.contains(f) { try? fm.removeItem(at: u.appendingPathComponent(f)) }
+                parts[id] = ps
+            }
+        }
+    }
+
+    // MARK: Paths
+
+    private func bucketDir(_ b: String) -> URL { root.appendingPathComponent(b, isDirectory: true) }
+    private func objectsDir(_ b: String) -> URL { bucketDir(b).appendingPathComponent("objects", isDirectory: true) }
+    private func uploadDir(_ info: S3UploadInfo) -> URL {
+        bucketDir(info.bucket).appendingPathComponent("uploads/\(info.uploadId)", isDirectory: true)
+    }
+    static func keyHash(_ key: String) -> String { Digest.sha256(Data(key.utf8)).hexString }
+
+    nonisolated func temporaryFile() -> URL { tmp.appendingPathComponent(UUID().uuidString) }
+
+    private func writeJSON(_ value: some Encodable, to url: URL) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        try enc.encode(value).write(to: url, options: .atomic)
+    }
+
+    // MARK: Buckets
+
+    func bucketNames() -> [S3BucketInfo] { buckets.values.sorted { $0.name < $1.name } }
+    func bucketExists(_ b: String) -> Bool { buckets[b] != nil }
+
+    func requireBucket(_ b: String) throws {
+        guard buckets[b] != nil else {
+            throw ServiceError(.notFound, "NoSuchBucket", "The specified bucket does not exist", s3Extra: [("BucketName", b)])
+        }
+    }
+
+    func createBucket(_ b: String) throws {
+        guard Self.isValidBucketName(b) else {
+            throw ServiceError(.badRequest, "InvalidBucketName", "The specified bucket is not valid.", s3Extra: [("BucketName", b)])
+        }
+        if buckets[b] != nil {
+            throw ServiceError(
+                .conflict, "BucketAlreadyOwnedByYou",
+                "Your previous request to create the named bucket succeeded and you already own it.", s3Extra: [("BucketName", b)])
+        }
+        let info = S3BucketInfo(name: b, created: Date())
+        try FileManager.default.createDirectory(at: objectsDir(b), withIntermediateDirectories: true)
+        try writeJSON(info, to: bucketDir(b).appendingPathComponent("bucket.json"))
+        buckets[b] = info
+        objects[b] = [:]
+    }
+
+    func deleteBucket(_ b: String) throws {
+        try requireBucket(b)
+        if !(objects[b] ?? [:]).isEmpty || uploads.values.contains(where: { $0.bucket == b }) {
+            throw ServiceError(.conflict, "BucketNotEmpty", "The bucket you tried to delete is not empty", s3Extra: [("BucketName", b)])
+        }
+        try FileManager.default.removeItem(at: bucketDir(b))
+        buckets[b] = nil
+        objects[b] = nil
+    }
+
+    static func isValidBucketName(_ b: String) -> Bool {
+        guard (3...63).contains(b.count), let f = b.first, let l = b.last else { return false }
+        let ok = b.allSatisfy { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" || $0 == "." }
+        return ok && (f.isLetter || f.isNumber) && (l.isLetter || l.isNumber) && !b.contains("..")
+    }
+
+    // MARK: Objects
+
+    func object(_ b: String, _ key: String) throws -> (S3ObjectMeta, URL) {
+        try requireBucket(b)
+        guard let m = objects[b]?[key] else {
+            throw ServiceError(.notFound, "NoSuchKey", "The specified key does not exist.", s3Extra: [("Key", key)])
+        }
+        return (m, objectsDir(b).appendingPathComponent(m.file))
+    }
+
+    /// Every object of a bucket, sorted by key.
+    func list(_ b: String) throws -> [S3ObjectMeta] {
+        try requireBucket(b)
+        return (objects[b] ?? [:]).values.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+    }
+
+    // MARK: Tagging
+
+    func objectTags(_ b: String, _ key: String) throws -> [String: String] { try object(b, key).0.tags ?? [:] }
+
+    func setObjectTags(_ b: String, _ key: String, _ tags: [String: String]) throws {
+        var (m, _) = try object(b, key)
+        m.tags = tags.isEmpty ? nil : tags
+        try writeJSON(m, to: objectsDir(b).appendingPathComponent("\(Self.keyHash(key)).json"))
+        objects[b]?[key] = m
+    }
+
+    func bucketTags(_ b: String) throws -> [String: String] {
+        try requireBucket(b)
+        return buckets[b]?.tags ?? [:]
+    }
+
+    func setBucketTags(_ b: String, _ tags: [String: String]) throws {
+        try requireBucket(b)
+        buckets[b]?.tags = tags.isEmpty ? nil : tags
+        try writeJSON(buckets[b]!, to: bucketDir(b).appendingPathComponent("bucket.json"))
+    }
+
+    @discardableResult
+    func putObject(
+        _ b: String, key: String, file: ReceivedFile, etag: String? = nil, contentType: String?, metadata: [String: String],
+        tags: [String: String]? = nil
+    ) throws -> S3ObjectMeta {
+        try requireBucket(b)
+        let h = Self.keyHash(key)
+        let dataName = "\(h)-\(UUID().uuidString.prefix(8)).data"
+        let dir = objectsDir(b)
+        try FileManager.default.moveItem(at: file.url, to: dir.appendingPathComponent(dataName))
+        let meta = S3ObjectMeta(
+            key: key, size: file.size, etag: etag ?? file.md5.hexString, lastModified: Date(), contentType: contentType,
+            metadata: metadata, file: dataName, tags: tags)
+        try writeJSON(meta, to: dir.appendingPathComponent("\(h).json"))
+        if let old = objects[b]?[key] { try? FileManager.default.removeItem(at: dir.appendingPathComponent(old.file)) }
+        objects[b, default: [:]][key] = meta
+        return meta
+    }
+
+    /// Deletes a key; a missing key is not an error (as in S3).
+    func deleteObject(_ b: String, key: String) throws {
+        try requireBucket(b)
+        guard let old = objects[b]?[key] else { return }
+        let dir = objectsDir(b)
+        try? FileManager.default.removeItem(at: dir.appendingPathComponent("\(Self.keyHash(key)).json"))
+        try? FileManager.default.removeItem(at: dir.appendingPathComponent(old.file))
+        objects[b]?[key] = nil
+    }
+
+    func objectCount(_ b: String) -> Int { objects[b]?.count ?? 0 }
+
+    // MARK: Multipart
+
+    func createUpload(_ b: String, key: String, contentType: String?, metadata: [String: String]) throws -> String {
+        try requireBucket(b)
+        let id = Digest.randomBytes(24).hexString
+        let info = S3UploadInfo(bucket: b, key: key, uploadId: id, created: Date(), contentType: contentType, metadata: metadata)
+        try FileManager.default.createDirectory(at: uploadDir(info), withIntermediateDirectories: true)
+        try writeJSON(info, to: uploadDir(info).appendingPathComponent("upload.json"))
+        uploads[id] = info
+        parts[id] = [:]
+        return id
+    }
+
+    func upload(_ b: String, key: String, id: String) throws -> S3UploadInfo {
+        try requireBucket(b)
+        guard let u = uploads[id], u.bucket == b, u.key == key else {
+            throw ServiceError(
+                .notFound, "NoSuchUpload",
+                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+                s3Extra: [("UploadId", id)])
+        }
+        return u
+    }
+
+    func putPart(_ b: String, key: String, id: String, number: Int, file: ReceivedFile) throws -> S3PartInfo {
+        let u = try upload(b, key: key, id: id)
+        guard (1...10_000).contains(number) else {
+            throw ServiceError(.badRequest, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive")
+        }
+        let dir = uploadDir(u)
+        let name = "part-\(number)-\(UUID().uuidString.prefix(8)).data"
+        try FileManager.default.moveItem(at: file.url, to: dir.appendingPathComponent(name))
+        let p = S3PartInfo(number: number, etag: file.md5.hexString, size: file.size, file: name, lastModified: Date())
+        try writeJSON(p, to: dir.appendingPathComponent("part-\(number).json"))
+        if let old = parts[id]?[number] { try? FileManager.default.removeItem(at: dir.appendingPathComponent(old.file)) }
+        parts[id, default: [:]][number] = p
+        return p
+    }
+
+    func listParts(_ b: String, key: String, id: String) throws -> (S3UploadInfo, [S3PartInfo]) {
+        let u = try upload(b, key: key, id: id)
+        return (u, (parts[id] ?? [:]).values.sorted { $0.number < $1.number })
+    }
+
+    func abortUpload(_ b: String, key: String, id: String) throws {
+        let u = try upload(b, key: key, id: id)
+        try? FileManager.default.removeItem(at: uploadDir(u))
+        uploads[id] = nil
+        parts[id] = nil
+    }
+
+    func listUploads(_ b: String) throws -> [S3UploadInfo] {
+        try requireBucket(b)
+        return uploads.values.filter { $0.bucket == b }.sorted { ($0.key, $0.uploadId) < ($1.key, $1.uploadId) }
+    }
+
+    /// Validates the part list and returns the files to concatenate with the final ETag.
+    func completionPlan(_ b: String, key: String, id: String, requested: [(number: Int, etag: String)]) throws -> (
+        [URL], String, UInt64
+    ) {
+        let u = try upload(b, key: key, id: id)
+        guard !requested.isEmpty else {
+            throw ServiceError(.badRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
+        }
+        var last = 0
+        var files: [URL] = []
+        var md5s: [UInt8] = []
+        var total: UInt64 = 0
+        for (i, r) in requested.enumerated() {
+            guard r.number > last else {
+                throw ServiceError(.badRequest, "InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.")
+            }
+            last = r.number
+            let want = r.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+            guard let p = parts[id]?[r.number], p.etag == want else {
+                throw ServiceError(
+                    .badRequest, "InvalidPart",
+                    "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+                    s3Extra: [("UploadId", id), ("PartNumber", String(r.number))])
+            }
+            if i < requested.count - 1 && p.size < 5 << 20 {
+                throw ServiceError(
+                    .badRequest, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.",
+                    s3Extra: [("ProposedSize", String(p.size)), ("MinSizeAllowed", String(5 << 20)), ("PartNumber", String(r.number))])
+            }
+            files.append(uploadDir(u).appendingPathComponent(p.file))
+            md5s += hexBytes(p.etag)
+            total += p.size
+        }
+        return (files, "\(Digest.md5(md5s).hexString)-\(requested.count)", total)
+    }
+
+    /// Commits a concatenated multipart object and removes the upload.
+    func finishUpload(_ b: String, key: String, id: String, file: ReceivedFile, etag: String) throws -> S3ObjectMeta {
+        let u = try upload(b, key: key, id: id)
+        let meta = try putObject(b, key: key, file: file, etag: etag, contentType: u.contentType, metadata: u.metadata)
+        try? FileManager.default.removeItem(at: uploadDir(u))
+        uploads[id] = nil
+        parts[id] = nil
+        return meta
+    }
+
+    private func hexBytes(_ hex: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var it = hex.utf8.makeIterator()
+        while let a = it.next(), let b = it.next() {
+            func v(_ c: UInt8) -> UInt8 { c <= 57 ? c - 48 : (c | 0x20) - 87 }
+            out.append(v(a) << 4 | v(b))
+        }
+        return out
+    }
+}
+
+extension S3Store {
+    /// Objects under `prefix` with the files holding their bytes (for mounting model data into endpoints).
+    func objects(_ b: String, prefix: String) throws -> [(key: String, url: URL, size: UInt64)] {
+        try list(b).filter { $0.key.hasPrefix(prefix) }.map { ($0.key, objectsDirectory(b).appendingPathComponent($0.file), $0.size) }
+    }
+
+    nonisolated func objectsDirectory(_ b: String) -> URL {
+        root.appendingPathComponent(b, isDirectory: true).appendingPathComponent("objects", isDirectory: true)
+    }
+}

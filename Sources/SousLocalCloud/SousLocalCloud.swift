@@ -1,2 +1,0 @@
-// The local cloud: see docs/local-cloud.md.
-enum SousLocalCloudModule {}

@@ -1,1 +1,0 @@
-// Swift Testing suites for SousEngine live in this folder.

@@ -1,0 +1,74 @@
+import Foundation
+import SousLocalCloud
+import SousTestSupport
+import Testing
+
+/// boto3 (an independent client) drives the local cloud exactly as it would drive AWS.
+@Suite("Local cloud with boto3", .serialized)
+struct Boto3Tests {
+    @Test("S3: buckets, put/get/range/head, multipart via upload_file, listing, deletes, errors; STS")
+    func s3() async throws {
+        let cloud = try await LocalCloudFixture()
+        defer { cloud.stop() }
+        let r = try runBoto3(cloud, "s3")
+        #expect((r["multipart_etag"] as? String)?.hasSuffix("-3\"") == true)
+        #expect(r["account"] as? String == "000000000000")
+    }
+
+    @Test("A wrong secret is refused with SignatureDoesNotMatch (S3 and SageMaker)")
+    func badSecret() async throws {
+        let cloud = try await LocalCloudFixture()
+        defer { cloud.stop() }
+        let r = try runBoto3(cloud, "badsecret")
+        #expect(r["s3"] as? String == "SignatureDoesNotMatch")
+        #expect(r["sagemaker"] as? String == "SignatureDoesNotMatch")
+    }
+
+    @Test("LMI endpoint: serving.properties tarball, weights from an S3 prefix, waiter, JSON and JSON Lines streams")
+    func lmi() async throws {
+        let cloud = try await LocalCloudFixture()
+        defer { cloud.stop() }
+        _ = try cloud.writeFakeModel()
+        let r = try runBoto3(cloud, "sagemaker-lmi")
+        #expect(["Creating", "InService"].contains(r["first_status"] as? String ?? ""))
+        let json = try #require(r["json"] as? [String: Any])
+        #expect(json["content_type"] as? String == "application/json")
+        let doc = try JSONSerialization.jsonObject(with: Data((json["body"] as! String).utf8)) as? [String: Any]
+        #expect(doc?["generated_text"] as? String == StoryGenerator.text(8))
+        #expect((json["parts"] as? Int ?? 0) > 2)
+        let invoke = try #require(r["json_invoke"] as? [String: Any])
+        #expect(invoke["body"] as? String == json["body"] as? String)
+        let jl = try #require(r["jsonl"] as? [String: Any])
+        #expect(jl["content_type"] as? String == "application/jsonlines")
+        let lines = (jl["body"] as! String).split(separator: "\n")
+        #expect(lines.count == 8)
+        let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any]
+        #expect(last?["generated_text"] as? String == StoryGenerator.text(8))
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+        #expect((first?["token"] as? [String: Any])?["text"] as? String == "Once")
+    }
+
+    @Test("TGI endpoint: /opt/ml/model from an S3 prefix, SSE stream with details, JSON array, top_p validation")
+    func tgi() async throws {
+        let cloud = try await LocalCloudFixture()
+        defer { cloud.stop() }
+        _ = try cloud.writeFakeModel()
+        let r = try runBoto3(cloud, "sagemaker-tgi")
+        let sse = try #require(r["sse"] as? [String: Any])
+        #expect(sse["content_type"] as? String == "text/event-stream")
+        let events = (sse["body"] as! String).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        #expect(events.count == 8)
+        #expect(events.allSatisfy { $0.hasPrefix("data:{") })
+        let lastEvent = try JSONSerialization.jsonObject(with: Data(events.last!.dropFirst(5).utf8)) as? [String: Any]
+        #expect(lastEvent?["generated_text"] as? String == StoryGenerator.text(8))
+        #expect((lastEvent?["details"] as? [String: Any])?["finish_reason"] as? String == "length")
+        let firstEvent = try JSONSerialization.jsonObject(with: Data(events[0].dropFirst(5).utf8)) as? [String: Any]
+        #expect(firstEvent?["generated_text"] is NSNull)
+        #expect(firstEvent?["index"] as? Int == 1)
+        let arr = try #require(r["array_invoke"] as? [String: Any])
+        let parsed = try JSONSerialization.jsonObject(with: Data((arr["body"] as! String).utf8)) as? [[String: Any]]
+        #expect(parsed?.first?["generated_text"] as? String == StoryGenerator.text(8))
+        #expect((r["validation"] as? String)?.contains("`top_p` must be > 0.0 and < 1.0") == true)
+        #expect((r["stream_validation"] as? String)?.contains("\"error_type\":\"validation\"") == true)
+    }
+}

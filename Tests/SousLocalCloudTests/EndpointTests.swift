@@ -1,0 +1,225 @@
+import Foundation
+import SousAWS
+import SousHTTP
+import SousLocalCloud
+import SousTestSupport
+import Synchronization
+import Testing
+
+/// sous's own AWS clients (SousAWS) against an in-process local cloud.
+struct Clients {
+    let aws: AWSClient
+    let s3: S3Client
+    let sagemaker: SageMakerClient
+    let runtime: SageMakerRuntimeClient
+
+    init(_ cloud: LocalCloudFixture) throws {
+        let config = try AWSConfiguration(environment: cloud.awsEnvironment)
+        aws = AWSClient(
+            configuration: config, region: "us-east-1",
+            credentials: StaticCredentialsProvider(
+                AWSCredentials(accessKeyId: cloud.credentials.accessKeyId, secretAccessKey: cloud.credentials.secretAccessKey)))
+        s3 = S3Client(aws)
+        sagemaker = SageMakerClient(aws)
+        runtime = SageMakerRuntimeClient(aws: aws)
+    }
+
+    static let tgi = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.3.0-tgi2.0.2-gpu-py310-cu121-ubuntu22.04"
+    static let lmi = "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.28.0-lmi10.0.0-cu124"
+
+    /// Uploads the fixture's fake model under s3://models/weights/.
+    func uploadFakeModel(_ cloud: LocalCloudFixture) async throws {
+        let dir = try cloud.writeFakeModel()
+        try? await s3.createBucket("models")
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
+            _ = try await s3.putObject(bucket: "models", key: "weights/\(f)", body: .bytes(try Data(contentsOf: dir.appendingPathComponent(f))))
+        }
+    }
+
+    /// Creates model + config + endpoint named `name` and polls until it leaves Creating.
+    func deploy(_ name: String, image: String, env: [String: String] = [:], modelDataUrl: String? = nil, prefix: String? = nil) async throws
+        -> SageMakerEndpoint
+    {
+        _ = try await sagemaker.createModel(
+            SageMakerModelSpec(
+                name: name, executionRoleArn: "arn:aws:iam::000000000000:role/x", image: image, modelDataUrl: modelDataUrl,
+                modelDataS3Prefix: prefix, environment: env))
+        _ = try await sagemaker.createEndpointConfig(
+            name: name, variants: [SageMakerProductionVariant(modelName: name, instanceType: "ml.g5.xlarge")])
+        _ = try await sagemaker.createEndpoint(name: name, configName: name)
+        var e = try await sagemaker.describeEndpoint(name)
+        let deadline = Date().addingTimeInterval(60)
+        while e.status == "Creating" && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))  // poll DescribeEndpoint until the deadline
+            e = try await sagemaker.describeEndpoint(name)
+        }
+        return e
+    }
+
+    func stream(_ name: String, _ payload: String) async throws -> Data {
+        let out = try await runtime.invokeEndpointWithResponseStream(
+            InvokeEndpointInput(endpointName: name, body: Data(payload.utf8), contentType: "application/json"))
+        var all = Data()
+        for try await part in out.payloadParts { all += part }
+        return all
+    }
+}
+
+/// Packs `files` (name → text) under a top-level folder `code/` into a tar.gz.
+func makeTarball(_ files: [String: String], in dir: URL) throws -> Data {
+    let root = dir.appendingPathComponent("tar-\(UUID().uuidString.prefix(6))")
+    let code = root.appendingPathComponent("code")
+    try FileManager.default.createDirectory(at: code, withIntermediateDirectories: true)
+    for (n, t) in files { try t.write(to: code.appendingPathComponent(n), atomically: true, encoding: .utf8) }
+    let out = root.appendingPathComponent("model.tar.gz")
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/tar")
+    p.arguments = ["-czf", out.path, "-C", root.path, "code"]
+    try p.run()
+    p.waitUntilExit()
+    return try Data(contentsOf: out)
+}
+
+@Suite("Local cloud endpoints with sous's own clients", .serialized)
+struct EndpointTests {
+    @Test("Failed endpoints carry an actionable FailureReason: unknown image, model not found, bad serving.properties, not enough memory")
+    func failureReasons() async throws {
+        let cloud = try await LocalCloudFixture(memoryLimit: 1000)
+        defer { cloud.stop() }
+        let c = try Clients(cloud)
+        try await c.uploadFakeModel(cloud)
+
+        let unknown = try await c.deploy("unknown-image", image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own:latest")
+        #expect(unknown.status == "Failed")
+        #expect(unknown.failureReason?.contains("is not one the local cloud can run") == true)
+
+        let missing = try await c.deploy("missing-model", image: Clients.tgi, env: ["HF_MODEL_ID": "org/not-there"])
+        #expect(missing.status == "Failed")
+        #expect(missing.failureReason?.contains("Model not found: org/not-there") == true)
+
+        let tar = try makeTarball(["serving.properties": "engine=Python\nthis line is wrong\n"], in: cloud.dir)
+        _ = try await c.s3.putObject(bucket: "models", key: "bad/model.tar.gz", body: .bytes(tar))
+        let bad = try await c.deploy("bad-props", image: Clients.lmi, modelDataUrl: "s3://models/bad/model.tar.gz")
+        #expect(bad.status == "Failed")
+        #expect(bad.failureReason?.contains("line 2 is not `key=value`") == true)
+
+        let big = try await c.deploy("too-big", image: Clients.tgi, env: ["HF_MODEL_ID": "/opt/ml/model"], prefix: "s3://models/weights/")
+        #expect(big.status == "Failed")
+        #expect(big.failureReason?.contains("Not enough memory") == true)
+
+        // AWS's validation errors.
+        await #expect(throws: (any Error).self) { _ = try await c.sagemaker.describeEndpoint("never-made") }
+        do {
+            _ = try await c.sagemaker.createEndpoint(name: "too-big", configName: "too-big")
+            Issue.record("a duplicate endpoint was accepted")
+        } catch {
+            #expect("\(error)".contains("Cannot create already existing endpoint"))
+        }
+    }
+
+    @Test("ModelStreamError when generation fails mid-stream; InvokeEndpoint answers ModelError 424 for bad input")
+    func streamFailure() async throws {
+        let cloud = try await LocalCloudFixture(loader: { _ in StoryGenerator(failAfter: 3) })
+        defer { cloud.stop() }
+        let c = try Clients(cloud)
+        try await c.uploadFakeModel(cloud)
+        let e = try await c.deploy("fails", image: Clients.tgi, env: ["HF_MODEL_ID": "/opt/ml/model"], prefix: "s3://models/weights/")
+        #expect(e.status == "InService")
+        do {
+            _ = try await c.stream("fails", #"{"inputs": "x", "parameters": {"max_new_tokens": 10}, "stream": true}"#)
+            Issue.record("the stream did not fail")
+        } catch let err as SageMakerRuntimeError {
+            #expect(err.code == "ModelStreamError")
+            #expect(err.message.contains("broke on purpose"))
+        }
+        do {
+            _ = try await c.runtime.invokeEndpoint(InvokeEndpointInput(endpointName: "fails", body: Data("not json".utf8), contentType: "application/json"))
+            Issue.record("bad input was accepted")
+        } catch let err as SageMakerRuntimeError {
+            #expect(err.code == "ModelError")
+            #expect(err.originalStatusCode == 422)
+        }
+    }
+
+    @Test("Requests to one endpoint are queued, not lost; a client that disconnects cancels its generation")
+    func queueAndCancel() async throws {
+        let log = GenerationLog()
+        let cloud = try await LocalCloudFixture(loader: { _ in StoryGenerator(delayPerToken: 0.01, endless: true, log: log) })
+        defer { cloud.stop() }
+        let c = try Clients(cloud)
+        try await c.uploadFakeModel(cloud)
+        let e = try await c.deploy("q", image: Clients.lmi, env: ["HF_MODEL_ID": "/opt/ml/model"], modelDataUrl: nil, prefix: "s3://models/weights/")
+        #expect(e.status == "InService")
+        // Four concurrent requests: all complete with the whole document.
+        let bodies = try await withThrowingTaskGroup(of: Data.self) { g in
+            for _ in 0..<4 { g.addTask { try await c.stream("q", #"{"inputs": "x", "parameters": {"max_new_tokens": 6}}"#) } }
+            return try await g.reduce(into: [Data]()) { $0.append($1) }
+        }
+        #expect(bodies.count == 4)
+        for b in bodies {
+            let o = try JSONSerialization.jsonObject(with: b) as? [String: Any]
+            #expect(o?["generated_text"] as? String == StoryGenerator.text(6))
+        }
+        // A long generation whose client goes away (a boto3 process that reads three parts and exits) stops early.
+        let before = log.tokens.load(ordering: .relaxed)
+        let script = """
+            import boto3, json, sys
+            rt = boto3.client("sagemaker-runtime", endpoint_url=sys.argv[1], region_name="us-east-1",
+                              aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+            r = rt.invoke_endpoint_with_response_stream(EndpointName="q", ContentType="application/json",
+                Body=json.dumps({"inputs": "x", "parameters": {"max_new_tokens": 100000}}))
+            it = iter(r["Body"])
+            for _ in range(3):
+                next(it)
+            print("READ3", flush=True)
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [TestPaths.python, "-c", script, cloud.url, cloud.credentials.accessKeyId, cloud.credentials.secretAccessKey]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(printed.contains("READ3"))
+        #expect(log.tokens.load(ordering: .relaxed) > before)
+        let stopped = waitUntil(timeout: 20) {
+            let a = log.tokens.load(ordering: .relaxed)
+            usleep(300_000)  // poll: is the count still moving?
+            return log.tokens.load(ordering: .relaxed) == a
+        }
+        #expect(stopped)
+        #expect(log.tokens.load(ordering: .relaxed) - before < 2000)
+    }
+
+    @Test("A restarted server has every object and endpoint it had; endpoints load again and serve")
+    func restart() async throws {
+        let dir = try TestPaths.makeTemporaryDirectory("sous-localcloud-restart")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var etag = ""
+        do {
+            let cloud = try await LocalCloudFixture(dir: dir)
+            let c = try Clients(cloud)
+            try await c.uploadFakeModel(cloud)
+            etag = try await c.s3.putObject(bucket: "models", key: "notes/a.txt", body: .bytes(Data("kept".utf8)))
+            let e = try await c.deploy("keep", image: Clients.tgi, env: ["HF_MODEL_ID": "/opt/ml/model"], prefix: "s3://models/weights/")
+            #expect(e.status == "InService")
+            cloud.stop()
+            _ = await cloud.task.result
+        }
+        let again = try await LocalCloudFixture(dir: dir)
+        defer { again.stop() }
+        let c = try Clients(again)
+        let head = try await c.s3.headObject(bucket: "models", key: "notes/a.txt")
+        #expect(head?.etag == etag)
+        var e = try await c.sagemaker.describeEndpoint("keep")
+        let deadline = Date().addingTimeInterval(30)
+        while e.status != "InService" && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))  // poll until the reloaded endpoint is InService (deadline)
+            e = try await c.sagemaker.describeEndpoint("keep")
+        }
+        #expect(e.status == "InService")
+        let body = try await c.stream("keep", #"{"inputs": "x", "parameters": {"max_new_tokens": 3}, "stream": true}"#)
+        #expect(String(decoding: body, as: UTF8.self).contains("\"generated_text\":\"Once upon a\""))
+    }
+}

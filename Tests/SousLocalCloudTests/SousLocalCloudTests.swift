@@ -1,1 +1,0 @@
-// Swift Testing suites for SousLocalCloud live in this folder.

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Stream decoding benchmark: sous (event-stream decoder + container parser + text sink) against the peer
+# (botocore's EventStream + the anchor notebooks' LineIterator and printer), on the same generated files:
+# a ~100 MB TGI stream and a ~100 MB LMI stream (PayloadParts cut at seeded random places, encoded by sous).
+#
+# Usage: scripts/bench-stream.sh [MB]      (default 100; run it once, not in a loop: the machine is shared)
+# Goal: sous >= 50x the peer and >= 540 MB/s; added latency per token p99 < 50 us.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MB="${1:-100}"
+DIR="${SOUS_BENCH_DIR:-$(mktemp -d /tmp/sous-bench-stream.XXXXXX)}"
+mkdir -p "$DIR"
+PY="${SOUS_PYTHON:-python3}"
+
+echo "== building the release sous binary"
+swift build -c release --product sous 2>&1 | tail -1
+SOUS="$(swift build -c release --show-bin-path)/sous"
+
+# The files: synthetic TGI and LMI outputs cut into PayloadParts at seeded random places (same seeds as
+# RuntimeBenchmarkTests). SOUS_BENCH_STREAM_REUSE=1 keeps files already in $DIR.
+if [ "${SOUS_BENCH_STREAM_REUSE:-0}" = 1 ] && [ -f "$DIR/bench-tgi.es" ] && [ -f "$DIR/bench-lmi.es" ]; then
+    echo "== reusing $DIR/bench-{tgi,lmi}.es"
+else
+    echo "== sous: generating ${MB} MB files in $DIR"
+    "$SOUS" bench stream --generate-only --mb "$MB" --dir "$DIR"
+fi
+
+echo "== sous bench stream (event-stream decoder + container parser + text sink, as sous invoke prints)"
+: >"$DIR/sous.txt"
+for f in tgi lmi; do
+    "$SOUS" bench stream --file "$DIR/bench-$f.es" --format "$f" | tee -a "$DIR/sous.txt"
+done
+
+echo "== peer: botocore EventStream + notebook LineIterator/printer"
+: >"$DIR/peer.txt"
+for f in tgi lmi; do
+    "$PY" Tests/python/bench_stream_peer.py "$DIR/bench-$f.es" --format "$f" 2>>"$DIR/peer.txt" >/dev/null
+done
+cat "$DIR/peer.txt"
+
+echo "== result"
+"$PY" - "$DIR/sous.txt" "$DIR/peer.txt" <<'PYEOF'
+import re, sys
+def parse(path, tag):
+    out = {}
+    for line in open(path):
+        if line.startswith(tag):
+            kv = dict(re.findall(r"(\w+)=(\S+)", line))
+            out[kv["format"]] = kv
+    return out
+sous, peer = parse(sys.argv[1], "SOUS_BENCH"), parse(sys.argv[2], "PEER")
+ok = True
+# Throughput per CPU second (thread CPU time) is the robust number on a shared machine; wall-clock is shown too.
+for f in ("tgi", "lmi"):
+    s, p = float(sous[f]["cpumbps"]), float(peer[f]["cpumbps"])
+    sw, pw = float(sous[f]["mbps"]), float(peer[f]["mbps"])
+    p99 = float(sous[f]["p99us"])
+    ratio = s / p
+    good = ratio >= 50 and s >= 540 and p99 < 50
+    ok &= good
+    print("%-4s sous %7.1f MB/CPU-s (%6.1f MB/s wall)  peer %5.2f MB/CPU-s (%5.2f wall)  ratio %6.1fx  "
+          "added latency p50 %.2f us p99 %.2f us  %s"
+          % (f, s, sw, p, pw, ratio, float(sous[f]["p50us"]), p99, "OK" if good else "BELOW GOAL"))
+print("goal (>= 50x, >= 540 MB/s, p99 < 50 us): %s" % ("met" if ok else "NOT met"))
+PYEOF
