@@ -35,6 +35,10 @@ done
 for i in $(seq 1 "$SMALL"); do
   head -c $((SMALL_KIB << 10)) /dev/urandom > "$WORK/data/small/file-$i.bin"
 done
+# Flush the generated data to disk and read it once, so every tool starts from the same page cache
+# (otherwise the first tool competes with the kernel writing 2 GiB back).
+sync
+cat "$WORK"/data/weights/* "$WORK"/data/small/* > /dev/null
 TOTAL_BYTES=$(du -sb "$WORK/data" | awk '{print $1}')
 FILES=$((BIG + SMALL))
 
@@ -49,6 +53,7 @@ PORT=$(awk '/^PORT /{print $2}' "$WORK/moto.log")
 export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ACCESS_KEY_ID=AKIABENCH0000000000 AWS_SECRET_ACCESS_KEY=bench
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 "$PYTHON" -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='bench')"
+settle() { sync; }  # moto spools uploads to /tmp: flush between tools
 
 # Runs a command under /usr/bin/time -v; prints "seconds peak_kib".
 measure() {
@@ -88,9 +93,11 @@ echo "uploading $FILES files, $((TOTAL_BYTES >> 20)) MiB, to moto on 127.0.0.1:$
 read -r SOUS_S SOUS_KB SOUS_CPU < <(measure sous "$SOUS_BIN" run "$WORK/upload.yaml" --workspace "$WORK/ws" -v)
 SOUS_UPLOAD_LINE=$(grep -o 'in [0-9.]* s ([0-9.]* MiB/s)' "$WORK/time.sous.log.out" "$WORK/time.sous.log" 2>/dev/null | head -1 || true)
 N_SOUS=$(empty_prefix sous/)
+settle
 
 read -r CLI_S CLI_KB CLI_CPU < <(measure awscli aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$WORK/data" s3://bench/awscli/ --recursive --only-show-errors)
 N_CLI=$(empty_prefix awscli/)
+settle
 
 cat > "$WORK/boto3_upload.py" <<'PY'
 import boto3, os, sys
