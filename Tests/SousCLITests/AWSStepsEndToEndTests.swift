@@ -61,7 +61,7 @@ import Testing
         let recipe = AWSStepsFixture.recipe("llama2-tgi.yaml")
         #expect(try f.sous(["run", recipe, "--keep"] + Self.tgiParams).status == 0)
         let old = try #require(f.outputs("llama2-tgi", "deploy")["endpoint_name"] as? String)
-        _ = try f.moto.ask("delete-endpoint \(old)")
+        _ = try f.ask("delete-endpoint \(old)")
 
         let plan = try f.sous(["plan", recipe, "--keep"] + Self.tgiParams)
         #expect(plan.status == 0)
@@ -273,12 +273,12 @@ import Testing
         #expect(plan.stdout.contains("the AWS region changed: us-east-1 → eu-west-1"), "\(plan.stdout)")
 
         // The default bucket is shared: destroy keeps it while it holds objects sous did not upload.
-        _ = try f.moto.ask("put-object sagemaker-us-east-1-123456789012 other/thing.txt")
+        _ = try f.ask("put-object sagemaker-us-east-1-123456789012 other/thing.txt")
         let destroy = try f.sous(["destroy", "ident.yaml", "--yes"])
         #expect(destroy.status == 0, "\(destroy.stderr)")
         #expect(destroy.stderr.contains("kept bucket sagemaker-us-east-1-123456789012: it still holds objects"), "\(destroy.stderr)")
         #expect(try f.state().buckets.contains("sagemaker-us-east-1-123456789012"))
-        _ = try f.moto.ask("delete-object sagemaker-us-east-1-123456789012 other/thing.txt")
+        _ = try f.ask("delete-object sagemaker-us-east-1-123456789012 other/thing.txt")
     }
 
     static let hubSpec = """
