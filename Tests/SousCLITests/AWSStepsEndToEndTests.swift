@@ -64,7 +64,7 @@ import Testing
         let recipe = AWSStepsFixture.recipe("llama2-tgi.yaml")
         #expect(try f.sous(["run", recipe, "--keep"] + Self.tgiParams).status == 0)
         let old = try #require(f.outputs("llama2-tgi", "deploy")["endpoint_name"] as? String)
-        _ = try f.moto.ask("delete-endpoint \(old)")
+        _ = try f.ask("delete-endpoint \(old)")
 
         let plan = try f.sous(["plan", recipe, "--keep"] + Self.tgiParams)
         #expect(plan.status == 0)
@@ -247,6 +247,43 @@ import Testing
         let bad = try f.sous(["run", AWSStepsFixture.recipe("llama2-tgi.yaml"), "--keep", "-p", "role=admin"] + Self.tgiParams)
         #expect(bad.stderr.contains("'admin' is not an IAM role ARN"), "\(bad.stderr)")
         #expect(try f.state().endpoints.isEmpty)
+    }
+
+    @Test func identityIsRecheckedAndTheDefaultBucketIsKeptWhileItHoldsOthersObjects() throws {
+        let f = try AWSStepsFixture()
+        try f.write("ident.yaml", """
+            name: ident
+            steps:
+              - id: me
+                uses: aws.identity
+              - id: bucket
+                uses: s3.default-bucket
+                with:
+                  account: ${{ steps.me.outputs.account }}
+                  region: ${{ steps.me.outputs.region }}
+            """)
+        let first = try f.sous(["run", "ident.yaml"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let me = try f.outputs("ident", "me")
+        #expect(me["account"] as? String == "123456789012")
+        #expect((me["arn"] as? String)?.hasSuffix(":user/sous-e2e") == true)
+        #expect(me["region"] as? String == "us-east-1")
+        let bucket = try f.outputs("ident", "bucket")
+        #expect(bucket["bucket"] as? String == "sagemaker-us-east-1-123456789012")
+        #expect(bucket["created"] as? Bool == true)
+        #expect(AWSStepsFixture.statuses(try f.sous(["run", "ident.yaml"]).stdout) == ["me": "cached", "bucket": "cached"])
+
+        // Another region (or other credentials) and the identity step reruns.
+        let plan = try f.sous(["plan", "ident.yaml"], env: ["AWS_REGION": "eu-west-1"])
+        #expect(plan.stdout.contains("the AWS region changed: us-east-1 → eu-west-1"), "\(plan.stdout)")
+
+        // The default bucket is shared: destroy keeps it while it holds objects sous did not upload.
+        _ = try f.ask("put-object sagemaker-us-east-1-123456789012 other/thing.txt")
+        let destroy = try f.sous(["destroy", "ident.yaml", "--yes"])
+        #expect(destroy.status == 0, "\(destroy.stderr)")
+        #expect(destroy.stderr.contains("kept bucket sagemaker-us-east-1-123456789012: it still holds objects"), "\(destroy.stderr)")
+        #expect(try f.state().buckets.contains("sagemaker-us-east-1-123456789012"))
+        _ = try f.ask("delete-object sagemaker-us-east-1-123456789012 other/thing.txt")
     }
 
     static let hubSpec = """
