@@ -35,6 +35,10 @@ done
 for i in $(seq 1 "$SMALL"); do
   head -c $((SMALL_KIB << 10)) /dev/urandom > "$WORK/data/small/file-$i.bin"
 done
+# Flush the generated data to disk and read it once, so every tool starts from the same page cache
+# (otherwise the first tool competes with the kernel writing 2 GiB back).
+sync
+cat "$WORK"/data/weights/* "$WORK"/data/small/* > /dev/null
 TOTAL_BYTES=$(du -sb "$WORK/data" | awk '{print $1}')
 FILES=$((BIG + SMALL))
 
@@ -49,6 +53,7 @@ PORT=$(awk '/^PORT /{print $2}' "$WORK/moto.log")
 export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ACCESS_KEY_ID=AKIABENCH0000000000 AWS_SECRET_ACCESS_KEY=bench
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 "$PYTHON" -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='bench')"
+settle() { sync; }  # moto spools uploads to /tmp: flush between tools
 
 # Runs a command under /usr/bin/time -v; prints "seconds peak_kib".
 measure() {
@@ -57,7 +62,9 @@ measure() {
   t0=$(date +%s.%N)
   /usr/bin/time -v "$@" > "$log.out" 2> "$log"
   t1=$(date +%s.%N)
-  echo "$("$PYTHON" -c "print(f'{$t1-$t0:.3f}')") $(awk -F': ' '/Maximum resident set size/{print $2}' "$log")"
+  local cpu
+  cpu=$(awk -F': ' '/User time|System time/{s+=$2} END{printf "%.1f", s}' "$log")
+  echo "$("$PYTHON" -c "print(f'{$t1-$t0:.3f}')") $(awk -F': ' '/Maximum resident set size/{print $2}' "$log") $cpu"
 }
 # Deletes what a tool uploaded, so moto's spool does not grow across tools.
 empty_prefix() {
@@ -83,12 +90,14 @@ steps:
 EOF
 
 echo "uploading $FILES files, $((TOTAL_BYTES >> 20)) MiB, to moto on 127.0.0.1:$PORT (no signature check)"
-read -r SOUS_S SOUS_KB < <(measure sous "$SOUS_BIN" run "$WORK/upload.yaml" --workspace "$WORK/ws" -v)
+read -r SOUS_S SOUS_KB SOUS_CPU < <(measure sous "$SOUS_BIN" run "$WORK/upload.yaml" --workspace "$WORK/ws" -v)
 SOUS_UPLOAD_LINE=$(grep -o 'in [0-9.]* s ([0-9.]* MiB/s)' "$WORK/time.sous.log.out" "$WORK/time.sous.log" 2>/dev/null | head -1 || true)
 N_SOUS=$(empty_prefix sous/)
+settle
 
-read -r CLI_S CLI_KB < <(measure awscli aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$WORK/data" s3://bench/awscli/ --recursive --only-show-errors)
+read -r CLI_S CLI_KB CLI_CPU < <(measure awscli aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$WORK/data" s3://bench/awscli/ --recursive --only-show-errors)
 N_CLI=$(empty_prefix awscli/)
+settle
 
 cat > "$WORK/boto3_upload.py" <<'PY'
 import boto3, os, sys
@@ -99,26 +108,26 @@ for d, _, names in os.walk(root):
         path = os.path.join(d, n)
         s3.upload_file(path, "bench", "boto3/" + os.path.relpath(path, root))
 PY
-read -r B3_S B3_KB < <(measure boto3 "$PYTHON" "$WORK/boto3_upload.py" "$WORK/data")
+read -r B3_S B3_KB B3_CPU < <(measure boto3 "$PYTHON" "$WORK/boto3_upload.py" "$WORK/data")
 N_B3=$(empty_prefix boto3/)
 
 "$PYTHON" - "$TOTAL_BYTES" "$FILES" "$SOUS_S" "$SOUS_KB" "$N_SOUS" "$CLI_S" "$CLI_KB" "$N_CLI" "$B3_S" "$B3_KB" "$N_B3" \
-  "$("$PYTHON" -c 'import boto3; print(boto3.__version__)')" "$(aws --version 2>&1 | awk '{print $1}')" "$SOUS_UPLOAD_LINE" <<'PY'
+  "$("$PYTHON" -c 'import boto3; print(boto3.__version__)')" "$(aws --version 2>&1 | awk '{print $1}')" "$SOUS_UPLOAD_LINE" "$SOUS_CPU" "$CLI_CPU" "$B3_CPU" "$(uptime | sed 's/.*load average: //')" <<'PY'
 import sys
 a = sys.argv[1:]
 total, files = int(a[0]), int(a[1])
-rows = [("sous run (s3.upload)", float(a[2]), int(a[3]), int(a[4])),
-        (f"aws s3 cp --recursive ({a[12]})", float(a[5]), int(a[6]), int(a[7])),
-        (f"boto3 {a[11]} upload_file loop", float(a[8]), int(a[9]), int(a[10]))]
+rows = [("sous run (s3.upload)", float(a[2]), int(a[3]), int(a[4]), a[14]),
+        (f"aws s3 cp --recursive ({a[12]})", float(a[5]), int(a[6]), int(a[7]), a[15]),
+        (f"boto3 {a[11]} upload_file loop", float(a[8]), int(a[9]), int(a[10]), a[16])]
 mib = total / 1048576
-print(f"{'tool':<40} {'time':>8} {'MiB/s':>8} {'peak RSS':>10} {'objects':>8}")
-for name, s, kb, n in rows:
+print(f"{'tool':<40} {'time':>8} {'MiB/s':>8} {'peak RSS':>10} {'CPU s':>6} {'objects':>8}")
+for name, s, kb, n, cpu in rows:
     ok = "" if n == files else f"  (expected {files})"
-    print(f"{name:<40} {s:7.2f}s {mib / s:8.1f} {kb / 1024:8.1f}MB {n:8d}{ok}")
+    print(f"{name:<40} {s:7.2f}s {mib / s:8.1f} {kb / 1024:8.1f}MB {cpu:>6} {n:8d}{ok}")
 sous = rows[0][1]
-for name, s, kb, _ in rows[1:]:
+for name, s, kb, _, _ in rows[1:]:
     print(f"sous vs {name}: {s / sous:.2f}x the speed, {rows[0][2] / kb:.2f}x the memory")
 if a[13]:
     print(f"(sous's own upload phase, after fingerprinting the folder: {a[13]})")
-print("note: one run each on a shared 2-core machine; expect +-20% noise between runs.")
+print(f"load average at the end: {a[17]} (one run each on a shared 2-core machine: other work skews these figures)")
 PY

@@ -4,7 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOUS_TEST_DEPS=1 scripts/bootstrap.sh
-swift build --build-tests 2>&1 | tee .build-log.txt | grep -E 'error:|warning:' | grep -E '/(Sources|Tests)/' && {
+swift build --build-tests 2>&1 | tee .build-log.txt | grep -E 'error:|warning:' | grep -E "^$PWD/(Sources|Tests)/" && {
   echo "test.sh: the build printed warnings or errors in our sources (see above)" >&2; exit 1; } || true
 swift build --build-tests >/dev/null
-swift test --skip-build "$@"
+if [ $# -gt 0 ]; then
+  exec swift test --skip-build "$@"
+fi
+# Timing-sensitive HTTP tests run on their own first, so the end-to-end suites (which block
+# threads while they wait for the sous processes they drive) cannot delay them.
+swift test --skip-build --filter SousHTTPTests
+swift test --skip-build --skip SousHTTPTests

@@ -333,6 +333,9 @@ public struct SageMakerClient: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         var waited: Duration = .zero
+        // The first checks come sooner (1 s, 2 s, 4 s, …) up to `interval`: a small model on the local
+        // cloud is ready in seconds, and a few extra DescribeEndpoint calls cost nothing on AWS.
+        var step = min(interval, .seconds(1))
         while true {
             let e = try await describeEndpoint(name)
             onTick(e, waited)
@@ -342,11 +345,12 @@ public struct SageMakerClient: Sendable {
                 throw SageMakerWaitError(endpointName: name, kind: .failed(reason: e.failureReason ?? ""))
             default: break
             }
-            if waited + interval > budget {
+            if waited + step > budget {
                 throw SageMakerWaitError(endpointName: name, kind: .timedOut(lastStatus: e.status, budget: budget))
             }
-            try await sleep(interval)  // poll interval
-            waited = max(waited + interval, clock.now - start)
+            try await sleep(step)  // poll interval
+            waited = max(waited + step, clock.now - start)
+            step = min(interval, step * 2)
         }
     }
 

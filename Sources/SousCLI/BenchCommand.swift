@@ -31,6 +31,9 @@ struct BenchStreamCommand: ParsableCommand {
     @Flag(help: "Generate the benchmark files first (into --dir).")
     var generate = false
 
+    @Flag(name: .customLong("generate-only"), help: "Generate the files and stop.")
+    var generateOnly = false
+
     @Option(help: "Folder for generated files.")
     var dir: String = "."
 
@@ -45,7 +48,7 @@ struct BenchStreamCommand: ParsableCommand {
         guard let given = StreamFormat(rawValue: format) else {
             throw ValidationError("unknown format \(format); use tgi, lmi, jsonlines, raw or auto")
         }
-        if generate {
+        if generate || generateOnly {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for f in [StreamFormat.tgi, .lmi] {
                 let path = (dir as NSString).appendingPathComponent("bench-\(f.rawValue).es")
@@ -61,6 +64,7 @@ struct BenchStreamCommand: ParsableCommand {
                 if file.isEmpty { targets.append((path, f)) }
             }
         }
+        if generateOnly { return }
         for path in file {
             var f = given
             if f == .auto {
@@ -99,8 +103,9 @@ struct BenchStreamCommand: ParsableCommand {
             FileHandle.standardError.write(Data("bench \(t.format.rawValue): \(result); \(latency)\n".utf8))
             print(
                 String(
-                    format: "SOUS_BENCH format=%@ file=%@ mb=%.1f mbps=%.1f p50us=%.2f p99us=%.2f tokens=%d textbytes=%d",
-                    t.format.rawValue, t.path, Double(result.fileBytes) / 1e6, result.megabytesPerSecond, latency.p50Microseconds,
+                    format: "SOUS_BENCH format=%@ file=%@ mb=%.1f mbps=%.1f cpumbps=%.1f p50us=%.2f p99us=%.2f tokens=%d textbytes=%d",
+                    t.format.rawValue, t.path, Double(result.fileBytes) / 1e6, result.megabytesPerSecond,
+                    result.megabytesPerCPUSecond, latency.p50Microseconds,
                     latency.p99Microseconds, result.tokens, sink.textBytes))
         }
         if failed { throw ExitCode(1) }

@@ -25,6 +25,10 @@ struct HubDownloadSubcommand: AsyncParsableCommand {
     var arguments: [String] = []
 
     func run() async throws {
+        if arguments.contains("--help") || arguments.contains("-h") {
+            Console.out(HubDownloadSubcommand.helpMessage() + "\n")
+            return
+        }
         let status = await HubDownloadCommand.run(arguments)
         if status != 0 { throw ExitCode(status) }
     }

@@ -47,6 +47,10 @@ func localCloudEnvironment(workspaceRoot: String, base: [String: String], quiet:
     for k in LocalCloudControl.unsetVariables { env.removeValue(forKey: k) }
     for (k, v) in LocalCloudControl.environment(info, try control.credentials()) { env[k] = v }
     env["AWS_EC2_METADATA_DISABLED"] = "true"
+    // The local cloud accepts any role; a recipe needs none of the user's.
+    if (env["SOUS_SAGEMAKER_ROLE"] ?? "").isEmpty {
+        env["SOUS_SAGEMAKER_ROLE"] = "arn:aws:iam::000000000000:role/sous-local-execution-role"
+    }
     return env
 }
 

@@ -99,7 +99,8 @@ public struct Engine: Sendable {
         for step in order {
             guard let kind = registry[step.uses] else { continue }
             if !selected.contains(step.id) {
-                decisions.append(StepDecision(step: step.id, kind: step.uses, category: kind.schema.category, willRun: false, reason: "not selected", details: []))
+                let kept = options.keep && kind.schema.category == .teardown
+                decisions.append(StepDecision(step: step.id, kind: step.uses, category: kind.schema.category, willRun: false, reason: kept ? "kept (--keep)" : "not selected", details: []))
                 continue
             }
             let upstreamRunning = step.upstream.filter { willRun.contains($0) }

@@ -212,6 +212,16 @@ struct EndpointLoader: Sendable {
     }
 
     private func hub(_ id: String, revision: String?, env: [String: String]) async throws -> URL {
+        // Like TGI (HF_MODEL_ID=/data/model) and LMI, an absolute path names a local model folder.
+        if id.hasPrefix("/") {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: id, isDirectory: &isDir), isDir.boolValue,
+                FileManager.default.fileExists(atPath: id + "/config.json")
+            else {
+                throw EndpointFailure("Model not found: the folder \(id) does not exist or holds no config.json")
+            }
+            return URL(fileURLWithPath: id, isDirectory: true)
+        }
         let hubEnv = configuration.hubEnvironment
         let endpoint = HubEnvironment.endpoint(env: hubEnv)
         let req = HubSnapshotRequest(

@@ -6,8 +6,8 @@ import Synchronization
 import Testing
 
 /// Starts Tests/python/aws_fake_server.py (IMDS, container credentials, scripted faults).
-func startFakeAWS() throws -> TestServerProcess {
-    try TestServerProcess(
+func startFakeAWS() async throws -> TestServerProcess {
+    try await TestServerProcess.start(
         executable: TestPaths.python,
         arguments: [TestPaths.packageRoot.appendingPathComponent("Tests/python/aws_fake_server.py").path])
 }
@@ -117,7 +117,7 @@ struct CredentialsTests {
 
     @Test("container credentials (full URI + authorization token) and IMDSv2 credentials and region")
     func containerAndIMDS() async throws {
-        let server = try startFakeAWS()
+        let server = try await startFakeAWS()
         defer { server.stop() }
         let (dir, base) = try sandbox()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -51,7 +51,7 @@ struct RetryFaultTests {
 
     @Test("reset, 500, 503 and 400 ThrottlingException are retried with backoff; then success")
     func retried() async throws {
-        let server = try startFakeAWS()
+        let server = try await startFakeAWS()
         defer { server.stop() }
         let delays = Delays()
         let c = try client(server.port, maxAttempts: 5, delays: delays)
@@ -76,7 +76,7 @@ struct RetryFaultTests {
 
     @Test("a plain 400 fails at once with its message; retries stop at max attempts")
     func notRetried() async throws {
-        let server = try startFakeAWS()
+        let server = try await startFakeAWS()
         defer { server.stop() }
         let delays = Delays()
         let c = try client(server.port, maxAttempts: 3, delays: delays)
@@ -103,7 +103,7 @@ struct RetryFaultTests {
 
     @Test("multipart upload failure aborts the upload; 200-with-Error on Complete is an error")
     func multipartAbort() async throws {
-        let server = try startFakeAWS()
+        let server = try await startFakeAWS()
         defer { server.stop() }
         let delays = Delays()
         let c = try client(server.port, maxAttempts: 3, delays: delays)
@@ -150,7 +150,7 @@ struct RetryFaultTests {
 
     @Test("an ExpiredToken answer refreshes cached credentials once and retries")
     func expiredToken() async throws {
-        let server = try startFakeAWS()
+        let server = try await startFakeAWS()
         defer { server.stop() }
         let fetches = Delays()
         let provider = CachingCredentialsProvider(source: "test") {
@@ -173,7 +173,7 @@ struct RetryFaultTests {
 
     @Test("DeleteObjects sends batches of at most 1,000 keys, each with a correct Content-MD5")
     func deleteBatches() async throws {
-        let server = try startFakeAWS()
+        let server = try await startFakeAWS()
         defer { server.stop() }
         let c = try client(server.port, maxAttempts: 3, delays: Delays())
         let keys = (0..<2500).map { "prefix/key & <\($0)>" }

@@ -132,7 +132,7 @@ struct RuntimeStreamTests {
             payloads[rec.name] = parts.flatMap { $0 }
         }
         let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/stream_server.py").path
-        let server = try TestServerProcess(executable: TestPaths.python, arguments: [script, dir.path])
+        let server = try await TestServerProcess.start(executable: TestPaths.python, arguments: [script, dir.path])
         defer { server.stop() }
         let client = SageMakerRuntimeClient(
             region: "us-east-1", signer: LoopbackSigner(), endpointURL: URL(string: "http://127.0.0.1:\(server.port)")!)
@@ -252,7 +252,7 @@ struct RuntimeStreamTests {
         try JSONSerialization.data(withJSONObject: ["content_type": "application/json"]).write(to: dir.appendingPathComponent("plain.json"))
 
         let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/stream_server.py").path
-        let server = try TestServerProcess(executable: TestPaths.python, arguments: [script, dir.path])
+        let server = try await TestServerProcess.start(executable: TestPaths.python, arguments: [script, dir.path])
         defer { server.stop() }
         let client = SageMakerRuntimeClient(
             region: "us-east-1", signer: LoopbackSigner(), endpointURL: URL(string: "http://127.0.0.1:\(server.port)")!)
@@ -306,7 +306,7 @@ struct RuntimeStreamTests {
         try wire.write(to: dir.appendingPathComponent("signed-ep.bin"))
         try JSONSerialization.data(withJSONObject: ["content_type": "text/event-stream"]).write(to: dir.appendingPathComponent("signed-ep.json"))
         let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/stream_server.py").path
-        let server = try TestServerProcess(executable: TestPaths.python, arguments: [script, dir.path])
+        let server = try await TestServerProcess.start(executable: TestPaths.python, arguments: [script, dir.path])
         defer { server.stop() }
         let env = [
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:\(server.port)", "AWS_CONFIG_FILE": "/nonexistent/config",

@@ -28,7 +28,7 @@ struct MotoFixture {
     }
 
     static func start(auth: Bool) async throws -> MotoFixture {
-        let server = try TestServerProcess(
+        let server = try await TestServerProcess.start(
             executable: TestPaths.python,
             arguments: [TestPaths.packageRoot.appendingPathComponent("Tests/python/moto_launcher.py").path]
                 + (auth ? ["--no-auth-count", "3"] : []))

@@ -89,7 +89,7 @@ struct SageMakerTests {
 
     @Test("waitForEndpoint: Creating → Failed gives the FailureReason; a stuck endpoint times out clearly")
     func waitOutcomes() async throws {
-        let server = try startFakeAWS()
+        let server = try await startFakeAWS()
         defer { server.stop() }
         let env = ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(server.port)", "HOME": "/nonexistent"]
         let client = AWSClient(
@@ -118,7 +118,7 @@ struct SageMakerTests {
         }
         #expect(sleeps.withLock { $0 } == 2)
 
-        let creating = (0..<5).map { _ in status("Creating") }
+        let creating = (0..<12).map { _ in status("Creating") }  // polls ramp 1, 2, 4, … s up to the interval
         r.body = .bytes(try JSONSerialization.data(withJSONObject: creating))
         _ = try await HTTPClient.shared.send(r)
         do {

@@ -5,14 +5,17 @@ import Testing
 /// The shipped recipes and the AWS step kinds, run through the built `sous` against moto (signature
 /// checking on) and checked with boto3.
 @Suite(.serialized) struct AWSStepsEndToEndTests {
-    static let tgiParams = ["-p", "instance_type=ml.m5.xlarge", "-p", "poll_interval=0.05"]
+    /// moto answers InvokeEndpoint with a canned body and has no response streaming, so the
+    /// recipes' `ask` step runs with `stream=false` here (streaming is covered by the invoke and
+    /// local-cloud tests).
+    static let tgiParams = ["-p", "instance_type=ml.m5.xlarge", "-p", "poll_interval=0.05", "-p", "stream=false"]
 
     @Test func tgiRecipeDeploysIsCachedWhileTheEndpointLivesAndCleansUp() throws {
         let f = try AWSStepsFixture()
         let recipe = AWSStepsFixture.recipe("llama2-tgi.yaml")
         let first = try f.sous(["run", recipe, "--keep"] + Self.tgiParams)
         #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
-        #expect(AWSStepsFixture.statuses(first.stdout) == ["image": "ran", "deploy": "ran", "cleanup": "kept"])
+        #expect(AWSStepsFixture.statuses(first.stdout) == ["image": "ran", "deploy": "ran", "ask": "ran", "cleanup": "kept"])
 
         var s = try f.state()
         #expect(s.endpoints.count == 1 && s.configs.count == 1 && s.models.count == 1)
@@ -44,12 +47,12 @@ import Testing
         // While the endpoint lives, everything is cached.
         let second = try f.sous(["run", recipe, "--keep"] + Self.tgiParams)
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(AWSStepsFixture.statuses(second.stdout) == ["image": "cached", "deploy": "cached", "cleanup": "kept"])
+        #expect(AWSStepsFixture.statuses(second.stdout) == ["image": "cached", "deploy": "cached", "ask": "ran", "cleanup": "kept"])
 
         // A full run tears down: endpoint, config and model are gone.
         let third = try f.sous(["run", recipe] + Self.tgiParams)
         #expect(third.status == 0, "\(third.stderr)")
-        #expect(AWSStepsFixture.statuses(third.stdout) == ["image": "cached", "deploy": "cached", "cleanup": "ran"])
+        #expect(AWSStepsFixture.statuses(third.stdout) == ["image": "cached", "deploy": "cached", "ask": "ran", "cleanup": "ran"])
         s = try f.state()
         #expect(s.endpoints.isEmpty && s.configs.isEmpty && s.models.isEmpty, "\(s.endpoints.keys) \(s.configs.keys) \(s.models.keys)")
         let destroy = try f.sous(["destroy", recipe, "--yes"])
@@ -61,12 +64,13 @@ import Testing
         let recipe = AWSStepsFixture.recipe("llama2-tgi.yaml")
         #expect(try f.sous(["run", recipe, "--keep"] + Self.tgiParams).status == 0)
         let old = try #require(f.outputs("llama2-tgi", "deploy")["endpoint_name"] as? String)
-        _ = try f.moto.ask("delete-endpoint \(old)")
+        _ = try f.ask("delete-endpoint \(old)")
 
         let plan = try f.sous(["plan", recipe, "--keep"] + Self.tgiParams)
         #expect(plan.status == 0)
         #expect(plan.stdout.contains("endpoint \(old) no longer exists"), "\(plan.stdout)")
-        #expect(plan.stdout.contains("1 of 3 steps would run"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("2 of 4 steps would run"), "\(plan.stdout)")  // deploy, and ask (an effect)
+        #expect(plan.stdout.contains("cleanup  sagemaker.delete         skip  kept (--keep)"), "\(plan.stdout)")
 
         let rerun = try f.sous(["run", recipe, "--keep", "-v"] + Self.tgiParams)
         #expect(rerun.status == 0, "\(rerun.stderr)")
@@ -174,12 +178,12 @@ import Testing
         let prefix = "hf-large-model-djl/org/tiny-chat"
         let params = [
             "-p", "instance_type=ml.m5.xlarge", "-p", "poll_interval=0.05", "-p", "model_id=org/tiny-chat-hf",
-            "-p", "bucket=\(bucket)", "-p", "prefix=\(prefix)", "-p", "part_size=65536",
+            "-p", "bucket=\(bucket)", "-p", "prefix=\(prefix)", "-p", "part_size=65536", "-p", "stream=false",
         ]
         let first = try f.sous(["run", recipe, "--keep"] + params)
         #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
         let ran = AWSStepsFixture.statuses(first.stdout)
-        #expect(ran.filter { $0.value == "ran" }.count == 10, "\(ran)")
+        #expect(ran.filter { $0.value == "ran" }.count == 11, "\(ran)")  // every step but the kept clean-ups
         #expect(first.stderr.contains("*.safetensors (2) and *.bin (1)") || first.stdout.contains("*.safetensors (2) and *.bin (1)"))
 
         // Weights and code read back byte-identical with boto3.
@@ -218,7 +222,8 @@ import Testing
 
         let second = try f.sous(["run", recipe, "--keep"] + params)
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(AWSStepsFixture.statuses(second.stdout).filter { $0.value != "cached" && $0.value != "kept" }.isEmpty, "\(second.stdout)")
+        // Only the ask step (an effect) runs again.
+        #expect(AWSStepsFixture.statuses(second.stdout).filter { $0.value != "cached" && $0.value != "kept" } == ["ask": "ran"], "\(second.stdout)")
 
         // The full run cleans up: no endpoint, config, model, or object under the prefix.
         let third = try f.sous(["run", recipe] + params)
@@ -242,6 +247,43 @@ import Testing
         let bad = try f.sous(["run", AWSStepsFixture.recipe("llama2-tgi.yaml"), "--keep", "-p", "role=admin"] + Self.tgiParams)
         #expect(bad.stderr.contains("'admin' is not an IAM role ARN"), "\(bad.stderr)")
         #expect(try f.state().endpoints.isEmpty)
+    }
+
+    @Test func identityIsRecheckedAndTheDefaultBucketIsKeptWhileItHoldsOthersObjects() throws {
+        let f = try AWSStepsFixture()
+        try f.write("ident.yaml", """
+            name: ident
+            steps:
+              - id: me
+                uses: aws.identity
+              - id: bucket
+                uses: s3.default-bucket
+                with:
+                  account: ${{ steps.me.outputs.account }}
+                  region: ${{ steps.me.outputs.region }}
+            """)
+        let first = try f.sous(["run", "ident.yaml"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let me = try f.outputs("ident", "me")
+        #expect(me["account"] as? String == "123456789012")
+        #expect((me["arn"] as? String)?.hasSuffix(":user/sous-e2e") == true)
+        #expect(me["region"] as? String == "us-east-1")
+        let bucket = try f.outputs("ident", "bucket")
+        #expect(bucket["bucket"] as? String == "sagemaker-us-east-1-123456789012")
+        #expect(bucket["created"] as? Bool == true)
+        #expect(AWSStepsFixture.statuses(try f.sous(["run", "ident.yaml"]).stdout) == ["me": "cached", "bucket": "cached"])
+
+        // Another region (or other credentials) and the identity step reruns.
+        let plan = try f.sous(["plan", "ident.yaml"], env: ["AWS_REGION": "eu-west-1"])
+        #expect(plan.stdout.contains("the AWS region changed: us-east-1 → eu-west-1"), "\(plan.stdout)")
+
+        // The default bucket is shared: destroy keeps it while it holds objects sous did not upload.
+        _ = try f.ask("put-object sagemaker-us-east-1-123456789012 other/thing.txt")
+        let destroy = try f.sous(["destroy", "ident.yaml", "--yes"])
+        #expect(destroy.status == 0, "\(destroy.stderr)")
+        #expect(destroy.stderr.contains("kept bucket sagemaker-us-east-1-123456789012: it still holds objects"), "\(destroy.stderr)")
+        #expect(try f.state().buckets.contains("sagemaker-us-east-1-123456789012"))
+        _ = try f.ask("delete-object sagemaker-us-east-1-123456789012 other/thing.txt")
     }
 
     static let hubSpec = """

@@ -104,14 +104,21 @@ struct MotoState {
 
 /// A temporary folder with its own workspace, running the built `sous` against the shared moto.
 final class AWSStepsFixture {
-    let moto: MotoForSteps
+    /// nil for tests that need no AWS (the Hub tests).
+    let moto: MotoForSteps?
     let dir: URL
     var extraEnv: [String: String] = [:]
     static let role = "arn:aws:iam::123456789012:role/sagemaker_execution_role"
 
-    init() throws {
-        moto = try MotoForSteps.shared.get()
+    init(aws: Bool = true) throws {
+        moto = aws ? try MotoForSteps.shared.get() : nil
         dir = try TestPaths.makeTemporaryDirectory("sous-e2e-aws")
+    }
+
+    /// Asks the boto3 peer (see `MotoForSteps.ask`).
+    func ask(_ line: String) throws -> String {
+        guard let moto else { throw PeerError(description: "this fixture has no moto") }
+        return try moto.ask(line)
     }
 
     deinit { try? FileManager.default.removeItem(at: dir) }
@@ -120,11 +127,15 @@ final class AWSStepsFixture {
 
     var env: [String: String] {
         var e = [
-            "AWS_ENDPOINT_URL": moto.endpoint, "AWS_ACCESS_KEY_ID": moto.accessKey, "AWS_SECRET_ACCESS_KEY": moto.secretKey,
             "AWS_REGION": "us-east-1", "HOME": dir.path, "AWS_EC2_METADATA_DISABLED": "true",
             "SOUS_SAGEMAKER_ROLE": Self.role, "HF_TOKEN": "hf_e2e_secret_token", "HF_HUB_CACHE": dir.appendingPathComponent("hf").path,
         ]
-        e["AWS_SESSION_TOKEN"] = ""
+        if let moto {
+            e["AWS_ENDPOINT_URL"] = moto.endpoint
+            e["AWS_ACCESS_KEY_ID"] = moto.accessKey
+            e["AWS_SECRET_ACCESS_KEY"] = moto.secretKey
+            e["AWS_SESSION_TOKEN"] = ""
+        }
         for (k, v) in extraEnv { e[k] = v }
         return e
     }
@@ -142,13 +153,24 @@ final class AWSStepsFixture {
 
     static func recipe(_ name: String) -> String { TestPaths.packageRoot.appendingPathComponent("recipes/\(name)").path }
 
-    /// `[2/3] deploy  sagemaker.deploy  cached` lines as step → status word.
+    /// `[2/3] deploy  sagemaker.deploy  cached` lines as step → status word. A step that prints
+    /// output gets a header line first and its status (`  ran 0.4 s`) after the output.
     static func statuses(_ out: String) -> [String: String] {
         var m: [String: String] = [:]
-        for line in out.split(separator: "\n") where line.hasPrefix("[") {
+        var open: String?
+        for line in out.split(separator: "\n") {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard parts.count >= 4 else { continue }
-            m[String(parts[1])] = String(parts[3])
+            if line.hasPrefix("[") {
+                if parts.count >= 4 {
+                    m[String(parts[1])] = String(parts[3])
+                    open = nil
+                } else if parts.count >= 2 {
+                    open = String(parts[1])
+                }
+            } else if let step = open, line.hasPrefix("  "), let word = parts.first, ["ran", "failed"].contains(word) {
+                m[step] = String(word)
+                open = nil
+            }
         }
         return m
     }
@@ -163,7 +185,7 @@ final class AWSStepsFixture {
 
     /// Everything in moto that belongs to this workspace (by tag), plus objects under `prefix` in `bucket`.
     func state(bucket: String? = nil, prefix: String? = nil) throws -> MotoState {
-        let text = try moto.ask("state")
+        let text = try ask("state")
         let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
         func mine(_ d: Any?) -> Bool { ((d as? [String: Any])?["tags"] as? [String: String])?["sous:workspace"] == workspace }
         var s = MotoState()

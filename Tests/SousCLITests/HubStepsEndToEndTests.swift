@@ -33,7 +33,7 @@ import Testing
         """
 
     @Test func snapshotIsCachedByTheResolvedCommitAndRerunsWhenTheRevisionMoves() throws {
-        let f = try AWSStepsFixture()
+        let f = try AWSStepsFixture(aws: false)
         let hubA = try HubServerForSteps(spec: Self.spec("a"), in: f.dir, name: "a.json")
         try f.write("snap.yaml", Self.recipe)
 
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func hubDownloadSubcommandPrintsTheSnapshot() throws {
-        let f = try AWSStepsFixture()
+        let f = try AWSStepsFixture(aws: false)
         let hub = try HubServerForSteps(spec: Self.spec("x"), in: f.dir)
         let r = try f.sous(["hub", "download", "org/tiny", "--include", "*.json"], env: ["HF_ENDPOINT": hub.endpoint])
         #expect(r.status == 0, "\(r.stderr)")

@@ -253,6 +253,7 @@ struct InvokeEndToEndTests {
                 "format": "tgi", "tokens": invokeTokens, "error_after": 5,
                 "error": ["type": "ModelStreamError", "message": "Your model primary did not complete sending the inference response in the allotted time.", "error_code": "ModelInvocationTimeExceeded"],
             ],
+            "tgi-error-ep": ["format": "tgi", "tokens": invokeTokens, "error_after": 3, "tgi_error": "Request failed during generation: Server error: CUDA out of memory"],
             "bad-ep": [
                 "status": 424,
                 "headers": ["x-amzn-ErrorType": "ModelError:http://internal.amazon.com/coral/com.amazon.sagemaker/"],
@@ -282,6 +283,10 @@ struct InvokeEndToEndTests {
         #expect(bad.stderr.contains("ModelError, HTTP 424; the container answered 422"), "\(bad.stderr)")
         #expect(bad.stderr.contains("inputs tokens + max_new_tokens must be <= 4096"))
         #expect(bad.stderr.contains("log-group:/aws/sagemaker/Endpoints/bad-ep"))
+        let inStream = try SousBinary.run(["invoke", "tgi-error-ep", "--prompt", "hi"], cwd: ws, env: server.env)
+        #expect(inStream.status == 1)
+        #expect(inStream.stdout == invokeTokens.prefix(3).joined() + "\n")
+        #expect(inStream.stderr.contains("the model container reported an error in its output: Request failed during generation: Server error: CUDA out of memory"), "\(inStream.stderr)")
         #expect(server.requests.allSatisfy { $0.signatureOK })
     }
 
@@ -322,6 +327,20 @@ struct InvokeEndToEndTests {
         #expect(reqs.last?.operation == "invocations")
         #expect(reqs.last?.json["stream"] == nil)
         #expect(reqs.allSatisfy { $0.signatureOK })
+
+        // max_new_tokens reached: finish_reason length.
+        let capped = try SousBinary.run(["invoke", "tgi-ep", "--prompt", "Hello", "--json", "--max-new-tokens", "\(invokeTokens.count)"], cwd: ws, env: server.env)
+        let summary = capped.stdout.split(separator: "\n").last.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) ?? [:] } ?? [:]
+        #expect(summary["finish_reason"] as? String == "length", "\(capped.stdout)")
+
+        // The server really checks signatures: a wrong secret is refused.
+        var wrong = server.env
+        wrong["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        let refused = try SousBinary.run(["invoke", "tgi-ep", "--prompt", "Hello"], cwd: ws, env: wrong)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("InvalidSignatureException, HTTP 403"), "\(refused.stderr)")
+        #expect(server.requests.last?.signatureOK == false)
+        #expect(!refused.stderr.contains("not-the-secret"))
     }
 
     @Test("sous chat keeps the history in llama-2-chat format, /reset forgets it, /system changes the system prompt")

@@ -39,12 +39,12 @@ private final class HubFixture {
     let endpoint: URL
     let client: HubClient
 
-    init() throws {
+    init() async throws {
         dir = try TestPaths.makeTemporaryDirectory("sous-hub")
         let spec = dir.appendingPathComponent("spec.json")
         try Data(hubSpec.utf8).write(to: spec)
         let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/hub_server.py").path
-        server = try TestServerProcess(executable: TestPaths.python, arguments: [script, spec.path])
+        server = try await TestServerProcess.start(executable: TestPaths.python, arguments: [script, spec.path])
         endpoint = URL(string: "http://127.0.0.1:\(server.port)")!
         client = HubClient(endpoint: endpoint)
     }
@@ -224,7 +224,7 @@ struct HubPatternTests {
 @Suite("Hub snapshot download against a loopback Hub")
 struct HubSnapshotTests {
     @Test func downloadsIntoTheHuggingfaceCacheLayout() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         let reports = ProgressLog()
         let snap = try await f.client.snapshot(f.request("org/tiny", token: "hf_user")) { reports.append($0) }
         let storage = f.cache() + "/models--org--tiny"
@@ -270,7 +270,7 @@ struct HubSnapshotTests {
     }
 
     @Test func sameCacheTreeAsHuggingfaceHubAndEachReadsTheOther() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         let sousCache = f.cache("sous")
         let hfCache = f.cache("hf")
         let snap = try await f.client.snapshot(f.request("org/tiny", cache: sousCache, token: "hf_user"))
@@ -306,7 +306,7 @@ struct HubSnapshotTests {
     }
 
     @Test func networkLossThenRerunResumesWithRange() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         var req = f.request("org/resume")
         req.maxRetries = 0
         let error = try await #require(throws: HubError.self) { _ = try await f.client.snapshot(req) }
@@ -329,7 +329,7 @@ struct HubSnapshotTests {
     }
 
     @Test func transientFailuresAreRetriedWithinOneRun() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         let snap = try await f.client.snapshot(f.request("org/retry"))
         #expect(snap.totalBytes == 200000)
         let storage = try await f.stats().storage
@@ -338,7 +338,7 @@ struct HubSnapshotTests {
     }
 
     @Test func corruptDownloadIsRetriedAndNeverCached() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         var req = f.request("org/corrupt")
         req.maxRetries = 1
         let error = try await #require(throws: HubError.self) { _ = try await f.client.snapshot(req) }
@@ -352,7 +352,7 @@ struct HubSnapshotTests {
     }
 
     @Test func accessErrorsSayHowToFixThem() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         let gated = try await #require(throws: HubError.self) { _ = try await f.client.snapshot(f.request("org/gated")) }
         #expect(gated.kind == .gated)
         #expect(gated.description.contains("\(f.endpoint.absoluteString)/org/gated"))
@@ -386,7 +386,7 @@ struct HubSnapshotTests {
     }
 
     @Test func unsafeFileNamesAreRefused() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         let error = try await #require(throws: HubError.self) { _ = try await f.client.snapshot(f.request("org/evil")) }
         #expect(error.kind == .unsafePath)
         #expect(error.subject == "../escape.txt")
@@ -398,7 +398,7 @@ struct HubSnapshotTests {
     }
 
     @Test func warnsWhenBothWeightFormatsAreSelected() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         let both = try await f.client.snapshot(f.request("org/mixed"))
         #expect(both.warnings.contains { $0.contains("*.safetensors") && $0.contains("*.bin") })
         var one = f.request("org/mixed")
@@ -409,7 +409,7 @@ struct HubSnapshotTests {
     }
 
     @Test func offlineWithoutCacheFailsClearly() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         var req = f.request("org/tiny")
         req.offline = true
         let error = try await #require(throws: HubError.self) { _ = try await f.client.snapshot(req) }
@@ -419,7 +419,7 @@ struct HubSnapshotTests {
     }
 
     @Test func localDirGetsPlainCopies() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         var req = f.request("org/tiny")
         req.localDir = f.dir.appendingPathComponent("local").path
         req.allowPatterns = ["*.json", "sub/"]
@@ -431,7 +431,7 @@ struct HubSnapshotTests {
     }
 
     @Test func commandLineEntryPoint() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         let env = ["HF_ENDPOINT": f.endpoint.absoluteString, "HF_HUB_CACHE": f.cache(), "HOME": f.dir.path]
         #expect(await HubDownloadCommand.run(["org/tiny", "--include", "*.json", "--workers", "2"], environment: env) == 0)
         #expect(FileManager.default.fileExists(atPath: f.cache() + "/models--org--tiny/refs/main"))
@@ -445,7 +445,7 @@ struct HubSnapshotTests {
     }
 
     @Test func diskFullLeavesNothingInSnapshots() async throws {
-        let f = try HubFixture()
+        let f = try await HubFixture()
         var first = f.request("org/full")
         first.allowPatterns = ["config.json"]
         let snap = try await f.client.snapshot(first)

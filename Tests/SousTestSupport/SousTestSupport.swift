@@ -102,6 +102,24 @@ public final class TestServerProcess: @unchecked Sendable {
         pipe.fileHandleForReading.readabilityHandler = { h in _ = h.availableData }
     }
 
+    /// Starts the server like `init` but waits for its port on a dedicated thread, so the Swift
+    /// concurrency pool (only as wide as the core count: 2 threads on CI) is never blocked while Python
+    /// starts. Async tests must use this: a blocked pool delays every other test's continuations, so a
+    /// request that libcurl ended after 1.2 s was observed by its test after 5-45 s.
+    public static func start(
+        executable: String, arguments: [String], environment: [String: String] = [:],
+        timeout: TimeInterval = 60,
+        portLine: @escaping @Sendable (String) -> Int? = { line in
+            line.hasPrefix("PORT ") ? Int(line.dropFirst(5).trimmingCharacters(in: .whitespaces)) : nil
+        }
+    ) async throws -> TestServerProcess {
+        try await offCooperativePool {
+            try TestServerProcess(
+                executable: executable, arguments: arguments, environment: environment, timeout: timeout,
+                portLine: portLine)
+        }
+    }
+
     /// Stops the process. Test servers hold no state worth a graceful exit, and a child of the
     /// test runner may inherit a blocked SIGTERM, so this sends SIGKILL and waits for it.
     public func stop() {
@@ -117,4 +135,14 @@ public final class TestServerProcess: @unchecked Sendable {
 public struct TestServerError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+}
+
+/// Runs blocking work (waiting for a child process, key generation, …) on a dedicated thread and
+/// returns its result, keeping the Swift concurrency pool free for the tests' own continuations.
+public func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
+        let thread = Thread { cont.resume(with: Result { try work() }) }
+        thread.name = "sous-test-blocking"
+        thread.start()
+    }
 }

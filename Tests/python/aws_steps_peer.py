@@ -8,6 +8,7 @@ Usage: aws_steps_peer.py ENDPOINT COMMAND [ARGS]
                         "configs": {name: [models]}, "models": {name: {tags, env}}, "buckets": {name:
                         {key: {sha256, size, tags}}}, "uploads": [[bucket, key]]} (multipart uploads in progress)
   delete-endpoint NAME  deletes an endpoint behind sous's back
+  put-object B K / delete-object B K   an object sous did not upload
   serve                 reads the commands above (state, delete-endpoint NAME) one per line on stdin and answers
                         each with one JSON line (saves starting python and boto3 for every question)
 Credentials come from the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), never from arguments.
@@ -66,6 +67,12 @@ def state():
 def answer(cmd, cmd_args):
     if cmd == "state":
         return state()
+    if cmd == "put-object":
+        client("s3").put_object(Bucket=cmd_args[0], Key=cmd_args[1], Body=b"not sous's")
+        return {}
+    if cmd == "delete-object":
+        client("s3").delete_object(Bucket=cmd_args[0], Key=cmd_args[1])
+        return {}
     if cmd == "delete-endpoint":
         client("sagemaker").delete_endpoint(EndpointName=cmd_args[0])
         return {}

@@ -13,6 +13,7 @@ DIR/scenarios.json maps an endpoint name to a response, or a list of responses u
 repeats):
   {"format": "tgi"|"lmi"|"jsonlines", "tokens": [...], "details": true,
    "error_after": N, "error": {"type": "ModelStreamError", "message": "...", "error_code": "..."},
+   "tgi_error": "message" (after error_after tokens, as an SSE error event),
    "status": 424, "headers": {...}, "body": "...", "delay_ms": 0, "seed": 1}
 Streams are encoded here (independently of sous's encoder) and cut into PayloadParts of random sizes
 (1..max_part bytes, splitting lines, escapes and UTF-8 characters), then into HTTP chunks of random sizes.
@@ -217,6 +218,10 @@ class Handler(BaseHTTPRequestHandler):
         # PayloadParts cut anywhere (container bytes are not aligned with tokens, lines or characters).
         error_after = sc.get("error_after")
         output = b"".join(events if error_after is None else events[:error_after])
+        if sc.get("tgi_error"):
+            # TGI reports a failure inside its SSE stream (HTTP 200): {"error": …, "error_type": …}.
+            output += ("data:" + json.dumps({"error": sc["tgi_error"], "error_type": "generation"}) + "\n\n").encode()
+            error_after = None
         wire = b""
         i = 0
         while i < len(output):

@@ -46,9 +46,12 @@ public struct LineEventParser: StreamParser {
                 handleLine(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), &e)
             } else {
                 pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
-                let line = pending
-                pending.removeAll(keepingCapacity: true)
+                // Move the buffer out (no copy), parse it, and give it back empty for reuse.
+                var line: [UInt8] = []
+                swap(&line, &pending)
                 line.withUnsafeBytes { handleLine($0, &e) }
+                line.removeAll(keepingCapacity: true)
+                if pending.isEmpty { swap(&line, &pending) }
             }
             start = end + 1
         }

@@ -179,14 +179,13 @@ struct S3UploadKind: StepKind {
                 let files: [S3UploadResult]
                 let uri: String
                 if folder {
-                    let r = try await s3.uploadFolder(src, bucket: bucket, prefix: prefix, options: opts)
-                    (files, uri) = (r.files, r.uri)
+                    files = try await Self.uploadFolder(src, bucket: bucket, prefix: prefix, s3: s3, options: opts,
+                                                        tags: tagObjects ? tags : nil)
+                    uri = prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)"
                 } else {
                     let r = try await s3.uploadFile(src, bucket: bucket, key: key, options: opts)
+                    if tagObjects && r.uploaded { try await S3Extras(client: client).tagObject(bucket: bucket, key: key, tags: tags) }
                     (files, uri) = ([r], r.uri)
-                }
-                if tagObjects {
-                    try await Self.tag(files.filter(\.uploaded).map(\.key), bucket: bucket, tags: tags, client: client, concurrency: opts.concurrency)
                 }
                 outcome.withLock { $0 = (files, uri) }
                 return [
@@ -211,18 +210,69 @@ struct S3UploadKind: StepKind {
         ]
     }
 
-    static func tag(_ keys: [String], bucket: String, tags: [String: String], client: AWSClient, concurrency: Int) async throws {
-        let extras = S3Extras(client: client)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var next = 0
-            func launch() {
-                let k = keys[next]
-                next += 1
-                group.addTask { try await extras.tagObject(bucket: bucket, key: k, tags: tags) }
-            }
-            while next < keys.count && next < max(1, concurrency) { launch() }
-            while try await group.next() != nil { if next < keys.count { launch() } }
+    /// Uploads every file under `folder` (following links, as HF cache snapshots need) to `prefix/<relative path>`.
+    ///
+    /// Unlike `S3Client.uploadFolder`, up to two large files go at once (each with `concurrency` parts), so one
+    /// file's checksum pass overlaps another's transfer, and each object is tagged as soon as it is up.
+    static func uploadFolder(
+        _ folder: String, bucket: String, prefix: String, s3: S3Client, options: S3TransferOptions, tags: [String: String]?
+    ) async throws -> [S3UploadResult] {
+        let root = URL(fileURLWithPath: folder).standardizedFileURL
+        guard let walker = FileManager.default.enumerator(atPath: root.path) else { throw StepError("cannot read the folder \(folder)") }
+        var files: [(path: String, key: String, size: UInt64)] = []
+        while let rel = walker.nextObject() as? String {
+            let full = root.appendingPathComponent(rel).path
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
+            let real = URL(fileURLWithPath: full).resolvingSymlinksInPath().path
+            let size = (try? FileManager.default.attributesOfItem(atPath: real)[.size] as? NSNumber)?.uint64Value ?? 0
+            files.append((full, prefix.isEmpty ? rel : prefix + "/" + rel, size))
         }
+        // Large files first (they take longest), then small ones.
+        files.sort { ($0.size >= options.multipartThreshold ? 0 : 1, $0.key) < ($1.size >= options.multipartThreshold ? 0 : 1, $1.key) }
+        let total = files.reduce(UInt64(0)) { $0 + $1.size }
+        let done = Locked([String: UInt64]())
+        let extras = S3Extras(client: s3.client)
+        let progress = options.progress
+        var results: [S3UploadResult] = []
+        try await withThrowingTaskGroup(of: (S3UploadResult, Bool).self) { group in
+            var pending = files[...]
+            var bigInFlight = 0, inFlight = 0
+            func launchable() -> Int? {
+                guard inFlight < max(1, options.concurrency) else { return nil }
+                return pending.firstIndex { $0.size < options.multipartThreshold || bigInFlight < 2 }
+            }
+            func launch(_ i: Int) {
+                let f = pending.remove(at: i)
+                let big = f.size >= options.multipartThreshold
+                if big { bigInFlight += 1 }
+                inFlight += 1
+                var o = options
+                o.progress = progress.map { report in
+                    { @Sendable fileDone, _ in
+                        let sum = done.withLock { d -> UInt64 in
+                            d[f.key] = fileDone
+                            return d.values.reduce(0, +)
+                        }
+                        report(sum, total)
+                    }
+                }
+                let opts = o
+                group.addTask {
+                    let r = try await s3.uploadFile(f.path, bucket: bucket, key: f.key, options: opts)
+                    if let tags, r.uploaded { try await extras.tagObject(bucket: bucket, key: f.key, tags: tags) }
+                    return (r, big)
+                }
+            }
+            while let i = launchable() { launch(i) }
+            while let (r, big) = try await group.next() {
+                results.append(r)
+                inFlight -= 1
+                if big { bigInFlight -= 1 }
+                while let i = launchable() { launch(i) }
+            }
+        }
+        return results.sorted { $0.key < $1.key }
     }
 
     func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {

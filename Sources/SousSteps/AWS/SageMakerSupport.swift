@@ -116,6 +116,17 @@ enum SageMakerResources {
         _ ctx: StepContext, sm: SageMakerClient, configName: String, newName: () -> String, wait: Bool,
         interval: Double, budget: Double, tags: [String: String]
     ) async throws -> (outcome: Outcome, status: String) {
+        // An endpoint this step made that ended in Failed is not adopted (it would fail again): it is
+        // deleted, and a new one is created below.
+        if let rec = ctx.recordedResource(type: endpoint), rec.state == .created,
+            let e = try await ignoringMissing({ try await sm.describeEndpoint(rec.name) }), e.status == "Failed"
+        {
+            ctx.warn("endpoint \(rec.name) had failed (\(e.failureReason ?? "no reason given")); deleting it and creating a new one")
+            try await sm.deleteEndpoint(rec.name)
+            try await sm.waitForEndpointDeleted(
+                rec.name, interval: .milliseconds(Int64(min(max(interval, 0.01), 5) * 1000)), budget: .seconds(Int64(max(budget, 60))))
+            try ctx.markDeleted(rec)
+        }
         let outcome = try await ensure(
             ctx, type: endpoint, request: .map(["config": .string(configName)]), newName: newName,
             describe: { try await describeEndpoint(sm, $0) },

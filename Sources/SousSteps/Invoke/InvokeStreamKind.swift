@@ -114,7 +114,8 @@ struct InvokeStreamKind: StepKind {
 
     func run(_ ctx: StepContext) async throws -> ValueMap {
         let request = try Self.request(ctx)
-        let aws = try await AWSClient.make(environment: ctx.environment, region: ctx.optionalString("region"))
+        let region = ctx.optionalString("region").flatMap { $0.isEmpty ? nil : $0 }
+        let aws = try await AWSClient.make(environment: ctx.environment, region: region)
         let client = SageMakerRuntimeClient(aws: aws)
         let op = request.stream ? "InvokeEndpointWithResponseStream" : "InvokeEndpoint"
         ctx.log("\(op) \(request.endpoint) in \(aws.region) (\(request.body.count) bytes)")
