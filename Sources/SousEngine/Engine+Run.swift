@@ -24,7 +24,7 @@ extension Engine {
         let recorder = RunRecorder(layout: layout, runID: runID, recipe: recipe)
         let started = Date()
         let order = executionOrder(recipe)
-        let selected = try selectionForRun(recipe, order: order, options: options)
+        let selected = try selection(recipe, order: order, options: options)
         let total = order.count
         reporter.handle(.runStarted(recipe: recipe.name, runID: runID, steps: total, workspace: layout.recipeDir))
 
@@ -141,23 +141,6 @@ extension Engine {
             out[spec.name] = sig
         }
         return out
-    }
-
-    func selectionForRun(_ recipe: Recipe, order: [StepSpec], options: RunOptions) throws -> Set<String> {
-        switch options.selection {
-        case .all:
-            return Set(order.filter { !(options.keep && registry[$0.uses]?.schema.category == .teardown) }.map(\.id))
-        case .step(let id):
-            guard recipe.step(id) != nil else {
-                throw StepError("--step \(id): the recipe has no step '\(id)'\(Suggest.hint(id, recipe.steps.map(\.id))) (steps: \(recipe.steps.map(\.id).joined(separator: ", ")))")
-            }
-            return [id]
-        case .from(let id):
-            guard let i = order.firstIndex(where: { $0.id == id }) else {
-                throw StepError("--from \(id): the recipe has no step '\(id)'\(Suggest.hint(id, recipe.steps.map(\.id))) (steps: \(recipe.steps.map(\.id).joined(separator: ", ")))")
-            }
-            return Set(order[i...].filter { !(options.keep && registry[$0.uses]?.schema.category == .teardown) }.map(\.id))
-        }
     }
 
     func confirmCommands(

@@ -95,7 +95,7 @@ public struct Engine: Sendable {
         var outputs: [String: ValueMap] = state.steps.mapValues(\.outputs)
         var willRun: Set<String> = []
         let order = executionOrder(recipe)
-        let selected = try selection(recipe, order: order, options: options, state: state)
+        let selected = try selection(recipe, order: order, options: options)
         for step in order {
             guard let kind = registry[step.uses] else { continue }
             if !selected.contains(step.id) {
@@ -129,7 +129,8 @@ public struct Engine: Sendable {
         return decisions
     }
 
-    private func selection(_ recipe: Recipe, order: [StepSpec], options: RunOptions, state: RecipeState) throws -> Set<String> {
+    /// The steps a run (or plan) with these options executes.
+    func selection(_ recipe: Recipe, order: [StepSpec], options: RunOptions) throws -> Set<String> {
         switch options.selection {
         case .all:
             return Set(order.filter { !(options.keep && registry[$0.uses]?.schema.category == .teardown) }.map(\.id))
