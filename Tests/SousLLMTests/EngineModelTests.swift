@@ -267,6 +267,20 @@ struct EngineModelTests {
         #expect(result.tokenCount == 3)
     }
 
+    @Test("two threads give bit-identical logits to one (parallel matmul and attention paths)")
+    func threadsAgree() throws {
+        let dir = try Self.make(["--gqa", "--dtype", "bf16"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let one = try LlamaModel.load(directory: dir.path, threads: 1)
+        let two = try LlamaModel.load(directory: dir.path, threads: 2)
+        // 120 tokens: prefill chunks of 32 exceed the parallel threshold in the MLP and, later, in attention.
+        let prompt = [1] + (0..<119).map { 3 + ($0 * 37) % 300 }
+        #expect(try one.logits(for: prompt) == two.logits(for: prompt))
+        let a = try one.generate(tokens: prompt, parameters: .greedy(maxNewTokens: 6))
+        let b = try two.generate(tokens: prompt, parameters: .greedy(maxNewTokens: 6))
+        #expect(a.tokenIDs == b.tokenIDs)
+    }
+
     @Test("repetition penalty divides positive and multiplies negative logits of seen tokens")
     func repetitionPenalty() {
         var logits: [Float] = [2, -2, 4, 1]

@@ -132,7 +132,7 @@ final class InferenceState {
             }
             // Causal attention with grouped KV heads.
             let work = n * c.numHeads * (pos0 + n) * hd
-            let slots = work < Kernels.parallelThreshold ? 1 : parallel.threads
+            let slots = work < Kernels.parallelThreshold || parallel.threads == 1 ? 1 : min(n * c.numHeads, parallel.threads * Kernels.chunksPerThread)
             let qp = SendablePointer(q), ap = SendablePointer(att), sp = SendablePointer(scores)
             let kcp = SendablePointer(kc), vcp = SendablePointer(vc)
             let capacity = self.capacity
