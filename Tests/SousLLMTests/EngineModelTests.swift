@@ -143,6 +143,15 @@ struct EngineModelTests {
         try Data(try Data(contentsOf: weights).prefix(1000)).write(to: weights)
         let truncated = try #require(throws: LLMError.self) { try LlamaModel.load(directory: f64.path) }
         #expect("\(truncated)".contains("not a valid safetensors file"))
+        // A header with a negative dimension.
+        let header = Data(#"{"model.norm.weight": {"dtype": "F32", "shape": [-1], "data_offsets": [0, -4]}}"#.utf8)
+        var bad = Data()
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bad.append(contentsOf: $0) }
+        bad.append(header)
+        bad.append(Data(count: 16))
+        try bad.write(to: weights)
+        let negative = try #require(throws: LLMError.self) { try LlamaModel.load(directory: f64.path) }
+        #expect("\(negative)".contains("invalid shape"))
     }
 
     @Test("seeded sampling is deterministic; top-k 1 equals greedy; stop, cancel, EOS and length finish reasons")
