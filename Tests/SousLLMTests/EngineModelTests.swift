@@ -143,6 +143,15 @@ struct EngineModelTests {
         try Data(try Data(contentsOf: weights).prefix(1000)).write(to: weights)
         let truncated = try #require(throws: LLMError.self) { try LlamaModel.load(directory: f64.path) }
         #expect("\(truncated)".contains("not a valid safetensors file"))
+        // A header with a negative dimension.
+        let header = Data(#"{"model.norm.weight": {"dtype": "F32", "shape": [-1], "data_offsets": [0, -4]}}"#.utf8)
+        var bad = Data()
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bad.append(contentsOf: $0) }
+        bad.append(header)
+        bad.append(Data(count: 16))
+        try bad.write(to: weights)
+        let negative = try #require(throws: LLMError.self) { try LlamaModel.load(directory: f64.path) }
+        #expect("\(negative)".contains("invalid shape"))
     }
 
     @Test("seeded sampling is deterministic; top-k 1 equals greedy; stop, cancel, EOS and length finish reasons")
@@ -265,6 +274,20 @@ struct EngineModelTests {
         let result = try await task.value
         #expect(result.finishReason == .cancelled)
         #expect(result.tokenCount == 3)
+    }
+
+    @Test("two threads give bit-identical logits to one (parallel matmul and attention paths)")
+    func threadsAgree() throws {
+        let dir = try Self.make(["--gqa", "--dtype", "bf16"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let one = try LlamaModel.load(directory: dir.path, threads: 1)
+        let two = try LlamaModel.load(directory: dir.path, threads: 2)
+        // 120 tokens: prefill chunks of 32 exceed the parallel threshold in the MLP and, later, in attention.
+        let prompt = [1] + (0..<119).map { 3 + ($0 * 37) % 300 }
+        #expect(try one.logits(for: prompt) == two.logits(for: prompt))
+        let a = try one.generate(tokens: prompt, parameters: .greedy(maxNewTokens: 6))
+        let b = try two.generate(tokens: prompt, parameters: .greedy(maxNewTokens: 6))
+        #expect(a.tokenIDs == b.tokenIDs)
     }
 
     @Test("repetition penalty divides positive and multiplies negative logits of seen tokens")

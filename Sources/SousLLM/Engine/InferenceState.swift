@@ -41,9 +41,11 @@ final class InferenceState {
         let qDim = c.numHeads * c.headDim
         let kvDim = c.numKVHeads * c.headDim
         var allocs: [UnsafeMutablePointer<Float>] = []
-        func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
+        // The KV cache and score rows are always written before they are read, so they stay uninitialised
+        // (no page is touched for context that is never used).
+        func alloc(_ n: Int, zeroed: Bool = true) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-            p.initialize(repeating: 0, count: max(n, 1))
+            if zeroed { p.initialize(repeating: 0, count: max(n, 1)) }
             allocs.append(p)
             return p
         }
@@ -54,11 +56,11 @@ final class InferenceState {
         hb = alloc(chunk * c.intermediateSize)
         hb2 = alloc(chunk * c.intermediateSize)
         logits = alloc(c.vocabSize)
-        scores = alloc(c.numHeads * chunk * capacity)
+        scores = alloc(c.numHeads * chunk * capacity, zeroed: false)
         cosTable = alloc(chunk * c.headDim / 2)
         sinTable = alloc(chunk * c.headDim / 2)
-        keyCache = alloc(c.numLayers * capacity * kvDim)
-        valueCache = alloc(c.numLayers * capacity * kvDim)
+        keyCache = alloc(c.numLayers * capacity * kvDim, zeroed: false)
+        valueCache = alloc(c.numLayers * capacity * kvDim, zeroed: false)
         allocations = allocs
         let half = c.headDim / 2
         invFreq = (0..<half).map { i in
@@ -130,7 +132,7 @@ final class InferenceState {
             }
             // Causal attention with grouped KV heads.
             let work = n * c.numHeads * (pos0 + n) * hd
-            let slots = work < Kernels.parallelThreshold ? 1 : parallel.threads
+            let slots = work < Kernels.parallelThreshold || parallel.threads == 1 ? 1 : min(n * c.numHeads, parallel.threads * Kernels.chunksPerThread)
             let qp = SendablePointer(q), ap = SendablePointer(att), sp = SendablePointer(scores)
             let kcp = SendablePointer(kc), vcp = SendablePointer(vc)
             let capacity = self.capacity

@@ -120,6 +120,8 @@ struct MatmulTarget {
 enum Kernels {
     /// Multiply-adds below which a matmul runs on one thread (dispatch costs more than it saves).
     static let parallelThreshold = 1 << 17
+    /// Work items per thread in a parallel region (dynamic load balancing).
+    static let chunksPerThread = 4
     /// Rows at most this long (cache-resident models) use the four-rows-at-once matvec; longer rows
     /// stream one at a time (four interleaved rows measured 2x slower on the 15M shape).
     static let multiRowMaxCols = 256
@@ -139,7 +141,9 @@ enum Kernels {
         let cols = targets[0].w.cols
         let totalRows = targets.reduce(0) { $0 + $1.w.rows }
         let work = totalRows * cols * tokens
-        let chunks = work < parallelThreshold ? 1 : parallel.threads
+        // Several chunks per thread: concurrentPerform hands them out dynamically, so when a worker is not
+        // scheduled (a shared, loaded machine) the calling thread simply takes more of them.
+        let chunks = work < parallelThreshold || parallel.threads == 1 ? 1 : parallel.threads * chunksPerThread
         let xs = SendablePointer(UnsafeMutablePointer(mutating: x))
         parallel.run(chunks) { chunk in
             // Rows [lo, hi) of the concatenation, rounded to multiples of 4.

@@ -131,8 +131,16 @@ struct SafetensorsArchive: Sendable {
                 unsupported[name] = dtypeName
                 continue
             }
-            let bytes = shape.reduce(1, *) * dtype.byteSize
-            guard begin >= 0, end == begin + bytes, end <= dataSize else {
+            var elements = 1
+            for d in shape {
+                let (product, overflow) = elements.multipliedReportingOverflow(by: d)
+                guard d >= 0, !overflow, shapeAny.count == shape.count else {
+                    throw LLMError.invalidSafetensors(file: file.path, reason: "tensor \(name) has an invalid shape \(shapeAny)")
+                }
+                elements = product
+            }
+            let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
+            guard !overflow, begin >= 0, end == begin + bytes, end <= dataSize else {
                 throw LLMError.invalidSafetensors(
                     file: file.path, reason: "tensor \(name) has offsets \(begin)..<\(end) for \(bytes) bytes in \(dataSize)")
             }
