@@ -1,36 +1,140 @@
 #!/usr/bin/env bash
-# Benchmark: sous vs huggingface_hub.snapshot_download vs curl, downloading the same repo from a loopback
-# Hub-compatible server (Tests/python/hub_server.py; LFS files redirect to a second "storage" port).
+# Benchmark (issue #5): sous vs huggingface_hub.snapshot_download vs curl on a 1.6 GB repository
+# (four 400 MB LFS files + 200 small regular files) from a loopback Hub test server
+# (Tests/python/hub_server.py) whose LFS files redirect to nginx (a fast static server, sendfile on).
+# Cold cache for each tool; each tool runs once (the machine is shared: no loops).
 #
-# Usage: scripts/bench-hub.sh [FILES] [MIB_PER_FILE]     (default 4 files of 64 MiB)
-# Env:   SOUS_BIN  (default .build/release/sous; built with `swift build -c release --product sous` if absent)
-#        PYTHON    (default python3)
-# Runs each client once (no loops: the machine is shared). Requires `sous hub download` wired to
-# SousHub.HubDownloadCommand.run.
+# Usage: scripts/bench-hub.sh
+# Env:   BENCH        data folder, generated once and reused (default /tmp/sous-bench-hub)
+#        BIG_FILES    number of large LFS files (default 4)      BIG_MB  their size in MB (10^6, default 400)
+#        SMALL_FILES  number of small regular files (default 200)
+#        WORKERS      parallel downloads for all three tools (default 8 = sous's and huggingface_hub's default)
+#        SOUS_BIN     (default .build/release/sous; built with `swift build -c release --product sous` if absent)
+#        PYTHON       (default python3, with huggingface_hub installed)
+# Needs nginx (only for this benchmark; not for building or testing sous):
+#        sudo apt-get install -y nginx-light      (Debian/Ubuntu; or the `nginx` package)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FILES=${1:-4}
-MIB=${2:-64}
+BENCH=${BENCH:-/tmp/sous-bench-hub}
+BIG_FILES=${BIG_FILES:-4}
+BIG_MB=${BIG_MB:-400}
+SMALL_FILES=${SMALL_FILES:-200}
+WORKERS=${WORKERS:-8}
 PYTHON=${PYTHON:-python3}
 SOUS_BIN=${SOUS_BIN:-.build/release/sous}
+
+NGINX=$(command -v nginx || true)
+[[ -z "$NGINX" && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
+if [[ -z "$NGINX" ]]; then
+  echo "bench-hub: nginx is needed for this benchmark only; install it with" >&2
+  echo "  sudo apt-get install -y nginx-light     (Debian/Ubuntu; or the nginx package of your system)" >&2
+  exit 2
+fi
 if [[ ! -x "$SOUS_BIN" ]]; then
   swift build -c release --product sous
 fi
 
-WORK=$(mktemp -d /tmp/sous-bench-hub.XXXXXX)
+# 1. The repository on disk, generated once: $BENCH/data/blobs/<sha256> (large files, served by nginx),
+#    $BENCH/data/small/<path> (small files, also served by nginx for curl), $BENCH/spec.json for the Hub server.
+PARAMS="$BIG_FILES x $BIG_MB MB + $SMALL_FILES small v1"
+if [[ "$(cat "$BENCH/params" 2>/dev/null)" != "$PARAMS" ]]; then
+  echo "generating the repository in $BENCH ($PARAMS) ..."
+  rm -rf "$BENCH"
+  mkdir -p "$BENCH/data/blobs" "$BENCH/data/small"
+  "$PYTHON" - "$BENCH" "$BIG_FILES" "$BIG_MB" "$SMALL_FILES" <<'PY'
+import hashlib, json, os, random, sys
+bench, n, mb, n_small = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+files = []
+for i in range(n):
+    rng, h, left = random.Random(i), hashlib.sha256(), mb * 1000 * 1000
+    tmp = f"{bench}/data/blobs/tmp"
+    with open(tmp, "wb") as f:
+        while left:
+            chunk = rng.randbytes(min(left, 16 << 20))
+            h.update(chunk)
+            f.write(chunk)
+            left -= len(chunk)
+    sha = h.hexdigest()
+    os.rename(tmp, f"{bench}/data/blobs/{sha}")
+    files.append({"path": f"model-{i + 1:05d}-of-{n:05d}.safetensors", "file": f"{bench}/data/blobs/{sha}",
+                  "size": mb * 1000 * 1000, "sha256": sha, "lfs": True, "url": f"blobs/{sha}"})
+rng = random.Random(1234)
+folders = ["", "tokenizer/", "onnx/", "docs/examples/"]
+for i in range(n_small):
+    path = f"{folders[i % len(folders)]}file-{i:03d}." + ("json" if i % 3 else "txt")
+    size = int(2 ** rng.uniform(6, 18))  # 64 B .. 256 KiB, log-uniform
+    data = rng.randbytes(size)
+    dst = f"{bench}/data/small/{path}"
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    with open(dst, "wb") as f:
+        f.write(data)
+    files.append({"path": path, "file": dst, "size": size, "sha256": hashlib.sha256(data).hexdigest(),
+                  "url": f"small/{path}"})
+with open(f"{bench}/spec.json", "w") as f:
+    json.dump({"repos": [{"id": "bench/model", "files": files}]}, f)
+PY
+  echo "$PARAMS" > "$BENCH/params"
+fi
+
+WORK=$(mktemp -d /tmp/sous-bench-hub-run.XXXXXX)
+chmod 755 "$WORK"
 SERVER_PID=
-cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+NGINX_PID=
+cleanup() {
+  [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null
+  [[ -n "$NGINX_PID" ]] && kill "$NGINX_PID" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
-"$PYTHON" - "$FILES" "$MIB" > "$WORK/spec.json" <<'PY'
-import json, sys
-n, mib = int(sys.argv[1]), int(sys.argv[2])
-files = [{"path": "config.json", "text": "{\"model_type\": \"llama\"}"}]
-files += [{"path": f"model-{i + 1:05d}-of-{n:05d}.safetensors", "size": mib << 20, "seed": i, "lfs": True} for i in range(n)]
-print(json.dumps({"repos": [{"id": "bench/model", "files": files}]}))
-PY
+wait_for() {  # poll a URL until it answers (deadline 30 s)
+  for _ in $(seq 1 300); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.1  # poll interval
+  done
+  echo "bench-hub: $1 did not come up" >&2
+  return 1
+}
 
-"$PYTHON" Tests/python/hub_server.py "$WORK/spec.json" > "$WORK/server.log" 2>&1 &
+# 2. nginx in the foreground, unprivileged (as nobody when this runs as root), on a free loopback port.
+NGPORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 512; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  default_type application/octet-stream;
+  client_body_temp_path $WORK/nginx/client;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  server {
+    listen 127.0.0.1:$NGPORT;
+    root $BENCH/data;
+  }
+}
+EOF
+AS_USER=()
+if [[ "$(id -u)" = 0 ]] && command -v setpriv > /dev/null; then
+  chown -R nobody "$WORK/nginx"
+  AS_USER=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+fi
+"${AS_USER[@]}" "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" &
+NGINX_PID=$!
+STORAGE="http://127.0.0.1:$NGPORT"
+wait_for "$STORAGE/"
+
+# 3. The Hub test server: metadata and small files itself, LFS resolves redirect to nginx.
+"$PYTHON" Tests/python/hub_server.py "$BENCH/spec.json" --storage-base "$STORAGE/blobs" > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 300); do  # poll for the port (deadline 30 s)
   grep -q '^PORT ' "$WORK/server.log" 2>/dev/null && break
@@ -39,38 +143,96 @@ done
 PORT=$(awk '/^PORT /{print $2}' "$WORK/server.log")
 [[ -n "$PORT" ]] || { echo "server did not start:"; cat "$WORK/server.log"; exit 1; }
 export HF_ENDPOINT="http://127.0.0.1:$PORT" HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_PROGRESS_BARS=1
-unset HF_TOKEN HF_HUB_OFFLINE || true
-TOTAL_MIB=$((FILES * MIB))
+unset HF_TOKEN HF_HUB_OFFLINE HF_HUB_ENABLE_HF_TRANSFER HF_XET_HIGH_PERFORMANCE || true
 
-now() { date +%s.%N; }
-report() {  # name start end
-  "$PYTHON" -c "import sys; s=float(sys.argv[3])-float(sys.argv[2]); print(f'{sys.argv[1]:<28} {s:7.2f} s  {float(sys.argv[4])/s:8.1f} MiB/s')" "$1" "$2" "$3" "$TOTAL_MIB"
+# Runs a command, recording "<wall seconds> <peak RSS KiB>" in $WORK/<name>.time.
+measure() {
+  local name=$1; shift
+  if [[ -x /usr/bin/time ]]; then
+    /usr/bin/time -f '%e %M' -o "$WORK/$name.time" "$@"
+  else
+    "$PYTHON" - "$WORK/$name.time" "$@" <<'PY'
+import resource, subprocess, sys, time
+t0 = time.perf_counter()
+rc = subprocess.call(sys.argv[2:])
+dt = time.perf_counter() - t0
+with open(sys.argv[1], "w") as f:
+    f.write(f"{dt:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\n")
+sys.exit(rc)
+PY
+  fi
 }
 
-echo "repo: $FILES x $MIB MiB LFS files from a loopback Hub (port $PORT), 8 parallel downloads where supported"
+HF_VERSION=$("$PYTHON" -c 'import huggingface_hub as h; print(h.__version__)')
+echo "repo: $PARAMS from a loopback Hub (port $PORT), LFS via nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') (port $NGPORT); $WORKERS parallel downloads each"
 
-T0=$(now)
-"$SOUS_BIN" hub download bench/model --cache-dir "$WORK/sous" --workers 8 > "$WORK/sous.json"
-T1=$(now); report "sous" "$T0" "$T1"
+tree() { (cd "$1" && find . -path ./.locks -prune -o -print | sort); }
+# Each tool starts from the same state: the previous tool's output deleted and dirty pages flushed
+# (else the third tool would pay for writing back the first two's 3.2 GB).
+settle() { rm -rf "$@"; sync; }
 
-T0=$(now)
-HF_HUB_CACHE="$WORK/hf" "$PYTHON" -c "from huggingface_hub import snapshot_download as s; s('bench/model', max_workers=8)" > /dev/null
-T1=$(now); report "huggingface_hub $("$PYTHON" -c 'import huggingface_hub as h; print(h.__version__)')" "$T0" "$T1"
+# 4. sous (cold cache), then every file of its snapshot checked against the sha256 of the source.
+settle
+measure sous "$SOUS_BIN" hub download bench/model --cache-dir "$WORK/sous" --workers "$WORKERS" > "$WORK/sous.json"
+"$PYTHON" - "$BENCH/spec.json" "$WORK/sous.json" <<'PY'
+import hashlib, json, os, sys
+spec = json.load(open(sys.argv[1]))["repos"][0]["files"]
+snap = json.load(open(sys.argv[2]))["path"]
+bad = []
+for f in spec:
+    h = hashlib.sha256()
+    with open(os.path.join(snap, f["path"]), "rb") as fh:
+        while chunk := fh.read(16 << 20):
+            h.update(chunk)
+    if h.hexdigest() != f["sha256"]:
+        bad.append(f["path"])
+print(f"sous snapshot: {len(spec) - len(bad)}/{len(spec)} files with the right sha256")
+sys.exit(1 if bad else 0)
+PY
+tree "$WORK/sous" > "$WORK/sous.tree"
+settle "$WORK/sous"
 
-mkdir -p "$WORK/curl"
-URLS=()
-for i in $(seq 1 "$FILES"); do
-  f=$(printf 'model-%05d-of-%05d.safetensors' "$i" "$FILES")
-  URLS+=(-o "$WORK/curl/$f" "$HF_ENDPOINT/bench/model/resolve/main/$f")
-done
-T0=$(now)
-curl -sfL --no-progress-meter --parallel --parallel-max 8 "${URLS[@]}"
-T1=$(now); report "curl --parallel ($(curl --version | awk 'NR==1{print $2}'))" "$T0" "$T1"
-
-# The caches must agree (same blobs and links).
-if diff <(cd "$WORK/sous" && find . -path ./.locks -prune -o -print | sort) \
-        <(cd "$WORK/hf" && find . -path ./.locks -prune -o -print | sort) > /dev/null; then
-  echo "cache trees: identical"
+# 5. huggingface_hub (cold cache, default settings, max_workers=$WORKERS; no hf_transfer).
+measure hf env HF_HUB_CACHE="$WORK/hf" "$PYTHON" -c \
+  "import sys; from huggingface_hub import snapshot_download as s; s('bench/model', max_workers=int(sys.argv[1]))" \
+  "$WORKERS" > /dev/null
+tree "$WORK/hf" > "$WORK/hf.tree"
+settle "$WORK/hf"
+if diff -q "$WORK/sous.tree" "$WORK/hf.tree" > /dev/null; then
+  echo "cache trees of sous and huggingface_hub: identical"
 else
-  echo "cache trees: DIFFER"; exit 1
+  echo "cache trees of sous and huggingface_hub: DIFFER"; exit 1
 fi
+
+# 6. curl: the same files straight from nginx, in parallel, to files: the ceiling.
+"$PYTHON" - "$BENCH/spec.json" "$STORAGE" "$WORK/curl" > "$WORK/curl.cfg" <<'PY'
+import json, sys
+for f in json.load(open(sys.argv[1]))["repos"][0]["files"]:
+    print(f'url = "{sys.argv[2]}/{f["url"]}"\noutput = "{sys.argv[3]}/{f["path"]}"')
+PY
+measure curl curl -sf --no-progress-meter --create-dirs --parallel --parallel-max "$WORKERS" -K "$WORK/curl.cfg"
+[[ "$(du -sb "$WORK/curl" | cut -f1)" -ge "$((BIG_FILES * BIG_MB * 1000000))" ]] || { echo "curl download incomplete"; exit 1; }
+settle "$WORK/curl"
+
+# 7. Figures.
+"$PYTHON" - "$BENCH/spec.json" "$WORK" "$HF_VERSION" "$(curl --version | awk 'NR==1{print $2}')" <<'PY'
+import json, sys
+spec, work, hfv, curlv = sys.argv[1:]
+total = sum(f["size"] for f in json.load(open(spec))["repos"][0]["files"])
+def read(name):
+    s, kib = open(f"{work}/{name}.time").read().split()
+    return float(s), int(kib) * 1024
+rows = {"sous": read("sous"), "hf": read("hf"), "curl": read("curl")}
+labels = {"sous": "sous (sha256 verified)", "hf": f"huggingface_hub {hfv}", "curl": f"curl {curlv} (ceiling)"}
+gbps = {k: total / s / 1e9 for k, (s, _) in rows.items()}
+print(f"{'tool':<28} {'seconds':>8} {'GB/s':>7} {'peak RSS':>10}")
+for k, (s, rss) in rows.items():
+    print(f"{labels[k]:<28} {s:8.2f} {gbps[k]:7.3f} {rss / 1e6:7.0f} MB")
+ratio, frac = gbps["sous"] / gbps["hf"], gbps["sous"] / gbps["curl"]
+sous_rss = rows["sous"][1]
+largest = max(f["size"] for f in json.load(open(spec))["repos"][0]["files"])
+print(f"total {total / 1e9:.2f} GB; sous/huggingface_hub = {ratio:.2f}x; sous/curl = {frac:.0%}; "
+      f"sous peak RSS {sous_rss / 1e6:.0f} MB vs largest file {largest / 1e6:.0f} MB")
+ok = ratio >= 4 and frac >= 0.7 and sous_rss < largest / 2
+print(f"goal (>= 4x huggingface_hub, >= 70% of curl, sha256 verified, memory << file size): {'MET' if ok else 'NOT MET'}")
+PY

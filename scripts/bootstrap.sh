@@ -2,6 +2,8 @@
 # Installs what sous needs to build and test on Debian/Ubuntu: the C libraries (libcurl,
 # OpenSSL, libyaml) and the Python peers the tests use as independent clients.
 # Safe to run again; skips what is already there.
+# Not installed here (benchmarks only, never needed to build or test, not in CI): nginx, the static server
+# scripts/bench-hub.sh serves the large files from (`sudo apt-get install -y nginx-light`).
 set -euo pipefail
 need_apt=()
 for pc in libcurl:libcurl4-openssl-dev openssl:libssl-dev yaml-0.1:libyaml-dev; do

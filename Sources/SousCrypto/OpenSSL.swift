@@ -17,6 +17,13 @@ public enum Digest {
         return hasher.finalize()
     }
 
+    /// SHA-1 of `data` (git blob ids only; never for security).
+    public static func sha1(_ data: some DataProtocol) -> [UInt8] {
+        var hasher = SHA256Hasher(algorithm: .sha1)
+        hasher.update(data)
+        return hasher.finalize()
+    }
+
     /// HMAC-SHA256 of `data` under `key`.
     public static func hmacSHA256(key: some DataProtocol, data: some DataProtocol) -> [UInt8] {
         let k = Array(key)
@@ -49,18 +56,24 @@ public enum Digest {
     }
 }
 
-/// An incremental hasher (SHA-256 by default, or MD5) over OpenSSL's `EVP_MD_CTX`.
+/// An incremental hasher (SHA-256 by default, MD5 or SHA-1) over OpenSSL's `EVP_MD_CTX`.
 ///
 /// Copies share one context: copy it only before updating.
 public struct SHA256Hasher {
-    public enum Algorithm: Sendable { case sha256, md5 }
+    public enum Algorithm: Sendable { case sha256, md5, sha1 }
 
     /// Owns the OpenSSL context.
     private final class Context {
         let ctx: OpaquePointer
         init(_ algorithm: Algorithm) {
             ctx = EVP_MD_CTX_new()
-            EVP_DigestInit_ex(ctx, algorithm == .sha256 ? EVP_sha256() : EVP_md5(), nil)
+            let md: OpaquePointer?
+            switch algorithm {
+            case .sha256: md = EVP_sha256()
+            case .md5: md = EVP_md5()
+            case .sha1: md = EVP_sha1()
+            }
+            EVP_DigestInit_ex(ctx, md, nil)
         }
         deinit { EVP_MD_CTX_free(ctx) }
     }

@@ -157,11 +157,14 @@ public final class HubClient: Sendable {
         let sizes = selected.map { byPath[$0]?.entry?.size ?? 0 }
         let meter = ProgressMeter(total: sizes.reduce(0, +), files: selected.count, callback: progress)
         let context = DownloadContext(req: req, cache: cache, commit: commit, meter: meter)
+        // Largest files first: the big downloads overlap with each other and the small files fill the gaps,
+        // instead of one big file starting last and running alone.
+        let order = selected.indices.sorted { (sizes[$0], $1) > (sizes[$1], $0) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = 0
             func addNext() {
-                guard next < selected.count else { return }
-                let file = selected[next]
+                guard next < order.count else { return }
+                let file = selected[order[next]]
                 let entry = byPath[file]?.entry
                 next += 1
                 group.addTask { try await self.fetchFile(file, entry: entry, context) }
@@ -241,6 +244,8 @@ public final class HubClient: Sendable {
         var etag: String
         var size: UInt64?
         var downloadURL: URL
+        /// Set for a regular (non-LFS) file whose git blob id is known: the content is verified against it.
+        var gitBlobID: String? = nil
     }
 
     private func fetchFile(_ file: String, entry: HubCache.TreeEntry?, _ c: DownloadContext) async throws {
@@ -252,7 +257,14 @@ public final class HubClient: Sendable {
         var attempt = 0
         while true {
             do {
-                let meta = try await metadata(file, c)
+                let meta: FileMetadata
+                if let entry, entry.lfsSHA256 == nil, HubCache.isCommitHash(entry.blobID), let url = resolveURL(file, c) {
+                    // A regular git file: its blob id (the ETag the Hub would answer) and size are in the listing,
+                    // so no HEAD is needed; the content is checked against the git blob sha1.
+                    meta = FileMetadata(etag: entry.blobID, size: entry.size, downloadURL: url, gitBlobID: entry.blobID)
+                } else {
+                    meta = try await metadata(file, c)
+                }
                 try await fetchBlob(file, meta, c)
                 do {
                     try c.cache.link(commit: c.commit, file: file, etag: meta.etag)
@@ -268,12 +280,16 @@ public final class HubClient: Sendable {
         }
     }
 
+    /// `<endpoint>/<prefix><repo>/resolve/<commit>/<file>`.
+    private func resolveURL(_ file: String, _ c: DownloadContext) -> URL? {
+        URL(string: "\(endpoint.absoluteString)/\(c.req.repoType.resolvePrefix)\(c.req.repoID)/resolve/"
+            + "\(Self.quote(c.commit, safe: ""))/\(Self.quote(file, safe: "/"))")
+    }
+
     /// HEAD on the resolve URL (huggingface_hub's `get_hf_file_metadata`).
     private func metadata(_ file: String, _ c: DownloadContext) async throws -> FileMetadata {
         let repoID = c.req.repoID
-        guard var url = URL(string: "\(endpoint.absoluteString)/\(c.req.repoType.resolvePrefix)\(repoID)/resolve/"
-            + "\(Self.quote(c.commit, safe: ""))/\(Self.quote(file, safe: "/"))")
-        else { throw HubError(.unsafePath, repoID: repoID, subject: file) }
+        guard var url = resolveURL(file, c) else { throw HubError(.unsafePath, repoID: repoID, subject: file) }
         for _ in 0..<6 {
             var request = HTTPRequest(method: "HEAD", url: url)
             request.headers.set("Accept-Encoding", "identity")
@@ -292,13 +308,7 @@ public final class HubClient: Sendable {
                 isRedirect = true
                 url = next
             } else if !(200..<300).contains(r.status) {
-                if h["X-Error-Code"] == "EntryNotFound", let commit = h["X-Repo-Commit"], HubCache.isCommitHash(commit),
-                    HubCache.isSafeRelativePath(file)
-                {
-                    let marker = c.cache.noExist(commit, file)
-                    try? HubCache.makeDirectory((marker as NSString).deletingLastPathComponent)
-                    _ = FileManager.default.createFile(atPath: marker, contents: Data())
-                }
+                markMissing(h, file, c)
                 throw Self.statusError(
                     r.status, h, r.body, repoID: repoID, revision: c.commit, file: file, token: c.req.token,
                     repoURL: repoURL(repoID), isAPI: false)
@@ -321,6 +331,16 @@ public final class HubClient: Sendable {
         throw HubError(.server, repoID: repoID, subject: file, detail: "too many redirects")
     }
 
+    /// huggingface_hub's `.no_exist/<commit>/<file>` marker when the Hub says the file does not exist.
+    private func markMissing(_ h: HTTPHeaders, _ file: String, _ c: DownloadContext) {
+        guard h["X-Error-Code"] == "EntryNotFound", let commit = h["X-Repo-Commit"], HubCache.isCommitHash(commit),
+            HubCache.isSafeRelativePath(file)
+        else { return }
+        let marker = c.cache.noExist(commit, file)
+        try? HubCache.makeDirectory((marker as NSString).deletingLastPathComponent)
+        _ = FileManager.default.createFile(atPath: marker, contents: Data())
+    }
+
     /// Downloads `blobs/<etag>` (resuming `blobs/<etag>.incomplete`), verified before it enters the cache.
     private func fetchBlob(_ file: String, _ meta: FileMetadata, _ c: DownloadContext) async throws {
         let cache = c.cache
@@ -333,18 +353,18 @@ public final class HubClient: Sendable {
         if FileManager.default.fileExists(atPath: blob) { return }  // another process finished it
 
         let partial = cache.incomplete(meta.etag)
-        let verifySHA = HubCache.isSHA256(meta.etag)
         var have = Self.fileSize(partial) ?? 0
         if let expected = meta.size, have > expected {
             unlink(partial)
             have = 0
         }
-        var hasher = SHA256Hasher()
-        if have > 0 && verifySHA {
+        let check = Self.contentCheck(meta)
+        var hasher = check?.makeHasher()
+        if have > 0, hasher != nil {
             guard let handle = FileHandle(forReadingAtPath: partial) else {
                 throw HubError(.io, repoID: repoID, subject: partial, detail: "cannot read the partial file")
             }
-            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher?.update(chunk) }
             try? handle.close()
         }
         c.meter.resumed(have)
@@ -371,7 +391,7 @@ public final class HubClient: Sendable {
                 if have > 0 {  // the server ignored Range: start over
                     truncate = true
                     have = 0
-                    hasher = SHA256Hasher()
+                    hasher = check?.makeHasher()
                     c.meter.restarted()
                 }
             case 416:
@@ -380,6 +400,7 @@ public final class HubClient: Sendable {
                 throw HubError(.network, repoID: repoID, subject: file, detail: "HTTP 416 on resume")
             default:
                 let body = (try? await response.body.collect(upTo: 4096)) ?? Data()
+                markMissing(response.head.headers, file, c)
                 throw Self.statusError(
                     response.head.status, response.head.headers, body, repoID: repoID, revision: c.commit, file: file,
                     token: c.req.token, repoURL: repoURL(repoID), isAPI: false)
@@ -392,7 +413,7 @@ public final class HubClient: Sendable {
             defer { close(fd) }
             do {
                 for try await chunk in response.body {
-                    if verifySHA { hasher.update(chunk) }
+                    hasher?.update(chunk)
                     if let err = Self.writeAll(fd, chunk) {
                         response.body.cancel()
                         throw Self.posixError(err, repoID: repoID, subject: blob)
@@ -413,14 +434,38 @@ public final class HubClient: Sendable {
                 size < expected ? .network : .integrity, repoID: repoID, subject: file,
                 detail: "got \(size) of \(expected) bytes")
         }
-        if verifySHA {
+        if let check, let hasher {
             let digest = hasher.finalize().hexString
-            if digest != meta.etag {
+            if digest != check.expected {
                 unlink(partial)
-                throw HubError(.integrity, repoID: repoID, subject: file, detail: "sha256 \(digest) instead of \(meta.etag)")
+                throw HubError(
+                    .integrity, repoID: repoID, subject: file, detail: "\(check.name) \(digest) instead of \(check.expected)")
             }
         }
         guard rename(partial, blob) == 0 else { throw Self.posixError(errno, repoID: repoID, subject: blob) }
+    }
+
+    /// How a blob's content is verified: sha256 = the LFS etag, or the git blob sha1 of a regular file.
+    struct ContentCheck {
+        var name: String
+        var expected: String
+        /// For git blob ids: the `blob <size>\0` header hashed before the content.
+        var gitSize: UInt64?
+
+        func makeHasher() -> SHA256Hasher {
+            guard let gitSize else { return SHA256Hasher() }
+            var h = SHA256Hasher(algorithm: .sha1)
+            h.update(Data("blob \(gitSize)\u{0}".utf8))
+            return h
+        }
+    }
+
+    static func contentCheck(_ meta: FileMetadata) -> ContentCheck? {
+        if HubCache.isSHA256(meta.etag) { return ContentCheck(name: "sha256", expected: meta.etag) }
+        if let git = meta.gitBlobID, HubCache.isCommitHash(git), let size = meta.size {
+            return ContentCheck(name: "git blob sha1", expected: git, gitSize: size)
+        }
+        return nil
     }
 
     // MARK: Offline

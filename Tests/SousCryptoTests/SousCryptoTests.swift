@@ -12,6 +12,15 @@ import Testing
         #expect(Digest.md5(Data("abc".utf8)).hexString == "900150983cd24fb0d6963f7d28e17f72")
     }
 
+    @Test func sha1KnownAnswersAndGitBlobID() {
+        #expect(Digest.sha1(Data("abc".utf8)).hexString == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        // `git hash-object` of a file holding "hello\n" (git's blob id = sha1("blob 6\0hello\n")).
+        var h = SHA256Hasher(algorithm: .sha1)
+        h.update(Data("blob 6\u{0}".utf8))
+        h.update(Data("hello\n".utf8))
+        #expect(h.finalize().hexString == "ce013625030ba8dba906f756967f9e9ca394464a")
+    }
+
     @Test func hmacRFC4231Case2() {
         let mac = Digest.hmacSHA256(key: Data("Jefe".utf8), data: Data("what do ya want for nothing?".utf8))
         #expect(mac.hexString == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")

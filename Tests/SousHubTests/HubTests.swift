@@ -26,6 +26,12 @@ private let hubSpec = """
       {"id": "org/mixed", "files": [
         {"path": "model.safetensors", "size": 100, "seed": 6, "lfs": true},
         {"path": "pytorch_model.bin", "size": 100, "seed": 7, "lfs": true}]},
+      {"id": "org/badtext", "files": [{"path": "notes.txt", "text": "the server flips these bytes", "corrupt": true}]},
+      {"id": "org/order", "files": [
+        {"path": "a.txt", "text": "aa"},
+        {"path": "b.safetensors", "size": 30000, "seed": 9, "lfs": true},
+        {"path": "c.json", "text": "{\\"c\\": 1}"},
+        {"path": "d.bin", "size": 3000, "seed": 10, "lfs": true}]},
       {"id": "org/full", "files": [
         {"path": "config.json", "text": "{}"},
         {"path": "model.safetensors", "size": 50000, "seed": 8, "lfs": true}]}
@@ -249,6 +255,11 @@ struct HubSnapshotTests {
         #expect(stats.storage.count == 2)
         #expect(stats.storage.allSatisfy { $0["auth"] as? Bool == false })
         #expect(stats.hub.filter { ($0["path"] as? String ?? "").hasPrefix("/org/tiny/resolve/") }.allSatisfy { $0["auth"] as? Bool == true })
+        // Regular files: one GET each, no HEAD (their blob id and size come from the listing).
+        for name in ["config.json", "sub/dir/notes.txt"] {
+            let hits = stats.hub.filter { ($0["path"] as? String ?? "").hasSuffix("/" + name) }
+            #expect(hits.map { $0["method"] as? String } == ["GET"], "\(name)")
+        }
 
         // Progress: monotonic, ends at the total.
         let last = try #require(reports.all.last)
@@ -349,6 +360,35 @@ struct HubSnapshotTests {
         #expect((try? FileManager.default.contentsOfDirectory(atPath: storage + "/blobs")) ?? [] == [])
         let snapshots = storage + "/snapshots"
         #expect(((try? FileManager.default.subpathsOfDirectory(atPath: snapshots)) ?? []).allSatisfy { !$0.contains("bad") })
+    }
+
+    @Test func regularFilesAreVerifiedAgainstTheirGitBlobID() async throws {
+        let f = try await HubFixture()
+        var req = f.request("org/badtext")
+        req.maxRetries = 1
+        let error = try await #require(throws: HubError.self) { _ = try await f.client.snapshot(req) }
+        #expect(error.kind == .integrity)
+        #expect(error.subject == "notes.txt")
+        #expect(error.detail.contains("git blob sha1"))
+        let gets = try await f.stats().hub.filter { ($0["path"] as? String ?? "").hasSuffix("/notes.txt") }
+        #expect(gets.count == 2)  // the first try and one retry
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: f.cache() + "/models--org--badtext/blobs")) ?? [] == [])
+    }
+
+    @Test func largestFilesAreFetchedFirst() async throws {
+        let f = try await HubFixture()
+        var req = f.request("org/order")
+        req.maxWorkers = 1
+        let snap = try await f.client.snapshot(req)
+        #expect(snap.files == ["a.txt", "b.safetensors", "c.json", "d.bin"])
+        let order = try await f.stats().hub.compactMap { entry -> String? in
+            guard let path = entry["path"] as? String, path.contains("/resolve/") else { return nil }
+            return String(path.split(separator: "/").last ?? "")
+        }
+        // b (30000 B) and d (3000 B) by HEAD + GET on resolve, then c.json (8 B) and a.txt (2 B) by one GET each.
+        var firstSeen: [String] = []
+        for name in order where !firstSeen.contains(name) { firstSeen.append(name) }
+        #expect(firstSeen == ["b.safetensors", "d.bin", "c.json", "a.txt"])
     }
 
     @Test func accessErrorsSayHowToFixThem() async throws {

@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """A Hugging Face Hub-compatible loopback server for SousHubTests (and huggingface_hub as a peer client).
 
-Usage: hub_server.py SPEC.json   -> prints `STORAGE <port>` then `PORT <port>` (the Hub port).
+Usage: hub_server.py SPEC.json [--storage-base URL]
+       -> prints `STORAGE <port>` then `PORT <port>` (the Hub port).
+--storage-base URL: LFS resolve requests redirect to `URL/<sha256>` (an external static server such as nginx
+serving a folder of blobs named by sha256, used by scripts/bench-hub.sh) instead of the built-in storage port.
 
 The spec describes repos; each repo has one commit (sha derived from the spec) reachable as `main`, its
 tags and its sha:
 {"repos": [{"id": "org/name", "tags": ["v1"], "gated": false, "private": false,
             "files": [{"path": "config.json", "text": "{}"},
                       {"path": "model.safetensors", "size": 2000, "seed": 1, "lfs": true,
-                       "corrupt": false, "cut": 0}],
+                       "corrupt": false, "cut": 0},
+                      {"path": "big.safetensors", "file": "/abs/blob", "size": 400000000, "sha256": "…",
+                       "lfs": true}],
             "ghost": ["listed-but-missing.txt"]}]}
 - LFS files: HEAD/GET on resolve answer 302 to the storage port (`/lfs/<sha256>`), with X-Repo-Commit,
   X-Linked-Etag, X-Linked-Size; regular files answer 200 with ETag = git blob sha1.
-- `corrupt`: storage serves bytes that do not match the sha256. `cut`: the first `cut` storage GETs send half
+- `file`: the bytes live in that file (read on demand, never held in memory for LFS files when `sha256` and
+  `size` are given; otherwise read once at start).
+- `corrupt`: storage serves bytes that do not match the sha256 (regular files: the git blob sha1). `cut`: the first `cut` storage GETs send half
   of what they promise and close.
 - Gated repos: downloads need `Authorization: Bearer hf_granted` (none -> 401, other -> 403, X-Error-Code
   GatedRepo). Private repos need `Bearer hf_private` for everything (else 401 RepoNotFound).
@@ -33,6 +40,7 @@ REPOS = {}
 BLOBS = {}  # sha256 -> (bytes, file spec)
 CUTS = {}  # sha256 -> remaining cuts
 STORAGE_PORT = [0]
+STORAGE_BASE = [None]  # external storage base URL (--storage-base)
 
 
 def load(spec):
@@ -40,17 +48,27 @@ def load(spec):
         files = {}
         listing = []
         for f in repo["files"]:
-            if "text" in f:
-                data = f["text"].encode()
+            if "file" in f and f.get("lfs") and "sha256" in f and "size" in f:
+                data = None  # large: served from the file, never loaded
+                size = int(f["size"])
+                sha256 = f["sha256"]
+                git_sha1 = None
             else:
-                data = random.Random(f.get("seed", 0)).randbytes(f["size"])
-            sha256 = hashlib.sha256(data).hexdigest()
-            git_sha1 = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-            entry = {"path": f["path"], "data": data, "lfs": bool(f.get("lfs")), "sha256": sha256,
-                     "git": git_sha1, "corrupt": bool(f.get("corrupt")), "cut": int(f.get("cut", 0))}
+                if "text" in f:
+                    data = f["text"].encode()
+                elif "file" in f:
+                    with open(f["file"], "rb") as fh:
+                        data = fh.read()
+                else:
+                    data = random.Random(f.get("seed", 0)).randbytes(f["size"])
+                size = len(data)
+                sha256 = hashlib.sha256(data).hexdigest()
+                git_sha1 = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+            entry = {"path": f["path"], "data": data, "file": f.get("file"), "size": size, "lfs": bool(f.get("lfs")),
+                     "sha256": sha256, "git": git_sha1, "corrupt": bool(f.get("corrupt")), "cut": int(f.get("cut", 0))}
             if entry["lfs"]:
                 # The git blob of an LFS file is its pointer file.
-                pointer = (f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {len(data)}\n").encode()
+                pointer = (f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n").encode()
                 entry["git"] = hashlib.sha1(b"blob %d\0" % len(pointer) + pointer).hexdigest()
                 entry["pointer_size"] = len(pointer)
                 BLOBS[sha256] = (data, entry)
@@ -155,9 +173,9 @@ class Hub(BaseHTTPRequestHandler):
                 parts_ = e["path"].split("/")[:-1]
                 for i in range(1, len(parts_) + 1):
                     dirs.add("/".join(parts_[:i]))
-                item = {"type": "file", "oid": e["git"], "size": len(e["data"]), "path": e["path"]}
+                item = {"type": "file", "oid": e["git"], "size": e["size"], "path": e["path"]}
                 if e["lfs"]:
-                    item["lfs"] = {"oid": e["sha256"], "size": len(e["data"]), "pointerSize": e["pointer_size"]}
+                    item["lfs"] = {"oid": e["sha256"], "size": e["size"], "pointerSize": e["pointer_size"]}
                 out.append(item)
             for g in repo["ghosts"]:
                 out.append({"type": "file", "oid": "0" * 40, "size": 1, "path": g})
@@ -168,9 +186,9 @@ class Hub(BaseHTTPRequestHandler):
         for e in entries:
             s = {"rfilename": e["path"]}
             if blobs:
-                s.update({"blobId": e["git"], "size": len(e["data"])})
+                s.update({"blobId": e["git"], "size": e["size"]})
                 if e["lfs"]:
-                    s["lfs"] = {"sha256": e["sha256"], "size": len(e["data"]), "pointerSize": e["pointer_size"]}
+                    s["lfs"] = {"sha256": e["sha256"], "size": e["size"], "pointerSize": e["pointer_size"]}
             siblings.append(s)
         for g in repo["ghosts"]:
             siblings.append({"rfilename": g, **({"blobId": "0" * 40, "size": 1} if blobs else {})})
@@ -195,16 +213,23 @@ class Hub(BaseHTTPRequestHandler):
                                {"X-Repo-Commit": commit})
         data = entry["data"]
         if entry["lfs"]:
-            location = f"http://127.0.0.1:{STORAGE_PORT[0]}/lfs/{entry['sha256']}?X-Amz-Signature=fake"
+            if STORAGE_BASE[0]:
+                location = f"{STORAGE_BASE[0]}/{entry['sha256']}?X-Amz-Signature=fake"
+            else:
+                location = f"http://127.0.0.1:{STORAGE_PORT[0]}/lfs/{entry['sha256']}?X-Amz-Signature=fake"
             return self._send(302, b"", {
                 "Location": location, "X-Repo-Commit": commit, "X-Linked-Etag": f"\"{entry['sha256']}\"",
-                "X-Linked-Size": str(len(data)), "ETag": f"\"{entry['git']}\""}, "text/plain")
+                "X-Linked-Size": str(entry["size"]), "ETag": f"\"{entry['git']}\""}, "text/plain")
+        if entry["corrupt"]:
+            data = bytes(b ^ 0xFF for b in data)
         headers = {"X-Repo-Commit": commit, "ETag": f"\"{entry['git']}\"", "Accept-Ranges": "bytes"}
         rng = self.headers.get("Range")
         if rng and rng.startswith("bytes=") and self.command == "GET":
-            a = int(rng[6:].split("-")[0])
-            headers["Content-Range"] = f"bytes {a}-{len(data) - 1}/{len(data)}"
-            return self._send(206, data[a:], headers, "application/octet-stream")
+            a, _, b = rng[6:].partition("-")
+            a = int(a)
+            b = min(int(b), len(data) - 1) if b else len(data) - 1
+            headers["Content-Range"] = f"bytes {a}-{b}/{len(data)}"
+            return self._send(206, data[a:b + 1], headers, "application/octet-stream")
         self._send(200, data, headers, "application/octet-stream")
 
 
@@ -223,16 +248,26 @@ class Storage(BaseHTTPRequestHandler):
         if sha not in BLOBS:
             return self._plain(404, b"no such blob")
         data, entry = BLOBS[sha]
-        if entry["corrupt"]:
-            data = bytes(b ^ 0xFF for b in data)
-        start = 0
+        size = entry["size"]
+        start, end = 0, size - 1
         status = 200
         extra = {}
         if rng and rng.startswith("bytes="):
-            start = int(rng[6:].split("-")[0])
+            a, _, b = rng[6:].partition("-")
+            start = int(a)
+            end = min(int(b), size - 1) if b else size - 1
+            if start >= size or end < start:
+                return self._plain(416, b"range not satisfiable")
             status = 206
-            extra["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-        body = data[start:]
+            extra["Content-Range"] = f"bytes {start}-{end}/{size}"
+        if data is None:
+            with open(entry["file"], "rb") as fh:
+                fh.seek(start)
+                body = fh.read(end + 1 - start)
+        else:
+            body = data[start:end + 1]
+        if entry["corrupt"]:
+            body = bytes(b ^ 0xFF for b in body)
         with LOCK:
             cut = CUTS.get(sha, 0) > 0
             if cut:
@@ -240,6 +275,7 @@ class Storage(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
         for k, v in extra.items():
             self.send_header(k, v)
         self.end_headers()
@@ -264,7 +300,12 @@ class Server(ThreadingHTTPServer):
 def main():
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    with open(sys.argv[1]) as f:
+    args = sys.argv[1:]
+    if "--storage-base" in args:
+        i = args.index("--storage-base")
+        STORAGE_BASE[0] = args[i + 1].rstrip("/")
+        del args[i:i + 2]
+    with open(args[0]) as f:
         load(json.load(f))
     storage = Server(("127.0.0.1", 0), Storage)
     STORAGE_PORT[0] = storage.server_address[1]
