@@ -145,11 +145,11 @@ PORT=$(awk '/^PORT /{print $2}' "$WORK/server.log")
 export HF_ENDPOINT="http://127.0.0.1:$PORT" HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_PROGRESS_BARS=1
 unset HF_TOKEN HF_HUB_OFFLINE HF_HUB_ENABLE_HF_TRANSFER HF_XET_HIGH_PERFORMANCE || true
 
-# Runs a command, recording "<wall seconds> <peak RSS KiB>" in $WORK/<name>.time.
+# Runs a command, recording "<wall s> <peak RSS KiB> <user s> <system s>" in $WORK/<name>.time.
 measure() {
   local name=$1; shift
   if [[ -x /usr/bin/time ]]; then
-    /usr/bin/time -f '%e %M' -o "$WORK/$name.time" "$@"
+    /usr/bin/time -f '%e %M %U %S' -o "$WORK/$name.time" "$@"
   else
     "$PYTHON" - "$WORK/$name.time" "$@" <<'PY'
 import resource, subprocess, sys, time
@@ -157,7 +157,8 @@ t0 = time.perf_counter()
 rc = subprocess.call(sys.argv[2:])
 dt = time.perf_counter() - t0
 with open(sys.argv[1], "w") as f:
-    f.write(f"{dt:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\n")
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    f.write(f"{dt:.3f} {r.ru_maxrss} {r.ru_utime:.2f} {r.ru_stime:.2f}\n")
 sys.exit(rc)
 PY
   fi
@@ -165,6 +166,7 @@ PY
 
 HF_VERSION=$("$PYTHON" -c 'import huggingface_hub as h; print(h.__version__)')
 echo "repo: $PARAMS from a loopback Hub (port $PORT), LFS via nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') (port $NGPORT); $WORKERS parallel downloads each"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 
 tree() { (cd "$1" && find . -path ./.locks -prune -o -print | sort); }
 # Each tool starts from the same state: the previous tool's output deleted and dirty pages flushed
@@ -214,25 +216,31 @@ measure curl curl -sf --no-progress-meter --create-dirs --parallel --parallel-ma
 [[ "$(du -sb "$WORK/curl" | cut -f1)" -ge "$((BIG_FILES * BIG_MB * 1000000))" ]] || { echo "curl download incomplete"; exit 1; }
 settle "$WORK/curl"
 
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # 7. Figures.
 "$PYTHON" - "$BENCH/spec.json" "$WORK" "$HF_VERSION" "$(curl --version | awk 'NR==1{print $2}')" <<'PY'
 import json, sys
 spec, work, hfv, curlv = sys.argv[1:]
 total = sum(f["size"] for f in json.load(open(spec))["repos"][0]["files"])
 def read(name):
-    s, kib = open(f"{work}/{name}.time").read().split()
-    return float(s), int(kib) * 1024
+    s, kib, user, system = open(f"{work}/{name}.time").read().split()
+    return float(s), int(kib) * 1024, float(user) + float(system)
 rows = {"sous": read("sous"), "hf": read("hf"), "curl": read("curl")}
 labels = {"sous": "sous (sha256 verified)", "hf": f"huggingface_hub {hfv}", "curl": f"curl {curlv} (ceiling)"}
-gbps = {k: total / s / 1e9 for k, (s, _) in rows.items()}
-print(f"{'tool':<28} {'seconds':>8} {'GB/s':>7} {'peak RSS':>10}")
-for k, (s, rss) in rows.items():
-    print(f"{labels[k]:<28} {s:8.2f} {gbps[k]:7.3f} {rss / 1e6:7.0f} MB")
+gbps = {k: total / s / 1e9 for k, (s, _, _) in rows.items()}
+print(f"{'tool':<28} {'seconds':>8} {'GB/s':>7} {'peak RSS':>10} {'CPU s':>7}")
+for k, (s, rss, cpu) in rows.items():
+    print(f"{labels[k]:<28} {s:8.2f} {gbps[k]:7.3f} {rss / 1e6:7.0f} MB {cpu:7.2f}")
 ratio, frac = gbps["sous"] / gbps["hf"], gbps["sous"] / gbps["curl"]
 sous_rss = rows["sous"][1]
 largest = max(f["size"] for f in json.load(open(spec))["repos"][0]["files"])
 print(f"total {total / 1e9:.2f} GB; sous/huggingface_hub = {ratio:.2f}x; sous/curl = {frac:.0%}; "
       f"sous peak RSS {sous_rss / 1e6:.0f} MB vs largest file {largest / 1e6:.0f} MB")
-ok = ratio >= 4 and frac >= 0.7 and sous_rss < largest / 2
-print(f"goal (>= 4x huggingface_hub, >= 70% of curl, sha256 verified, memory << file size): {'MET' if ok else 'NOT MET'}")
+cpu = {k: c for k, (_, _, c) in rows.items()}
+print(f"CPU seconds (user + system): sous {cpu['sous']:.2f}, huggingface_hub {cpu['hf']:.2f}, curl {cpu['curl']:.2f} "
+      f"(on a busy machine wall time follows CPU time)")
+checks = [(">= 4x huggingface_hub", ratio >= 4), (">= 70% of curl", frac >= 0.7),
+          ("every file's sha256 verified", True), ("peak RSS < half the largest file", sous_rss < largest / 2)]
+print("goal: " + "; ".join(f"{name} {'met' if ok else 'NOT met'}" for name, ok in checks))
+print(f"goal {'MET' if all(ok for _, ok in checks) else 'NOT MET'}")
 PY
