@@ -52,7 +52,8 @@ public struct S3TransferOptions: Sendable {
     /// Folder for multipart state files (one small JSON per upload holding its UploadId), so an interrupted
     /// upload resumes with ListParts. nil = no resume.
     public var stateDirectory: String?
-    /// Send `UNSIGNED-PAYLOAD` instead of hashing bodies (HTTPS only; over HTTP the real hash is always used).
+    /// Send `UNSIGNED-PAYLOAD` instead of hashing bodies, over HTTPS and to loopback addresses; plain HTTP to
+    /// any other host always signs the real hash.
     public var unsignedPayload: Bool = true
     /// Content-Type for uploaded objects (nil = none; S3 stores binary/octet-stream).
     public var contentType: String?
