@@ -57,6 +57,11 @@ public struct S3TransferOptions: Sendable {
     public var unsignedPayload: Bool = true
     /// Content-Type for uploaded objects (nil = none; S3 stores binary/octet-stream).
     public var contentType: String?
+    /// What the destination already holds (key → listed object), from one ListObjectsV2 of the prefix taken
+    /// before a folder upload. With it, a key that is absent or has another size is uploaded without a
+    /// HeadObject; only a same-size object whose ETag cannot be checked locally is asked about. nil = ask
+    /// HeadObject for every file.
+    public var existing: [String: S3Object]?
     /// Object tags sent with the upload itself (`x-amz-tagging` on PutObject and CreateMultipartUpload), so
     /// tagging costs no extra request. nil = no tags.
     public var tags: [String: String]?
@@ -438,10 +443,16 @@ extension S3Client {
         // A 403 on HEAD (no s3:ListBucket, object absent) just means "unknown": upload.
         var existing: S3ObjectHead?
         if options.skipUnchanged {
-            do {
-                existing = try await headObject(bucket: bucket, key: key)
-            } catch let e as AWSError where e.status == 403 {
-                existing = nil
+            if let listed = options.existing, listed[key]?.size != size {
+                existing = nil  // absent, or another size: it cannot be unchanged
+            } else if let listed = options.existing?[key], !listed.etag.contains("-") {
+                existing = S3ObjectHead(size: listed.size, etag: listed.etag, metadata: [:])  // single-part: ETag is the MD5
+            } else {
+                do {
+                    existing = try await headObject(bucket: bucket, key: key)
+                } catch let e as AWSError where e.status == 403 {
+                    existing = nil
+                }
             }
         }
         if let head = existing, head.size == size {

@@ -230,6 +230,13 @@ struct S3UploadKind: StepKind {
         // Large files first (they take longest), then small ones.
         files.sort { ($0.size >= options.multipartThreshold ? 0 : 1, $0.key) < ($1.size >= options.multipartThreshold ? 0 : 1, $1.key) }
         let total = files.reduce(UInt64(0)) { $0 + $1.size }
+        var options = options
+        if options.skipUnchanged && files.count > 1 {
+            // One listing instead of a HeadObject per file; on any error (no s3:ListBucket, …) ask per file.
+            if let listed = try? await S3Listing.objects(s3, bucket: bucket, prefix: prefix.isEmpty ? "" : prefix + "/") {
+                options.existing = Dictionary(listed.map { ($0.key, $0) }) { a, _ in a }
+            }
+        }
         let done = Locked([String: UInt64]())
         let progress = options.progress
         var results: [S3UploadResult] = []
