@@ -681,17 +681,9 @@ extension S3Client {
                 }
                 return try sha256OfFile(atPath: path, offset: offset, length: length).hexString
             }
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            try handle.seek(toOffset: offset)
-            var remaining = length
-            var hasher = SHA256Hasher(algorithm: .md5)
-            while remaining > 0 {
-                guard let chunk = try handle.read(upToCount: Int(min(remaining, 1 << 20))), !chunk.isEmpty else { break }
-                hasher.update(chunk)
-                remaining -= UInt64(chunk.count)
-            }
-            return hasher.finalize().hexString
+            return try md5OfFile(atPath: path, offset: offset, length: length).hexString
+        } catch let e as FileReadError {
+            throw AWSConfigError(e.description)
         } catch {
             throw AWSConfigError("Cannot read \(path): \(error.localizedDescription).")
         }

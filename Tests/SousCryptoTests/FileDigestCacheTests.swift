@@ -31,4 +31,23 @@ import Testing
         #expect(try FileDigestCache.sha256(ofFile: path, ifSize: 4) == nil)
         #expect(throws: (any Error).self) { try FileDigestCache.sha256(ofFile: dir.appendingPathComponent("missing").path) }
     }
+
+    @Test func fileRegionsHashLikeTheBytesAcrossChunkBoundaries() throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bytes = Data((0..<((5 << 19) + 7)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) })
+        let path = dir.appendingPathComponent("region.bin").path
+        try bytes.write(to: URL(fileURLWithPath: path))
+        for (offset, length) in [(0, bytes.count), ((1 << 20) - 3, (1 << 20) + 10), (5, 1), (bytes.count - 2, 2)] {
+            let slice = bytes[offset..<(offset + length)]
+            #expect(try sha256OfFile(atPath: path, offset: UInt64(offset), length: UInt64(length)) == Digest.sha256(slice))
+            #expect(try md5OfFile(atPath: path, offset: UInt64(offset), length: UInt64(length)) == Digest.md5(slice))
+        }
+        // A region past the end stops at the end.
+        #expect(try sha256OfFile(atPath: path, offset: UInt64(bytes.count - 1), length: 100) == Digest.sha256(bytes.suffix(1)))
+        let missing = dir.appendingPathComponent("missing.bin").path
+        #expect { try md5OfFile(atPath: missing) } throws: { error in
+            (error as? FileReadError)?.description == "Cannot read \(missing): No such file or directory."
+        }
+    }
 }
