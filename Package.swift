@@ -68,7 +68,7 @@ let package = Package(
         // Tests.
         .target(name: "SousTestSupport", path: "Tests/SousTestSupport", swiftSettings: strict),
         .testTarget(name: "SousYAMLTests", dependencies: ["SousYAML"], swiftSettings: strict),
-        .testTarget(name: "SousCryptoTests", dependencies: ["SousCrypto"], swiftSettings: strict),
+        .testTarget(name: "SousCryptoTests", dependencies: ["SousCrypto", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHTTPTests", dependencies: ["SousHTTP", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousLLMTests", dependencies: ["SousLLM", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousRecipeTests", dependencies: ["SousRecipe", "SousTestSupport"], swiftSettings: strict),

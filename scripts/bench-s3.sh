@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Benchmark: uploading a ~2 GiB folder to S3 with sous (`sous run` of a one-step s3.upload recipe),
 # `aws s3 cp --recursive` (AWS CLI) and boto3's upload_file (one call per file, as
-# sagemaker.Session.upload_data does), all to the same loopback moto server (no signature check).
+# sagemaker.Session.upload_data does), all to the same loopback S3 server: the sous local cloud (default,
+# SigV4 checked) or moto (SOUS_BENCH_S3=moto, no signature check).
 #
 # Usage: scripts/bench-s3.sh [BIG_FILES] [BIG_MIB] [SMALL_FILES] [SMALL_KIB]   (default 3 x 640 MiB + 400 x 256 KiB)
 # Env:   SOUS_BIN (default .build-release/release/sous, built with
-#        `swift build -c release --scratch-path .build-release --product sous` if absent), PYTHON (python3)
-# Each tool runs once (no loops: the machine is shared). Prints wall time, throughput and peak RSS
-# (/usr/bin/time -v) of each, and the ratios. The data is generated in /tmp and removed at the end.
+#        `swift build -c release --scratch-path .build-release --product sous` if absent), PYTHON (python3),
+#        SOUS_BENCH_S3 (local | moto)
+# Each tool runs once (no loops: the machine is shared). Prints wall time, throughput, peak RSS
+# (/usr/bin/time -v) and CPU seconds of each client and of the server while it served that client, and the
+# ratios. Client and server share the machine's cores, so the server's cost is part of every tool's time.
+# The data is generated in /tmp and removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -24,7 +28,12 @@ SOUS_BIN=$(cd "$(dirname "$SOUS_BIN")" && pwd)/$(basename "$SOUS_BIN")
 
 WORK=$(mktemp -d /tmp/sous-bench-s3.XXXXXX)
 MOTO_PID=
-cleanup() { [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null; rm -rf "$WORK"; }
+LOCAL_WS=
+cleanup() {
+  [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null
+  [[ -n "$LOCAL_WS" ]] && "$SOUS_BIN" local stop --workspace "$LOCAL_WS" > /dev/null 2>&1
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 echo "generating $BIG x $BIG_MIB MiB + $SMALL x $SMALL_KIB KiB in $WORK/data …"
@@ -42,29 +51,45 @@ cat "$WORK"/data/weights/* "$WORK"/data/small/* > /dev/null
 TOTAL_BYTES=$(du -sb "$WORK/data" | awk '{print $1}')
 FILES=$((BIG + SMALL))
 
-"$PYTHON" Tests/python/moto_launcher.py > "$WORK/moto.log" 2>&1 &
-MOTO_PID=$!
-for _ in $(seq 1 600); do  # poll for the port (deadline 60 s)
-  grep -q '^PORT ' "$WORK/moto.log" 2>/dev/null && break
-  sleep 0.1  # poll interval
-done
-PORT=$(awk '/^PORT /{print $2}' "$WORK/moto.log")
-[[ -n "$PORT" ]] || { echo "moto did not start:"; cat "$WORK/moto.log"; exit 1; }
-export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ACCESS_KEY_ID=AKIABENCH0000000000 AWS_SECRET_ACCESS_KEY=bench
-export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+SERVER=${SOUS_BENCH_S3:-local}
+if [[ "$SERVER" == moto ]]; then
+  "$PYTHON" Tests/python/moto_launcher.py > "$WORK/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 600); do  # poll for the port (deadline 60 s)
+    grep -q '^PORT ' "$WORK/moto.log" 2>/dev/null && break
+    sleep 0.1  # poll interval
+  done
+  PORT=$(awk '/^PORT /{print $2}' "$WORK/moto.log")
+  [[ -n "$PORT" ]] || { echo "moto did not start:"; cat "$WORK/moto.log"; exit 1; }
+  SERVER_PID=$MOTO_PID
+  SERVER_NAME="moto (no signature check)"
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ACCESS_KEY_ID=AKIABENCH0000000000 AWS_SECRET_ACCESS_KEY=bench
+  export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+else
+  "$SOUS_BIN" local start --workspace "$WORK/lc" > /dev/null
+  LOCAL_WS="$WORK/lc"
+  eval "$("$SOUS_BIN" local env --workspace "$WORK/lc")"
+  PORT=${AWS_ENDPOINT_URL##*:}
+  SERVER_PID=$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['pid'])" "$WORK/lc/.sous/local-cloud/server.json")
+  SERVER_NAME="the sous local cloud (SigV4 checked)"
+fi
+export AWS_EC2_METADATA_DISABLED=true
 "$PYTHON" -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='bench')"
+server_cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$SERVER_PID/stat"; }
 settle() { sync; }  # moto spools uploads to /tmp: flush between tools
 
-# Runs a command under /usr/bin/time -v; prints "seconds peak_kib".
+# Runs a command under /usr/bin/time -v; prints "seconds peak_kib client_cpu_s server_cpu_s".
 measure() {
   local log="$WORK/time.$1.log"; shift
-  local t0 t1
+  local t0 t1 s0 s1
+  s0=$(server_cpu)
   t0=$(date +%s.%N)
   /usr/bin/time -v "$@" > "$log.out" 2> "$log"
   t1=$(date +%s.%N)
+  s1=$(server_cpu)
   local cpu
   cpu=$(awk -F': ' '/User time|System time/{s+=$2} END{printf "%.1f", s}' "$log")
-  echo "$("$PYTHON" -c "print(f'{$t1-$t0:.3f}')") $(awk -F': ' '/Maximum resident set size/{print $2}' "$log") $cpu"
+  echo "$("$PYTHON" -c "print(f'{$t1-$t0:.3f}')") $(awk -F': ' '/Maximum resident set size/{print $2}' "$log") $cpu $("$PYTHON" -c "print(f'{$s1-$s0:.1f}')")"
 }
 # Deletes what a tool uploaded, so moto's spool does not grow across tools.
 empty_prefix() {
@@ -89,13 +114,13 @@ steps:
       prefix: sous
 EOF
 
-echo "uploading $FILES files, $((TOTAL_BYTES >> 20)) MiB, to moto on 127.0.0.1:$PORT (no signature check)"
-read -r SOUS_S SOUS_KB SOUS_CPU < <(measure sous "$SOUS_BIN" run "$WORK/upload.yaml" --workspace "$WORK/ws" -v)
+echo "uploading $FILES files, $((TOTAL_BYTES >> 20)) MiB, to $SERVER_NAME on 127.0.0.1:$PORT"
+read -r SOUS_S SOUS_KB SOUS_CPU SOUS_SRV < <(measure sous "$SOUS_BIN" run "$WORK/upload.yaml" --workspace "$WORK/ws" -v)
 SOUS_UPLOAD_LINE=$(grep -o 'in [0-9.]* s ([0-9.]* MiB/s)' "$WORK/time.sous.log.out" "$WORK/time.sous.log" 2>/dev/null | head -1 || true)
 N_SOUS=$(empty_prefix sous/)
 settle
 
-read -r CLI_S CLI_KB CLI_CPU < <(measure awscli aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$WORK/data" s3://bench/awscli/ --recursive --only-show-errors)
+read -r CLI_S CLI_KB CLI_CPU CLI_SRV < <(measure awscli aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$WORK/data" s3://bench/awscli/ --recursive --only-show-errors)
 N_CLI=$(empty_prefix awscli/)
 settle
 
@@ -108,26 +133,31 @@ for d, _, names in os.walk(root):
         path = os.path.join(d, n)
         s3.upload_file(path, "bench", "boto3/" + os.path.relpath(path, root))
 PY
-read -r B3_S B3_KB B3_CPU < <(measure boto3 "$PYTHON" "$WORK/boto3_upload.py" "$WORK/data")
+read -r B3_S B3_KB B3_CPU B3_SRV < <(measure boto3 "$PYTHON" "$WORK/boto3_upload.py" "$WORK/data")
 N_B3=$(empty_prefix boto3/)
 
 "$PYTHON" - "$TOTAL_BYTES" "$FILES" "$SOUS_S" "$SOUS_KB" "$N_SOUS" "$CLI_S" "$CLI_KB" "$N_CLI" "$B3_S" "$B3_KB" "$N_B3" \
-  "$("$PYTHON" -c 'import boto3; print(boto3.__version__)')" "$(aws --version 2>&1 | awk '{print $1}')" "$SOUS_UPLOAD_LINE" "$SOUS_CPU" "$CLI_CPU" "$B3_CPU" "$(uptime | sed 's/.*load average: //')" <<'PY'
+  "$("$PYTHON" -c 'import boto3; print(boto3.__version__)')" "$(aws --version 2>&1 | awk '{print $1}')" "$SOUS_UPLOAD_LINE" "$SOUS_CPU" "$CLI_CPU" "$B3_CPU" "$(uptime | sed 's/.*load average: //')" "$SOUS_SRV" "$CLI_SRV" "$B3_SRV" <<'PY'
 import sys
 a = sys.argv[1:]
 total, files = int(a[0]), int(a[1])
-rows = [("sous run (s3.upload)", float(a[2]), int(a[3]), int(a[4]), a[14]),
-        (f"aws s3 cp --recursive ({a[12]})", float(a[5]), int(a[6]), int(a[7]), a[15]),
-        (f"boto3 {a[11]} upload_file loop", float(a[8]), int(a[9]), int(a[10]), a[16])]
+rows = [("sous run (s3.upload)", float(a[2]), int(a[3]), int(a[4]), float(a[14]), float(a[18])),
+        (f"aws s3 cp --recursive ({a[12]})", float(a[5]), int(a[6]), int(a[7]), float(a[15]), float(a[19])),
+        (f"boto3 {a[11]} upload_file loop", float(a[8]), int(a[9]), int(a[10]), float(a[16]), float(a[20]))]
 mib = total / 1048576
-print(f"{'tool':<40} {'time':>8} {'MiB/s':>8} {'peak RSS':>10} {'CPU s':>6} {'objects':>8}")
-for name, s, kb, n, cpu in rows:
+print(f"{'tool':<40} {'time':>8} {'MiB/s':>8} {'peak RSS':>10} {'client CPU s':>12} {'server CPU s':>12} {'objects':>8}")
+for name, s, kb, n, cpu, srv in rows:
     ok = "" if n == files else f"  (expected {files})"
-    print(f"{name:<40} {s:7.2f}s {mib / s:8.1f} {kb / 1024:8.1f}MB {cpu:>6} {n:8d}{ok}")
-sous = rows[0][1]
-for name, s, kb, _, _ in rows[1:]:
-    print(f"sous vs {name}: {s / sous:.2f}x the speed, {rows[0][2] / kb:.2f}x the memory")
+    print(f"{name:<40} {s:7.2f}s {mib / s:8.1f} {kb / 1024:8.1f}MB {cpu:12.1f} {srv:12.1f} {n:8d}{ok}")
+sous = rows[0]
+for name, s, kb, _, cpu, _ in rows[1:]:
+    print(f"sous vs {name}: {s / sous[1]:.2f}x the speed, {cpu / max(sous[4], 0.01):.2f}x less client CPU, "
+          f"{sous[2] / kb:.2f}x the memory")
 if a[13]:
     print(f"(sous's own upload phase, after fingerprinting the folder: {a[13]})")
+cli = rows[1]
+met = cli[1] / sous[1] >= 2 and sous[2] < 256 * 1024
+print(f"goal (>= 2x the AWS CLI's speed, memory independent of file size): {'met' if met else 'NOT met'} "
+      f"({cli[1] / sous[1]:.2f}x, {sous[2] / 1024:.0f} MB peak)")
 print(f"load average at the end: {a[17]} (one run each on a shared 2-core machine: other work skews these figures)")
 PY

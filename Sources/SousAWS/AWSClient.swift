@@ -90,12 +90,28 @@ public final class AWSClient: Sendable {
         }
     }
 
+    /// True for `localhost`, `*.localhost`, `127.0.0.0/8` and `::1` (with or without a port).
+    public static func isLoopback(hostHeader: String) -> Bool {
+        var host = hostHeader.lowercased()
+        if host.hasPrefix("[") {
+            host = String(host.dropFirst().prefix { $0 != "]" })
+            return host == "::1" || host == "0:0:0:0:0:0:0:1"
+        }
+        if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        if host == "localhost" || host.hasSuffix(".localhost") { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
     /// Builds and signs the HTTP request for one attempt.
     public func signedRequest(_ r: AWSRequest) async throws -> HTTPRequest {
         let (scheme, hostHeader, path) = try address(r)
         let url = try Self.url(scheme: scheme, host: hostHeader, path: path, query: r.query, r)
         let payloadHash: String
-        if r.unsignedPayload && r.service == .s3 && scheme == "https" {
+        // UNSIGNED-PAYLOAD where nothing on the path can alter the body: over TLS (as the AWS SDKs do) and to a
+        // loopback address (the local cloud, moto). Plain HTTP to any other host signs the body's hash, as
+        // botocore does.
+        if r.unsignedPayload && r.service == .s3 && (scheme == "https" || Self.isLoopback(hostHeader: hostHeader)) {
             payloadHash = SigV4Request.unsignedPayload
         } else {
             switch r.body {

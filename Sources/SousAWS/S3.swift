@@ -52,10 +52,19 @@ public struct S3TransferOptions: Sendable {
     /// Folder for multipart state files (one small JSON per upload holding its UploadId), so an interrupted
     /// upload resumes with ListParts. nil = no resume.
     public var stateDirectory: String?
-    /// Send `UNSIGNED-PAYLOAD` instead of hashing bodies (HTTPS only; over HTTP the real hash is always used).
+    /// Send `UNSIGNED-PAYLOAD` instead of hashing bodies, over HTTPS and to loopback addresses; plain HTTP to
+    /// any other host always signs the real hash.
     public var unsignedPayload: Bool = true
     /// Content-Type for uploaded objects (nil = none; S3 stores binary/octet-stream).
     public var contentType: String?
+    /// What the destination already holds (key → listed object), from one ListObjectsV2 of the prefix taken
+    /// before a folder upload. With it, a key that is absent or has another size is uploaded without a
+    /// HeadObject; only a same-size object whose ETag cannot be checked locally is asked about. nil = ask
+    /// HeadObject for every file.
+    public var existing: [String: S3Object]?
+    /// Object tags sent with the upload itself (`x-amz-tagging` on PutObject and CreateMultipartUpload), so
+    /// tagging costs no extra request. nil = no tags.
+    public var tags: [String: String]?
     /// Called after each part or file with (bytes done, bytes total).
     public var progress: (@Sendable (UInt64, UInt64) -> Void)?
 
@@ -344,11 +353,12 @@ public struct S3Client: Sendable {
     // MARK: multipart
 
     /// `CreateMultipartUpload`; returns the UploadId.
-    public func createMultipartUpload(bucket: String, key: String, contentType: String? = nil, metadata: [String: String] = [:])
-        async throws -> String
-    {
+    public func createMultipartUpload(
+        bucket: String, key: String, contentType: String? = nil, metadata: [String: String] = [:], tags: [String: String]? = nil
+    ) async throws -> String {
         var r = request("CreateMultipartUpload", "POST", bucket: bucket, key: key, query: [("uploads", "")])
         if let contentType { r.headers.set("Content-Type", contentType) }
+        if let tags, !tags.isEmpty { r.headers.set("x-amz-tagging", Self.taggingHeader(tags)) }
         for (k, v) in metadata { r.headers.set("x-amz-meta-\(k)", v) }
         let resp = try await client.send(r)
         guard let id = XMLNode.parse(resp.body)?.find("UploadId")?.text, !id.isEmpty else {
@@ -433,10 +443,16 @@ extension S3Client {
         // A 403 on HEAD (no s3:ListBucket, object absent) just means "unknown": upload.
         var existing: S3ObjectHead?
         if options.skipUnchanged {
-            do {
-                existing = try await headObject(bucket: bucket, key: key)
-            } catch let e as AWSError where e.status == 403 {
-                existing = nil
+            if let listed = options.existing, listed[key]?.size != size {
+                existing = nil  // absent, or another size: it cannot be unchanged
+            } else if let listed = options.existing?[key], !listed.etag.contains("-") {
+                existing = S3ObjectHead(size: listed.size, etag: listed.etag, metadata: [:])  // single-part: ETag is the MD5
+            } else {
+                do {
+                    existing = try await headObject(bucket: bucket, key: key)
+                } catch let e as AWSError where e.status == 403 {
+                    existing = nil
+                }
             }
         }
         if let head = existing, head.size == size {
@@ -457,6 +473,7 @@ extension S3Client {
             r.body = size == 0 ? .bytes(Data()) : .file(path: path, offset: 0, length: size)
             r.unsignedPayload = options.unsignedPayload
             if let ct = options.contentType { r.headers.set("Content-Type", ct) }
+            if let tags = options.tags, !tags.isEmpty { r.headers.set("x-amz-tagging", Self.taggingHeader(tags)) }
             _ = try await client.send(r)
             options.progress?(size, size)
             return S3UploadResult(bucket: bucket, key: key, size: size, uploaded: true, partsReused: 0, partCount: 1)
@@ -509,7 +526,8 @@ extension S3Client {
         } else {
             let digest = try sha ?? Self.fileDigest(path, 0, size, .sha256)
             id = try await createMultipartUpload(
-                bucket: bucket, key: key, contentType: options.contentType, metadata: ["sous-sha256": digest])
+                bucket: bucket, key: key, contentType: options.contentType, metadata: ["sous-sha256": digest],
+                tags: options.tags)
             if let statePath {
                 try S3MultipartState(bucket: bucket, key: key, uploadId: id, fileSize: size, partSize: partSize, modified: modified)
                     .save(to: statePath)
@@ -643,23 +661,29 @@ extension S3Client {
         return try await uploadFile(path, bucket: bucket, key: p.isEmpty ? name : "\(p)/\(name)", options: options).uri
     }
 
+    /// The `x-amz-tagging` header value: `key=value` pairs, URL-encoded, joined by `&` (sorted, so the
+    /// request is deterministic).
+    public static func taggingHeader(_ tags: [String: String]) -> String {
+        tags.sorted { $0.key < $1.key }
+            .map { AWSURIEncoding.encode($0.key, keepSlash: false) + "=" + AWSURIEncoding.encode($0.value, keepSlash: false) }
+            .joined(separator: "&")
+    }
+
     enum DigestKind { case sha256, md5 }
 
     /// Hex digest of a file region, read in 1 MiB chunks.
     static func fileDigest(_ path: String, _ offset: UInt64, _ length: UInt64, _ kind: DigestKind) throws -> String {
         do {
-            if kind == .sha256 { return try sha256OfFile(atPath: path, offset: offset, length: length).hexString }
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            try handle.seek(toOffset: offset)
-            var remaining = length
-            var hasher = SHA256Hasher(algorithm: .md5)
-            while remaining > 0 {
-                guard let chunk = try handle.read(upToCount: Int(min(remaining, 1 << 20))), !chunk.isEmpty else { break }
-                hasher.update(chunk)
-                remaining -= UInt64(chunk.count)
+            if kind == .sha256 {
+                // The whole file: usually already hashed for the step's fingerprint in this process.
+                if offset == 0, let whole = try FileDigestCache.sha256(ofFile: path, ifSize: length) {
+                    return whole.hexString
+                }
+                return try sha256OfFile(atPath: path, offset: offset, length: length).hexString
             }
-            return hasher.finalize().hexString
+            return try md5OfFile(atPath: path, offset: offset, length: length).hexString
+        } catch let e as FileReadError {
+            throw AWSConfigError(e.description)
         } catch {
             throw AWSConfigError("Cannot read \(path): \(error.localizedDescription).")
         }

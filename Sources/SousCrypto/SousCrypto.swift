@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Hex and base64 helpers shared by every module that hashes.
 extension Sequence where Element == UInt8 {
@@ -18,21 +18,56 @@ extension Sequence where Element == UInt8 {
     public var base64String: String { Data(self).base64EncodedString() }
 }
 
-/// SHA-256 of a file region, read in 1 MiB chunks (memory does not grow with the file).
-///
-/// - Throws: a Foundation file error when the file cannot be read.
-public func sha256OfFile(atPath path: String, offset: UInt64 = 0, length: UInt64? = nil) throws -> [UInt8] {
-    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-    defer { try? handle.close() }
-    try handle.seek(toOffset: offset)
+/// A file that could not be opened or read while hashing it.
+public struct FileReadError: Error, LocalizedError, CustomStringConvertible {
+    public let path: String
+    public let code: Int32
+    public var description: String { "Cannot read \(path): \(String(cString: strerror(code)))." }
+    public var errorDescription: String? { description }
+}
+
+/// Calls `body` with consecutive chunks of a file region, read with `pread` into one reused 1 MiB buffer
+/// (memory does not grow with the file; one system call per MiB).
+public func forEachChunk(
+    ofFile path: String, offset: UInt64 = 0, length: UInt64? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void
+) throws {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileReadError(path: path, code: errno) }
+    defer { close(fd) }
+    let size = 1 << 20
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
+    defer { buffer.deallocate() }
+    var position = offset
     var remaining = length ?? UInt64.max
-    var hasher = SHA256Hasher()
     while remaining > 0 {
-        let want = Int(min(remaining, 1 << 20))
-        guard let chunk = try handle.read(upToCount: want), !chunk.isEmpty else { break }
-        hasher.update(chunk)
-        remaining -= UInt64(chunk.count)
+        let want = Int(min(remaining, UInt64(size)))
+        let n = pread(fd, buffer.baseAddress!, want, off_t(position))
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FileReadError(path: path, code: errno)
+        }
+        if n == 0 { break }
+        try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        position += UInt64(n)
+        remaining -= UInt64(n)
     }
+}
+
+/// SHA-256 of a file region (memory does not grow with the file).
+///
+/// - Throws: `FileReadError` when the file cannot be read.
+public func sha256OfFile(atPath path: String, offset: UInt64 = 0, length: UInt64? = nil) throws -> [UInt8] {
+    var hasher = SHA256Hasher()
+    try forEachChunk(ofFile: path, offset: offset, length: length) { hasher.update($0) }
+    return hasher.finalize()
+}
+
+/// MD5 of a file region (S3 ETags, Content-MD5).
+///
+/// - Throws: `FileReadError` when the file cannot be read.
+public func md5OfFile(atPath path: String, offset: UInt64 = 0, length: UInt64? = nil) throws -> [UInt8] {
+    var hasher = SHA256Hasher(algorithm: .md5)
+    try forEachChunk(ofFile: path, offset: offset, length: length) { hasher.update($0) }
     return hasher.finalize()
 }
 

@@ -349,12 +349,12 @@ public struct Engine: Sendable {
     }
 
     func contentDigest(_ path: String, isDirectory: Bool) throws -> String {
-        if !isDirectory { return try sha256OfFile(atPath: path).hexString }
+        if !isDirectory { return try FileDigestCache.sha256(ofFile: path).hexString }
         var h = SHA256Hasher()
         for (rel, _) in FileSignature.walk(path) {
             h.update(Data(rel.utf8))
             h.update(Data([0]))
-            h.update(Data(try sha256OfFile(atPath: path + "/" + rel)))
+            h.update(Data(try FileDigestCache.sha256(ofFile: path + "/" + rel)))
         }
         return h.finalize().hexString
     }

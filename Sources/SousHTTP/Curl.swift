@@ -359,6 +359,8 @@ final class CurlEngine: Sendable {
         } else if hasBody {
             _ = sous_curl_easy_setopt_long(h, CURLOPT_UPLOAD, 1)
             _ = sous_curl_easy_setopt_off(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.body.length))
+            // Large bodies go in 1 MiB reads and sends instead of libcurl's default 64 KiB.
+            if request.body.length >= 1 << 20 { _ = sous_curl_easy_setopt_long(h, CURLOPT_UPLOAD_BUFFERSIZE, 1 << 20) }
             if method != "PUT" { _ = sous_curl_easy_setopt_string(h, CURLOPT_CUSTOMREQUEST, method) }
             lines.append("Expect:")
             switch request.body {

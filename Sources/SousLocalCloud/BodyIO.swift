@@ -5,8 +5,9 @@ import SousCrypto
 
 /// Streams request bodies to files and files to response bodies, hashing on the way (no whole-object buffering).
 enum BodyIO {
-    /// Writes `body` to a new file at `url`, computing MD5 and SHA-256 as it goes.
-    static func receive(_ body: RequestBody, to url: URL) async throws -> ReceivedFile {
+    /// Writes `body` to a new file at `url`, computing MD5 (the ETag) and, when `sha256` is set (the client
+    /// signed the payload's hash), SHA-256 as it goes.
+    static func receive(_ body: RequestBody, to url: URL, sha256 wantSHA: Bool = true) async throws -> ReceivedFile {
         let fd = open(url.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
         guard fd >= 0 else {
             throw ServiceError(.internalServerError, "InternalError", "The local cloud could not create \(url.path) (errno \(errno)).")
@@ -18,7 +19,7 @@ enum BodyIO {
             for try await buffer in body {
                 try buffer.withUnsafeReadableBytes { raw in
                     md5.update(raw)
-                    sha.update(raw)
+                    if wantSHA { sha.update(raw) }
                     var off = 0
                     while off < raw.count {
                         let n = write(fd, raw.baseAddress! + off, raw.count - off)
@@ -37,7 +38,7 @@ enum BodyIO {
             throw error
         }
         close(fd)
-        return ReceivedFile(url: url, size: size, md5: md5.finalize(), sha256: sha.finalize())
+        return ReceivedFile(url: url, size: size, md5: md5.finalize(), sha256: wantSHA ? sha.finalize() : [])
     }
 
     /// Collects a small body (JSON requests, XML bodies) up to `limit` bytes.

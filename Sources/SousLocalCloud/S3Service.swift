@@ -244,6 +244,11 @@ struct S3Service: Sendable {
         return m
     }
 
+    /// Tags given with an upload (`x-amz-tagging: k=v&k2=v2`).
+    static func taggingHeader(_ wire: WireRequest) -> [String: String]? {
+        wire.header("x-amz-tagging").map { Dictionary(AWSURIEncoding.parseQuery($0).map { ($0.name, $0.value) }) { _, b in b } }
+    }
+
     /// Streams the body to a temporary file and checks Content-MD5 and x-amz-content-sha256.
     private func receive(_ wire: WireRequest, _ body: RequestBody) async throws -> ReceivedFile {
         if let sha = wire.header("x-amz-content-sha256"), sha.hasPrefix("STREAMING-") {
@@ -251,7 +256,8 @@ struct S3Service: Sendable {
                 .notImplemented, "NotImplemented",
                 "aws-chunked uploads (\(sha)) are not supported by the sous local cloud; send a plain body (signed or UNSIGNED-PAYLOAD).")
         }
-        let file = try await BodyIO.receive(body, to: store.temporaryFile())
+        let signedHash = wire.header("x-amz-content-sha256").map { $0.count == 64 } ?? false
+        let file = try await BodyIO.receive(body, to: store.temporaryFile(), sha256: signedHash)
         if let md5 = wire.header("content-md5"), md5 != file.md5.base64String {
             try? FileManager.default.removeItem(at: file.url)
             throw ServiceError(.badRequest, "BadDigest", "The Content-MD5 you specified did not match what we received.")
@@ -270,7 +276,7 @@ struct S3Service: Sendable {
         do {
             let meta = try await store.putObject(
                 bucket, key: key, file: file, contentType: wire.header("content-type"), metadata: metadata(wire),
-                tags: wire.header("x-amz-tagging").map { Dictionary(AWSURIEncoding.parseQuery($0).map { ($0.name, $0.value) }) { _, b in b } })
+                tags: Self.taggingHeader(wire))
             return Reply.empty(.ok, headers: [("ETag", "\"\(meta.etag)\"")])
         } catch {
             try? FileManager.default.removeItem(at: file.url)
@@ -334,7 +340,8 @@ struct S3Service: Sendable {
     // MARK: Multipart
 
     private func createUpload(_ bucket: String, _ key: String, _ wire: WireRequest) async throws -> Response {
-        let id = try await store.createUpload(bucket, key: key, contentType: wire.header("content-type"), metadata: metadata(wire))
+        let id = try await store.createUpload(
+            bucket, key: key, contentType: wire.header("content-type"), metadata: metadata(wire), tags: Self.taggingHeader(wire))
         return Reply.xml(
             .ok,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>\(XMLText.escape(bucket))</Bucket><Key>\(XMLText.escape(key))</Key><UploadId>\(id)</UploadId></InitiateMultipartUploadResult>"
@@ -404,20 +411,48 @@ struct S3Service: Sendable {
         )
     }
 
+    /// Joins the part files into `out` with `sendfile` (the bytes stay in the kernel), falling back to
+    /// read/write where the kernel refuses.
     static func concatenate(_ files: [URL], into out: URL) throws -> ReceivedFile {
-        guard FileManager.default.createFile(atPath: out.path, contents: nil), let w = FileHandle(forWritingAtPath: out.path) else {
-            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not create \(out.path).")
+        let w = open(out.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        guard w >= 0 else {
+            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not create \(out.path) (errno \(errno)).")
         }
-        defer { try? w.close() }
+        defer { close(w) }
         var size: UInt64 = 0
+        var buffer: [UInt8] = []
+        func fail(_ what: String) -> ServiceError {
+            ServiceError(.internalServerError, "InternalError", "The local cloud could not \(what) (errno \(errno)); is the disk full?")
+        }
         for f in files {
-            guard let r = FileHandle(forReadingAtPath: f.path) else {
+            let r = open(f.path, O_RDONLY)
+            guard r >= 0 else {
                 throw ServiceError(.internalServerError, "InternalError", "A part file is missing: \(f.path).")
             }
-            defer { try? r.close() }
-            while let chunk = try r.read(upToCount: 1 << 20), !chunk.isEmpty {
-                try w.write(contentsOf: chunk)
-                size += UInt64(chunk.count)
+            defer { close(r) }
+            var useCopy = true
+            while true {
+                if useCopy {
+                    let n = sendfile(w, r, nil, 1 << 30)
+                    if n > 0 { size += UInt64(n); continue }
+                    if n == 0 { break }
+                    if errno == EINTR { continue }
+                    guard errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP else {
+                        throw fail("join the parts of \(out.lastPathComponent)")
+                    }
+                    useCopy = false
+                }
+                if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: 1 << 20) }
+                let n = buffer.withUnsafeMutableBytes { read(r, $0.baseAddress!, $0.count) }
+                if n < 0 { if errno == EINTR { continue }; throw fail("read \(f.path)") }
+                if n == 0 { break }
+                var off = 0
+                while off < n {
+                    let m = buffer.withUnsafeBytes { write(w, $0.baseAddress! + off, n - off) }
+                    if m < 0 { if errno == EINTR { continue }; throw fail("write \(out.path)") }
+                    off += m
+                }
+                size += UInt64(n)
             }
         }
         return ReceivedFile(url: out, size: size, md5: [], sha256: [])

@@ -29,6 +29,7 @@ struct S3UploadInfo: Codable, Sendable {
     var created: Date
     var contentType: String?
     var metadata: [String: String]
+    var tags: [String: String]?
 }
 
 struct S3PartInfo: Codable, Sendable {
@@ -243,10 +244,10 @@ actor S3Store {
 
     // MARK: Multipart
 
-    func createUpload(_ b: String, key: String, contentType: String?, metadata: [String: String]) throws -> String {
+    func createUpload(_ b: String, key: String, contentType: String?, metadata: [String: String], tags: [String: String]? = nil) throws -> String {
         try requireBucket(b)
         let id = Digest.randomBytes(24).hexString
-        let info = S3UploadInfo(bucket: b, key: key, uploadId: id, created: Date(), contentType: contentType, metadata: metadata)
+        let info = S3UploadInfo(bucket: b, key: key, uploadId: id, created: Date(), contentType: contentType, metadata: metadata, tags: tags)
         try FileManager.default.createDirectory(at: uploadDir(info), withIntermediateDirectories: true)
         try writeJSON(info, to: uploadDir(info).appendingPathComponent("upload.json"))
         uploads[id] = info
@@ -336,7 +337,7 @@ actor S3Store {
     /// Commits a concatenated multipart object and removes the upload.
     func finishUpload(_ b: String, key: String, id: String, file: ReceivedFile, etag: String) throws -> S3ObjectMeta {
         let u = try upload(b, key: key, id: id)
-        let meta = try putObject(b, key: key, file: file, etag: etag, contentType: u.contentType, metadata: u.metadata)
+        let meta = try putObject(b, key: key, file: file, etag: etag, contentType: u.contentType, metadata: u.metadata, tags: u.tags)
         try? FileManager.default.removeItem(at: uploadDir(u))
         uploads[id] = nil
         parts[id] = nil

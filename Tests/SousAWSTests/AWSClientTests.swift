@@ -38,17 +38,37 @@ struct AWSClientTests {
         #expect(dotted.url.absoluteString == "https://s3.eu-west-1.amazonaws.com/my.bucket/k")
     }
 
-    @Test("S3 over HTTP (endpoint override): path style and the real payload hash")
+    @Test("S3 over HTTP to a non-loopback endpoint override: path style and the real payload hash")
     func pathStyleHTTP() async throws {
-        let c = try client(["AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000"])
+        let c = try client(["AWS_ENDPOINT_URL_S3": "http://10.0.0.5:9000"])
         let s3 = S3Client(c)
         #expect(s3.pathStyle)
         var r = s3.request("PutObject", "PUT", bucket: "b", key: "k", query: [("partNumber", "1"), ("uploadId", "a/b=")])
         r.body = .bytes(Data("hello".utf8))
         let req = try await c.signedRequest(r)
-        #expect(req.url.absoluteString == "http://127.0.0.1:9000/b/k?partNumber=1&uploadId=a%2Fb%3D")
-        #expect(req.headers["Host"] == "127.0.0.1:9000")
+        #expect(req.url.absoluteString == "http://10.0.0.5:9000/b/k?partNumber=1&uploadId=a%2Fb%3D")
+        #expect(req.headers["Host"] == "10.0.0.5:9000")
         #expect(req.headers["x-amz-content-sha256"] == AWSHashing.sha256Hex(Data("hello".utf8)))
+    }
+
+    @Test("Upload bodies: UNSIGNED-PAYLOAD over HTTPS and to loopback, the real hash over plain HTTP elsewhere")
+    func unsignedPayloadOnlyWhereNothingCanAlterTheBody() async throws {
+        for (endpoint, unsigned) in [
+            ("http://127.0.0.1:9000", true), ("http://localhost:9000", true), ("http://[::1]:9000", true),
+            ("http://minio.localhost", true), ("https://s3.example.com", true),
+            ("http://10.0.0.5:9000", false), ("http://s3.example.com", false), ("http://127.0.0.1.example.com", false),
+        ] {
+            let c = try client(["AWS_ENDPOINT_URL_S3": endpoint])
+            var r = S3Client(c).request("PutObject", "PUT", bucket: "b", key: "k")
+            r.body = .bytes(Data("hello".utf8))
+            r.unsignedPayload = true
+            let req = try await c.signedRequest(r)
+            let expected = unsigned ? "UNSIGNED-PAYLOAD" : AWSHashing.sha256Hex(Data("hello".utf8))
+            #expect(req.headers["x-amz-content-sha256"] == expected, "\(endpoint)")
+        }
+        #expect(AWSClient.isLoopback(hostHeader: "127.10.0.1:80"))
+        #expect(!AWSClient.isLoopback(hostHeader: "128.0.0.1"))
+        #expect(!AWSClient.isLoopback(hostHeader: "[2001:db8::1]:443"))
     }
 
     @Test("SageMaker JSON 1.1 requests sign content-type and x-amz-target")

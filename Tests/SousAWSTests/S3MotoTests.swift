@@ -190,6 +190,19 @@ struct S3MotoTests {
         try pattern(3000, seed: 1).write(to: small)
         #expect(try await s3.uploadFile(small.path, bucket: "sous-up", key: "models/small.bin", options: options).uploaded)
 
+        // With a listing of the destination (what a folder upload takes once), the decision needs no HeadObject
+        // for single-part objects: the listed size and ETag decide, and an object the listing does not hold is
+        // uploaded without asking. A multipart object of the same size is still checked by its recorded sha256.
+        var listed = options
+        let listing = try await s3.listObjects(bucket: "sous-up")  // (moto mis-signs prefixes holding "/")
+        listed.existing = Dictionary(uniqueKeysWithValues: listing.map { ($0.key, $0) })
+        #expect(try await !s3.uploadFile(small.path, bucket: "sous-up", key: "models/small.bin", options: listed).uploaded)
+        #expect(try await !s3.uploadFile(big.path, bucket: "sous-up", key: "models/big.bin", options: listed).uploaded)
+        listed.existing?["models/small.bin"]?.etag = "0123456789abcdef0123456789abcdef"
+        #expect(try await s3.uploadFile(small.path, bucket: "sous-up", key: "models/small.bin", options: listed).uploaded)
+        listed.existing = [:]
+        #expect(try await s3.uploadFile(small.path, bucket: "sous-up", key: "models/small.bin", options: listed).uploaded)
+
         // Interrupted upload: 5 parts were sent and the state recorded, then the process "died".
         let partSize: UInt64 = 4096
         let resumeFile = dir.appendingPathComponent("resume.bin")

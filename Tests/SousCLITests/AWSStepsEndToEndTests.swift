@@ -196,6 +196,9 @@ import Testing
         let tarball = try #require(f.outputs("llama2-lmi", "package")["path"] as? String)
         #expect(objects["\(prefix)/code/model.tar.gz"]?.sha256 == (try AWSStepsFixture.sha256Hex(tarball)))
         #expect(objects.count == 6)
+        // Every object carries the sous tags, sent with the upload itself (x-amz-tagging on PutObject and
+        // CreateMultipartUpload): found by the sous:workspace tag alone.
+        #expect(Set(try f.state().objects[bucket]?.keys ?? [:].keys) == Set(objects.keys))
 
         // serving.properties points at the weights' prefix URI, keys in the notebook's order.
         let props = try String(contentsOfFile: "\(f.workspace)/llama2-lmi/work/chat_llama2_13b_hf/serving.properties", encoding: .utf8)

@@ -168,9 +168,10 @@ struct S3UploadKind: StepKind {
         // only under the prefix).
         let name = folder ? "s3://\(bucket)/\(prefix)/" : "s3://\(bucket)/\(key)"
         let request: Value = .map(["source": .string(src), "bucket": .string(bucket), "prefix": .string(prefix), "key": .string(key)])
-        let opts = options
-        let tagObjects = ctx.bool("tag_objects")
-        let tags = AWSSteps.tags(ctx)
+        var tagged = options
+        // Tags travel with the upload (x-amz-tagging), not as one PutObjectTagging request per object.
+        if ctx.bool("tag_objects") { tagged.tags = AWSSteps.tags(ctx) }
+        let opts = tagged
         let outcome = Locked<(files: [S3UploadResult], uri: String)>(([], ""))
         let started = ContinuousClock.now
         _ = try await ctx.createResource(
@@ -179,12 +180,10 @@ struct S3UploadKind: StepKind {
                 let files: [S3UploadResult]
                 let uri: String
                 if folder {
-                    files = try await Self.uploadFolder(src, bucket: bucket, prefix: prefix, s3: s3, options: opts,
-                                                        tags: tagObjects ? tags : nil)
+                    files = try await Self.uploadFolder(src, bucket: bucket, prefix: prefix, s3: s3, options: opts)
                     uri = prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)"
                 } else {
                     let r = try await s3.uploadFile(src, bucket: bucket, key: key, options: opts)
-                    if tagObjects && r.uploaded { try await S3Extras(client: client).tagObject(bucket: bucket, key: key, tags: tags) }
                     (files, uri) = ([r], r.uri)
                 }
                 outcome.withLock { $0 = (files, uri) }
@@ -213,9 +212,9 @@ struct S3UploadKind: StepKind {
     /// Uploads every file under `folder` (following links, as HF cache snapshots need) to `prefix/<relative path>`.
     ///
     /// Unlike `S3Client.uploadFolder`, up to two large files go at once (each with `concurrency` parts), so one
-    /// file's checksum pass overlaps another's transfer, and each object is tagged as soon as it is up.
+    /// file's checksum pass overlaps another's transfer.
     static func uploadFolder(
-        _ folder: String, bucket: String, prefix: String, s3: S3Client, options: S3TransferOptions, tags: [String: String]?
+        _ folder: String, bucket: String, prefix: String, s3: S3Client, options: S3TransferOptions
     ) async throws -> [S3UploadResult] {
         let root = URL(fileURLWithPath: folder).standardizedFileURL
         guard let walker = FileManager.default.enumerator(atPath: root.path) else { throw StepError("cannot read the folder \(folder)") }
@@ -231,8 +230,14 @@ struct S3UploadKind: StepKind {
         // Large files first (they take longest), then small ones.
         files.sort { ($0.size >= options.multipartThreshold ? 0 : 1, $0.key) < ($1.size >= options.multipartThreshold ? 0 : 1, $1.key) }
         let total = files.reduce(UInt64(0)) { $0 + $1.size }
+        var options = options
+        if options.skipUnchanged && files.count > 1 {
+            // One listing instead of a HeadObject per file; on any error (no s3:ListBucket, …) ask per file.
+            if let listed = try? await S3Listing.objects(s3, bucket: bucket, prefix: prefix.isEmpty ? "" : prefix + "/") {
+                options.existing = Dictionary(listed.map { ($0.key, $0) }) { a, _ in a }
+            }
+        }
         let done = Locked([String: UInt64]())
-        let extras = S3Extras(client: s3.client)
         let progress = options.progress
         var results: [S3UploadResult] = []
         try await withThrowingTaskGroup(of: (S3UploadResult, Bool).self) { group in
@@ -260,7 +265,6 @@ struct S3UploadKind: StepKind {
                 let opts = o
                 group.addTask {
                     let r = try await s3.uploadFile(f.path, bucket: bucket, key: f.key, options: opts)
-                    if let tags, r.uploaded { try await extras.tagObject(bucket: bucket, key: f.key, tags: tags) }
                     return (r, big)
                 }
             }
