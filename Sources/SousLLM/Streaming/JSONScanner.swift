@@ -371,52 +371,88 @@ struct JSONUnescaper: Sendable {
 
     /// Unescapes all of `bytes` (which must not contain the closing quote) into `out`.
     mutating func run(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        var k = 0
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        let src = base.assumingMemoryBound(to: UInt8.self)
         let n = bytes.count
-        while k < n {
-            if case .normal = state {
-                // Fast path: copy the run up to the next backslash.
-                let j: Int
-                if let p = memchr(bytes.baseAddress! + k, 0x5C, n - k) {
-                    j = bytes.baseAddress!.distance(to: UnsafeRawPointer(p))
-                } else {
-                    j = n
+        // Decoded bytes are staged in a stack buffer and appended to `out` in blocks: one step of the fast
+        // loop writes at most 8 bytes, so it keeps `margin` bytes free.
+        let capacity = 512
+        let margin = 8
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { tmp in
+            let dst = tmp.baseAddress!
+            // Locals of the closure (a captured outer variable would live in memory, costing a store per byte).
+            var k = 0
+            var w = 0
+            while k < n {
+                guard case .normal = state else {
+                    // An escape split between calls (or one the fast loop left): byte by byte.
+                    if w > 0 {
+                        out.append(contentsOf: UnsafeBufferPointer(start: dst, count: w))
+                        w = 0
+                    }
+                    if step(src[k], into: &out) { k += 1 }
+                    continue
                 }
-                if j > k { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[k..<j])) }
-                if j == n { return }
-                // Whole escapes inside this buffer are decoded here; split ones go through the state machine.
-                if j + 1 < n {
-                    let c = bytes[j + 1]
-                    if c != 0x75 {
-                        if let e = Self.simpleEscape(c) { out.append(e) } else { appendReplacement(&out) }
-                        k = j + 2
+                // Fast loop: plain bytes and escapes that lie wholly inside `bytes`.
+                while k < n && w <= capacity - margin {
+                    if n - k >= 8 {
+                        // Eight plain bytes (no backslash) at once.
+                        let x = UnsafeRawPointer(src + k).loadUnaligned(as: UInt64.self)
+                        let v = x ^ 0x5C5C_5C5C_5C5C_5C5C
+                        if (v &- 0x0101_0101_0101_0101) & ~v & 0x8080_8080_8080_8080 == 0 {
+                            UnsafeMutableRawPointer(dst + w).storeBytes(of: x, as: UInt64.self)
+                            w += 8
+                            k += 8
+                            continue
+                        }
+                    }
+                    let b = src[k]
+                    if b != 0x5C {
+                        dst[w] = b
+                        w += 1
+                        k += 1
                         continue
                     }
-                    if j + 6 <= n, let v = hex4(bytes, j + 2) {
-                        if v < 0xD800 || v > 0xDFFF {
-                            appendScalar(v, &out)
-                            k = j + 6
-                            continue
+                    guard k + 1 < n else { break }
+                    let c = src[k + 1]
+                    if c != 0x75 {
+                        if let e = Self.simpleEscape(c) {
+                            dst[w] = e
+                            w += 1
+                        } else {
+                            w += Self.encodeScalar(0xFFFD, dst + w)
                         }
-                        if v >= 0xDC00 {
-                            appendReplacement(&out)
-                            k = j + 6
-                            continue
-                        }
-                        if j + 12 <= n, bytes[j + 6] == 0x5C, bytes[j + 7] == 0x75, let lo = hex4(bytes, j + 8),
-                            lo >= 0xDC00, lo <= 0xDFFF
-                        {
-                            appendScalar(0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00), &out)
-                            k = j + 12
-                            continue
-                        }
+                        k += 2
+                        continue
                     }
+                    guard k + 6 <= n, let v = Self.hex4(src + k + 2) else { break }
+                    if v < 0xD800 || v > 0xDFFF {
+                        w += Self.encodeScalar(v, dst + w)
+                        k += 6
+                        continue
+                    }
+                    if v >= 0xDC00 {
+                        w += Self.encodeScalar(0xFFFD, dst + w)
+                        k += 6
+                        continue
+                    }
+                    guard k + 12 <= n, src[k + 6] == 0x5C, src[k + 7] == 0x75, let lo = Self.hex4(src + k + 8),
+                        lo >= 0xDC00, lo <= 0xDFFF
+                    else { break }
+                    w += Self.encodeScalar(0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00), dst + w)
+                    k += 12
                 }
+                if w > capacity - margin || k == n {
+                    out.append(contentsOf: UnsafeBufferPointer(start: dst, count: w))
+                    w = 0
+                    continue
+                }
+                // The fast loop stopped at a backslash whose escape is cut off or not decodable as a whole:
+                // the state machine takes it from here.
                 state = .backslash
-                k = j + 1
-                continue
+                k += 1
             }
-            if step(bytes[k], into: &out) { k += 1 }
+            if w > 0 { out.append(contentsOf: UnsafeBufferPointer(start: dst, count: w)) }
         }
     }
 
@@ -503,19 +539,48 @@ struct JSONUnescaper: Sendable {
         }
     }
 
-    /// Four hex digits at `at`, or nil.
-    private func hex4(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt32? {
-        guard let a = hexDigit(b[at]), let c = hexDigit(b[at + 1]), let d = hexDigit(b[at + 2]), let e = hexDigit(b[at + 3])
+    /// Four hex digits at `p`, or nil.
+    @inline(__always)
+    private static func hex4(_ p: UnsafePointer<UInt8>) -> UInt32? {
+        guard let a = hexValue(p[0]), let c = hexValue(p[1]), let d = hexValue(p[2]), let e = hexValue(p[3])
         else { return nil }
         return a << 12 | c << 8 | d << 4 | e
     }
 
-    private func hexDigit(_ c: UInt8) -> UInt32? {
+    @inline(__always)
+    private static func hexValue(_ c: UInt8) -> UInt32? {
         switch c {
         case 0x30...0x39: UInt32(c - 0x30)
         case 0x61...0x66: UInt32(c - 0x61 + 10)
         case 0x41...0x46: UInt32(c - 0x41 + 10)
         default: nil
+        }
+    }
+
+    private func hexDigit(_ c: UInt8) -> UInt32? { Self.hexValue(c) }
+
+    /// Writes scalar `v` as UTF-8 at `p` (room for 4 bytes); returns the byte count.
+    @inline(__always)
+    private static func encodeScalar(_ v: UInt32, _ p: UnsafeMutablePointer<UInt8>) -> Int {
+        switch v {
+        case 0..<0x80:
+            p[0] = UInt8(v)
+            return 1
+        case 0x80..<0x800:
+            p[0] = UInt8(0xC0 | (v >> 6))
+            p[1] = UInt8(0x80 | (v & 0x3F))
+            return 2
+        case 0x800..<0x10000:
+            p[0] = UInt8(0xE0 | (v >> 12))
+            p[1] = UInt8(0x80 | ((v >> 6) & 0x3F))
+            p[2] = UInt8(0x80 | (v & 0x3F))
+            return 3
+        default:
+            p[0] = UInt8(0xF0 | (v >> 18))
+            p[1] = UInt8(0x80 | ((v >> 12) & 0x3F))
+            p[2] = UInt8(0x80 | ((v >> 6) & 0x3F))
+            p[3] = UInt8(0x80 | (v & 0x3F))
+            return 4
         }
     }
 
