@@ -375,9 +375,10 @@ struct JSONUnescaper: Sendable {
         let src = base.assumingMemoryBound(to: UInt8.self)
         let n = bytes.count
         // Decoded bytes are staged in a stack buffer and appended to `out` in blocks: one step of the fast
-        // loop writes at most 8 bytes, so it keeps `margin` bytes free.
+        // loop writes at most 7 plain bytes and one escape (4 bytes), or 8 plain bytes, so it keeps
+        // `margin` bytes free.
         let capacity = 512
-        let margin = 8
+        let margin = 16
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { tmp in
             let dst = tmp.baseAddress!
             // Locals of the closure (a captured outer variable would live in memory, costing a store per byte).
@@ -396,23 +397,27 @@ struct JSONUnescaper: Sendable {
                 // Fast loop: plain bytes and escapes that lie wholly inside `bytes`.
                 while k < n && w <= capacity - margin {
                     if n - k >= 8 {
-                        // Eight plain bytes (no backslash) at once.
+                        // Eight bytes at once: copied whole, then the cursor moves to the first backslash.
                         let x = UnsafeRawPointer(src + k).loadUnaligned(as: UInt64.self)
-                        let v = x ^ 0x5C5C_5C5C_5C5C_5C5C
-                        if (v &- 0x0101_0101_0101_0101) & ~v & 0x8080_8080_8080_8080 == 0 {
-                            UnsafeMutableRawPointer(dst + w).storeBytes(of: x, as: UInt64.self)
+                        UnsafeMutableRawPointer(dst + w).storeBytes(of: x, as: UInt64.self)
+                        let v = UInt64(littleEndian: x) ^ 0x5C5C_5C5C_5C5C_5C5C
+                        // High bit set in the bytes of v that are zero (exact for the lowest such byte).
+                        let zeros = (v &- 0x0101_0101_0101_0101) & ~v & 0x8080_8080_8080_8080
+                        if zeros == 0 {
                             w += 8
                             k += 8
                             continue
                         }
-                    }
-                    let b = src[k]
-                    if b != 0x5C {
-                        dst[w] = b
+                        let plain = zeros.trailingZeroBitCount >> 3
+                        w += plain
+                        k += plain
+                    } else if src[k] != 0x5C {
+                        dst[w] = src[k]
                         w += 1
                         k += 1
                         continue
                     }
+                    // A backslash at k.
                     guard k + 1 < n else { break }
                     let c = src[k + 1]
                     if c != 0x75 {
