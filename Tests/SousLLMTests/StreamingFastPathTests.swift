@@ -86,5 +86,9 @@ struct StreamingFastPathTests {
         let bad = String(repeating: "x", count: 505) + #"\q\u12zz\ud83d\u0041\ude80"# + String(repeating: "y", count: 600)
         let want = String(repeating: "x", count: 505) + "\u{FFFD}\u{FFFD}zz\u{FFFD}A\u{FFFD}" + String(repeating: "y", count: 600)
         checkAllSplits({ LMIStreamParser() }, Array("{\"generated_text\": \"\(bad)\"}".utf8), expectText: want)
+        // Hex digits of both cases, and the bytes next to the digit and letter ranges, which are not digits.
+        let hex = #"\u00C0\u00c0\u00F9\u00f9\u00Eg\u00:0\u00@0\u00G0\u00`0\u00/0\u00e9"#
+        let hexWant = "ÀÀùù\u{FFFD}g\u{FFFD}:0\u{FFFD}@0\u{FFFD}G0\u{FFFD}`0\u{FFFD}/0é"
+        checkAllSplits({ LMIStreamParser() }, Array("{\"generated_text\": \"\(hex)\"}".utf8), expectText: hexWant)
     }
 }

@@ -544,12 +544,21 @@ struct JSONUnescaper: Sendable {
         }
     }
 
-    /// Four hex digits at `p`, or nil.
+    /// Four hex digits at `p`, or nil (branch-free per digit: digits and letters mix unpredictably).
     @inline(__always)
     private static func hex4(_ p: UnsafePointer<UInt8>) -> UInt32? {
-        guard let a = hexValue(p[0]), let c = hexValue(p[1]), let d = hexValue(p[2]), let e = hexValue(p[3])
-        else { return nil }
-        return a << 12 | c << 8 | d << 4 | e
+        let a = nibble(p[0]), b = nibble(p[1]), c = nibble(p[2]), d = nibble(p[3])
+        guard (a | b | c | d) & 0x100 == 0 else { return nil }
+        return a << 12 | b << 8 | c << 4 | d
+    }
+
+    /// The value of hex digit `c`, or 0x100 when `c` is not one.
+    @inline(__always)
+    private static func nibble(_ c: UInt8) -> UInt32 {
+        let digit = UInt32(c) &- 0x30
+        let letter = (UInt32(c) | 0x20) &- 0x61
+        let v = letter < 6 ? letter + 10 : 0x100
+        return digit < 10 ? digit : v
     }
 
     @inline(__always)
