@@ -340,6 +340,22 @@ struct JSONScanner {
     }
 }
 
+/// The byte each one-character JSON escape stands for (`\n` → 0x0A …), 0 for characters that are not one:
+/// 256 bytes allocated once for the life of the process. `@unchecked Sendable`: written only while the
+/// global is initialised (once, under Swift's lazy-global lock), read-only afterwards.
+private struct SimpleEscapeTable: @unchecked Sendable {
+    let base: UnsafePointer<UInt8>
+}
+
+private let simpleEscapeTable = SimpleEscapeTable(base: {
+    let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    t.initialize(repeating: 0, count: 256)
+    for c in [UInt8](arrayLiteral: 0x6E, 0x74, 0x72, 0x62, 0x66, 0x22, 0x5C, 0x2F) {
+        t[Int(c)] = JSONUnescaper.simpleEscape(c) ?? 0
+    }
+    return UnsafePointer(t)
+}())
+
 /// Incremental JSON string unescaper (the part between the quotes): handles `\n \" \\ \/ \b \f \r \t`,
 /// `\uXXXX` and surrogate pairs even when an escape is split between two calls. Lone surrogates and bad
 /// escapes become U+FFFD. Output is UTF-8.
@@ -379,6 +395,7 @@ struct JSONUnescaper: Sendable {
         // `margin` bytes free.
         let capacity = 512
         let margin = 16
+        let escapes = simpleEscapeTable.base
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { tmp in
             let dst = tmp.baseAddress!
             // Locals of the closure (a captured outer variable would live in memory, costing a store per byte).
@@ -421,7 +438,9 @@ struct JSONUnescaper: Sendable {
                     guard k + 1 < n else { break }
                     let c = src[k + 1]
                     if c != 0x75 {
-                        if let e = Self.simpleEscape(c) {
+                        // A table, not a switch: the escape characters mix unpredictably.
+                        let e = escapes[Int(c)]
+                        if e != 0 {
                             dst[w] = e
                             w += 1
                         } else {
@@ -532,7 +551,7 @@ struct JSONUnescaper: Sendable {
         }
     }
 
-    private static func simpleEscape(_ c: UInt8) -> UInt8? {
+    fileprivate static func simpleEscape(_ c: UInt8) -> UInt8? {
         switch c {
         case 0x6E: 0x0A
         case 0x74: 0x09
