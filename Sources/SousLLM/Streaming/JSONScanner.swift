@@ -451,7 +451,18 @@ struct JSONUnescaper: Sendable {
                     }
                     guard k + 6 <= n, let v = Self.hex4(src + k + 2) else { break }
                     if v < 0xD800 || v > 0xDFFF {
-                        w += Self.encodeScalar(v, dst + w)
+                        if v >= 0x80 {
+                            // Two or three UTF-8 bytes, chosen without a branch (they mix unpredictably): the
+                            // third byte is written either way and overwritten next when unused.
+                            let two = v < 0x800
+                            dst[w] = UInt8(truncatingIfNeeded: two ? 0xC0 | (v >> 6) : 0xE0 | (v >> 12))
+                            dst[w + 1] = UInt8(truncatingIfNeeded: two ? 0x80 | (v & 0x3F) : 0x80 | ((v >> 6) & 0x3F))
+                            dst[w + 2] = UInt8(truncatingIfNeeded: 0x80 | (v & 0x3F))
+                            w += two ? 2 : 3
+                        } else {
+                            dst[w] = UInt8(truncatingIfNeeded: v)
+                            w += 1
+                        }
                         k += 6
                         continue
                     }
