@@ -90,5 +90,13 @@ struct StreamingFastPathTests {
         let hex = #"\u00C0\u00c0\u00F9\u00f9\u00Eg\u00:0\u00@0\u00G0\u00`0\u00/0\u00e9"#
         let hexWant = "ÀÀùù\u{FFFD}g\u{FFFD}:0\u{FFFD}@0\u{FFFD}G0\u{FFFD}`0\u{FFFD}/0é"
         checkAllSplits({ LMIStreamParser() }, Array("{\"generated_text\": \"\(hex)\"}".utf8), expectText: hexWant)
+        // The closing quote is found by the unescaper: a quote escaped right after a lone high surrogate
+        // (`\ud83d\"`) is text wherever the parts are cut; one ending a cut `\u12` escape closes the string.
+        checkAllSplits({ LMIStreamParser() }, Array(#"{"generated_text": "a\ud83d\"b\\"}"#.utf8), expectText: "a\u{FFFD}\"b\\") { events in
+            #expect(events.last == .final(generatedText: nil, details: nil))
+        }
+        checkAllSplits({ LMIStreamParser() }, Array(#"{"generated_text": "a\u12"}"#.utf8), expectText: "a\u{FFFD}") { events in
+            #expect(events.last == .final(generatedText: nil, details: nil))
+        }
     }
 }

@@ -373,21 +373,17 @@ struct JSONUnescaper: Sendable {
 
     private var state = State.normal
 
-    /// True right after a backslash.
-    var isBackslash: Bool {
-        if case .backslash = state { return true }
-        return false
-    }
-
     /// True when no escape is half-read.
     var isIdle: Bool {
         if case .normal = state { return true }
         return false
     }
 
-    /// Unescapes all of `bytes` (which must not contain the closing quote) into `out`.
-    mutating func run(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+    /// Unescapes `bytes` into `out` up to the first quote that is not part of an escape (the end of the
+    /// string) and returns that quote's index; nil when there is none (all of `bytes` was unescaped).
+    @discardableResult
+    mutating func run(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Int? {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
         let src = base.assumingMemoryBound(to: UInt8.self)
         let n = bytes.count
         // Decoded bytes are staged in a stack buffer and appended to `out` in blocks: one step of the fast
@@ -396,7 +392,7 @@ struct JSONUnescaper: Sendable {
         let capacity = 512
         let margin = 16
         let escapes = simpleEscapeTable.base
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { tmp in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { tmp -> Int? in
             let dst = tmp.baseAddress!
             // Locals of the closure (a captured outer variable would live in memory, costing a store per byte).
             var k = 0
@@ -414,12 +410,15 @@ struct JSONUnescaper: Sendable {
                 // Fast loop: plain bytes and escapes that lie wholly inside `bytes`.
                 while k < n && w <= capacity - margin {
                     if n - k >= 8 {
-                        // Eight bytes at once: copied whole, then the cursor moves to the first backslash.
+                        // Eight bytes at once: copied whole, then the cursor moves to the first backslash or quote.
                         let x = UnsafeRawPointer(src + k).loadUnaligned(as: UInt64.self)
                         UnsafeMutableRawPointer(dst + w).storeBytes(of: x, as: UInt64.self)
-                        let v = UInt64(littleEndian: x) ^ 0x5C5C_5C5C_5C5C_5C5C
-                        // High bit set in the bytes of v that are zero (exact for the lowest such byte).
-                        let zeros = (v &- 0x0101_0101_0101_0101) & ~v & 0x8080_8080_8080_8080
+                        let le = UInt64(littleEndian: x)
+                        let s = le ^ 0x5C5C_5C5C_5C5C_5C5C
+                        let q = le ^ 0x2222_2222_2222_2222
+                        // High bit set in the bytes of s (q) that are zero: exact for the lowest such byte.
+                        let zeros = ((s &- 0x0101_0101_0101_0101) & ~s | (q &- 0x0101_0101_0101_0101) & ~q)
+                            & 0x8080_8080_8080_8080
                         if zeros == 0 {
                             w += 8
                             k += 8
@@ -428,11 +427,16 @@ struct JSONUnescaper: Sendable {
                         let plain = zeros.trailingZeroBitCount >> 3
                         w += plain
                         k += plain
-                    } else if src[k] != 0x5C {
+                    } else if src[k] != 0x5C && src[k] != 0x22 {
                         dst[w] = src[k]
                         w += 1
                         k += 1
                         continue
+                    }
+                    if src[k] == 0x22 {
+                        // The end of the string.
+                        out.append(contentsOf: UnsafeBufferPointer(start: dst, count: w))
+                        return k
                     }
                     // A backslash at k.
                     guard k + 1 < n else { break }
@@ -488,6 +492,7 @@ struct JSONUnescaper: Sendable {
                 k += 1
             }
             if w > 0 { out.append(contentsOf: UnsafeBufferPointer(start: dst, count: w)) }
+            return nil
         }
     }
 
