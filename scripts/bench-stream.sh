@@ -4,7 +4,8 @@
 # a ~100 MB TGI stream and a ~100 MB LMI stream (PayloadParts cut at seeded random places, encoded by sous).
 #
 # Usage: scripts/bench-stream.sh [MB]      (default 100; run it once, not in a loop: the machine is shared)
-# Goal: sous >= 50x the peer and >= 540 MB/s; added latency per token p99 < 50 us.
+# Goal: sous >= 50x the peer and >= 540 MB/s (wall clock; the same check on CPU time is printed too, for a
+# shared machine); added latency per token p99 < 50 us.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB="${1:-100}"
@@ -40,7 +41,7 @@ cat "$DIR/peer.txt"
 
 echo "== result"
 "$PY" - "$DIR/sous.txt" "$DIR/peer.txt" <<'PYEOF'
-import re, sys
+import os, re, sys
 def parse(path, tag):
     out = {}
     for line in open(path):
@@ -49,19 +50,21 @@ def parse(path, tag):
             out[kv["format"]] = kv
     return out
 sous, peer = parse(sys.argv[1], "SOUS_BENCH"), parse(sys.argv[2], "PEER")
-ok = True
-# Throughput per CPU second (thread CPU time) is the robust number on a shared machine; wall-clock is shown too.
+# The goal is on wall-clock time; on a shared machine the other processes slow the wall clock of both sides, so
+# the same check on CPU time (thread CPU seconds: what the work itself costs) is printed too.
+ok_wall = ok_cpu = True
 for f in ("tgi", "lmi"):
-    # (cpumbps when the sous line carries it, else wall-clock MB/s for both sides)
-    key = "cpumbps" if "cpumbps" in sous[f] else "mbps"
-    s, p = float(sous[f][key]), float(peer[f][key])
     sw, pw = float(sous[f]["mbps"]), float(peer[f]["mbps"])
+    sc, pc = float(sous[f].get("cpumbps", sw)), float(peer[f].get("cpumbps", pw))
     p99 = float(sous[f]["p99us"])
-    ratio = s / p
-    good = ratio >= 50 and s >= 540 and p99 < 50
-    ok &= good
-    fmt = ("%-4s sous %7.1f MB/s (" + key + "; %6.1f wall)  peer %5.2f (%5.2f wall)  ratio %6.1fx  "
-           "added latency p50 %.2f us p99 %.2f us  %s")
-    print(fmt % (f, s, sw, p, pw, ratio, float(sous[f]["p50us"]), p99, "OK" if good else "BELOW GOAL"))
-print("goal (>= 50x, >= 540 MB/s, p99 < 50 us): %s" % ("met" if ok else "NOT met"))
+    good_wall = sw / pw >= 50 and sw >= 540 and p99 < 50
+    good_cpu = sc / pc >= 50 and sc >= 540 and p99 < 50
+    ok_wall &= good_wall
+    ok_cpu &= good_cpu
+    print("%-4s wall clock: sous %7.1f MB/s  peer %5.2f MB/s  ratio %6.1fx  %s" % (f, sw, pw, sw / pw, "OK" if good_wall else "BELOW GOAL"))
+    print("     CPU time:   sous %7.1f MB/s  peer %5.2f MB/s  ratio %6.1fx  %s" % (sc, pc, sc / pc, "OK" if good_cpu else "BELOW GOAL"))
+    print("     added latency per token: p50 %.2f us, p99 %.2f us" % (float(sous[f]["p50us"]), p99))
+load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
+print("goal (>= 50x, >= 540 MB/s, p99 < 50 us): wall clock %s; per CPU second %s (load average %s, %d CPUs)"
+      % ("met" if ok_wall else "NOT met", "met" if ok_cpu else "NOT met", load, os.cpu_count() or 0))
 PYEOF

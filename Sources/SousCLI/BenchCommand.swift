@@ -75,8 +75,12 @@ struct BenchStreamCommand: ParsableCommand {
         }
         if targets.isEmpty { throw ValidationError("give --file PATH or --generate") }
         var failed = false
+        let devNull = open("/dev/null", O_WRONLY)
+        defer { close(devNull) }
         for t in targets {
-            var sink = StreamTextSink(format: t.format, fileDescriptor: nil, flushEachPart: false)
+            // Throughput: the text is written to /dev/null in 64 KiB blocks (as `sous invoke > file` would;
+            // the peer's printer writes to /dev/null too).
+            var sink = StreamTextSink(format: t.format, fileDescriptor: devNull, flushEachPart: false)
             let result: StreamBenchmarkResult
             do {
                 result = try EventStreamBenchmark.throughput(file: t.path, consume: { sink.write($0) }, finish: { sink.finish() })
@@ -96,8 +100,6 @@ struct BenchStreamCommand: ParsableCommand {
                 failed = true
             }
             // Latency: every frame arrives alone and its text is written (flushed) to /dev/null.
-            let devNull = open("/dev/null", O_WRONLY)
-            defer { close(devNull) }
             var live = StreamTextSink(format: t.format, fileDescriptor: devNull, flushEachPart: true)
             let latency = try EventStreamBenchmark.latency(file: t.path, maxFrames: latencyFrames, consume: { live.write($0) })
             FileHandle.standardError.write(Data("bench \(t.format.rawValue): \(result); \(latency)\n".utf8))

@@ -91,39 +91,10 @@ public struct LMIStreamParser: StreamParser {
     // MARK: text
 
     private mutating func consumeText<E: StreamEmitter>(_ bytes: UnsafeRawBufferPointer, _ e: inout E) {
-        guard let base = bytes.baseAddress else { return }
-        // The closing quote is the first `"` not preceded by an (unfinished) escape.
-        var closing: Int?
-        var k = 0
-        var escapePending = !unescaper.isIdle
-        let n = bytes.count
-        while k < n {
-            guard let q = memchr(base + k, 0x22, n - k) else { break }
-            let qi = base.distance(to: UnsafeRawPointer(q))
-            // Count backslashes before the quote within this part (plus the carried state).
-            var slashes = 0
-            var j = qi - 1
-            while j >= k && bytes[j] == 0x5C {
-                slashes += 1
-                j -= 1
-            }
-            let escapedQuote: Bool
-            if j < k && k == 0 {
-                // All bytes before the quote in this part are backslashes: the carried state matters.
-                escapedQuote = Self.isQuoteEscaped(carried: escapePending, slashes: slashes, unescaper: unescaper)
-            } else {
-                escapedQuote = slashes % 2 == 1
-            }
-            if !escapedQuote {
-                closing = qi
-                break
-            }
-            k = qi + 1
-            escapePending = false
-        }
-        let textEnd = closing ?? n
-        unescaper.run(UnsafeRawBufferPointer(rebasing: bytes[0..<textEnd]), into: &out)
-        if let closing {
+        guard bytes.baseAddress != nil else { return }
+        // The unescaper stops at the closing quote: the first `"` that is not part of an escape (it knows
+        // an escape split from the previous part).
+        if let closing = unescaper.run(bytes, into: &out) {
             unescaper.flush(into: &out)
             flushText(all: true, &e)
             phase = .tail
@@ -133,22 +104,17 @@ public struct LMIStreamParser: StreamParser {
         }
     }
 
-    /// Whether a quote preceded by `slashes` backslashes (and nothing else in this part) is escaped,
-    /// given the escape state carried over from the previous part.
-    private static func isQuoteEscaped(carried: Bool, slashes: Int, unescaper: JSONUnescaper) -> Bool {
-        guard carried else { return slashes % 2 == 1 }
-        // A carried lone backslash escapes the first byte of this part.
-        if unescaper.isAwaitingEscapeCharacter { return slashes % 2 == 0 }
-        return slashes % 2 == 1
-    }
-
     private mutating func flushText<E: StreamEmitter>(all: Bool, _ e: inout E) {
         guard !out.isEmpty else { return }
         let keep = all ? 0 : out.withUnsafeBytes { incompleteUTF8Suffix($0) }
         let count = out.count - keep
         guard count > 0 else { return }
         out.withUnsafeBytes { e.text(UnsafeRawBufferPointer(rebasing: $0[0..<count]), id: nil, special: false) }
-        out.removeFirst(count)
+        if keep == 0 {
+            out.removeAll(keepingCapacity: true)
+        } else {
+            out.removeFirst(count)
+        }
     }
 
     // MARK: tail
@@ -223,11 +189,6 @@ public struct LMIStreamParser: StreamParser {
         if h.count > 4096 { return .mismatch }
         return .matched(i)
     }
-}
-
-extension JSONUnescaper {
-    /// True right after a backslash (the next byte is the escape character).
-    var isAwaitingEscapeCharacter: Bool { isBackslash }
 }
 
 /// Plain text: bytes are emitted as they arrive, holding back an incomplete UTF-8 character.

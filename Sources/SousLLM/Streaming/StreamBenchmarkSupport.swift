@@ -32,10 +32,8 @@ public struct StreamTextSink {
     @discardableResult
     public mutating func write(_ part: UnsafeRawBufferPointer) -> Int {
         let before = out.tokens
-        var o = TextBuffer()
-        swap(&o, &out)  // move (no copy-on-write) while the parser emits into it
-        parser.feed(part, into: &o)
-        swap(&o, &out)
+        // Two different stored properties of `self`: accessed together without copying the buffer.
+        parser.feed(part, into: &out)
         if flushEachPart || out.bytes.count >= 64 * 1024 { flush() }
         return out.tokens - before
     }
@@ -44,10 +42,7 @@ public struct StreamTextSink {
     @discardableResult
     public mutating func finish() -> Int {
         let before = out.tokens
-        var o = TextBuffer()
-        swap(&o, &out)
-        parser.finish(into: &o)
-        swap(&o, &out)
+        parser.finish(into: &out)
         flush()
         return out.tokens - before
     }
