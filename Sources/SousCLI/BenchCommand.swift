@@ -99,15 +99,44 @@ struct BenchStreamCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("error: \(t.path): \(sink.errors.count) stream errors: \(sink.errors.prefix(3))\n".utf8))
                 failed = true
             }
+            // The same bytes through the per-token event API that `sous invoke` and the invoke step consume
+            // (a StreamEvent and a String per token, appended to the answer, written to /dev/null per token).
+            var parser = AnyStreamParser(format: t.format)
+            var answer = ""
+            let eventPath = try EventStreamBenchmark.throughput(
+                file: t.path,
+                consume: { raw in
+                    var n = 0
+                    parser.feed(raw) { ev in
+                        guard case .token(let text, _, let special) = ev, !special, !text.isEmpty else { return }
+                        answer += text
+                        var piece = text
+                        piece.withUTF8 { _ = Foundation.write(devNull, $0.baseAddress, $0.count) }
+                        n += 1
+                    }
+                    return n
+                },
+                finish: {
+                    var n = 0
+                    parser.finish { ev in if case .token(let text, _, false) = ev, !text.isEmpty { answer += text; n += 1 } }
+                    return n
+                })
+            if answer.utf8.count != sink.textBytes {
+                FileHandle.standardError.write(Data("error: \(t.path): the event API gave \(answer.utf8.count) text bytes, the sink \(sink.textBytes)\n".utf8))
+                failed = true
+            }
+            FileHandle.standardError.write(Data(String(
+                format: "bench %@ via the per-token event API (as sous invoke): %.1f MB/s, %.1f MB per CPU second\n",
+                t.format.rawValue, eventPath.megabytesPerSecond, eventPath.megabytesPerCPUSecond).utf8))
             // Latency: every frame arrives alone and its text is written (flushed) to /dev/null.
             var live = StreamTextSink(format: t.format, fileDescriptor: devNull, flushEachPart: true)
             let latency = try EventStreamBenchmark.latency(file: t.path, maxFrames: latencyFrames, consume: { live.write($0) })
             FileHandle.standardError.write(Data("bench \(t.format.rawValue): \(result); \(latency)\n".utf8))
             print(
                 String(
-                    format: "SOUS_BENCH format=%@ file=%@ mb=%.1f mbps=%.1f cpumbps=%.1f p50us=%.2f p99us=%.2f tokens=%d textbytes=%d",
+                    format: "SOUS_BENCH format=%@ file=%@ mb=%.1f mbps=%.1f cpumbps=%.1f eventmbps=%.1f p50us=%.2f p99us=%.2f tokens=%d textbytes=%d",
                     t.format.rawValue, t.path, Double(result.fileBytes) / 1e6, result.megabytesPerSecond,
-                    result.megabytesPerCPUSecond, latency.p50Microseconds,
+                    result.megabytesPerCPUSecond, eventPath.megabytesPerSecond, latency.p50Microseconds,
                     latency.p99Microseconds, result.tokens, sink.textBytes))
         }
         if failed { throw ExitCode(1) }
