@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SousAWS
 import SousLLM
+import SousSteps
 
 /// `sous bench …` (hidden): measurements used by scripts/bench-*.sh.
 struct BenchCommand: AsyncParsableCommand {
@@ -12,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
 
 /// `sous bench stream`: decodes an event-stream file of PayloadParts with the same code `sous invoke`
 /// uses (event-stream decoder, container parser, text sink) and prints a `SOUS_BENCH` line.
-struct BenchStreamCommand: ParsableCommand {
+struct BenchStreamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream",
         abstract: "Measure stream decoding throughput and added latency per token on an event-stream file.",
@@ -43,7 +44,7 @@ struct BenchStreamCommand: ParsableCommand {
     @Option(name: .customLong("latency-frames"), help: "Frames fed one by one for the latency measurement.")
     var latencyFrames: Int = 200_000
 
-    func run() throws {
+    func run() async throws {
         var targets: [(path: String, format: StreamFormat)] = []
         guard let given = StreamFormat(rawValue: format) else {
             throw ValidationError("unknown format \(format); use tgi, lmi, jsonlines, raw or auto")
@@ -99,35 +100,17 @@ struct BenchStreamCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("error: \(t.path): \(sink.errors.count) stream errors: \(sink.errors.prefix(3))\n".utf8))
                 failed = true
             }
-            // The same bytes through the per-token event API that `sous invoke` and the invoke step consume
-            // (a StreamEvent and a String per token, appended to the answer, written to /dev/null per token).
-            var parser = AnyStreamParser(format: t.format)
-            var answer = ""
-            let eventPath = try EventStreamBenchmark.throughput(
-                file: t.path,
-                consume: { raw in
-                    var n = 0
-                    parser.feed(raw) { ev in
-                        guard case .token(let text, _, let special) = ev, !special, !text.isEmpty else { return }
-                        answer += text
-                        var piece = text
-                        piece.withUTF8 { _ = Foundation.write(devNull, $0.baseAddress, $0.count) }
-                        n += 1
-                    }
-                    return n
-                },
-                finish: {
-                    var n = 0
-                    parser.finish { ev in if case .token(let text, _, false) = ev, !text.isEmpty { answer += text; n += 1 } }
-                    return n
-                })
-            if answer.utf8.count != sink.textBytes {
-                FileHandle.standardError.write(Data("error: \(t.path): the event API gave \(answer.utf8.count) text bytes, the sink \(sink.textBytes)\n".utf8))
+            // The same bytes through what `sous invoke`, `sous chat` and the invoke step run: the Runtime
+            // client's payload iterator over 128 KiB reads (libcurl's buffer here), AnswerStream (per-token
+            // events, the answer accumulated and timed) and one write per batch of parts that arrived together.
+            let (eventPath, answerBytes) = try await Self.productPath(file: t.path, format: t.format, fd: devNull)
+            if answerBytes != sink.textBytes {
+                FileHandle.standardError.write(Data("error: \(t.path): sous invoke's path gave \(answerBytes) text bytes, the sink \(sink.textBytes)\n".utf8))
                 failed = true
             }
             FileHandle.standardError.write(Data(String(
-                format: "bench %@ via the per-token event API (as sous invoke): %.1f MB/s, %.1f MB per CPU second\n",
-                t.format.rawValue, eventPath.megabytesPerSecond, eventPath.megabytesPerCPUSecond).utf8))
+                format: "bench %@ through sous invoke's path (payload iterator, AnswerStream, one write per arrival): %.1f MB/s, %.1f MB per CPU second\n",
+                t.format.rawValue, eventPath.mbps, eventPath.cpuMbps).utf8))
             // Latency: every frame arrives alone and its text is written (flushed) to /dev/null.
             var live = StreamTextSink(format: t.format, fileDescriptor: devNull, flushEachPart: true)
             let latency = try EventStreamBenchmark.latency(file: t.path, maxFrames: latencyFrames, consume: { live.write($0) })
@@ -136,9 +119,49 @@ struct BenchStreamCommand: ParsableCommand {
                 String(
                     format: "SOUS_BENCH format=%@ file=%@ mb=%.1f mbps=%.1f cpumbps=%.1f eventmbps=%.1f p50us=%.2f p99us=%.2f tokens=%d textbytes=%d",
                     t.format.rawValue, t.path, Double(result.fileBytes) / 1e6, result.megabytesPerSecond,
-                    result.megabytesPerCPUSecond, eventPath.megabytesPerSecond, latency.p50Microseconds,
+                    result.megabytesPerCPUSecond, eventPath.mbps, latency.p50Microseconds,
                     latency.p99Microseconds, result.tokens, sink.textBytes))
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// Times the product's consuming path over the file's bytes (read first, not timed) delivered in 128 KiB
+    /// chunks; returns (MB/s wall, MB per CPU second) and the answer's UTF-8 size.
+    static func productPath(file: String, format: StreamFormat, fd: Int32) async throws -> ((mbps: Double, cpuMbps: Double), Int) {
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        let chunks = stride(from: 0, to: data.count, by: 128 << 10).map { data[$0..<min($0 + (128 << 10), data.count)] }
+        var parts = PayloadEventIterator(base: Chunks(chunks: chunks), endpointName: "bench", requestId: nil)
+        var answer = AnswerStream(request: InvocationRequest(endpoint: "bench", body: Data(), format: format))
+        func cpu() -> Double {
+            var ts = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let cpuStart = cpu()
+        while try await parts.nextArrival({ raw in answer.feed(raw) { _ in } }) {
+            answer.flush { text in
+                var piece = text
+                piece.withUTF8 { _ = Foundation.write(fd, $0.baseAddress, $0.count) }
+            }
+        }
+        answer.finish { _ in }
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let cpuSeconds = cpu() - cpuStart
+        let mb = Double(data.count) / 1e6
+        return ((mb / seconds, mb / max(cpuSeconds, 1e-9)), answer.text.utf8.count)
+    }
+
+    /// Chunks as the HTTP layer would hand them over.
+    struct Chunks: AsyncIteratorProtocol {
+        var chunks: [Data]
+        var index = 0
+        mutating func next() async throws -> Data? {
+            guard index < chunks.count else { return nil }
+            defer { index += 1 }
+            return chunks[index]
+        }
     }
 }

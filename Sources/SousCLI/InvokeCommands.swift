@@ -188,7 +188,7 @@ struct InvokeCommand: AsyncParsableCommand {
         let client = try await settings.client()
         do {
             let r = try await withInterruptHandling {
-                try await EndpointInvoker.invoke(request, client: client) { settings.printToken($0) }
+                try await EndpointInvoker.invoke(request, client: client, perToken: settings.json) { settings.printToken($0) }
             }
             settings.printSummary(r)
         } catch let e as InvocationError {
@@ -315,7 +315,7 @@ final class ChatSession: Sendable {
         let settings = self.settings
         let client = self.client
         let task = Task {
-            try await EndpointInvoker.invoke(request, client: client) { settings.printToken($0) }
+            try await EndpointInvoker.invoke(request, client: client, perToken: settings.json) { settings.printToken($0) }
         }
         current.withLock { $0 = task }
         defer { current.withLock { $0 = nil } }

@@ -188,6 +188,41 @@ struct RuntimeStreamTests {
             }
         }
 
+        // The same streams through nextArrival (what sous invoke consumes: payloads straight from the decoder's
+        // buffer, one callback batch per network read): the same bytes, the same errors.
+        for rec in recordings() {
+            let input = InvokeEndpointInput(
+                endpointName: rec.name, body: Data(#"{"inputs": "hi"}"#.utf8), customAttributes: "accept_eula=true")
+            let out = try await client.invokeEndpointWithResponseStream(input)
+            var parts = out.payloadParts.makeAsyncIterator()
+            var received: [UInt8] = []
+            var arrivals = 0
+            var failure: SageMakerRuntimeError?
+            do {
+                while try await parts.nextArrival({ received += $0 }) { arrivals += 1 }
+            } catch let e as SageMakerRuntimeError {
+                failure = e
+            }
+            let all = payloads[rec.name]!
+            switch rec.name {
+            case "tgi-stream", "lmi-stream", "jsonlines-stream":
+                #expect(failure == nil, "\(rec.name): \(String(describing: failure))")
+                #expect(received == all, "\(rec.name)")
+                #expect(arrivals >= 1, "\(rec.name)")
+            case "model-stream-error":
+                #expect(failure?.kind == .modelStreamError && failure?.errorCode == "ModelInvocationTimeExceeded")
+                #expect(received == all && failure.map { Array($0.receivedPayload) } == all)
+            case "internal-failure":
+                #expect(failure?.kind == .internalStreamFailure && failure.map { Array($0.receivedPayload) } == all)
+            case "truncated":
+                if case .eventStream(.truncated)? = failure?.kind {} else { Issue.record("truncated: \(String(describing: failure))") }
+                #expect(!received.isEmpty && failure.map { Array($0.receivedPayload) } == received)
+            case "bad-crc":
+                if case .eventStream(.messageChecksumMismatch)? = failure?.kind {} else { Issue.record("bad-crc: \(String(describing: failure))") }
+            default: break
+            }
+        }
+
         // The request as sent.
         let reqData = try Data(contentsOf: dir.appendingPathComponent("tgi-stream.request.json"))
         let req = try #require(try JSONSerialization.jsonObject(with: reqData) as? [String: Any])

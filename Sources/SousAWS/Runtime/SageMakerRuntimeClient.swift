@@ -178,6 +178,12 @@ public struct SageMakerPayloadStream: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         var events: PayloadEventIterator<HTTPBodyStream.AsyncIterator>
         public mutating func next() async throws -> Data? { try await events.next() }
+        /// Hands every payload that the bytes received so far complete to `body` (straight from the decoder's
+        /// buffer), waiting for the network only while none is complete; false at the end. A consumer that
+        /// writes once per arrival writes once per network read, never later than a per-part writer would.
+        public mutating func nextArrival(_ body: (UnsafeRawBufferPointer) -> Void) async throws -> Bool {
+            try await events.nextArrival(body)
+        }
     }
 }
 
@@ -200,7 +206,8 @@ public struct PayloadEventIterator<Base: AsyncIteratorProtocol> where Base.Eleme
         self.requestId = requestId
     }
 
-    public mutating func next() async throws -> Data? {
+    /// The next payload among the bytes already received, or nil when they hold no complete frame.
+    mutating func nextBuffered() throws -> Data? {
         while true {
             let outcome: Outcome?
             do {
@@ -218,26 +225,96 @@ public struct PayloadEventIterator<Base: AsyncIteratorProtocol> where Base.Eleme
             case .other(let m):
                 try classify(m)
             case nil:
-                if done { return nil }
-                let chunk: Data?
-                do {
-                    chunk = try await base.next()
-                } catch let e as SageMakerRuntimeError {
-                    throw e
-                } catch {
-                    throw failure(.transport, code: "TransportError", message: "\(error)")
-                }
-                guard let chunk else {
-                    done = true
-                    do {
-                        try decoder.finish()
-                    } catch {
-                        throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
-                    }
-                    return nil
-                }
-                decoder.feed(chunk)
+                return nil
             }
+        }
+    }
+
+    /// Hands every payload that the bytes received so far complete to `body`, straight from the decoder's
+    /// buffer (no copy), waiting for more bytes only while none is complete; false at the end of the stream.
+    public mutating func nextArrival(_ body: (UnsafeRawBufferPointer) -> Void) async throws -> Bool {
+        var kept = received
+        received = Data()
+        defer { received = kept }
+        var count = 0
+        var delivered = false
+        while true {
+            while true {
+                let other: EventStreamMessage??
+                do {
+                    other = try decoder.nextFrame { f -> EventStreamMessage? in
+                        guard f.isPayloadPart else { return f.message() }
+                        let p = f.payload
+                        count += p.count
+                        if kept.count < Self.keep { kept.append(contentsOf: UnsafeRawBufferPointer(rebasing: p.prefix(Self.keep - kept.count))) }
+                        if !p.isEmpty {
+                            body(p)
+                            delivered = true
+                        }
+                        return nil
+                    }
+                } catch {
+                    receivedCount += count
+                    received = kept
+                    throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
+                }
+                guard let frame = other else { break }  // no complete frame buffered
+                if let m = frame {
+                    receivedCount += count
+                    count = 0
+                    received = kept
+                    try classify(m)
+                }
+            }
+            receivedCount += count
+            count = 0
+            if delivered { return true }
+            if done { return false }
+            let chunk: Data?
+            do {
+                chunk = try await base.next()
+            } catch let e as SageMakerRuntimeError {
+                throw e
+            } catch {
+                received = kept
+                throw failure(.transport, code: "TransportError", message: "\(error)")
+            }
+            guard let chunk else {
+                done = true
+                do {
+                    try decoder.finish()
+                } catch {
+                    received = kept
+                    throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
+                }
+                return false
+            }
+            decoder.feed(chunk)
+        }
+    }
+
+    public mutating func next() async throws -> Data? {
+        while true {
+            if let bytes = try nextBuffered() { return bytes }
+            if done { return nil }
+            let chunk: Data?
+            do {
+                chunk = try await base.next()
+            } catch let e as SageMakerRuntimeError {
+                throw e
+            } catch {
+                throw failure(.transport, code: "TransportError", message: "\(error)")
+            }
+            guard let chunk else {
+                done = true
+                do {
+                    try decoder.finish()
+                } catch {
+                    throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
+                }
+                return nil
+            }
+            decoder.feed(chunk)
         }
     }
 

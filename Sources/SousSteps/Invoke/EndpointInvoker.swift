@@ -112,47 +112,119 @@ public struct InvocationError: Error, CustomStringConvertible, Sendable {
 
 /// Sends an `InvocationRequest` and streams the printable text to a callback as it arrives.
 public enum EndpointInvoker {
-    /// Invokes the endpoint; `onText` gets every printable token as soon as its bytes arrived.
+    /// Invokes the endpoint; `onText` gets the printable text as soon as its bytes arrived: once per arrival
+    /// (every token that the bytes received together completed, in one string, so a terminal sees one write
+    /// per network read and nothing waits), or once per token when `perToken` is set (`--json` prints one
+    /// object per token).
     /// - Throws: `InvocationError` (with the partial result) for service, stream and container errors and
     ///   for cancellation; `SageMakerRuntimeError` of kind `.invalidInput` when nothing was sent.
     public static func invoke(
-        _ request: InvocationRequest, client: SageMakerRuntimeClient, onText: (String) -> Void
+        _ request: InvocationRequest, client: SageMakerRuntimeClient, perToken: Bool = false, onText: (String) -> Void
     ) async throws -> InvocationResult {
-        var acc = Accumulator(request: request)
+        var answer = AnswerStream(request: request, perToken: perToken)
         do {
             if request.stream {
                 let out = try await client.invokeEndpointWithResponseStream(request.input)
-                var parser = AnyStreamParser(format: request.format, contentType: out.contentType)
-                for try await part in out.payloadParts {
+                answer.contentType = out.contentType
+                var parts = out.payloadParts.makeAsyncIterator()
+                // One arrival = the parts that the bytes received together complete: parsed, then written in one go.
+                while try await parts.nextArrival({ raw in answer.feed(raw, onText) }) {
                     try Task.checkCancellation()
-                    part.withUnsafeBytes { raw in parser.feed(raw) { if let t = acc.handle($0) { onText(t) } } }
-                    if let e = acc.containerError { throw acc.failure(.container, e) }
+                    answer.flush(onText)
+                    if let e = answer.acc.containerError { throw answer.acc.failure(.container, e) }
                 }
                 try Task.checkCancellation()
-                parser.finish { if let t = acc.handle($0) { onText(t) } }
+                answer.finish(onText)
             } else {
                 let out = try await client.invokeEndpoint(request.input)
-                var parser = AnyStreamParser(format: request.format, contentType: out.contentType)
-                out.body.withUnsafeBytes { raw in parser.feed(raw) { if let t = acc.handle($0) { onText(t) } } }
-                parser.finish { if let t = acc.handle($0) { onText(t) } }
+                answer.contentType = out.contentType
+                out.body.withUnsafeBytes { raw in answer.feed(raw, onText) }
+                answer.flush(onText)
+                answer.finish(onText)
             }
         } catch let e as InvocationError {
             throw e
         } catch let e as SageMakerRuntimeError where e.kind == .invalidInput {
             throw e
         } catch {
-            if Task.isCancelled || error is CancellationError { throw acc.failure(.cancelled, "stopped") }
-            var f = acc.failure(.runtime, "\(error)")
+            if Task.isCancelled || error is CancellationError { throw answer.acc.failure(.cancelled, "stopped") }
+            var f = answer.acc.failure(.runtime, "\(error)")
             f.runtimeError = error as? SageMakerRuntimeError
             throw f
         }
-        if let e = acc.containerError { throw acc.failure(.container, e) }
+        if let e = answer.acc.containerError { throw answer.acc.failure(.container, e) }
         // A container that only sent its full text at the end (non-streaming answers) still prints it.
-        if acc.text.isEmpty, let f = acc.finalText, !f.isEmpty {
-            acc.text = f
+        if answer.acc.text.isEmpty, let f = answer.acc.finalText, !f.isEmpty {
+            answer.acc.text = f
             onText(f)
         }
-        return acc.result()
+        return answer.acc.result()
+    }
+}
+
+/// One answer as it streams: the container-format parser and the accumulated text, timing and final
+/// details. `sous invoke`, `sous chat` and `sagemaker.invoke-stream` consume payload parts through it (and
+/// `sous bench stream` measures it).
+public struct AnswerStream {
+    var acc: Accumulator
+    private var parser: AnyStreamParser?
+    private let format: StreamFormat
+    private let perToken: Bool
+    /// The response's content type (for `.auto`); set before the first part.
+    public var contentType: String?
+    private var pending = ""
+
+    public init(request: InvocationRequest, perToken: Bool = false) {
+        acc = Accumulator(request: request)
+        format = request.format
+        self.perToken = perToken
+    }
+
+    /// The text so far.
+    public var text: String { acc.text }
+    /// Printable tokens so far.
+    public var tokens: Int { acc.pieces }
+    /// The container's error event, if one came.
+    public var containerError: String? { acc.containerError }
+
+    /// Parses one payload part. With `perToken`, `onText` gets each token now; otherwise the text waits for
+    /// `flush` (call it once the parts that arrived together are fed).
+    public mutating func feed(_ raw: UnsafeRawBufferPointer, _ onText: (String) -> Void) {
+        if parser == nil { parser = AnyStreamParser(format: format, contentType: contentType) }
+        let perToken = self.perToken
+        withParser { p, acc, pending in
+            p.feed(raw) { ev in
+                guard let t = acc.handle(ev) else { return }
+                if perToken { onText(t) } else { pending += t }
+            }
+        }
+    }
+
+    /// Hands the text fed since the last flush to `onText` (nothing when there is none).
+    public mutating func flush(_ onText: (String) -> Void) {
+        guard !pending.isEmpty else { return }
+        onText(pending)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Ends the stream (a last line without its newline is still parsed) and flushes.
+    public mutating func finish(_ onText: (String) -> Void) {
+        if parser == nil { parser = AnyStreamParser(format: format, contentType: contentType) }
+        let perToken = self.perToken
+        withParser { p, acc, pending in
+            p.finish { ev in
+                guard let t = acc.handle(ev) else { return }
+                if perToken { onText(t) } else { pending += t }
+            }
+        }
+        flush(onText)
+    }
+
+    /// The result so far (timing, tokens, finish reason).
+    public func result() -> InvocationResult { acc.result() }
+
+    private mutating func withParser(_ body: (inout AnyStreamParser, inout Accumulator, inout String) -> Void) {
+        body(&parser!, &acc, &pending)
     }
 }
 
