@@ -130,7 +130,6 @@ struct BenchStreamCommand: AsyncParsableCommand {
     static func productPath(file: String, format: StreamFormat, fd: Int32) async throws -> ((mbps: Double, cpuMbps: Double), Int) {
         let data = try Data(contentsOf: URL(fileURLWithPath: file))
         let chunks = stride(from: 0, to: data.count, by: 128 << 10).map { data[$0..<min($0 + (128 << 10), data.count)] }
-        var parts = PayloadEventIterator(base: Chunks(chunks: chunks), endpointName: "bench", requestId: nil)
         var answer = AnswerStream(request: InvocationRequest(endpoint: "bench", body: Data(), format: format))
         func cpu() -> Double {
             var ts = timespec()
@@ -140,28 +139,19 @@ struct BenchStreamCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let cpuStart = cpu()
-        while try await parts.nextArrival({ raw in answer.feed(raw) { _ in } }) {
-            answer.flush { text in
-                var piece = text
-                piece.withUTF8 { _ = Foundation.write(fd, $0.baseAddress, $0.count) }
-            }
-        }
+        try await EventStreamBenchmark.payloadArrivals(
+            chunks: chunks, payload: { raw in answer.feed(raw) { _ in } },
+            arrived: {
+                answer.flush { text in
+                    var piece = text
+                    piece.withUTF8 { _ = Foundation.write(fd, $0.baseAddress, $0.count) }
+                }
+            })
         answer.finish { _ in }
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let cpuSeconds = cpu() - cpuStart
         let mb = Double(data.count) / 1e6
         return ((mb / seconds, mb / max(cpuSeconds, 1e-9)), answer.text.utf8.count)
-    }
-
-    /// Chunks as the HTTP layer would hand them over.
-    struct Chunks: AsyncIteratorProtocol {
-        var chunks: [Data]
-        var index = 0
-        mutating func next() async throws -> Data? {
-            guard index < chunks.count else { return nil }
-            defer { index += 1 }
-            return chunks[index]
-        }
     }
 }

@@ -1,4 +1,4 @@
-internal import Foundation
+public import Foundation
 
 /// Writes an event-stream file of `PayloadPart` frames, cutting the bytes it is given into parts of
 /// seeded random sizes (1...`maxPart`), as SageMaker cuts a container's output. For benchmarks and tests.
@@ -191,3 +191,25 @@ public enum EventStreamBenchmark {
     }
 }
 
+
+extension EventStreamBenchmark {
+    /// Runs the SageMaker Runtime client's payload iterator — the code `sous invoke` consumes a response
+    /// stream with — over `chunks` as the HTTP layer would hand them over: `payload` sees every payload,
+    /// `arrived` is called after each arrival (the bytes of one chunk).
+    public static func payloadArrivals(
+        chunks: [Data], payload: (UnsafeRawBufferPointer) -> Void, arrived: () -> Void
+    ) async throws {
+        var parts = PayloadEventIterator(base: ArrayChunks(chunks: chunks), endpointName: "bench", requestId: nil)
+        while try await parts.nextArrival(payload) { arrived() }
+    }
+
+    struct ArrayChunks: AsyncIteratorProtocol {
+        var chunks: [Data]
+        var index = 0
+        mutating func next() async throws -> Data? {
+            guard index < chunks.count else { return nil }
+            defer { index += 1 }
+            return chunks[index]
+        }
+    }
+}

@@ -168,6 +168,7 @@ public enum EndpointInvoker {
 public struct AnswerStream {
     var acc: Accumulator
     private var parser: AnyStreamParser?
+    private var reader: StreamTextReader?
     private let format: StreamFormat
     private let perToken: Bool
     /// The response's content type (for `.auto`); set before the first part.
@@ -183,48 +184,51 @@ public struct AnswerStream {
     /// The text so far.
     public var text: String { acc.text }
     /// Printable tokens so far.
-    public var tokens: Int { acc.pieces }
+    public var tokens: Int { perToken ? acc.pieces : (reader?.tokens ?? 0) }
     /// The container's error event, if one came.
     public var containerError: String? { acc.containerError }
 
-    /// Parses one payload part. With `perToken`, `onText` gets each token now; otherwise the text waits for
-    /// `flush` (call it once the parts that arrived together are fed).
+    /// Parses one payload part. With `perToken`, `onText` gets each token now (one `StreamEvent` per token);
+    /// otherwise the text gathers as bytes until `flush` (call it once the parts that arrived together are fed).
     public mutating func feed(_ raw: UnsafeRawBufferPointer, _ onText: (String) -> Void) {
-        if parser == nil { parser = AnyStreamParser(format: format, contentType: contentType) }
-        let perToken = self.perToken
-        withParser { p, acc, pending in
-            p.feed(raw) { ev in
-                guard let t = acc.handle(ev) else { return }
-                if perToken { onText(t) } else { pending += t }
+        if perToken {
+            if parser == nil { parser = AnyStreamParser(format: format, contentType: contentType) }
+            withParser { p, acc in
+                p.feed(raw) { ev in if let t = acc.handle(ev) { onText(t) } }
             }
+        } else {
+            if reader == nil { reader = StreamTextReader(format: format, contentType: contentType) }
+            reader!.feed(raw)
         }
     }
 
     /// Hands the text fed since the last flush to `onText` (nothing when there is none).
     public mutating func flush(_ onText: (String) -> Void) {
-        guard !pending.isEmpty else { return }
-        onText(pending)
-        pending.removeAll(keepingCapacity: true)
+        guard !perToken, reader != nil else { return }
+        let text = reader!.takeText()
+        acc.absorb(reader!, arrived: text)
+        if let text { onText(text) }
     }
 
     /// Ends the stream (a last line without its newline is still parsed) and flushes.
     public mutating func finish(_ onText: (String) -> Void) {
-        if parser == nil { parser = AnyStreamParser(format: format, contentType: contentType) }
-        let perToken = self.perToken
-        withParser { p, acc, pending in
-            p.finish { ev in
-                guard let t = acc.handle(ev) else { return }
-                if perToken { onText(t) } else { pending += t }
+        if perToken {
+            if parser == nil { parser = AnyStreamParser(format: format, contentType: contentType) }
+            withParser { p, acc in
+                p.finish { ev in if let t = acc.handle(ev) { onText(t) } }
             }
+        } else {
+            if reader == nil { reader = StreamTextReader(format: format, contentType: contentType) }
+            reader!.finish()
+            flush(onText)
         }
-        flush(onText)
     }
 
     /// The result so far (timing, tokens, finish reason).
     public func result() -> InvocationResult { acc.result() }
 
-    private mutating func withParser(_ body: (inout AnyStreamParser, inout Accumulator, inout String) -> Void) {
-        body(&parser!, &acc, &pending)
+    private mutating func withParser(_ body: (inout AnyStreamParser, inout Accumulator) -> Void) {
+        body(&parser!, &acc)
     }
 }
 
@@ -266,6 +270,27 @@ struct Accumulator {
         case .error(let message):
             if containerError == nil { containerError = message }
             return nil
+        }
+    }
+
+    /// Takes over what a `StreamTextReader` saw; `arrived` is the text of one arrival (its tokens share
+    /// its time).
+    mutating func absorb(_ reader: StreamTextReader, arrived: String?) {
+        pieces = reader.tokens
+        lastWasSpecial = reader.lastWasSpecial
+        if let f = reader.finalText { finalText = f }
+        if let d = reader.finalDetails {
+            details = d
+            if d.finishReason == "error", containerError == nil, reader.firstError == nil {
+                containerError = "the generation ended with finish_reason \"error\""
+            }
+        }
+        if containerError == nil, let e = reader.firstError { containerError = e }
+        if let arrived, !arrived.isEmpty {
+            let now = ContinuousClock.now
+            if firstAt == nil { firstAt = now }
+            lastAt = now
+            text += arrived
         }
     }
 
