@@ -37,7 +37,7 @@ final class InferenceState {
         }
         capacity = max(requested, 1)
         self.chunk = chunk
-        parallel = Parallel(threads: model.threads)
+        parallel = Parallel(threads: model.threads, pool: model.pool)
         let qDim = c.numHeads * c.headDim
         let kvDim = c.numKVHeads * c.headDim
         var allocs: [UnsafeMutablePointer<Float>] = []

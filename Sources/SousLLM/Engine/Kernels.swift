@@ -93,9 +93,11 @@ struct SendablePointer<T>: @unchecked Sendable {
     init(_ p: UnsafeMutablePointer<T>) { self.p = p }
 }
 
-/// Splits work across a fixed number of threads (`DispatchQueue.concurrentPerform`).
+/// Splits work across a fixed number of threads: the model's `WorkerPool` when it has one and is free,
+/// else `DispatchQueue.concurrentPerform`.
 struct Parallel: Sendable {
     let threads: Int
+    var pool: WorkerPool? = nil
 
     /// Runs `body(chunk)` for chunk in 0..<n, on up to `threads` threads; serial when `n == 1`.
     @inline(__always)
@@ -105,6 +107,7 @@ struct Parallel: Sendable {
         } else {
             withoutActuallyEscaping(body) { b in
                 let box = UncheckedBox(b)
+                if let pool, pool.run(n, { i in box.value(i) }) { return }
                 DispatchQueue.concurrentPerform(iterations: n) { i in box.value(i) }
             }
         }
@@ -127,7 +130,7 @@ struct MatmulTarget {
 
 enum Kernels {
     /// Multiply-adds below which a matmul runs on one thread (dispatch costs more than it saves).
-    static let parallelThreshold = 1 << 17
+    static let parallelThreshold = 1 << 15
     /// Work items per thread in a parallel region (dynamic load balancing).
     static let chunksPerThread = 4
     /// Rows at most this long (cache-resident models) use the four-rows-at-once matvec; longer rows

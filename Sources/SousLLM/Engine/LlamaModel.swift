@@ -47,6 +47,8 @@ public final class LlamaModel: Sendable {
     let layers: [LayerWeights]
     let finalNorm: FloatStorage
     let lmHead: WeightMatrix
+    /// Spinning workers for the kernels (nil with one thread).
+    let pool: WorkerPool?
     /// The storage dtype of the largest weights (for reporting).
     public let weightDType: TensorDType
     /// Bytes of weights read per generated token.
@@ -80,6 +82,7 @@ public final class LlamaModel: Sendable {
         self.generationDefaults = defaults
         self.directory = directory
         self.threads = max(1, threads)
+        pool = threads > 1 ? WorkerPool(workers: threads - 1) : nil
         let qDim = c.numHeads * c.headDim
         let kvDim = c.numKVHeads * c.headDim
         func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> WeightMatrix {
@@ -131,6 +134,8 @@ public final class LlamaModel: Sendable {
         if let e = tokenizer.eosTokenID { eos.insert(e) }
         eosTokenIDs = eos
     }
+
+    deinit { pool?.shutdown() }
 
     /// The BOS id to prepend when the tokenizer's post-processor does not add one.
     var bosTokenID: Int? { config.bosTokenID ?? tokenizer.bosTokenID }
