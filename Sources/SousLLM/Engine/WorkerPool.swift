@@ -4,7 +4,7 @@ import Synchronization
 /// Persistent worker threads for `Parallel.run`, replacing a `DispatchQueue.concurrentPerform` per matmul.
 ///
 /// A decode step has ~4 parallel regions per layer that each last tens of microseconds; waking
-/// libdispatch workers through the kernel for every one of them cost ~20% on the 15M shape with 2
+/// libdispatch workers through the kernel for every one of them cost 13–19 % on the 15M shape with 2
 /// threads. These workers spin on an atomic ticket between regions and park on a condition variable
 /// after `spinLimit` idle polls. The caller works on chunks too, so a worker that is not scheduled
 /// (a loaded machine) only means the caller does more of them.
