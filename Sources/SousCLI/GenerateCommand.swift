@@ -60,11 +60,14 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("bench-tokens"), help: .hidden)
     var benchTokens: Int = 256
 
+    @Option(name: .customLong("bench-repeats"), help: .hidden)
+    var benchRepeats: Int = 3
+
     func run() async throws {
         if bench {
             let r = try runLLMBenchmark(
                 directory: model, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                promptTokens: benchPromptTokens, decodeTokens: benchTokens)
+                promptTokens: benchPromptTokens, decodeTokens: benchTokens, repeats: benchRepeats)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]

@@ -37,7 +37,7 @@ final class InferenceState {
         }
         capacity = max(requested, 1)
         self.chunk = chunk
-        parallel = Parallel(threads: model.threads)
+        parallel = Parallel(threads: model.threads, pool: model.pool)
         let qDim = c.numHeads * c.headDim
         let kvDim = c.numKVHeads * c.headDim
         var allocs: [UnsafeMutablePointer<Float>] = []
@@ -145,7 +145,7 @@ final class InferenceState {
                     let len = pos0 + t + 1
                     let qv = qp.p + t * qDim + h * hd
                     let sc = sp.p + item * capacity
-                    for j in 0..<len { sc[j] = Kernels.dotF(qv, kcp.p + j * kvDim + kvh * hd, hd) * scale }
+                    Kernels.scores(qv, kcp.p + kvh * hd, kvDim, len, hd, scale, sc)
                     Kernels.softmax(sc, len)
                     Kernels.weightedSum(sc, vcp.p + kvh * hd, kvDim, len, ap.p + t * qDim + h * hd, hd)
                     item += slots

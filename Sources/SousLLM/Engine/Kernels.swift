@@ -66,6 +66,14 @@ struct WeightMatrix: @unchecked Sendable {
         owner = t.file
     }
 
+    init(data: UnsafeRawPointer, dtype: TensorDType, rows: Int, cols: Int, owner: AnyObject) {
+        self.data = data
+        self.dtype = dtype
+        self.rows = rows
+        self.cols = cols
+        self.owner = owner
+    }
+
     var byteCount: Int { rows * cols * dtype.byteSize }
 
     /// Row `r` widened into `out` (cols floats).
@@ -85,9 +93,11 @@ struct SendablePointer<T>: @unchecked Sendable {
     init(_ p: UnsafeMutablePointer<T>) { self.p = p }
 }
 
-/// Splits work across a fixed number of threads (`DispatchQueue.concurrentPerform`).
+/// Splits work across a fixed number of threads: the model's `WorkerPool` when it has one and is free,
+/// else `DispatchQueue.concurrentPerform`.
 struct Parallel: Sendable {
     let threads: Int
+    var pool: WorkerPool? = nil
 
     /// Runs `body(chunk)` for chunk in 0..<n, on up to `threads` threads; serial when `n == 1`.
     @inline(__always)
@@ -97,6 +107,7 @@ struct Parallel: Sendable {
         } else {
             withoutActuallyEscaping(body) { b in
                 let box = UncheckedBox(b)
+                if let pool, pool.run(n, { i in box.value(i) }) { return }
                 DispatchQueue.concurrentPerform(iterations: n) { i in box.value(i) }
             }
         }
@@ -119,7 +130,7 @@ struct MatmulTarget {
 
 enum Kernels {
     /// Multiply-adds below which a matmul runs on one thread (dispatch costs more than it saves).
-    static let parallelThreshold = 1 << 17
+    static let parallelThreshold = 1 << 15
     /// Work items per thread in a parallel region (dynamic load balancing).
     static let chunksPerThread = 4
     /// Rows at most this long (cache-resident models) use the four-rows-at-once matvec; longer rows
@@ -195,10 +206,7 @@ enum Kernels {
                         a3 += F.load8(w0 + 3 * rowBytes, i) * xv
                         i += 8
                     }
-                    y[r] = a0.sum()
-                    y[r + 1] = a1.sum()
-                    y[r + 2] = a2.sum()
-                    y[r + 3] = a3.sum()
+                    UnsafeMutableRawPointer(y + r).storeBytes(of: sum4(a0, a1, a2, a3), as: SIMD4<Float>.self)
                     r += 4
                 }
             }
@@ -277,6 +285,48 @@ enum Kernels {
             i += 1
         }
         return s
+    }
+
+    /// [a0.sum(), a1.sum(), a2.sum(), a3.sum()] with a transposing tree of vector adds (no scalar chains).
+    @inline(__always)
+    static func sum4(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ a2: SIMD8<Float>, _ a3: SIMD8<Float>) -> SIMD4<Float> {
+        let u = SIMD8(lowHalf: a0.lowHalf + a0.highHalf, highHalf: a1.lowHalf + a1.highHalf)
+        let v = SIMD8(lowHalf: a2.lowHalf + a2.highHalf, highHalf: a3.lowHalf + a3.highHalf)
+        let w = SIMD8(lowHalf: u.evenHalf + u.oddHalf, highHalf: v.evenHalf + v.oddHalf)
+        return w.evenHalf + w.oddHalf
+    }
+
+    /// Attention scores: sc[j] = scale · (q · k_j) for j in 0..<len, key j at `k + j · stride` (hd floats).
+    /// Four keys at a time share the q loads and reduce together.
+    @inline(__always)
+    static func scores(
+        _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ stride: Int, _ len: Int, _ hd: Int, _ scale: Float,
+        _ sc: UnsafeMutablePointer<Float>
+    ) {
+        var j = 0
+        if hd % 8 == 0 {
+            let s4 = SIMD4<Float>(repeating: scale)
+            while j + 4 <= len {
+                let k0 = k + j * stride
+                let k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                var d = 0
+                while d < hd {
+                    let qv = loadX(q, d)
+                    a0 += qv * loadX(k0, d)
+                    a1 += qv * loadX(k1, d)
+                    a2 += qv * loadX(k2, d)
+                    a3 += qv * loadX(k3, d)
+                    d += 8
+                }
+                UnsafeMutableRawPointer(sc + j).storeBytes(of: sum4(a0, a1, a2, a3) * s4, as: SIMD4<Float>.self)
+                j += 4
+            }
+        }
+        while j < len {
+            sc[j] = dotF(q, k + j * stride, hd) * scale
+            j += 1
+        }
     }
 
     /// Dot product of two f32 vectors.
@@ -383,32 +433,52 @@ enum Kernels {
         }
     }
 
-    /// out[0..<hd] = Σ_j p[j] · v[j·stride ..< j·stride + hd], accumulating 16 lanes in registers.
+    /// out[0..<hd] = Σ_j p[j] · v[j·stride ..< j·stride + hd], accumulating in registers with two (16-lane
+    /// blocks) or four (8-lane blocks) positions in flight so the adds do not form one dependency chain.
     static func weightedSum(
         _ p: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ stride: Int, _ len: Int, _ out: UnsafeMutablePointer<Float>, _ hd: Int
     ) {
         var b = 0
         while b + 16 <= hd {
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), c0 = SIMD8<Float>(), c1 = SIMD8<Float>()
             var row = v + b
-            for j in 0..<len {
-                let w = SIMD8<Float>(repeating: p[j])
-                a0 += w * loadX(row, 0)
-                a1 += w * loadX(row, 8)
-                row += stride
+            var j = 0
+            while j + 2 <= len {
+                let w0 = SIMD8<Float>(repeating: p[j]), w1 = SIMD8<Float>(repeating: p[j + 1])
+                a0 += w0 * loadX(row, 0)
+                a1 += w0 * loadX(row, 8)
+                c0 += w1 * loadX(row + stride, 0)
+                c1 += w1 * loadX(row + stride, 8)
+                row += 2 * stride
+                j += 2
             }
-            UnsafeMutableRawPointer(out + b).storeBytes(of: a0, as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(out + b + 8).storeBytes(of: a1, as: SIMD8<Float>.self)
+            if j < len {
+                let w0 = SIMD8<Float>(repeating: p[j])
+                a0 += w0 * loadX(row, 0)
+                a1 += w0 * loadX(row, 8)
+            }
+            UnsafeMutableRawPointer(out + b).storeBytes(of: a0 + c0, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + b + 8).storeBytes(of: a1 + c1, as: SIMD8<Float>.self)
             b += 16
         }
         while b + 8 <= hd {
-            var a0 = SIMD8<Float>()
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
             var row = v + b
-            for j in 0..<len {
+            var j = 0
+            while j + 4 <= len {
+                a0 += SIMD8<Float>(repeating: p[j]) * loadX(row, 0)
+                a1 += SIMD8<Float>(repeating: p[j + 1]) * loadX(row + stride, 0)
+                a2 += SIMD8<Float>(repeating: p[j + 2]) * loadX(row + 2 * stride, 0)
+                a3 += SIMD8<Float>(repeating: p[j + 3]) * loadX(row + 3 * stride, 0)
+                row += 4 * stride
+                j += 4
+            }
+            while j < len {
                 a0 += SIMD8<Float>(repeating: p[j]) * loadX(row, 0)
                 row += stride
+                j += 1
             }
-            UnsafeMutableRawPointer(out + b).storeBytes(of: a0, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + b).storeBytes(of: (a0 + a1) + (a2 + a3), as: SIMD8<Float>.self)
             b += 8
         }
         while b < hd {

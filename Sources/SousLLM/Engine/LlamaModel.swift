@@ -47,6 +47,8 @@ public final class LlamaModel: Sendable {
     let layers: [LayerWeights]
     let finalNorm: FloatStorage
     let lmHead: WeightMatrix
+    /// Spinning workers for the kernels (nil with one thread).
+    let pool: WorkerPool?
     /// The storage dtype of the largest weights (for reporting).
     public let weightDType: TensorDType
     /// Bytes of weights read per generated token.
@@ -80,6 +82,7 @@ public final class LlamaModel: Sendable {
         self.generationDefaults = defaults
         self.directory = directory
         self.threads = max(1, threads)
+        pool = threads > 1 ? WorkerPool(workers: threads - 1) : nil
         let qDim = c.numHeads * c.headDim
         let kvDim = c.numKVHeads * c.headDim
         func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> WeightMatrix {
@@ -88,7 +91,7 @@ public final class LlamaModel: Sendable {
         func vector(_ name: String, _ n: Int) throws -> FloatStorage {
             FloatStorage(try archive.tensor(name, shape: [n]).floats())
         }
-        embedding = try matrix("model.embed_tokens.weight", c.vocabSize, c.hiddenSize)
+        let embedding = try matrix("model.embed_tokens.weight", c.vocabSize, c.hiddenSize)
         var layers: [LayerWeights] = []
         for l in 0..<c.numLayers {
             let p = "model.layers.\(l)."
@@ -107,22 +110,32 @@ public final class LlamaModel: Sendable {
         for name in archive.tensors.keys where name.contains("bias") && name.hasPrefix("model.layers.") {
             throw LLMError.unsupportedConfiguration("tensor \(name): attention/MLP biases are not supported")
         }
-        self.layers = layers
         finalNorm = try vector("model.norm.weight", c.hiddenSize)
-        if c.tieWordEmbeddings {
-            lmHead = embedding
-        } else {
-            lmHead = try matrix("lm_head.weight", c.vocabSize, c.hiddenSize)
+        let head = c.tieWordEmbeddings ? embedding : try matrix("lm_head.weight", c.vocabSize, c.hiddenSize)
+        // Copy the matrices into huge pages (see WeightArena) unless they would take over a quarter of RAM.
+        var all = [embedding, head]
+        for w in layers { all += [w.q, w.k, w.v, w.o, w.gate, w.up, w.down] }
+        let packed = WeightArena.pack(all, limit: Int(min(ProcessInfo.processInfo.physicalMemory / 4, UInt64(Int.max))))
+        self.embedding = packed[0]
+        lmHead = packed[1]
+        self.layers = layers.indices.map { l in
+            let m = packed[2 + 7 * l..<2 + 7 * l + 7]
+            let b = m.startIndex
+            return LayerWeights(
+                attnNorm: layers[l].attnNorm, q: m[b], k: m[b + 1], v: m[b + 2], o: m[b + 3], ffnNorm: layers[l].ffnNorm,
+                gate: m[b + 4], up: m[b + 5], down: m[b + 6])
         }
-        weightDType = layers.first?.q.dtype ?? embedding.dtype
+        weightDType = self.layers.first?.q.dtype ?? embedding.dtype
         weightBytesPerToken =
-            layers.reduce(0) { $0 + $1.q.byteCount + $1.k.byteCount + $1.v.byteCount + $1.o.byteCount + $1.gate.byteCount + $1.up.byteCount + $1.down.byteCount }
+            self.layers.reduce(0) { $0 + $1.q.byteCount + $1.k.byteCount + $1.v.byteCount + $1.o.byteCount + $1.gate.byteCount + $1.up.byteCount + $1.down.byteCount }
             + lmHead.byteCount
         var eos = Set(c.eosTokenIDs)
         eos.formUnion(defaults.eosTokenIDs)
         if let e = tokenizer.eosTokenID { eos.insert(e) }
         eosTokenIDs = eos
     }
+
+    deinit { pool?.shutdown() }
 
     /// The BOS id to prepend when the tokenizer's post-processor does not add one.
     var bosTokenID: Int? { config.bosTokenID ?? tokenizer.bosTokenID }
