@@ -154,7 +154,7 @@ public enum EndpointInvoker {
         }
         if let e = answer.acc.containerError { throw answer.acc.failure(.container, e) }
         // A container that only sent its full text at the end (non-streaming answers) still prints it.
-        if answer.acc.text.isEmpty, let f = answer.acc.finalText, !f.isEmpty {
+        if !answer.acc.hasText, let f = answer.acc.finalText, !f.isEmpty {
             answer.acc.text = f
             onText(f)
         }
@@ -238,7 +238,14 @@ struct Accumulator {
     let start = ContinuousClock.now
     var firstAt: ContinuousClock.Instant?
     var lastAt: ContinuousClock.Instant?
-    var text = ""
+    /// The answer as the pieces that arrived (joined on read: no regrowing copy of a long answer per piece).
+    private var pieces_: [String] = []
+    var text: String {
+        get { pieces_.count == 1 ? pieces_[0] : pieces_.joined() }
+        set { pieces_ = newValue.isEmpty ? [] : [newValue] }
+    }
+    var hasText: Bool { !pieces_.isEmpty }
+    mutating func appendText(_ t: String) { if !t.isEmpty { pieces_.append(t) } }
     var pieces = 0
     var lastWasSpecial = false
     var details: StreamDetails?
@@ -258,7 +265,7 @@ struct Accumulator {
             let now = ContinuousClock.now
             if firstAt == nil { firstAt = now }
             lastAt = now
-            text += t
+            appendText(t)
             return t
         case .final(let generated, let d):
             finalText = generated
@@ -290,7 +297,7 @@ struct Accumulator {
             let now = ContinuousClock.now
             if firstAt == nil { firstAt = now }
             lastAt = now
-            text += arrived
+            appendText(arrived)
         }
     }
 
