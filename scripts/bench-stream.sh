@@ -65,7 +65,7 @@ for f in ("tgi", "lmi"):
     print("     CPU time:   sous %7.1f MB/s  peer %5.2f MB/s  ratio %6.1fx  %s" % (sc, pc, sc / pc, "OK" if good_cpu else "BELOW GOAL"))
     if "eventmbps" in sous[f]:
         ev = float(sous[f]["eventmbps"])
-        print("     through sous invoke's own path (AnswerStream, one write per part): %7.1f MB/s wall (%.1fx the peer)" % (ev, ev / pw))
+        print("     through sous invoke's own path (payload iterator + AnswerStream, one write per arrival): %7.1f MB/s wall (%.1fx the peer)" % (ev, ev / pw))
     print("     added latency per token: p50 %.2f us, p99 %.2f us" % (float(sous[f]["p50us"]), p99))
 load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
 print("goal (>= 50x, >= 540 MB/s, p99 < 50 us): wall clock %s; per CPU second %s (load average %s, %d CPUs)"

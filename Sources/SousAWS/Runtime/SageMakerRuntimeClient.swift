@@ -233,20 +233,23 @@ public struct PayloadEventIterator<Base: AsyncIteratorProtocol> where Base.Eleme
     /// Hands every payload that the bytes received so far complete to `body`, straight from the decoder's
     /// buffer (no copy), waiting for more bytes only while none is complete; false at the end of the stream.
     public mutating func nextArrival(_ body: (UnsafeRawBufferPointer) -> Void) async throws -> Bool {
-        var kept = received
-        received = Data()
-        defer { received = kept }
-        var count = 0
         var delivered = false
         while true {
-            while true {
-                let other: EventStreamMessage??
+            // `received` is moved out while the decoder's closure runs (it cannot touch `self`), and back
+            // before anything can fail or wait, so error reports always see the payload so far.
+            var kept = received
+            received = Data()
+            var count = 0
+            var other: EventStreamMessage??
+            repeat {
                 do {
                     other = try decoder.nextFrame { f -> EventStreamMessage? in
                         guard f.isPayloadPart else { return f.message() }
                         let p = f.payload
                         count += p.count
-                        if kept.count < Self.keep { kept.append(contentsOf: UnsafeRawBufferPointer(rebasing: p.prefix(Self.keep - kept.count))) }
+                        if kept.count < Self.keep {
+                            kept.append(contentsOf: UnsafeRawBufferPointer(rebasing: p.prefix(Self.keep - kept.count)))
+                        }
                         if !p.isEmpty {
                             body(p)
                             delivered = true
@@ -254,67 +257,54 @@ public struct PayloadEventIterator<Base: AsyncIteratorProtocol> where Base.Eleme
                         return nil
                     }
                 } catch {
-                    receivedCount += count
                     received = kept
+                    receivedCount += count
                     throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
                 }
-                guard let frame = other else { break }  // no complete frame buffered
-                if let m = frame {
-                    receivedCount += count
-                    count = 0
+                if case .some(.some(let m)) = other {
                     received = kept
+                    receivedCount += count
                     try classify(m)
+                    kept = received
+                    received = Data()
+                    count = 0
                 }
-            }
+            } while other != nil
+            received = kept
             receivedCount += count
-            count = 0
             if delivered { return true }
-            if done { return false }
-            let chunk: Data?
-            do {
-                chunk = try await base.next()
-            } catch let e as SageMakerRuntimeError {
-                throw e
-            } catch {
-                received = kept
-                throw failure(.transport, code: "TransportError", message: "\(error)")
-            }
-            guard let chunk else {
-                done = true
-                do {
-                    try decoder.finish()
-                } catch {
-                    received = kept
-                    throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
-                }
-                return false
-            }
-            decoder.feed(chunk)
+            if try await !readMore() { return false }
         }
+    }
+
+    /// Feeds the decoder the next chunk from the network; false at the end of the body.
+    mutating func readMore() async throws -> Bool {
+        if done { return false }
+        let chunk: Data?
+        do {
+            chunk = try await base.next()
+        } catch let e as SageMakerRuntimeError {
+            throw e
+        } catch {
+            throw failure(.transport, code: "TransportError", message: "\(error)")
+        }
+        guard let chunk else {
+            done = true
+            do {
+                try decoder.finish()
+            } catch {
+                throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
+            }
+            return false
+        }
+        decoder.feed(chunk)
+        return true
     }
 
     public mutating func next() async throws -> Data? {
         while true {
             if let bytes = try nextBuffered() { return bytes }
-            if done { return nil }
-            let chunk: Data?
-            do {
-                chunk = try await base.next()
-            } catch let e as SageMakerRuntimeError {
-                throw e
-            } catch {
-                throw failure(.transport, code: "TransportError", message: "\(error)")
-            }
-            guard let chunk else {
-                done = true
-                do {
-                    try decoder.finish()
-                } catch {
-                    throw failure(.eventStream(error), code: "EventStreamError", message: error.description)
-                }
-                return nil
-            }
-            decoder.feed(chunk)
+            if try await !readMore() { return nil }
         }
     }
 

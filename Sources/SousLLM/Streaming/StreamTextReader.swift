@@ -6,7 +6,7 @@ import Foundation
 /// streams through it and take the text once per network arrival.
 public struct StreamTextReader {
     private var parser: AnyStreamParser
-    private var out = ReaderBuffer()
+    private var out = TextBuffer()
 
     public init(format: StreamFormat, contentType: String? = nil) {
         parser = AnyStreamParser(format: format, contentType: contentType)
@@ -20,7 +20,7 @@ public struct StreamTextReader {
     public var finalText: String? { out.finalText }
     public var finalDetails: StreamDetails? { out.finalDetails }
     /// The first error event's message.
-    public var firstError: String? { out.firstError }
+    public var firstError: String? { out.errors.first }
 
     /// Parses one payload part (its text waits in the reader until `takeText`).
     public mutating func feed(_ part: UnsafeRawBufferPointer) { parser.feed(part, into: &out) }
@@ -34,33 +34,5 @@ public struct StreamTextReader {
         let s = String(decoding: out.bytes, as: UTF8.self)
         out.bytes.removeAll(keepingCapacity: true)
         return s
-    }
-}
-
-struct ReaderBuffer: StreamEmitter {
-    var bytes: [UInt8] = []
-    var tokens = 0
-    var lastWasSpecial = false
-    var finalText: String?
-    var finalDetails: StreamDetails?
-    var firstError: String?
-
-    mutating func text(_ utf8: UnsafeRawBufferPointer, id: Int?, special: Bool) {
-        lastWasSpecial = special
-        guard !special else { return }
-        tokens += 1
-        bytes.append(contentsOf: utf8)
-    }
-
-    mutating func event(_ e: StreamEvent) {
-        switch e {
-        case .token(let text, let id, let special):
-            self.text(text, id: id, special: special)
-        case .final(let generated, let details):
-            finalText = generated
-            if let details { finalDetails = details }
-        case .error(let message):
-            if firstError == nil { firstError = message }
-        }
     }
 }
