@@ -1,6 +1,7 @@
 import Foundation
 public import SousRecipe
 import SousCrypto
+import Synchronization
 
 /// How a run is asked for on the command line.
 public struct RunOptions: Sendable {
@@ -350,11 +351,29 @@ public struct Engine: Sendable {
 
     func contentDigest(_ path: String, isDirectory: Bool) throws -> String {
         if !isDirectory { return try FileDigestCache.sha256(ofFile: path).hexString }
+        // The files are hashed on all cores (largest first, so one big file does not finish last alone), then
+        // combined in path order: the digest is the same as hashing them one by one.
+        let entries = FileSignature.walk(path)
+        let files = entries.map(\.0)
+        let order = files.indices.sorted { entries[$0].1.st_size > entries[$1].1.st_size }
+        let results = Mutex<[Int: Result<[UInt8], any Error>]>([:])
+        let next = Atomic<Int>(0)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, files.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let k = next.add(1, ordering: .relaxed).oldValue
+                guard k < order.count else { return }
+                let i = order[k]
+                let r = Result { try FileDigestCache.sha256(ofFile: path + "/" + files[i]) }
+                results.withLock { $0[i] = r }
+            }
+        }
+        let digests = results.withLock { $0 }
         var h = SHA256Hasher()
-        for (rel, _) in FileSignature.walk(path) {
+        for (i, rel) in files.enumerated() {
             h.update(Data(rel.utf8))
             h.update(Data([0]))
-            h.update(Data(try FileDigestCache.sha256(ofFile: path + "/" + rel)))
+            h.update(Data(try digests[i]!.get()))
         }
         return h.finalize().hexString
     }
