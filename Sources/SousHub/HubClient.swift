@@ -360,12 +360,14 @@ public final class HubClient: Sendable {
         }
         let check = Self.contentCheck(meta)
         var hasher = check?.makeHasher()
-        if have > 0, hasher != nil {
-            guard let handle = FileHandle(forReadingAtPath: partial) else {
+        if have > 0, var h = hasher {
+            // The bytes already on disk go into the hash first (pread in 1 MiB blocks).
+            do {
+                try forEachChunk(ofFile: partial, length: have) { h.update($0) }
+            } catch {
                 throw HubError(.io, repoID: repoID, subject: partial, detail: "cannot read the partial file")
             }
-            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher?.update(chunk) }
-            try? handle.close()
+            hasher = h
         }
         c.meter.resumed(have)
 

@@ -8,7 +8,8 @@ import Synchronization
 struct StoryGenerator: TextGenerator {
     static let story = ["Once", " upon", " a", " time,", " a", " tiny", " ☁️", " cloud", " said", " \"héllo\"", "\n", "and", " rained", "."]
     var failAfter: Int? = nil
-    var delayPerToken: Double = 0
+    /// After this many tokens, waits for `log.gate` (the disconnect test opens it once its client is gone).
+    var holdAfter: Int? = nil
     /// Never ends on its own (cycles the story) — for the disconnect test.
     var endless = false
     var log: GenerationLog? = nil
@@ -20,7 +21,7 @@ struct StoryGenerator: TextGenerator {
         log?.started.add(1, ordering: .relaxed)
         for i in 0..<settings.maxNewTokens {
             if let failAfter, i == failAfter { throw StoryFailure() }
-            if delayPerToken > 0 { Thread.sleep(forTimeInterval: delayPerToken) }  // pacing for the cancel test, not a wait
+            if let holdAfter, i == holdAfter { _ = log?.gate.wait(timeout: .now() + 60) }  // the condition, with a deadline
             if i == Self.story.count && !endless { return .eosToken }
             log?.tokens.add(1, ordering: .relaxed)
             let w = Self.story[i % Self.story.count]
@@ -40,6 +41,8 @@ struct StoryFailure: Error, CustomStringConvertible {
 final class GenerationLog: Sendable {
     let started = Atomic<Int>(0)
     let tokens = Atomic<Int>(0)
+    /// Opened by the test (signal) to let a held generation go on.
+    let gate = DispatchSemaphore(value: 0)
 }
 
 /// A local cloud running in-process on 127.0.0.1:0 with its data in a temporary folder.
