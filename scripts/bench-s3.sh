@@ -77,11 +77,26 @@ export AWS_EC2_METADATA_DISABLED=true
 "$PYTHON" -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='bench')"
 server_cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$SERVER_PID/stat"; }
 settle() { sync; }  # moto spools uploads to /tmp: flush between tools
+# Touches SOUS_BENCH_WARM_GIB (default 3) GiB of memory and frees it just before each tool runs. On a VM whose
+# host backs guest memory lazily and takes back freed pages (free page reporting), the first touch of a page
+# costs far more than the copy into it (measured here: ~3 s of system CPU per GiB, against ~0.6 s once backed),
+# and every upload makes the server fill ~2 GiB of new page cache. Without this, that cost lands on whichever
+# tool meets cold pages, the same for all of them, and swamps the tools' own costs. 0 turns it off.
+WARM_GIB=${SOUS_BENCH_WARM_GIB:-3}
+warm_memory() {
+  [[ "$WARM_GIB" == 0 ]] && return
+  "$PYTHON" -c "
+import sys, time
+t = time.time()
+chunks = [b'\\x01' * (256 << 20) for _ in range(int(sys.argv[1]) * 4)]
+print(f'{time.time() - t:.1f}')" "$WARM_GIB"
+}
 
 # Runs a command under /usr/bin/time -v; prints "seconds peak_kib client_cpu_s server_cpu_s".
 measure() {
   local log="$WORK/time.$1.log"; shift
   local t0 t1 s0 s1
+  WARMED=$(warm_memory)
   s0=$(server_cpu)
   t0=$(date +%s.%N)
   /usr/bin/time -v "$@" > "$log.out" 2> "$log"
@@ -89,7 +104,7 @@ measure() {
   s1=$(server_cpu)
   local cpu
   cpu=$(awk -F': ' '/User time|System time/{s+=$2} END{printf "%.1f", s}' "$log")
-  echo "$("$PYTHON" -c "print(f'{$t1-$t0:.3f}')") $(awk -F': ' '/Maximum resident set size/{print $2}' "$log") $cpu $("$PYTHON" -c "print(f'{$s1-$s0:.1f}')")"
+  echo "$("$PYTHON" -c "print(f'{$t1-$t0:.3f}')") $(awk -F': ' '/Maximum resident set size/{print $2}' "$log") $cpu $("$PYTHON" -c "print(f'{$s1-$s0:.1f}')") ${WARMED:--}"
 }
 # Deletes what a tool uploaded, so moto's spool does not grow across tools.
 empty_prefix() {
@@ -115,12 +130,12 @@ steps:
 EOF
 
 echo "uploading $FILES files, $((TOTAL_BYTES >> 20)) MiB, to $SERVER_NAME on 127.0.0.1:$PORT"
-read -r SOUS_S SOUS_KB SOUS_CPU SOUS_SRV < <(measure sous "$SOUS_BIN" run "$WORK/upload.yaml" --workspace "$WORK/ws" -v)
+read -r SOUS_S SOUS_KB SOUS_CPU SOUS_SRV SOUS_WARM < <(measure sous "$SOUS_BIN" run "$WORK/upload.yaml" --workspace "$WORK/ws" -v)
 SOUS_UPLOAD_LINE=$(grep -o 'in [0-9.]* s ([0-9.]* MiB/s)' "$WORK/time.sous.log.out" "$WORK/time.sous.log" 2>/dev/null | head -1 || true)
 N_SOUS=$(empty_prefix sous/)
 settle
 
-read -r CLI_S CLI_KB CLI_CPU CLI_SRV < <(measure awscli aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$WORK/data" s3://bench/awscli/ --recursive --only-show-errors)
+read -r CLI_S CLI_KB CLI_CPU CLI_SRV CLI_WARM < <(measure awscli aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$WORK/data" s3://bench/awscli/ --recursive --only-show-errors)
 N_CLI=$(empty_prefix awscli/)
 settle
 
@@ -133,11 +148,11 @@ for d, _, names in os.walk(root):
         path = os.path.join(d, n)
         s3.upload_file(path, "bench", "boto3/" + os.path.relpath(path, root))
 PY
-read -r B3_S B3_KB B3_CPU B3_SRV < <(measure boto3 "$PYTHON" "$WORK/boto3_upload.py" "$WORK/data")
+read -r B3_S B3_KB B3_CPU B3_SRV B3_WARM < <(measure boto3 "$PYTHON" "$WORK/boto3_upload.py" "$WORK/data")
 N_B3=$(empty_prefix boto3/)
 
 "$PYTHON" - "$TOTAL_BYTES" "$FILES" "$SOUS_S" "$SOUS_KB" "$N_SOUS" "$CLI_S" "$CLI_KB" "$N_CLI" "$B3_S" "$B3_KB" "$N_B3" \
-  "$("$PYTHON" -c 'import boto3; print(boto3.__version__)')" "$(aws --version 2>&1 | awk '{print $1}')" "$SOUS_UPLOAD_LINE" "$SOUS_CPU" "$CLI_CPU" "$B3_CPU" "$(uptime | sed 's/.*load average: //')" "$SOUS_SRV" "$CLI_SRV" "$B3_SRV" <<'PY'
+  "$("$PYTHON" -c 'import boto3; print(boto3.__version__)')" "$(aws --version 2>&1 | awk '{print $1}')" "$SOUS_UPLOAD_LINE" "$SOUS_CPU" "$CLI_CPU" "$B3_CPU" "$(uptime | sed 's/.*load average: //')" "$SOUS_SRV" "$CLI_SRV" "$B3_SRV" "$SOUS_WARM" "$CLI_WARM" "$B3_WARM" <<'PY'
 import sys
 a = sys.argv[1:]
 total, files = int(a[0]), int(a[1])
@@ -159,5 +174,8 @@ cli = rows[1]
 met = cli[1] / sous[1] >= 2 and sous[2] < 256 * 1024
 print(f"goal (>= 2x the AWS CLI's speed, memory independent of file size): {'met' if met else 'NOT met'} "
       f"({cli[1] / sous[1]:.2f}x, {sous[2] / 1024:.0f} MB peak)")
+if a[21] != "-":
+    print(f"memory warm-up before each tool ({a[21]} / {a[22]} / {a[23]} s to touch the same GiBs: higher = colder pages; "
+          "SOUS_BENCH_WARM_GIB=0 skips it)")
 print(f"load average at the end: {a[17]} (one run each on a shared 2-core machine: other work skews these figures)")
 PY

@@ -457,13 +457,13 @@ extension S3Client {
         }
         if let head = existing, head.size == size {
             if let recorded = head.metadata["sous-sha256"] {
-                let local = try Self.fileDigest(path, 0, size, .sha256)
+                let local = try await Self.fileDigestOffPool(path, 0, size, .sha256)
                 sha = local
                 if recorded == local {
                     options.progress?(size, size)
                     return S3UploadResult(bucket: bucket, key: key, size: size, uploaded: false, partsReused: 0, partCount: 0)
                 }
-            } else if !head.etag.contains("-"), try Self.fileDigest(path, 0, size, .md5) == head.etag.lowercased() {
+            } else if !head.etag.contains("-"), try await Self.fileDigestOffPool(path, 0, size, .md5) == head.etag.lowercased() {
                 options.progress?(size, size)
                 return S3UploadResult(bucket: bucket, key: key, size: size, uploaded: false, partsReused: 0, partCount: 0)
             }
@@ -508,7 +508,7 @@ extension S3Client {
                     for p in listed where p.number >= 1 && p.number <= partCount {
                         let off = UInt64(p.number - 1) * partSize
                         let len = min(partSize, size - off)
-                        guard p.size == len, try Self.fileDigest(path, off, len, .md5) == Self.unquote(p.etag).lowercased()
+                        guard p.size == len, try await Self.fileDigestOffPool(path, off, len, .md5) == Self.unquote(p.etag).lowercased()
                         else { continue }
                         done[p.number] = p
                     }
@@ -524,7 +524,8 @@ extension S3Client {
         if let uploadId {
             id = uploadId
         } else {
-            let digest = try sha ?? Self.fileDigest(path, 0, size, .sha256)
+            let digest: String
+            if let sha { digest = sha } else { digest = try await Self.fileDigestOffPool(path, 0, size, .sha256) }
             id = try await createMultipartUpload(
                 bucket: bucket, key: key, contentType: options.contentType, metadata: ["sous-sha256": digest],
                 tags: options.tags)
@@ -670,6 +671,14 @@ extension S3Client {
     }
 
     enum DigestKind { case sha256, md5 }
+
+    /// `fileDigest` on a Dispatch worker thread: hashing a large file takes a while, and doing it on the Swift
+    /// concurrency pool (as wide as the core count) would hold up the transfers that share the pool meanwhile.
+    static func fileDigestOffPool(_ path: String, _ offset: UInt64, _ length: UInt64, _ kind: DigestKind) async throws -> String {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, any Error>) in
+            DispatchQueue.global().async { c.resume(with: Result { try fileDigest(path, offset, length, kind) }) }
+        }
+    }
 
     /// Hex digest of a file region, read in 1 MiB chunks.
     static func fileDigest(_ path: String, _ offset: UInt64, _ length: UInt64, _ kind: DigestKind) throws -> String {

@@ -58,9 +58,13 @@ extension Engine {
                 continue
             }
             if Task.isCancelled { return try finish(.interrupted, error: InterruptedError().description) }
-            let prepared: Prepared
+            var prepared: Prepared
+            // A step that runs whatever its fingerprint (never run here, or forced) hashes its path inputs after
+            // it ran instead of before: the step itself often reads them (an upload hashes each file for its
+            // checksum), so the digests come from the cache and the bytes are not read twice up front.
+            let runsAnyway = state.steps[step.id] == nil || isForced(step, options: options) != nil
             do {
-                prepared = try prepare(step, kind: kind, recipe: recipe, params: params, outputs: outputs, secrets: &secrets, key: key, layout: layout, runID: runID, record: state.steps[step.id], options: options)
+                prepared = try prepare(step, kind: kind, recipe: recipe, params: params, outputs: outputs, secrets: &secrets, key: key, layout: layout, runID: runID, record: state.steps[step.id], options: options, deferHashing: runsAnyway)
             } catch {
                 let message = secrets.redactor.redact(String(describing: error))
                 reporter.handle(.stepFailed(index: index, total: total, step: step.id, kind: step.uses, duration: 0, error: message))
@@ -82,6 +86,7 @@ extension Engine {
                 try Task.checkCancellation()
                 let produced = try await kind.run(ctx)
                 try Task.checkCancellation()
+                prepared.finishDeferred { path, isDirectory in try self.contentDigest(path, isDirectory: isDirectory) }
                 let duration = Date().timeIntervalSince(t0)
                 let stored = produced
                 let record = StepRecord(

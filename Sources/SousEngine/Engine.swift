@@ -148,7 +148,7 @@ public struct Engine: Sendable {
         }
     }
 
-    private func isForced(_ step: StepSpec, options: RunOptions) -> String? {
+    func isForced(_ step: StepSpec, options: RunOptions) -> String? {
         if options.force { return "forced (--force)" }
         switch options.selection {
         case .step(let id) where id == step.id: return "asked for (--step \(id))"
@@ -250,11 +250,46 @@ public struct Engine: Sendable {
         var pathDigests: [String: PathDigest]
         var fingerprint: String
         var category: StepCategory
+        /// Path inputs whose contents are hashed after the step ran (see `deferHashing` of `prepare`), with
+        /// their stat signatures from before it ran.
+        var deferred: [(slot: String, path: String, stat: FileSignature)] = []
+        var kind: String = ""
+        var version: Int = 0
+
+        /// The fingerprint over the inputs and the content digests of the path inputs.
+        static func fingerprint(kind: String, version: Int, inputs: ValueMap, digests: [String: PathDigest]) -> String {
+            var fpDoc = ValueMap()
+            fpDoc["kind"] = .string(kind)
+            fpDoc["version"] = .int(version)
+            fpDoc["inputs"] = .map(inputs)
+            fpDoc["paths"] = .map(ValueMap(digests.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value.contentSHA256)) }))
+            return Digest.sha256(Data(Value.map(fpDoc).jsonString(sorted: true).utf8)).hexString
+        }
+
+        /// Hashes the deferred path inputs now that the step has run and completes the fingerprint. A path
+        /// whose stat signature changed while the step ran gets a digest that matches nothing, so the next run
+        /// runs the step again instead of trusting content the step may not have seen.
+        mutating func finishDeferred(_ digest: (String, Bool) throws -> String) {
+            guard !deferred.isEmpty else { return }
+            for d in deferred {
+                let now = FileSignature.capture(d.path)
+                let content: String
+                if let now, now.sameStat(as: d.stat), let h = try? digest(d.path, d.stat.isDirectory) {
+                    content = h
+                } else {
+                    content = "changed while the step ran"
+                }
+                pathDigests[d.slot] = PathDigest(path: d.path, stat: d.stat, contentSHA256: content)
+            }
+            deferred = []
+            fingerprint = Self.fingerprint(kind: kind, version: version, inputs: fingerprintInputs, digests: pathDigests)
+        }
     }
 
     func prepare(
         _ step: StepSpec, kind: any StepKind, recipe: Recipe, params: ValueMap, outputs: [String: ValueMap],
-        secrets: inout SecretStore, key: [UInt8], layout: WorkspaceLayout, runID: String, record: StepRecord?, options: RunOptions
+        secrets: inout SecretStore, key: [UInt8], layout: WorkspaceLayout, runID: String, record: StepRecord?, options: RunOptions,
+        deferHashing: Bool = false
     ) throws -> Prepared {
         var real = ValueMap(), fp = ValueMap(), shown = ValueMap()
         var secretValues: [String: String] = [:]
@@ -327,6 +362,7 @@ public struct Engine: Sendable {
                 }
             }
         }
+        var deferred: [(slot: String, path: String, stat: FileSignature)] = []
         for (slot, p) in pathSlots {
             let path = p.hasPrefix("/") ? p : layout.workDir + "/" + p
             guard let sig = FileSignature.capture(path) else {
@@ -335,18 +371,20 @@ public struct Engine: Sendable {
             }
             if let old = record?.pathInputs[slot], old.path == path, old.stat.sameStat(as: sig) {
                 digests[slot] = old
+            } else if deferHashing {
+                deferred.append((slot, path, sig))
             } else {
                 digests[slot] = PathDigest(path: path, stat: sig, contentSHA256: try contentDigest(path, isDirectory: sig.isDirectory))
             }
         }
         let category = kind.category(for: real)
-        var fpDoc = ValueMap()
-        fpDoc["kind"] = .string(step.uses)
-        fpDoc["version"] = .int(kind.schema.version)
-        fpDoc["inputs"] = .map(fp)
-        fpDoc["paths"] = .map(ValueMap(digests.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value.contentSHA256)) }))
-        let fingerprint = Digest.sha256(Data(Value.map(fpDoc).jsonString(sorted: true).utf8)).hexString
-        return Prepared(inputs: real, fingerprintInputs: fp, displayInputs: shown, pathDigests: digests, fingerprint: fingerprint, category: category)
+        var prepared = Prepared(
+            inputs: real, fingerprintInputs: fp, displayInputs: shown, pathDigests: digests,
+            fingerprint: Prepared.fingerprint(kind: step.uses, version: kind.schema.version, inputs: fp, digests: digests), category: category)
+        prepared.deferred = deferred
+        prepared.kind = step.uses
+        prepared.version = kind.schema.version
+        return prepared
     }
 
     func contentDigest(_ path: String, isDirectory: Bool) throws -> String {

@@ -53,31 +53,43 @@ enum BodyIO {
         return out
     }
 
-    /// A response body that streams `length` bytes of the file at `url` from `offset`.
-    static func fileBody(_ url: URL, offset: UInt64, length: UInt64) throws -> ResponseBody {
-        let fd = open(url.path, O_RDONLY)
-        guard fd >= 0 else {
-            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not open \(url.path) (errno \(errno)).")
-        }
-        let handle = FileDescriptorBox(fd)
-        return ResponseBody(contentLength: Int(length)) { writer in
-            defer { handle.close() }
-            var remaining = length
-            var pos = off_t(offset)
-            let chunk = 256 * 1024
-            while remaining > 0 {
-                let want = Int(min(UInt64(chunk), remaining))
-                var buf = ByteBuffer()
-                buf.reserveCapacity(want)
-                let n = buf.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { ptr in
-                    let r = pread(handle.fd, ptr.baseAddress!, want, pos)
-                    return r > 0 ? r : 0
-                }
-                if n == 0 { throw ServiceError(.internalServerError, "InternalError", "\(url.path) is shorter than expected") }
-                pos += off_t(n)
-                remaining -= UInt64(n)
-                try await writer.write(buf)
+    /// A response body that streams `length` bytes from `offset` of the bytes held, in order, by `pieces` (one
+    /// file, or the parts of a multipart object). Every file is opened before the response starts, so a piece
+    /// replaced meanwhile (an overwrite of the key) is still read whole.
+    static func fileBody(_ pieces: [(url: URL, size: UInt64)], offset: UInt64, length: UInt64) throws -> ResponseBody {
+        var handles: [(fd: FileDescriptorBox, url: URL, start: UInt64, size: UInt64)] = []
+        var base: UInt64 = 0
+        for p in pieces {
+            defer { base += p.size }
+            guard base + p.size > offset, base < offset + length else { continue }
+            let fd = open(p.url.path, O_RDONLY)
+            guard fd >= 0 else {
+                throw ServiceError(.internalServerError, "InternalError", "The local cloud could not open \(p.url.path) (errno \(errno)).")
             }
+            handles.append((FileDescriptorBox(fd), p.url, base, p.size))
+        }
+        let opened = handles
+        return ResponseBody(contentLength: Int(length)) { writer in
+            defer { for h in opened { h.fd.close() } }
+            var remaining = length
+            var pos = offset  // position in the object
+            let chunk = 256 * 1024
+            for h in opened where remaining > 0 {
+                while remaining > 0 && pos < h.start + h.size {
+                    let want = Int(min(UInt64(chunk), remaining, h.start + h.size - pos))
+                    var buf = ByteBuffer()
+                    buf.reserveCapacity(want)
+                    let n = buf.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { ptr in
+                        let r = pread(h.fd.fd, ptr.baseAddress!, want, off_t(pos - h.start))
+                        return r > 0 ? r : 0
+                    }
+                    if n == 0 { throw ServiceError(.internalServerError, "InternalError", "\(h.url.path) is shorter than expected") }
+                    pos += UInt64(n)
+                    remaining -= UInt64(n)
+                    try await writer.write(buf)
+                }
+            }
+            if remaining > 0 { throw ServiceError(.internalServerError, "InternalError", "the object's data files are shorter than expected") }
             try await writer.finish(nil)
         }
     }

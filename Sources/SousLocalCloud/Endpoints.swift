@@ -170,7 +170,7 @@ struct EndpointLoader: Sendable {
             throw EndpointFailure("Model data not found: \(what) \(uri) names bucket \(bucket), which does not exist in the local cloud.")
         }
         if compressed {
-            guard let (_, file) = try? await s3.object(bucket, key) else {
+            guard let file = try? await s3.singleFile(bucket, key) else {
                 throw EndpointFailure("Model data not found: \(what) \(uri) does not exist in the local cloud's S3; upload it first.")
             }
             let p = Process()

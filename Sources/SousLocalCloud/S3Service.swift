@@ -285,7 +285,7 @@ struct S3Service: Sendable {
     }
 
     private func getObject(_ bucket: String, _ key: String, _ wire: WireRequest, head: Bool) async throws -> Response {
-        let (meta, url) = try await store.object(bucket, key)
+        let (meta, pieces) = try await store.object(bucket, key)
         var headers: [(String, String)] = [
             ("ETag", "\"\(meta.etag)\""), ("Last-Modified", AWSTime.http(meta.lastModified)), ("Accept-Ranges", "bytes"),
             ("Content-Type", meta.contentType ?? "binary/octet-stream"),
@@ -316,7 +316,7 @@ struct S3Service: Sendable {
             fields[.contentLength] = String(length)
             return Response(status: status, headers: fields, body: ResponseBody())
         }
-        return Response(status: status, headers: fields, body: try BodyIO.fileBody(url, offset: start, length: length))
+        return Response(status: status, headers: fields, body: try BodyIO.fileBody(pieces, offset: start, length: length))
     }
 
     /// nil: no usable Range header (serve everything); .some(nil): unsatisfiable.
@@ -395,66 +395,10 @@ struct S3Service: Sendable {
             }
             requested.append((n, XMLText.unescape(e)))
         }
-        let (files, etag, _) = try await store.completionPlan(bucket, key: key, id: id, requested: requested)
-        // Concatenate the parts into a temporary file, then commit it like a PutObject.
-        let out = store.temporaryFile()
-        let file = try Self.concatenate(files, into: out)
-        do {
-            _ = try await store.finishUpload(bucket, key: key, id: id, file: file, etag: etag)
-        } catch {
-            try? FileManager.default.removeItem(at: out)
-            throw error
-        }
+        let etag = try await store.completeUpload(bucket, key: key, id: id, requested: requested).etag
         return Reply.xml(
             .ok,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>/\(XMLText.escape(bucket))/\(XMLText.escape(key))</Location><Bucket>\(XMLText.escape(bucket))</Bucket><Key>\(XMLText.escape(key))</Key><ETag>&quot;\(etag)&quot;</ETag></CompleteMultipartUploadResult>"
         )
-    }
-
-    /// Joins the part files into `out` with `sendfile` (the bytes stay in the kernel), falling back to
-    /// read/write where the kernel refuses.
-    static func concatenate(_ files: [URL], into out: URL) throws -> ReceivedFile {
-        let w = open(out.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
-        guard w >= 0 else {
-            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not create \(out.path) (errno \(errno)).")
-        }
-        defer { close(w) }
-        var size: UInt64 = 0
-        var buffer: [UInt8] = []
-        func fail(_ what: String) -> ServiceError {
-            ServiceError(.internalServerError, "InternalError", "The local cloud could not \(what) (errno \(errno)); is the disk full?")
-        }
-        for f in files {
-            let r = open(f.path, O_RDONLY)
-            guard r >= 0 else {
-                throw ServiceError(.internalServerError, "InternalError", "A part file is missing: \(f.path).")
-            }
-            defer { close(r) }
-            var useCopy = true
-            while true {
-                if useCopy {
-                    let n = sendfile(w, r, nil, 1 << 30)
-                    if n > 0 { size += UInt64(n); continue }
-                    if n == 0 { break }
-                    if errno == EINTR { continue }
-                    guard errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP else {
-                        throw fail("join the parts of \(out.lastPathComponent)")
-                    }
-                    useCopy = false
-                }
-                if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: 1 << 20) }
-                let n = buffer.withUnsafeMutableBytes { read(r, $0.baseAddress!, $0.count) }
-                if n < 0 { if errno == EINTR { continue }; throw fail("read \(f.path)") }
-                if n == 0 { break }
-                var off = 0
-                while off < n {
-                    let m = buffer.withUnsafeBytes { write(w, $0.baseAddress! + off, n - off) }
-                    if m < 0 { if errno == EINTR { continue }; throw fail("write \(out.path)") }
-                    off += m
-                }
-                size += UInt64(n)
-            }
-        }
-        return ReceivedFile(url: out, size: size, md5: [], sha256: [])
     }
 }

@@ -12,8 +12,21 @@ struct S3ObjectMeta: Codable, Sendable {
     var lastModified: Date
     var contentType: String?
     var metadata: [String: String]
+    /// The data file; for a multipart object, the first of `segments`.
     var file: String
     var tags: [String: String]? = nil
+    /// A completed multipart upload keeps its parts as the object's bytes, in order (no copy at completion);
+    /// nil for an object held in one file.
+    var segments: [S3Segment]? = nil
+
+    /// The files holding the bytes, in order, with their sizes.
+    var pieces: [S3Segment] { segments ?? [S3Segment(file: file, size: size)] }
+}
+
+/// One file of an object's bytes.
+struct S3Segment: Codable, Sendable, Equatable {
+    var file: String
+    var size: UInt64
 }
 
 struct S3BucketInfo: Codable, Sendable {
@@ -79,11 +92,11 @@ actor S3Store {
             var referenced = Set<String>()
             for f in files where f.hasSuffix(".json") {
                 guard let d = try? Data(contentsOf: objDir.appendingPathComponent(f)),
-                    let m = try? dec.decode(S3ObjectMeta.self, from: d), files.contains(m.file)
+                    let m = try? dec.decode(S3ObjectMeta.self, from: d), m.pieces.allSatisfy({ files.contains($0.file) })
                 else { continue }
                 objs[m.key] = m
                 referenced.insert(f)
-                referenced.insert(m.file)
+                for p in m.pieces { referenced.insert(p.file) }
             }
             for f in files where !referenced.contains(f) { try? fm.removeItem(at: objDir.appendingPathComponent(f)) }
             objects[name] = objs
@@ -175,12 +188,31 @@ actor S3Store {
 
     // MARK: Objects
 
-    func object(_ b: String, _ key: String) throws -> (S3ObjectMeta, URL) {
+    func object(_ b: String, _ key: String) throws -> (S3ObjectMeta, [(url: URL, size: UInt64)]) {
         try requireBucket(b)
         guard let m = objects[b]?[key] else {
             throw ServiceError(.notFound, "NoSuchKey", "The specified key does not exist.", s3Extra: [("Key", key)])
         }
-        return (m, objectsDir(b).appendingPathComponent(m.file))
+        return (m, m.pieces.map { (objectsDir(b).appendingPathComponent($0.file), $0.size) })
+    }
+
+    /// The object's bytes as one file (for mounting into an endpoint). A multipart object kept as its parts is
+    /// joined into one file once, the first time this is asked for; the metadata then names that file.
+    func singleFile(_ b: String, _ key: String) throws -> URL {
+        let (m, pieces) = try object(b, key)
+        guard m.segments != nil else { return pieces[0].url }
+        let h = Self.keyHash(key)
+        let dir = objectsDir(b)
+        let dataName = "\(h)-\(UUID().uuidString.prefix(8)).data"
+        let joined = try Self.concatenate(pieces.map(\.url), into: tmp.appendingPathComponent(UUID().uuidString))
+        try FileManager.default.moveItem(at: joined, to: dir.appendingPathComponent(dataName))
+        var single = m
+        single.file = dataName
+        single.segments = nil
+        try writeJSON(single, to: dir.appendingPathComponent("\(h).json"))
+        for p in m.pieces { try? FileManager.default.removeItem(at: dir.appendingPathComponent(p.file)) }
+        objects[b]?[key] = single
+        return dir.appendingPathComponent(dataName)
     }
 
     /// Every object of a bucket, sorted by key.
@@ -225,7 +257,7 @@ actor S3Store {
             key: key, size: file.size, etag: etag ?? file.md5.hexString, lastModified: Date(), contentType: contentType,
             metadata: metadata, file: dataName, tags: tags)
         try writeJSON(meta, to: dir.appendingPathComponent("\(h).json"))
-        if let old = objects[b]?[key] { try? FileManager.default.removeItem(at: dir.appendingPathComponent(old.file)) }
+        removeData(of: objects[b]?[key], in: dir)
         objects[b, default: [:]][key] = meta
         return meta
     }
@@ -236,8 +268,12 @@ actor S3Store {
         guard let old = objects[b]?[key] else { return }
         let dir = objectsDir(b)
         try? FileManager.default.removeItem(at: dir.appendingPathComponent("\(Self.keyHash(key)).json"))
-        try? FileManager.default.removeItem(at: dir.appendingPathComponent(old.file))
+        removeData(of: old, in: dir)
         objects[b]?[key] = nil
+    }
+
+    private func removeData(of meta: S3ObjectMeta?, in dir: URL) {
+        for p in meta?.pieces ?? [] { try? FileManager.default.removeItem(at: dir.appendingPathComponent(p.file)) }
     }
 
     func objectCount(_ b: String) -> Int { objects[b]?.count ?? 0 }
@@ -298,16 +334,17 @@ actor S3Store {
         return uploads.values.filter { $0.bucket == b }.sorted { ($0.key, $0.uploadId) < ($1.key, $1.uploadId) }
     }
 
-    /// Validates the part list and returns the files to concatenate with the final ETag.
-    func completionPlan(_ b: String, key: String, id: String, requested: [(number: Int, etag: String)]) throws -> (
-        [URL], String, UInt64
-    ) {
+    /// Completes an upload: validates the part list (order, ETags, sizes), then makes the parts the object's
+    /// bytes without copying them. The part files are hard-linked into the bucket and committed by writing the
+    /// object's metadata; only then is the upload removed, so a crash at any point leaves either the upload
+    /// (complete it again) or the object.
+    func completeUpload(_ b: String, key: String, id: String, requested: [(number: Int, etag: String)]) throws -> S3ObjectMeta {
         let u = try upload(b, key: key, id: id)
         guard !requested.isEmpty else {
             throw ServiceError(.badRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
         }
         var last = 0
-        var files: [URL] = []
+        var chosen: [S3PartInfo] = []
         var md5s: [UInt8] = []
         var total: UInt64 = 0
         for (i, r) in requested.enumerated() {
@@ -327,21 +364,83 @@ actor S3Store {
                     .badRequest, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.",
                     s3Extra: [("ProposedSize", String(p.size)), ("MinSizeAllowed", String(5 << 20)), ("PartNumber", String(r.number))])
             }
-            files.append(uploadDir(u).appendingPathComponent(p.file))
+            chosen.append(p)
             md5s += hexBytes(p.etag)
             total += p.size
         }
-        return (files, "\(Digest.md5(md5s).hexString)-\(requested.count)", total)
+        let etag = "\(Digest.md5(md5s).hexString)-\(requested.count)"
+        let h = Self.keyHash(key)
+        let dir = objectsDir(b)
+        let stem = "\(h)-\(UUID().uuidString.prefix(8))"
+        var segments: [S3Segment] = []
+        do {
+            for p in chosen {
+                let name = "\(stem)-p\(p.number).data"
+                let from = uploadDir(u).appendingPathComponent(p.file).path, to = dir.appendingPathComponent(name).path
+                guard link(from, to) == 0 else {
+                    throw ServiceError(.internalServerError, "InternalError", "The local cloud could not link part \(p.number) into \(to) (errno \(errno)).")
+                }
+                segments.append(S3Segment(file: name, size: p.size))
+            }
+            let meta = S3ObjectMeta(
+                key: key, size: total, etag: etag, lastModified: Date(), contentType: u.contentType, metadata: u.metadata,
+                file: segments[0].file, tags: u.tags, segments: segments.count > 1 ? segments : nil)
+            try writeJSON(meta, to: dir.appendingPathComponent("\(h).json"))
+            removeData(of: objects[b]?[key], in: dir)
+            objects[b, default: [:]][key] = meta
+            try? FileManager.default.removeItem(at: uploadDir(u))
+            uploads[id] = nil
+            parts[id] = nil
+            return meta
+        } catch {
+            for s in segments { try? FileManager.default.removeItem(at: dir.appendingPathComponent(s.file)) }
+            throw error
+        }
     }
 
-    /// Commits a concatenated multipart object and removes the upload.
-    func finishUpload(_ b: String, key: String, id: String, file: ReceivedFile, etag: String) throws -> S3ObjectMeta {
-        let u = try upload(b, key: key, id: id)
-        let meta = try putObject(b, key: key, file: file, etag: etag, contentType: u.contentType, metadata: u.metadata, tags: u.tags)
-        try? FileManager.default.removeItem(at: uploadDir(u))
-        uploads[id] = nil
-        parts[id] = nil
-        return meta
+    /// Joins files into `out` with `sendfile` (the bytes stay in the kernel), falling back to read/write where
+    /// the kernel refuses.
+    static func concatenate(_ files: [URL], into out: URL) throws -> URL {
+        let w = open(out.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        guard w >= 0 else {
+            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not create \(out.path) (errno \(errno)).")
+        }
+        defer { close(w) }
+        var buffer: [UInt8] = []
+        func fail(_ what: String) -> ServiceError {
+            ServiceError(.internalServerError, "InternalError", "The local cloud could not \(what) (errno \(errno)); is the disk full?")
+        }
+        for f in files {
+            let r = open(f.path, O_RDONLY)
+            guard r >= 0 else {
+                throw ServiceError(.internalServerError, "InternalError", "A data file is missing: \(f.path).")
+            }
+            defer { close(r) }
+            var useCopy = true
+            while true {
+                if useCopy {
+                    let n = sendfile(w, r, nil, 1 << 30)
+                    if n > 0 { continue }
+                    if n == 0 { break }
+                    if errno == EINTR { continue }
+                    guard errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP else {
+                        throw fail("join the parts of \(out.lastPathComponent)")
+                    }
+                    useCopy = false
+                }
+                if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: 1 << 20) }
+                let n = buffer.withUnsafeMutableBytes { read(r, $0.baseAddress!, $0.count) }
+                if n < 0 { if errno == EINTR { continue }; throw fail("read \(f.path)") }
+                if n == 0 { break }
+                var off = 0
+                while off < n {
+                    let m = buffer.withUnsafeBytes { write(w, $0.baseAddress! + off, n - off) }
+                    if m < 0 { if errno == EINTR { continue }; throw fail("write \(out.path)") }
+                    off += m
+                }
+            }
+        }
+        return out
     }
 
     private func hexBytes(_ hex: String) -> [UInt8] {
@@ -358,10 +457,8 @@ actor S3Store {
 extension S3Store {
     /// Objects under `prefix` with the files holding their bytes (for mounting model data into endpoints).
     func objects(_ b: String, prefix: String) throws -> [(key: String, url: URL, size: UInt64)] {
-        try list(b).filter { $0.key.hasPrefix(prefix) }.map { ($0.key, objectsDirectory(b).appendingPathComponent($0.file), $0.size) }
-    }
-
-    nonisolated func objectsDirectory(_ b: String) -> URL {
-        root.appendingPathComponent(b, isDirectory: true).appendingPathComponent("objects", isDirectory: true)
+        var out: [(key: String, url: URL, size: UInt64)] = []
+        for m in try list(b) where m.key.hasPrefix(prefix) { out.append((m.key, try singleFile(b, m.key), m.size)) }
+        return out
     }
 }
