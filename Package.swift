@@ -32,7 +32,9 @@ let package = Package(
 
         // Leaves.
         .target(name: "SousYAML", dependencies: ["CSousYAML"], swiftSettings: strict),
-        .target(name: "SousCrypto", dependencies: ["CSousOpenSSL"], swiftSettings: strict),
+        // Our own C: the 16-lane MD5 kernel (AVX-512 intrinsics, chosen at run time), which Swift cannot express.
+        .target(name: "CSousMD5", path: "Sources/CSousMD5", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "SousCrypto", dependencies: ["CSousOpenSSL", "CSousMD5"], swiftSettings: strict),
         .target(name: "SousHTTP", dependencies: ["CSousCurl"], swiftSettings: strict),
         .target(name: "SousLLM", swiftSettings: strict + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 

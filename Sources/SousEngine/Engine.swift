@@ -267,8 +267,8 @@ public struct Engine: Sendable {
         }
 
         /// Hashes the deferred path inputs now that the step has run and completes the fingerprint. A path
-        /// whose stat signature changed while the step ran gets a digest that matches nothing, so the next run
-        /// runs the step again instead of trusting content the step may not have seen.
+        /// whose stat signature changed while the step ran (or that cannot be read) gets a digest that matches
+        /// nothing, so the next run runs the step again instead of trusting content the step may not have seen.
         mutating func finishDeferred(_ digest: (String, Bool) throws -> String) {
             guard !deferred.isEmpty else { return }
             for d in deferred {
@@ -277,7 +277,7 @@ public struct Engine: Sendable {
                 if let now, now.sameStat(as: d.stat), let h = try? digest(d.path, d.stat.isDirectory) {
                     content = h
                 } else {
-                    content = "changed while the step ran"
+                    content = "not hashed: changed or unreadable when the step ended"
                 }
                 pathDigests[d.slot] = PathDigest(path: d.path, stat: d.stat, contentSHA256: content)
             }

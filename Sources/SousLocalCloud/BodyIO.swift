@@ -5,20 +5,20 @@ import SousCrypto
 
 /// Streams request bodies to files and files to response bodies, hashing on the way (no whole-object buffering).
 enum BodyIO {
-    /// Writes `body` to a new file at `url`, computing MD5 (the ETag) and, when `sha256` is set (the client
-    /// signed the payload's hash), SHA-256 as it goes.
+    /// Writes `body` to a new file at `url`, computing SHA-256 as it goes when `sha256` is set (the client
+    /// signed the payload's hash), then its MD5 (the ETag) with the other bodies received meanwhile
+    /// (`MD5Batcher`).
     static func receive(_ body: RequestBody, to url: URL, sha256 wantSHA: Bool = true) async throws -> ReceivedFile {
         let fd = open(url.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
         guard fd >= 0 else {
             throw ServiceError(.internalServerError, "InternalError", "The local cloud could not create \(url.path) (errno \(errno)).")
         }
-        var md5 = SHA256Hasher(algorithm: .md5)
         var sha = SHA256Hasher()
         var size: UInt64 = 0
+        MD5Batcher.shared.beginReceive()
         do {
             for try await buffer in body {
                 try buffer.withUnsafeReadableBytes { raw in
-                    md5.update(raw)
                     if wantSHA { sha.update(raw) }
                     var off = 0
                     while off < raw.count {
@@ -33,12 +33,20 @@ enum BodyIO {
                 size += UInt64(buffer.readableBytes)
             }
         } catch {
+            MD5Batcher.shared.endReceive()
             close(fd)
             try? FileManager.default.removeItem(at: url)
             throw error
         }
         close(fd)
-        return ReceivedFile(url: url, size: size, md5: md5.finalize(), sha256: wantSHA ? sha.finalize() : [])
+        let md5: [UInt8]
+        do {
+            md5 = try await MD5Batcher.shared.md5(ofFile: url.path, size: size)
+        } catch {
+            try? FileManager.default.removeItem(at: url)
+            throw error
+        }
+        return ReceivedFile(url: url, size: size, md5: md5, sha256: wantSHA ? sha.finalize() : [])
     }
 
     /// Collects a small body (JSON requests, XML bodies) up to `limit` bytes.

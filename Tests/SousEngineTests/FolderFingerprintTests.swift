@@ -64,3 +64,56 @@ struct FolderReaderKind: StepKind {
         }
     }
 }
+
+/// A pure kind whose first run appends to its input file (as a tool that rewrites its input would).
+struct MutatingReaderKind: StepKind {
+    final class Counter: Sendable { let value = Mutex(0) }
+    let runs = Counter()
+    let schema = StepKindSchema(
+        kind: "test.mutate", version: 1, category: .pure, summary: "reads a file, the first time also appends to it",
+        inputs: [InputSpec("source", .path, required: true, "a file")],
+        outputs: [OutputSpec("bytes", .int, "bytes seen")])
+
+    func run(_ ctx: StepContext) async throws -> ValueMap {
+        let first = runs.value.withLock { n -> Bool in
+            n += 1
+            return n == 1
+        }
+        let path = try ctx.string("source")
+        if first {
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try h.seekToEnd()
+            try h.write(contentsOf: Data("more".utf8))
+            try h.close()
+        }
+        return ["bytes": .int(try Data(contentsOf: URL(fileURLWithPath: path)).count)]
+    }
+}
+
+@Suite struct DeferredFingerprintTests {
+    @Test("A first run hashes its path inputs after the step; an input changed during the run makes the next run rerun")
+    func inputChangedDuringFirstRun() async throws {
+        let dir = try TestPaths.makeTemporaryDirectory("sous-deferred-fp")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("input.txt")
+        try Data("hello".utf8).write(to: file)
+        // Give the file an old mtime, so the append below changes it even on a coarse clock.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_000_000)], ofItemAtPath: file.path)
+        let kind = MutatingReaderKind()
+        let engine = Engine(registry: StepRegistry([kind]), workspaceRoot: dir.appendingPathComponent("ws").path, reporter: EventLog())
+        let recipe = try RecipeLoader(kinds: StepRegistry([kind]).schemas).parse(
+            text: "steps:\n  - id: read\n    uses: test.mutate\n    with: {source: \(file.path)}\n", path: "r.yaml", defaultName: "r")
+        #expect(try await engine.run(recipe, params: [:], options: RunOptions()).status == .succeeded)
+        // The content the step saw is not what is on disk now: the record must not claim it is up to date.
+        let plan = try await engine.plan(recipe, params: [:], options: RunOptions())
+        #expect(plan[0].willRun == true)
+        #expect(plan[0].reason.contains("contents of input 'source'"))
+        #expect(try await engine.run(recipe, params: [:], options: RunOptions()).status == .succeeded)
+        #expect(kind.runs.value.withLock { $0 } == 2)
+        // The second run left the file alone: now it is up to date, and stays so when merely touched.
+        #expect(try await engine.run(recipe, params: [:], options: RunOptions()).status == .succeeded)
+        #expect(kind.runs.value.withLock { $0 } == 2)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 5_000_000)], ofItemAtPath: file.path)
+        #expect(try await engine.plan(recipe, params: [:], options: RunOptions())[0].willRun == false)
+    }
+}

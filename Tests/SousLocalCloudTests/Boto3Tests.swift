@@ -15,6 +15,34 @@ struct Boto3Tests {
         #expect(r["account"] as? String == "000000000000")
     }
 
+    @Test("S3 bodies hashed together: each ETag is its own body's MD5; a multipart object is kept as its parts, read by ranges across them, after a restart too, and leaves no file behind when overwritten")
+    func batchedHashingAndPartObjects() async throws {
+        let dir = try TestPaths.makeTemporaryDirectory("sous-localcloud-batch")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let objects = dir.appendingPathComponent("data/s3/batch/objects")
+        func dataFiles() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: objects.path).filter { $0.hasSuffix(".data") }
+        }
+        do {
+            let cloud = try await LocalCloudFixture(dir: dir)
+            let r = try await runBoto3(cloud, "s3-batch")
+            #expect(r["objects"] as? Int == 33)
+            #expect((r["multipart_etag"] as? String)?.hasSuffix("-9\"") == true)
+            // The 9 parts became the object's bytes (no joined copy), next to the 32 single-file objects.
+            let files = try dataFiles()
+            #expect(files.filter { $0.contains("-p") }.count == 9)
+            #expect(files.count == 32 + 9)
+            cloud.stop()
+            _ = await cloud.task.result
+        }
+        let again = try await LocalCloudFixture(dir: dir)
+        defer { again.stop() }
+        let r = try await runBoto3(again, "s3-batch-after-restart")
+        #expect(r["keys"] as? Int == 32)
+        // Overwriting the multipart object removed its 9 part files; deleting one object removed its file.
+        #expect(try dataFiles().count == 32)
+    }
+
     @Test("A wrong secret is refused with SignatureDoesNotMatch (S3 and SageMaker)")
     func badSecret() async throws {
         let cloud = try await LocalCloudFixture()

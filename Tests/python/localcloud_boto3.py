@@ -2,7 +2,7 @@
 """boto3 as an independent client of the sous local cloud (driven by SousLocalCloudTests).
 
 Usage: localcloud_boto3.py ENDPOINT_URL ACCESS_KEY SECRET WORKDIR SCENARIO
-Scenarios: s3, sagemaker-lmi, sagemaker-tgi, badsecret. Prints `RESULT <json>` and exits 0, or raises.
+Scenarios: s3, s3-batch, s3-batch-after-restart, sagemaker-lmi, sagemaker-tgi, badsecret. Prints `RESULT <json>` and exits 0, or raises.
 Reads credentials from argv only to pass them to boto3 (they are local-cloud keys, not AWS keys).
 """
 import hashlib
@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import botocore
@@ -112,6 +113,71 @@ def s3_scenario():
     ident = client("sts").get_caller_identity()
     out["account"] = ident["Account"]
     return out
+
+MIB = 1024 * 1024
+# Bodies of sizes around MD5's block (64) and padding (56) boundaries, and larger ones, twice over.
+BATCH_SIZES = [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 4095, 65536, 300_001, MIB, 3 * MIB + 7] * 2
+# A multipart object of 9 parts (8 x 5 MiB, then 1 MiB + 3 bytes) and ranges that cross its part boundaries.
+BIG_SIZE = 41 * MIB + 3
+BIG_RANGES = [(5 * MIB - 10, 5 * MIB + 9), (100, 41 * MIB), (10 * MIB - 1, 10 * MIB), (40 * MIB - 1, BIG_SIZE - 1), (0, BIG_SIZE - 1)]
+
+
+def seeded(n, seed):
+    """Deterministic bytes (so the check after a restart knows them without storing them)."""
+    out = bytearray()
+    block = hashlib.sha256(b"%d" % seed).digest()
+    while len(out) < n:
+        block = hashlib.sha256(block).digest()
+        out += block * 64
+    return bytes(out[:n])
+
+
+def check_big(s3, data):
+    for a, b in BIG_RANGES:
+        r = s3.get_object(Bucket="batch", Key="big.bin", Range=f"bytes={a}-{b}")
+        assert r["Body"].read() == data[a:b + 1], f"range {a}-{b}"
+        assert r["ContentRange"] == f"bytes {a}-{b}/{len(data)}", r["ContentRange"]
+    assert s3.get_object(Bucket="batch", Key="big.bin", Range="bytes=-3")["Body"].read() == data[-3:]
+    assert s3.get_object(Bucket="batch", Key="big.bin")["Body"].read() == data
+
+
+def s3_batch_scenario():
+    """Many bodies at once, so the server hashes them together (MD5Batcher): every ETag must still be the
+    MD5 of its own body; and a multipart object served from its parts."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket="batch")
+    bodies = [os.urandom(n) for n in BATCH_SIZES]
+
+    def put(i):
+        return s3.put_object(Bucket="batch", Key=f"small/{i}", Body=bodies[i])["ETag"]
+
+    with ThreadPoolExecutor(12) as ex:
+        etags = list(ex.map(put, range(len(bodies))))
+    for i, (b, e) in enumerate(zip(bodies, etags)):
+        assert e == '"%s"' % hashlib.md5(b).hexdigest(), f"body {i} ({len(b)} bytes): ETag {e}"
+        assert s3.get_object(Bucket="batch", Key=f"small/{i}")["Body"].read() == b
+    data = seeded(BIG_SIZE, 1)
+    big = os.path.join(WORK, "batch-big.bin")
+    with open(big, "wb") as f:
+        f.write(data)
+    cfg = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=8)
+    s3.upload_file(big, "batch", "big.bin", Config=cfg)
+    md5s = b"".join(hashlib.md5(data[i:i + 5 * MIB]).digest() for i in range(0, len(data), 5 * MIB))
+    etag = s3.head_object(Bucket="batch", Key="big.bin")["ETag"]
+    assert etag == '"%s-9"' % hashlib.md5(md5s).hexdigest(), etag
+    check_big(s3, data)
+    return {"objects": len(bodies) + 1, "multipart_etag": etag}
+
+
+def s3_batch_after_restart_scenario():
+    """After a restart the multipart object still reads back whole and by ranges; then it is overwritten."""
+    s3 = client("s3")
+    check_big(s3, seeded(BIG_SIZE, 1))
+    s3.put_object(Bucket="batch", Key="big.bin", Body=b"small now")
+    assert s3.get_object(Bucket="batch", Key="big.bin")["Body"].read() == b"small now"
+    s3.delete_object(Bucket="batch", Key="small/0")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="batch")["Contents"]]
+    return {"keys": len(keys)}
 
 
 def read_stream(resp):
@@ -238,6 +304,10 @@ def badsecret_scenario():
 if __name__ == "__main__":
     if SCENARIO == "s3":
         result = s3_scenario()
+    elif SCENARIO == "s3-batch":
+        result = s3_batch_scenario()
+    elif SCENARIO == "s3-batch-after-restart":
+        result = s3_batch_after_restart_scenario()
     elif SCENARIO == "sagemaker-lmi":
         result = sagemaker_scenario("lmi")
     elif SCENARIO == "sagemaker-tgi":
