@@ -25,6 +25,8 @@ final class MD5Batcher: @unchecked Sendable {
     private var running = false
     private var receiving = 0
     private var firstQueued = ContinuousClock.now
+    /// A batch this large goes at once, while later bodies keep arriving (it need not wait for all of them).
+    static let batchTarget = Int(ProcessInfo.processInfo.environment["SOUS_MD5_BATCH"] ?? "") ?? 8
     /// How long the first file of a batch may wait for the bodies still arriving.
     let window: Duration = .milliseconds(100)
 
@@ -67,7 +69,7 @@ final class MD5Batcher: @unchecked Sendable {
             lock.lock()
             while jobs.isEmpty { lock.wait() }
             // Let the bodies still arriving join, up to a full batch or the window.
-            while jobs.count < 16 && receiving > 0 {
+            while jobs.count < Self.batchTarget && receiving > 0 {
                 let left = window - (ContinuousClock.now - firstQueued)
                 guard left > .zero else { break }
                 let (secs, atto) = left.components
