@@ -45,44 +45,90 @@ public enum MultiMD5 {
     /// Whether this CPU runs the 16-lane kernel (x86-64 with AVX-512F); without it every message is hashed
     /// alone with OpenSSL.
     public static let vectorized = sous_md5x16_available() == 1
+    /// Whether the 8-lane (256-bit, AVX-512VL) kernel runs too.
+    static let halfWidth = sous_md5x8_available() == 1
 
-    /// Up to 16 messages in lanes; a lane whose message has no more whole blocks leaves the batch and is
-    /// finished on its own (its tail and padding), and so is the last lane left.
+    /// Up to 16 messages in lanes: their whole blocks through `update`, then each tail and padding.
     static func lanes(_ ms: [UnsafeRawBufferPointer]) -> [[UInt8]] {
-        precondition(ms.count <= 16)
-        guard vectorized else { return ms.map(single) }
-        let blocks = ms.map { $0.count / 64 }
-        var out = [[UInt8]](repeating: [], count: ms.count)
-        var state = [UInt32](repeating: 0, count: 64)
-        for j in 0..<16 {
-            (state[j], state[16 + j], state[32 + j], state[48 + j]) = (0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476)
+        var states = [State](repeating: State(), count: ms.count)
+        update(&states, ms.map { UnsafeRawBufferPointer(rebasing: $0[0..<($0.count / 64 * 64)]) })
+        return ms.indices.map { k in
+            finalize(states[k], tail: UnsafeRawBufferPointer(rebasing: ms[k][(ms[k].count / 64 * 64)...]), totalLength: ms[k].count)
         }
-        var done = 0  // whole blocks hashed in every active lane
-        var active = Array(ms.indices)
-        func retire(_ j: Int) {
-            var s = (state[j], state[16 + j], state[32 + j], state[48 + j])
-            out[j] = finish(&s, ms[j], from: done)
-        }
-        while true {
-            for j in active where blocks[j] == done { retire(j) }
-            active.removeAll { blocks[$0] == done }
-            guard active.count >= 2 else { break }
-            let until = active.map { blocks[$0] }.min()!
-            // Lanes not in the batch read an active lane's bytes; what they compute is never used.
-            var ptrs = [UnsafePointer<UInt8>?](repeating: nil, count: 16)
-            for j in 0..<16 {
-                let src = active.contains(j) ? j : active[0]
-                ptrs[j] = ms[src].baseAddress!.assumingMemoryBound(to: UInt8.self) + done * 64
+    }
+
+    /// The running state of one MD5 computation (RFC 1321's A, B, C, D) fed whole 64-byte blocks at a time.
+    public struct State: Sendable, Equatable {
+        public var a: UInt32 = 0x6745_2301, b: UInt32 = 0xefcd_ab89, c: UInt32 = 0x98ba_dcfe, d: UInt32 = 0x1032_5476
+        public init() {}
+    }
+
+    /// Feeds each state its data (a whole number of 64-byte blocks each; lengths may differ), sixteen lanes at
+    /// a time where the CPU allows and at least two lanes are left, one by one otherwise.
+    public static func update(_ states: inout [State], _ data: [UnsafeRawBufferPointer]) {
+        precondition(states.count == data.count)
+        let order = data.indices.sorted { data[$0].count > data[$1].count }
+        var start = 0
+        while start < order.count {
+            let group = Array(order[start..<min(start + 16, order.count)])
+            start += group.count
+            var lanes = [UInt32](repeating: 0, count: 64)
+            for (j, k) in group.enumerated() {
+                precondition(data[k].count % 64 == 0, "MultiMD5.update takes whole blocks")
+                (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j]) = (states[k].a, states[k].b, states[k].c, states[k].d)
             }
-            sous_md5x16(&state, ptrs, until - done)
-            done = until
+            let blocks = group.map { data[$0].count / 64 }
+            var done = 0
+            var active = Array(group.indices).filter { blocks[$0] > 0 }
+            var finished = [(UInt32, UInt32, UInt32, UInt32)?](repeating: nil, count: group.count)
+            while vectorized && active.count >= 2 {
+                let until = active.map { blocks[$0] }.min()!
+                if active.count <= 8 && halfWidth {
+                    // Eight lanes or fewer: the 256-bit kernel does half the work per block.
+                    var half = [UInt32](repeating: 0, count: 32)
+                    var ptrs = [UnsafePointer<UInt8>?](repeating: nil, count: 8)
+                    for slot in 0..<8 {
+                        let j = active[min(slot, active.count - 1)]
+                        (half[slot], half[8 + slot], half[16 + slot], half[24 + slot]) = (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j])
+                        ptrs[slot] = data[group[j]].baseAddress!.assumingMemoryBound(to: UInt8.self) + done * 64
+                    }
+                    sous_md5x8(&half, ptrs, until - done)
+                    for (slot, j) in active.enumerated() {
+                        (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j]) = (half[slot], half[8 + slot], half[16 + slot], half[24 + slot])
+                    }
+                } else {
+                    var ptrs = [UnsafePointer<UInt8>?](repeating: nil, count: 16)
+                    for j in 0..<16 {
+                        let src = active.contains(j) ? j : active[0]
+                        ptrs[j] = data[group[src]].baseAddress!.assumingMemoryBound(to: UInt8.self) + done * 64
+                    }
+                    sous_md5x16(&lanes, ptrs, until - done)
+                }
+                done = until
+                // A lane that leaves keeps its state here: the kernels go on computing (unused) values in it.
+                for j in active where blocks[j] == done { finished[j] = (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j]) }
+                active.removeAll { blocks[$0] == done }
+            }
+            for (j, k) in group.enumerated() {
+                var s = finished[j] ?? (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j])
+                if blocks[j] > done, let base = data[k].baseAddress {
+                    for b in done..<blocks[j] { md5Compress1(&s, base + b * 64) }
+                }
+                states[k] = State(s)
+            }
         }
-        for j in active { retire(j) }
-        return out
+    }
+
+    /// The digest of a message whose whole blocks `state` has taken, given the rest of it (`tail`, under 64
+    /// bytes) and its total length in bytes.
+    public static func finalize(_ state: State, tail: UnsafeRawBufferPointer, totalLength: Int) -> [UInt8] {
+        precondition(tail.count < 64)
+        var s = (state.a, state.b, state.c, state.d)
+        return finish(&s, tail, from: 0, totalLength: totalLength)
     }
 
     /// Hashes the rest of `m` (whole blocks from block `from`, then the tail and padding) onto `s`.
-    static func finish(_ s: inout (UInt32, UInt32, UInt32, UInt32), _ m: UnsafeRawBufferPointer, from: Int) -> [UInt8] {
+    static func finish(_ s: inout (UInt32, UInt32, UInt32, UInt32), _ m: UnsafeRawBufferPointer, from: Int, totalLength: Int? = nil) -> [UInt8] {
         let whole = m.count / 64
         if let base = m.baseAddress {
             for b in from..<whole { md5Compress1(&s, base + b * 64) }
@@ -92,7 +138,7 @@ public enum MultiMD5 {
         if rest > 0 { tail.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: m.baseAddress! + whole * 64, byteCount: rest) } }
         tail[rest] = 0x80
         let total = rest + 1 + 8 <= 64 ? 64 : 128
-        let bits = UInt64(m.count) &* 8
+        let bits = UInt64(totalLength ?? m.count) &* 8
         for i in 0..<8 { tail[total - 8 + i] = UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i))) }
         tail.withUnsafeBytes { t in
             for off in stride(from: 0, to: total, by: 64) { md5Compress1(&s, t.baseAddress! + off) }
@@ -103,5 +149,12 @@ public enum MultiMD5 {
             for i in 0..<4 { digest.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(i)))) }
         }
         return digest
+    }
+}
+
+extension MultiMD5.State {
+    init(_ s: (UInt32, UInt32, UInt32, UInt32)) {
+        self.init()
+        (a, b, c, d) = s
     }
 }

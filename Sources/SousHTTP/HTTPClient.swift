@@ -52,7 +52,10 @@ public struct HTTPBodyStream: AsyncSequence, Sendable {
 /// reused across requests to the same host.
 public final class HTTPClient: Sendable {
     public struct Configuration: Sendable {
-        public var maxConnectionsPerHost: Int = 8
+        /// Connections kept open to one host at most. 16: an `s3.upload` of a folder has two large files'
+        /// parts in flight at once (8 each by default); with fewer connections half of them queue and the
+        /// bodies reach the server in turns instead of side by side.
+        public var maxConnectionsPerHost: Int = 16
         public var userAgent: String = "sous/0.1"
         /// Never turned off by sous itself.
         public var verifyTLS: Bool = true

@@ -6,8 +6,8 @@ import SousCrypto
 /// Streams request bodies to files and files to response bodies, hashing on the way (no whole-object buffering).
 enum BodyIO {
     /// Writes `body` to a new file at `url`, computing SHA-256 as it goes when `sha256` is set (the client
-    /// signed the payload's hash), then its MD5 (the ETag) with the other bodies received meanwhile
-    /// (`MD5Batcher`).
+    /// signed the payload's hash), and its MD5 (the ETag) with the other bodies arriving meanwhile
+    /// (`MD5Batcher`, which reads back what was written a megabyte at a time).
     static func receive(_ body: RequestBody, to url: URL, sha256 wantSHA: Bool = true) async throws -> ReceivedFile {
         let fd = open(url.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
         guard fd >= 0 else {
@@ -15,8 +15,10 @@ enum BodyIO {
         }
         var sha = SHA256Hasher()
         var size: UInt64 = 0
-        MD5Batcher.shared.beginReceive()
+        let md5: [UInt8]
+        var writing = true
         do {
+            let stream = try MD5Batcher.shared.open(url.path)
             for try await buffer in body {
                 try buffer.withUnsafeReadableBytes { raw in
                     if wantSHA { sha.update(raw) }
@@ -31,18 +33,13 @@ enum BodyIO {
                     }
                 }
                 size += UInt64(buffer.readableBytes)
+                MD5Batcher.shared.advance(stream, written: Int(size))
             }
-        } catch {
-            MD5Batcher.shared.endReceive()
             close(fd)
-            try? FileManager.default.removeItem(at: url)
-            throw error
-        }
-        close(fd)
-        let md5: [UInt8]
-        do {
-            md5 = try await MD5Batcher.shared.md5(ofFile: url.path, size: size)
+            writing = false
+            md5 = try await MD5Batcher.shared.finish(stream, total: Int(size))
         } catch {
+            if writing { close(fd) }
             try? FileManager.default.removeItem(at: url)
             throw error
         }

@@ -73,4 +73,40 @@ import Testing
         Self.check([Self.bytes(300_000, seed: 1)] + (0..<5).map { Self.bytes(160_000 + $0, seed: UInt64($0 + 2)) }, "one long")
     }
 
+
+    @Test("Streaming: messages fed in chunks over many update calls, with other messages coming and going, then finalized")
+    func streaming() {
+        // Twelve messages of different lengths; round r feeds each live message its next chunk of whole
+        // blocks (the chunk size varies with the message and the round), like bodies arriving side by side.
+        let messages = (0..<12).map { Self.bytes(20_000 + $0 * 3_333, seed: UInt64(100 + $0)) }
+        var states = [MultiMD5.State](repeating: MultiMD5.State(), count: messages.count)
+        var fed = [Int](repeating: 0, count: messages.count)
+        var round = 0
+        Self.withBuffers(messages) { bufs in
+            while true {
+                var live: [Int] = []
+                var chunks: [UnsafeRawBufferPointer] = []
+                for k in bufs.indices {
+                    let whole = bufs[k].count / 64 * 64
+                    guard fed[k] < whole, (k + round) % 5 != 0 else { continue }  // some sit a round out
+                    let n = min(whole - fed[k], 64 * (1 + (k * 7 + round * 3) % 40))
+                    live.append(k)
+                    chunks.append(UnsafeRawBufferPointer(rebasing: bufs[k][fed[k]..<(fed[k] + n)]))
+                    fed[k] += n
+                }
+                if live.isEmpty && round > 5 { break }
+                var sub = live.map { states[$0] }
+                MultiMD5.update(&sub, chunks)
+                for (i, k) in live.enumerated() { states[k] = sub[i] }
+                round += 1
+            }
+            for k in bufs.indices {
+                let tail = UnsafeRawBufferPointer(rebasing: bufs[k][fed[k]...])
+                let digest = MultiMD5.finalize(states[k], tail: tail, totalLength: bufs[k].count)
+                #expect(digest == Digest.md5(messages[k]), "message \(k)")
+            }
+        }
+        #expect(round > 10)
+    }
+
 }

@@ -12,4 +12,11 @@ int sous_md5x16_available(void);
 /// `sous_md5x16_available()` returns 1.
 void sous_md5x16(uint32_t state[64], const uint8_t *const ptrs[16], size_t nblocks);
 
+/// 1 when this CPU can run `sous_md5x8` (x86-64 with AVX-512F and AVX-512VL), else 0.
+int sous_md5x8_available(void);
+
+/// `sous_md5x16` for 8 lanes in 256-bit registers (half the work per block when half the lanes or fewer are
+/// in use): lane j keeps its state in `state[j]`, `state[8 + j]`, `state[16 + j]` and `state[24 + j]`.
+void sous_md5x8(uint32_t state[32], const uint8_t *const ptrs[8], size_t nblocks);
+
 #endif
