@@ -204,7 +204,7 @@ for name, s, kb, _, cpu, _ in rows[1:]:
     print(f"sous vs {name}: {s / sous[1]:.2f}x the speed, {cpu / max(sous[4], 0.01):.2f}x less client CPU, "
           f"{sous[2] / kb:.2f}x the memory")
 if a[13]:
-    print(f"(sous's own upload phase, after fingerprinting the folder: {a[13]})")
+    print(f"(the s3.upload step alone: {a[13]})")
 cli = rows[1]
 met = cli[1] / sous[1] >= 2 and sous[2] < 256 * 1024
 print(f"goal (>= 2x the AWS CLI's speed, memory independent of file size): {'met' if met else 'NOT met'} "

@@ -430,14 +430,11 @@ extension S3Client {
     {
         // Follow symlinks (Hugging Face cache snapshots link into blobs/).
         let path = URL(fileURLWithPath: givenPath).resolvingSymlinksInPath().path
-        let attrs: [FileAttributeKey: Any]
-        do {
-            attrs = try FileManager.default.attributesOfItem(atPath: path)
-        } catch {
+        guard let st = FileStat(path) else {
             throw AWSConfigError("Cannot upload \(path): the file does not exist or cannot be read.")
         }
-        let size = (attrs[.size] as? NSNumber)?.uint64Value ?? 0
-        let modified = (attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let size = st.size
+        let modified = st.modified
         let multipart = size >= options.multipartThreshold && size > 0
         var sha: String?
         // A 403 on HEAD (no s3:ListBucket, object absent) just means "unknown": upload.
@@ -605,7 +602,7 @@ extension S3Client {
         // Small files in parallel; large ones one at a time (their parts are parallel).
         func size(_ p: String) -> UInt64 {
             let real = URL(fileURLWithPath: p).resolvingSymlinksInPath().path
-            return (try? FileManager.default.attributesOfItem(atPath: real)[.size] as? NSNumber)?.uint64Value ?? 0
+            return FileStat(real)?.size ?? 0
         }
         let small = files.filter { size($0.path) < options.multipartThreshold }
         let totalBytes = files.reduce(UInt64(0)) { $0 + size($1.path) }
@@ -672,11 +669,12 @@ extension S3Client {
 
     enum DigestKind { case sha256, md5 }
 
-    /// `fileDigest` on a Dispatch worker thread: hashing a large file takes a while, and doing it on the Swift
-    /// concurrency pool (as wide as the core count) would hold up the transfers that share the pool meanwhile.
+    /// `fileDigest` on a thread of its own: hashing a large file takes a while, and doing it on the Swift
+    /// concurrency pool (as wide as the core count; on Linux it shares Dispatch's global queue threads too)
+    /// would hold up the transfers that share the pool meanwhile.
     static func fileDigestOffPool(_ path: String, _ offset: UInt64, _ length: UInt64, _ kind: DigestKind) async throws -> String {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, any Error>) in
-            DispatchQueue.global().async { c.resume(with: Result { try fileDigest(path, offset, length, kind) }) }
+            Thread.detachNewThread { c.resume(with: Result { try fileDigest(path, offset, length, kind) }) }
         }
     }
 
@@ -696,6 +694,22 @@ extension S3Client {
         } catch {
             throw AWSConfigError("Cannot read \(path): \(error.localizedDescription).")
         }
+    }
+}
+
+/// A file's size and modification time from `stat(2)` (symbolic links followed). FileManager's
+/// `attributesOfItem` also looks up the owner's and group's names, reading /etc/passwd and /etc/group for
+/// every file: hundreds of reads before a folder upload could start.
+public struct FileStat: Sendable {
+    public var size: UInt64
+    /// Seconds since 1970, with the nanoseconds.
+    public var modified: Double
+
+    public init?(_ path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        size = UInt64(max(0, st.st_size))
+        modified = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
     }
 }
 

@@ -217,15 +217,12 @@ struct S3UploadKind: StepKind {
         _ folder: String, bucket: String, prefix: String, s3: S3Client, options: S3TransferOptions
     ) async throws -> [S3UploadResult] {
         let root = URL(fileURLWithPath: folder).standardizedFileURL
-        guard let walker = FileManager.default.enumerator(atPath: root.path) else { throw StepError("cannot read the folder \(folder)") }
+        guard access(root.path, R_OK | X_OK) == 0 else { throw StepError("cannot read the folder \(folder)") }
+        // FileSignature.walk: opendir/fstatat, links followed (FileManager's enumerator is several times slower
+        // on Linux, and its attributes read /etc/passwd and /etc/group for every file).
         var files: [(path: String, key: String, size: UInt64)] = []
-        while let rel = walker.nextObject() as? String {
-            let full = root.appendingPathComponent(rel).path
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
-            let real = URL(fileURLWithPath: full).resolvingSymlinksInPath().path
-            let size = (try? FileManager.default.attributesOfItem(atPath: real)[.size] as? NSNumber)?.uint64Value ?? 0
-            files.append((full, prefix.isEmpty ? rel : prefix + "/" + rel, size))
+        for (rel, st) in FileSignature.walk(root.path) {
+            files.append((root.path + "/" + rel, prefix.isEmpty ? rel : prefix + "/" + rel, UInt64(max(0, st.st_size))))
         }
         // Large files first (they take longest), then small ones.
         files.sort { ($0.size >= options.multipartThreshold ? 0 : 1, $0.key) < ($1.size >= options.multipartThreshold ? 0 : 1, $1.key) }
