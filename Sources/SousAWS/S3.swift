@@ -497,7 +497,7 @@ extension S3Client {
         var done: [Int: S3Part] = [:]
         if let statePath, let state = S3MultipartState.load(from: statePath) {
             if state.bucket == bucket, state.key == key, state.fileSize == size, state.partSize == partSize,
-                state.modified == modified
+                abs(state.modified - modified) < 1e-6  // (seconds as a Double: rounding differs between sources)
             {
                 do {
                     let listed = try await listParts(bucket: bucket, key: key, uploadId: state.uploadId)
