@@ -123,7 +123,7 @@ measure() {
   echo "$("$PYTHON" -c "print(f'{$t1-$t0:.3f}')") $(awk -F': ' '/Maximum resident set size/{print $2}' "$log") $cpu $("$PYTHON" -c "print(f'{$s1-$s0:.1f}')") ${WARMED:--}"
 }
 # Counts what a tool uploaded; on moto also deletes it, so moto's spool does not grow across tools.
-empty_prefix() {
+uploaded_count() {
   "$PYTHON" - "$1" "$SERVER" <<'PY'
 import boto3, os, sys
 s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
@@ -158,14 +158,14 @@ for round in $(seq 1 "$REPS"); do
   fresh_server
   m=$(measure sous "$SOUS_BIN" run "$WORK/upload.yaml" --workspace "$WORK/ws$round" -v)
   line=$(grep -o 'in [0-9.]* s ([0-9.]* MiB/s)' "$WORK/time.sous.log.out" "$WORK/time.sous.log" 2>/dev/null | head -1 | sed 's/^[^:]*://' || true)
-  n=$(empty_prefix sous/)
+  n=$(uploaded_count sous/)
   settle
   before=${SOUS_BEST%% *}
   best SOUS_BEST "$m" "$n"
   [[ "${SOUS_BEST%% *}" != "$before" ]] && SOUS_UPLOAD_LINE=$line
   fresh_server
   c=$(measure awscli aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$WORK/data" s3://bench/awscli/ --recursive --only-show-errors)
-  n=$(empty_prefix awscli/)
+  n=$(uploaded_count awscli/)
   settle
   best CLI_BEST "$c" "$n"
   echo "  round $round: sous ${m%% *} s, aws s3 cp ${c%% *} s"
@@ -184,7 +184,7 @@ for d, _, names in os.walk(root):
 PY
 fresh_server
 read -r B3_S B3_KB B3_CPU B3_SRV B3_WARM < <(measure boto3 "$PYTHON" "$WORK/boto3_upload.py" "$WORK/data")
-N_B3=$(empty_prefix boto3/)
+N_B3=$(uploaded_count boto3/)
 
 "$PYTHON" - "$TOTAL_BYTES" "$FILES" "$SOUS_S" "$SOUS_KB" "$N_SOUS" "$CLI_S" "$CLI_KB" "$N_CLI" "$B3_S" "$B3_KB" "$N_B3" \
   "$("$PYTHON" -c 'import boto3; print(boto3.__version__)')" "$(aws --version 2>&1 | awk '{print $1}')" "$SOUS_UPLOAD_LINE" "$SOUS_CPU" "$CLI_CPU" "$B3_CPU" "$(uptime | sed 's/.*load average: //')" "$SOUS_SRV" "$CLI_SRV" "$B3_SRV" "$SOUS_WARM" "$CLI_WARM" "$B3_WARM" <<'PY'

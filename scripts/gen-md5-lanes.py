@@ -33,7 +33,7 @@ def body(rot, word, k):
 
 
 c_steps = body(lambda x, s: f"ROTL({x}, {s})", lambda w: f"m[{w}].x", lambda k: f"0x{k:08x}u").replace("&+", "+")
-c_steps = "\n".join("    " + line + ";" for line in c_steps.split("\n"))
+c_steps = " \\\n".join("    " + line + ";" for line in c_steps.split("\n"))
 single = body(lambda x, s: f"rotl1({x}, {s})", lambda w: f"w{w}", lambda k: f"0x{k:08x}")
 
 C_TEMPLATE = """// MD5 (RFC 1321) of 16 (or 8) messages at once, one per 32-bit lane of an AVX-512 register (or of a 256-bit
@@ -53,64 +53,47 @@ typedef union {{
 }} lanes16;
 
 typedef union {{
-    __m256i v;
     v8 x;
     uint32_t u[8];
 }} lanes8;
 
-#define ROTL(x, s) ((v16)_mm512_rol_epi32((__m512i)(x), (s)))
-
-__attribute__((target("avx512f")))
-static void compress_avx512(uint32_t state[64], const uint8_t *const ptrs[16], size_t nblocks) {{
-    v16 a0, b0, c0, d0;
-    __builtin_memcpy(&a0, state, 64);
-    __builtin_memcpy(&b0, state + 16, 64);
-    __builtin_memcpy(&c0, state + 32, 64);
-    __builtin_memcpy(&d0, state + 48, 64);
-    for (size_t blk = 0; blk < nblocks; blk++) {{
-        // Transpose: word w of every lane's block into m[w] (one 64-byte load per lane).
-        lanes16 m[16];
-        for (int j = 0; j < 16; j++) {{
-            lanes16 row;
-            row.v = _mm512_loadu_si512((const void *)(ptrs[j] + blk * 64));
-            for (int w = 0; w < 16; w++) m[w].u[j] = row.u[w];
-        }}
-        v16 a = a0, b = b0, c = c0, d = d0;
+// The 64 steps over a, b, c, d and the message words m[0..15].x, with ROTL defined for the vector type.
+#define MD5_STEPS \\
 {c_steps}
-        a0 += a; b0 += b; c0 += c; d0 += d;
-    }}
-    __builtin_memcpy(state, &a0, 64);
-    __builtin_memcpy(state + 16, &b0, 64);
-    __builtin_memcpy(state + 32, &c0, 64);
-    __builtin_memcpy(state + 48, &d0, 64);
-}}
 
+// A kernel over N lanes of vector type V (lane union L): state[0..4N) holds A, B, C, D lane by lane; each
+// block is transposed (word w of every lane into m[w], one 64-byte load per lane) and put through MD5_STEPS.
+#define MD5_KERNEL(NAME, TARGET, V, L, N) \\
+    __attribute__((target(TARGET))) \\
+    static void NAME(uint32_t state[4 * N], const uint8_t *const ptrs[N], size_t nblocks) {{ \\
+        V a0, b0, c0, d0; \\
+        __builtin_memcpy(&a0, state, 4 * N); \\
+        __builtin_memcpy(&b0, state + N, 4 * N); \\
+        __builtin_memcpy(&c0, state + 2 * N, 4 * N); \\
+        __builtin_memcpy(&d0, state + 3 * N, 4 * N); \\
+        for (size_t blk = 0; blk < nblocks; blk++) {{ \\
+            L m[16]; \\
+            for (int j = 0; j < N; j++) {{ \\
+                lanes16 row; \\
+                row.v = _mm512_loadu_si512((const void *)(ptrs[j] + blk * 64)); \\
+                for (int w = 0; w < 16; w++) m[w].u[j] = row.u[w]; \\
+            }} \\
+            V a = a0, b = b0, c = c0, d = d0; \\
+            MD5_STEPS \\
+            a0 += a; b0 += b; c0 += c; d0 += d; \\
+        }} \\
+        __builtin_memcpy(state, &a0, 4 * N); \\
+        __builtin_memcpy(state + N, &b0, 4 * N); \\
+        __builtin_memcpy(state + 2 * N, &c0, 4 * N); \\
+        __builtin_memcpy(state + 3 * N, &d0, 4 * N); \\
+    }}
+
+#define ROTL(x, s) ((v16)_mm512_rol_epi32((__m512i)(x), (s)))
+MD5_KERNEL(compress_avx512, "avx512f", v16, lanes16, 16)
 #undef ROTL
 #define ROTL(x, s) ((v8)_mm256_rol_epi32((__m256i)(x), (s)))
-
-__attribute__((target("avx512f,avx512vl")))
-static void compress_avx512vl(uint32_t state[32], const uint8_t *const ptrs[8], size_t nblocks) {{
-    v8 a0, b0, c0, d0;
-    __builtin_memcpy(&a0, state, 32);
-    __builtin_memcpy(&b0, state + 8, 32);
-    __builtin_memcpy(&c0, state + 16, 32);
-    __builtin_memcpy(&d0, state + 24, 32);
-    for (size_t blk = 0; blk < nblocks; blk++) {{
-        lanes8 m[16];
-        for (int j = 0; j < 8; j++) {{
-            lanes16 row;
-            row.v = _mm512_loadu_si512((const void *)(ptrs[j] + blk * 64));
-            for (int w = 0; w < 16; w++) m[w].u[j] = row.u[w];
-        }}
-        v8 a = a0, b = b0, c = c0, d = d0;
-{c_steps}
-        a0 += a; b0 += b; c0 += c; d0 += d;
-    }}
-    __builtin_memcpy(state, &a0, 32);
-    __builtin_memcpy(state + 8, &b0, 32);
-    __builtin_memcpy(state + 16, &c0, 32);
-    __builtin_memcpy(state + 24, &d0, 32);
-}}
+MD5_KERNEL(compress_avx512vl, "avx512f,avx512vl", v8, lanes8, 8)
+#undef ROTL
 
 int sous_md5x16_available(void) {{
     __builtin_cpu_init();

@@ -15,190 +15,110 @@ typedef union {
 } lanes16;
 
 typedef union {
-    __m256i v;
     v8 x;
     uint32_t u[8];
 } lanes8;
 
-#define ROTL(x, s) ((v16)_mm512_rol_epi32((__m512i)(x), (s)))
-
-__attribute__((target("avx512f")))
-static void compress_avx512(uint32_t state[64], const uint8_t *const ptrs[16], size_t nblocks) {
-    v16 a0, b0, c0, d0;
-    __builtin_memcpy(&a0, state, 64);
-    __builtin_memcpy(&b0, state + 16, 64);
-    __builtin_memcpy(&c0, state + 32, 64);
-    __builtin_memcpy(&d0, state + 48, 64);
-    for (size_t blk = 0; blk < nblocks; blk++) {
-        // Transpose: word w of every lane's block into m[w] (one 64-byte load per lane).
-        lanes16 m[16];
-        for (int j = 0; j < 16; j++) {
-            lanes16 row;
-            row.v = _mm512_loadu_si512((const void *)(ptrs[j] + blk * 64));
-            for (int w = 0; w < 16; w++) m[w].u[j] = row.u[w];
-        }
-        v16 a = a0, b = b0, c = c0, d = d0;
-        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0xd76aa478u + m[0].x, 7);
-        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0xe8c7b756u + m[1].x, 12);
-        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0x242070dbu + m[2].x, 17);
-        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0xc1bdceeeu + m[3].x, 22);
-        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0xf57c0fafu + m[4].x, 7);
-        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0x4787c62au + m[5].x, 12);
-        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0xa8304613u + m[6].x, 17);
-        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0xfd469501u + m[7].x, 22);
-        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0x698098d8u + m[8].x, 7);
-        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0x8b44f7afu + m[9].x, 12);
-        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0xffff5bb1u + m[10].x, 17);
-        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0x895cd7beu + m[11].x, 22);
-        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0x6b901122u + m[12].x, 7);
-        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0xfd987193u + m[13].x, 12);
-        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0xa679438eu + m[14].x, 17);
-        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0x49b40821u + m[15].x, 22);
-        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0xf61e2562u + m[1].x, 5);
-        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0xc040b340u + m[6].x, 9);
-        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0x265e5a51u + m[11].x, 14);
-        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0xe9b6c7aau + m[0].x, 20);
-        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0xd62f105du + m[5].x, 5);
-        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0x02441453u + m[10].x, 9);
-        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0xd8a1e681u + m[15].x, 14);
-        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0xe7d3fbc8u + m[4].x, 20);
-        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0x21e1cde6u + m[9].x, 5);
-        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0xc33707d6u + m[14].x, 9);
-        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0xf4d50d87u + m[3].x, 14);
-        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0x455a14edu + m[8].x, 20);
-        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0xa9e3e905u + m[13].x, 5);
-        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0xfcefa3f8u + m[2].x, 9);
-        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0x676f02d9u + m[7].x, 14);
-        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0x8d2a4c8au + m[12].x, 20);
-        a = b + ROTL(a + (b ^ c ^ d) + 0xfffa3942u + m[5].x, 4);
-        d = a + ROTL(d + (a ^ b ^ c) + 0x8771f681u + m[8].x, 11);
-        c = d + ROTL(c + (d ^ a ^ b) + 0x6d9d6122u + m[11].x, 16);
-        b = c + ROTL(b + (c ^ d ^ a) + 0xfde5380cu + m[14].x, 23);
-        a = b + ROTL(a + (b ^ c ^ d) + 0xa4beea44u + m[1].x, 4);
-        d = a + ROTL(d + (a ^ b ^ c) + 0x4bdecfa9u + m[4].x, 11);
-        c = d + ROTL(c + (d ^ a ^ b) + 0xf6bb4b60u + m[7].x, 16);
-        b = c + ROTL(b + (c ^ d ^ a) + 0xbebfbc70u + m[10].x, 23);
-        a = b + ROTL(a + (b ^ c ^ d) + 0x289b7ec6u + m[13].x, 4);
-        d = a + ROTL(d + (a ^ b ^ c) + 0xeaa127fau + m[0].x, 11);
-        c = d + ROTL(c + (d ^ a ^ b) + 0xd4ef3085u + m[3].x, 16);
-        b = c + ROTL(b + (c ^ d ^ a) + 0x04881d05u + m[6].x, 23);
-        a = b + ROTL(a + (b ^ c ^ d) + 0xd9d4d039u + m[9].x, 4);
-        d = a + ROTL(d + (a ^ b ^ c) + 0xe6db99e5u + m[12].x, 11);
-        c = d + ROTL(c + (d ^ a ^ b) + 0x1fa27cf8u + m[15].x, 16);
-        b = c + ROTL(b + (c ^ d ^ a) + 0xc4ac5665u + m[2].x, 23);
-        a = b + ROTL(a + (c ^ (b | ~d)) + 0xf4292244u + m[0].x, 6);
-        d = a + ROTL(d + (b ^ (a | ~c)) + 0x432aff97u + m[7].x, 10);
-        c = d + ROTL(c + (a ^ (d | ~b)) + 0xab9423a7u + m[14].x, 15);
-        b = c + ROTL(b + (d ^ (c | ~a)) + 0xfc93a039u + m[5].x, 21);
-        a = b + ROTL(a + (c ^ (b | ~d)) + 0x655b59c3u + m[12].x, 6);
-        d = a + ROTL(d + (b ^ (a | ~c)) + 0x8f0ccc92u + m[3].x, 10);
-        c = d + ROTL(c + (a ^ (d | ~b)) + 0xffeff47du + m[10].x, 15);
-        b = c + ROTL(b + (d ^ (c | ~a)) + 0x85845dd1u + m[1].x, 21);
-        a = b + ROTL(a + (c ^ (b | ~d)) + 0x6fa87e4fu + m[8].x, 6);
-        d = a + ROTL(d + (b ^ (a | ~c)) + 0xfe2ce6e0u + m[15].x, 10);
-        c = d + ROTL(c + (a ^ (d | ~b)) + 0xa3014314u + m[6].x, 15);
-        b = c + ROTL(b + (d ^ (c | ~a)) + 0x4e0811a1u + m[13].x, 21);
-        a = b + ROTL(a + (c ^ (b | ~d)) + 0xf7537e82u + m[4].x, 6);
-        d = a + ROTL(d + (b ^ (a | ~c)) + 0xbd3af235u + m[11].x, 10);
-        c = d + ROTL(c + (a ^ (d | ~b)) + 0x2ad7d2bbu + m[2].x, 15);
+// The 64 steps over a, b, c, d and the message words m[0..15].x, with ROTL defined for the vector type.
+#define MD5_STEPS \
+        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0xd76aa478u + m[0].x, 7); \
+        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0xe8c7b756u + m[1].x, 12); \
+        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0x242070dbu + m[2].x, 17); \
+        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0xc1bdceeeu + m[3].x, 22); \
+        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0xf57c0fafu + m[4].x, 7); \
+        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0x4787c62au + m[5].x, 12); \
+        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0xa8304613u + m[6].x, 17); \
+        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0xfd469501u + m[7].x, 22); \
+        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0x698098d8u + m[8].x, 7); \
+        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0x8b44f7afu + m[9].x, 12); \
+        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0xffff5bb1u + m[10].x, 17); \
+        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0x895cd7beu + m[11].x, 22); \
+        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0x6b901122u + m[12].x, 7); \
+        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0xfd987193u + m[13].x, 12); \
+        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0xa679438eu + m[14].x, 17); \
+        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0x49b40821u + m[15].x, 22); \
+        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0xf61e2562u + m[1].x, 5); \
+        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0xc040b340u + m[6].x, 9); \
+        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0x265e5a51u + m[11].x, 14); \
+        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0xe9b6c7aau + m[0].x, 20); \
+        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0xd62f105du + m[5].x, 5); \
+        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0x02441453u + m[10].x, 9); \
+        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0xd8a1e681u + m[15].x, 14); \
+        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0xe7d3fbc8u + m[4].x, 20); \
+        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0x21e1cde6u + m[9].x, 5); \
+        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0xc33707d6u + m[14].x, 9); \
+        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0xf4d50d87u + m[3].x, 14); \
+        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0x455a14edu + m[8].x, 20); \
+        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0xa9e3e905u + m[13].x, 5); \
+        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0xfcefa3f8u + m[2].x, 9); \
+        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0x676f02d9u + m[7].x, 14); \
+        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0x8d2a4c8au + m[12].x, 20); \
+        a = b + ROTL(a + (b ^ c ^ d) + 0xfffa3942u + m[5].x, 4); \
+        d = a + ROTL(d + (a ^ b ^ c) + 0x8771f681u + m[8].x, 11); \
+        c = d + ROTL(c + (d ^ a ^ b) + 0x6d9d6122u + m[11].x, 16); \
+        b = c + ROTL(b + (c ^ d ^ a) + 0xfde5380cu + m[14].x, 23); \
+        a = b + ROTL(a + (b ^ c ^ d) + 0xa4beea44u + m[1].x, 4); \
+        d = a + ROTL(d + (a ^ b ^ c) + 0x4bdecfa9u + m[4].x, 11); \
+        c = d + ROTL(c + (d ^ a ^ b) + 0xf6bb4b60u + m[7].x, 16); \
+        b = c + ROTL(b + (c ^ d ^ a) + 0xbebfbc70u + m[10].x, 23); \
+        a = b + ROTL(a + (b ^ c ^ d) + 0x289b7ec6u + m[13].x, 4); \
+        d = a + ROTL(d + (a ^ b ^ c) + 0xeaa127fau + m[0].x, 11); \
+        c = d + ROTL(c + (d ^ a ^ b) + 0xd4ef3085u + m[3].x, 16); \
+        b = c + ROTL(b + (c ^ d ^ a) + 0x04881d05u + m[6].x, 23); \
+        a = b + ROTL(a + (b ^ c ^ d) + 0xd9d4d039u + m[9].x, 4); \
+        d = a + ROTL(d + (a ^ b ^ c) + 0xe6db99e5u + m[12].x, 11); \
+        c = d + ROTL(c + (d ^ a ^ b) + 0x1fa27cf8u + m[15].x, 16); \
+        b = c + ROTL(b + (c ^ d ^ a) + 0xc4ac5665u + m[2].x, 23); \
+        a = b + ROTL(a + (c ^ (b | ~d)) + 0xf4292244u + m[0].x, 6); \
+        d = a + ROTL(d + (b ^ (a | ~c)) + 0x432aff97u + m[7].x, 10); \
+        c = d + ROTL(c + (a ^ (d | ~b)) + 0xab9423a7u + m[14].x, 15); \
+        b = c + ROTL(b + (d ^ (c | ~a)) + 0xfc93a039u + m[5].x, 21); \
+        a = b + ROTL(a + (c ^ (b | ~d)) + 0x655b59c3u + m[12].x, 6); \
+        d = a + ROTL(d + (b ^ (a | ~c)) + 0x8f0ccc92u + m[3].x, 10); \
+        c = d + ROTL(c + (a ^ (d | ~b)) + 0xffeff47du + m[10].x, 15); \
+        b = c + ROTL(b + (d ^ (c | ~a)) + 0x85845dd1u + m[1].x, 21); \
+        a = b + ROTL(a + (c ^ (b | ~d)) + 0x6fa87e4fu + m[8].x, 6); \
+        d = a + ROTL(d + (b ^ (a | ~c)) + 0xfe2ce6e0u + m[15].x, 10); \
+        c = d + ROTL(c + (a ^ (d | ~b)) + 0xa3014314u + m[6].x, 15); \
+        b = c + ROTL(b + (d ^ (c | ~a)) + 0x4e0811a1u + m[13].x, 21); \
+        a = b + ROTL(a + (c ^ (b | ~d)) + 0xf7537e82u + m[4].x, 6); \
+        d = a + ROTL(d + (b ^ (a | ~c)) + 0xbd3af235u + m[11].x, 10); \
+        c = d + ROTL(c + (a ^ (d | ~b)) + 0x2ad7d2bbu + m[2].x, 15); \
         b = c + ROTL(b + (d ^ (c | ~a)) + 0xeb86d391u + m[9].x, 21);
-        a0 += a; b0 += b; c0 += c; d0 += d;
-    }
-    __builtin_memcpy(state, &a0, 64);
-    __builtin_memcpy(state + 16, &b0, 64);
-    __builtin_memcpy(state + 32, &c0, 64);
-    __builtin_memcpy(state + 48, &d0, 64);
-}
 
+// A kernel over N lanes of vector type V (lane union L): state[0..4N) holds A, B, C, D lane by lane; each
+// block is transposed (word w of every lane into m[w], one 64-byte load per lane) and put through MD5_STEPS.
+#define MD5_KERNEL(NAME, TARGET, V, L, N) \
+    __attribute__((target(TARGET))) \
+    static void NAME(uint32_t state[4 * N], const uint8_t *const ptrs[N], size_t nblocks) { \
+        V a0, b0, c0, d0; \
+        __builtin_memcpy(&a0, state, 4 * N); \
+        __builtin_memcpy(&b0, state + N, 4 * N); \
+        __builtin_memcpy(&c0, state + 2 * N, 4 * N); \
+        __builtin_memcpy(&d0, state + 3 * N, 4 * N); \
+        for (size_t blk = 0; blk < nblocks; blk++) { \
+            L m[16]; \
+            for (int j = 0; j < N; j++) { \
+                lanes16 row; \
+                row.v = _mm512_loadu_si512((const void *)(ptrs[j] + blk * 64)); \
+                for (int w = 0; w < 16; w++) m[w].u[j] = row.u[w]; \
+            } \
+            V a = a0, b = b0, c = c0, d = d0; \
+            MD5_STEPS \
+            a0 += a; b0 += b; c0 += c; d0 += d; \
+        } \
+        __builtin_memcpy(state, &a0, 4 * N); \
+        __builtin_memcpy(state + N, &b0, 4 * N); \
+        __builtin_memcpy(state + 2 * N, &c0, 4 * N); \
+        __builtin_memcpy(state + 3 * N, &d0, 4 * N); \
+    }
+
+#define ROTL(x, s) ((v16)_mm512_rol_epi32((__m512i)(x), (s)))
+MD5_KERNEL(compress_avx512, "avx512f", v16, lanes16, 16)
 #undef ROTL
 #define ROTL(x, s) ((v8)_mm256_rol_epi32((__m256i)(x), (s)))
-
-__attribute__((target("avx512f,avx512vl")))
-static void compress_avx512vl(uint32_t state[32], const uint8_t *const ptrs[8], size_t nblocks) {
-    v8 a0, b0, c0, d0;
-    __builtin_memcpy(&a0, state, 32);
-    __builtin_memcpy(&b0, state + 8, 32);
-    __builtin_memcpy(&c0, state + 16, 32);
-    __builtin_memcpy(&d0, state + 24, 32);
-    for (size_t blk = 0; blk < nblocks; blk++) {
-        lanes8 m[16];
-        for (int j = 0; j < 8; j++) {
-            lanes16 row;
-            row.v = _mm512_loadu_si512((const void *)(ptrs[j] + blk * 64));
-            for (int w = 0; w < 16; w++) m[w].u[j] = row.u[w];
-        }
-        v8 a = a0, b = b0, c = c0, d = d0;
-        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0xd76aa478u + m[0].x, 7);
-        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0xe8c7b756u + m[1].x, 12);
-        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0x242070dbu + m[2].x, 17);
-        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0xc1bdceeeu + m[3].x, 22);
-        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0xf57c0fafu + m[4].x, 7);
-        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0x4787c62au + m[5].x, 12);
-        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0xa8304613u + m[6].x, 17);
-        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0xfd469501u + m[7].x, 22);
-        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0x698098d8u + m[8].x, 7);
-        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0x8b44f7afu + m[9].x, 12);
-        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0xffff5bb1u + m[10].x, 17);
-        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0x895cd7beu + m[11].x, 22);
-        a = b + ROTL(a + (d ^ (b & (c ^ d))) + 0x6b901122u + m[12].x, 7);
-        d = a + ROTL(d + (c ^ (a & (b ^ c))) + 0xfd987193u + m[13].x, 12);
-        c = d + ROTL(c + (b ^ (d & (a ^ b))) + 0xa679438eu + m[14].x, 17);
-        b = c + ROTL(b + (a ^ (c & (d ^ a))) + 0x49b40821u + m[15].x, 22);
-        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0xf61e2562u + m[1].x, 5);
-        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0xc040b340u + m[6].x, 9);
-        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0x265e5a51u + m[11].x, 14);
-        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0xe9b6c7aau + m[0].x, 20);
-        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0xd62f105du + m[5].x, 5);
-        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0x02441453u + m[10].x, 9);
-        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0xd8a1e681u + m[15].x, 14);
-        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0xe7d3fbc8u + m[4].x, 20);
-        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0x21e1cde6u + m[9].x, 5);
-        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0xc33707d6u + m[14].x, 9);
-        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0xf4d50d87u + m[3].x, 14);
-        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0x455a14edu + m[8].x, 20);
-        a = b + ROTL(a + (c ^ (d & (b ^ c))) + 0xa9e3e905u + m[13].x, 5);
-        d = a + ROTL(d + (b ^ (c & (a ^ b))) + 0xfcefa3f8u + m[2].x, 9);
-        c = d + ROTL(c + (a ^ (b & (d ^ a))) + 0x676f02d9u + m[7].x, 14);
-        b = c + ROTL(b + (d ^ (a & (c ^ d))) + 0x8d2a4c8au + m[12].x, 20);
-        a = b + ROTL(a + (b ^ c ^ d) + 0xfffa3942u + m[5].x, 4);
-        d = a + ROTL(d + (a ^ b ^ c) + 0x8771f681u + m[8].x, 11);
-        c = d + ROTL(c + (d ^ a ^ b) + 0x6d9d6122u + m[11].x, 16);
-        b = c + ROTL(b + (c ^ d ^ a) + 0xfde5380cu + m[14].x, 23);
-        a = b + ROTL(a + (b ^ c ^ d) + 0xa4beea44u + m[1].x, 4);
-        d = a + ROTL(d + (a ^ b ^ c) + 0x4bdecfa9u + m[4].x, 11);
-        c = d + ROTL(c + (d ^ a ^ b) + 0xf6bb4b60u + m[7].x, 16);
-        b = c + ROTL(b + (c ^ d ^ a) + 0xbebfbc70u + m[10].x, 23);
-        a = b + ROTL(a + (b ^ c ^ d) + 0x289b7ec6u + m[13].x, 4);
-        d = a + ROTL(d + (a ^ b ^ c) + 0xeaa127fau + m[0].x, 11);
-        c = d + ROTL(c + (d ^ a ^ b) + 0xd4ef3085u + m[3].x, 16);
-        b = c + ROTL(b + (c ^ d ^ a) + 0x04881d05u + m[6].x, 23);
-        a = b + ROTL(a + (b ^ c ^ d) + 0xd9d4d039u + m[9].x, 4);
-        d = a + ROTL(d + (a ^ b ^ c) + 0xe6db99e5u + m[12].x, 11);
-        c = d + ROTL(c + (d ^ a ^ b) + 0x1fa27cf8u + m[15].x, 16);
-        b = c + ROTL(b + (c ^ d ^ a) + 0xc4ac5665u + m[2].x, 23);
-        a = b + ROTL(a + (c ^ (b | ~d)) + 0xf4292244u + m[0].x, 6);
-        d = a + ROTL(d + (b ^ (a | ~c)) + 0x432aff97u + m[7].x, 10);
-        c = d + ROTL(c + (a ^ (d | ~b)) + 0xab9423a7u + m[14].x, 15);
-        b = c + ROTL(b + (d ^ (c | ~a)) + 0xfc93a039u + m[5].x, 21);
-        a = b + ROTL(a + (c ^ (b | ~d)) + 0x655b59c3u + m[12].x, 6);
-        d = a + ROTL(d + (b ^ (a | ~c)) + 0x8f0ccc92u + m[3].x, 10);
-        c = d + ROTL(c + (a ^ (d | ~b)) + 0xffeff47du + m[10].x, 15);
-        b = c + ROTL(b + (d ^ (c | ~a)) + 0x85845dd1u + m[1].x, 21);
-        a = b + ROTL(a + (c ^ (b | ~d)) + 0x6fa87e4fu + m[8].x, 6);
-        d = a + ROTL(d + (b ^ (a | ~c)) + 0xfe2ce6e0u + m[15].x, 10);
-        c = d + ROTL(c + (a ^ (d | ~b)) + 0xa3014314u + m[6].x, 15);
-        b = c + ROTL(b + (d ^ (c | ~a)) + 0x4e0811a1u + m[13].x, 21);
-        a = b + ROTL(a + (c ^ (b | ~d)) + 0xf7537e82u + m[4].x, 6);
-        d = a + ROTL(d + (b ^ (a | ~c)) + 0xbd3af235u + m[11].x, 10);
-        c = d + ROTL(c + (a ^ (d | ~b)) + 0x2ad7d2bbu + m[2].x, 15);
-        b = c + ROTL(b + (d ^ (c | ~a)) + 0xeb86d391u + m[9].x, 21);
-        a0 += a; b0 += b; c0 += c; d0 += d;
-    }
-    __builtin_memcpy(state, &a0, 32);
-    __builtin_memcpy(state + 8, &b0, 32);
-    __builtin_memcpy(state + 16, &c0, 32);
-    __builtin_memcpy(state + 24, &d0, 32);
-}
+MD5_KERNEL(compress_avx512vl, "avx512f,avx512vl", v8, lanes8, 8)
+#undef ROTL
 
 int sous_md5x16_available(void) {
     __builtin_cpu_init();

@@ -124,24 +124,17 @@ public enum MultiMD5 {
     public static func finalize(_ state: State, tail: UnsafeRawBufferPointer, totalLength: Int) -> [UInt8] {
         precondition(tail.count < 64)
         var s = (state.a, state.b, state.c, state.d)
-        return finish(&s, tail, from: 0, totalLength: totalLength)
-    }
-
-    /// Hashes the rest of `m` (whole blocks from block `from`, then the tail and padding) onto `s`.
-    static func finish(_ s: inout (UInt32, UInt32, UInt32, UInt32), _ m: UnsafeRawBufferPointer, from: Int, totalLength: Int? = nil) -> [UInt8] {
-        let whole = m.count / 64
-        if let base = m.baseAddress {
-            for b in from..<whole { md5Compress1(&s, base + b * 64) }
+        // The tail, 0x80, zeros, and the length in bits: one block, or two when the length does not fit.
+        var last = [UInt8](repeating: 0, count: 128)
+        if let base = tail.baseAddress, tail.count > 0 {
+            last.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: base, byteCount: tail.count) }
         }
-        var tail = [UInt8](repeating: 0, count: 128)
-        let rest = m.count - whole * 64
-        if rest > 0 { tail.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: m.baseAddress! + whole * 64, byteCount: rest) } }
-        tail[rest] = 0x80
-        let total = rest + 1 + 8 <= 64 ? 64 : 128
-        let bits = UInt64(totalLength ?? m.count) &* 8
-        for i in 0..<8 { tail[total - 8 + i] = UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i))) }
-        tail.withUnsafeBytes { t in
-            for off in stride(from: 0, to: total, by: 64) { md5Compress1(&s, t.baseAddress! + off) }
+        last[tail.count] = 0x80
+        let blocks = tail.count + 1 + 8 <= 64 ? 1 : 2
+        let bits = UInt64(totalLength) &* 8
+        for i in 0..<8 { last[blocks * 64 - 8 + i] = UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i))) }
+        last.withUnsafeBytes { t in
+            for b in 0..<blocks { md5Compress1(&s, t.baseAddress! + b * 64) }
         }
         var digest: [UInt8] = []
         digest.reserveCapacity(16)

@@ -165,26 +165,8 @@ struct RuntimeStreamTests {
                 #expect(received == all, "\(rec.name)")
                 #expect(printableText(events) == expected, "\(rec.name)")
                 #expect(!events.contains { if case .error = $0 { true } else { false } }, "\(rec.name)")
-            case "model-stream-error":
-                let e = try #require(failure)
-                #expect(e.kind == .modelStreamError)
-                #expect(e.errorCode == "ModelInvocationTimeExceeded")
-                #expect(Array(e.receivedPayload) == all && received == all)
-                #expect(e.description.contains("Model invocation time exceeded 60s"))
-                #expect(e.description.contains("\(all.count) bytes of output were received"))
-            case "internal-failure":
-                let e = try #require(failure)
-                #expect(e.kind == .internalStreamFailure)
-                #expect(e.isRetryable)
-                #expect(Array(e.receivedPayload) == all)
-            case "truncated":
-                let e = try #require(failure)
-                if case .eventStream(.truncated) = e.kind {} else { Issue.record("truncated: \(e)") }
-                #expect(!received.isEmpty && Array(e.receivedPayload) == received)
-            case "bad-crc":
-                let e = try #require(failure)
-                if case .eventStream(.messageChecksumMismatch) = e.kind {} else { Issue.record("bad-crc: \(e)") }
-            default: break
+            default:
+                try Self.expectRecordedFailure(rec.name, failure, received: received, all: all)
             }
         }
 
@@ -209,17 +191,8 @@ struct RuntimeStreamTests {
                 #expect(failure == nil, "\(rec.name): \(String(describing: failure))")
                 #expect(received == all, "\(rec.name)")
                 #expect(arrivals >= 1, "\(rec.name)")
-            case "model-stream-error":
-                #expect(failure?.kind == .modelStreamError && failure?.errorCode == "ModelInvocationTimeExceeded")
-                #expect(received == all && failure.map { Array($0.receivedPayload) } == all)
-            case "internal-failure":
-                #expect(failure?.kind == .internalStreamFailure && failure.map { Array($0.receivedPayload) } == all)
-            case "truncated":
-                if case .eventStream(.truncated)? = failure?.kind {} else { Issue.record("truncated: \(String(describing: failure))") }
-                #expect(!received.isEmpty && failure.map { Array($0.receivedPayload) } == received)
-            case "bad-crc":
-                if case .eventStream(.messageChecksumMismatch)? = failure?.kind {} else { Issue.record("bad-crc: \(String(describing: failure))") }
-            default: break
+            default:
+                try Self.expectRecordedFailure(rec.name, failure, received: received, all: all)
             }
         }
 
@@ -390,6 +363,35 @@ struct RuntimeStreamTests {
         }
         await #expect(throws: SageMakerRuntimeError.self) {
             _ = try await client.invokeEndpoint(InvokeEndpointInput(endpointName: "ok", body: Data(count: 6 * 1024 * 1024 + 1)))
+        }
+    }
+}
+
+extension RuntimeStreamTests {
+    /// The error a recorded failing stream must end with, whichever way it was read: its kind, code and
+    /// message, and the payload received before it.
+    static func expectRecordedFailure(_ name: String, _ failure: SageMakerRuntimeError?, received: [UInt8], all: [UInt8]) throws {
+        switch name {
+        case "model-stream-error":
+            let e = try #require(failure)
+            #expect(e.kind == .modelStreamError)
+            #expect(e.errorCode == "ModelInvocationTimeExceeded")
+            #expect(Array(e.receivedPayload) == all && received == all)
+            #expect(e.description.contains("Model invocation time exceeded 60s"))
+            #expect(e.description.contains("\(all.count) bytes of output were received"))
+        case "internal-failure":
+            let e = try #require(failure)
+            #expect(e.kind == .internalStreamFailure)
+            #expect(e.isRetryable)
+            #expect(Array(e.receivedPayload) == all)
+        case "truncated":
+            let e = try #require(failure)
+            if case .eventStream(.truncated) = e.kind {} else { Issue.record("truncated: \(e)") }
+            #expect(!received.isEmpty && Array(e.receivedPayload) == received)
+        case "bad-crc":
+            let e = try #require(failure)
+            if case .eventStream(.messageChecksumMismatch) = e.kind {} else { Issue.record("bad-crc: \(e)") }
+        default: break
         }
     }
 }

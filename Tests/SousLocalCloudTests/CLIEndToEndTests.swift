@@ -12,7 +12,7 @@ final class RecipeFixture {
     let env: [String: String]
     static let model = TestPaths.shared("models/stories260K-hf")
 
-    init(local: Bool, bigFileMiB: Int = 12, slowUpload: Bool = false) throws {
+    init(local: Bool, bigFileMiB: Int = 12, holdUpload: Bool = false) throws {
         dir = try TestPaths.makeTemporaryDirectory("sous-local-e2e")
         workspace = dir.appendingPathComponent("workspace")
         let hubScript = TestPaths.packageRoot.appendingPathComponent("Tests/python/localcloud_hub.py").path
@@ -44,7 +44,7 @@ final class RecipeFixture {
               - id: upload
                 uses: shell
                 with:
-                  command: \(py) \(script) upload \(big.path) sous-e2e data/big.bin\(slowUpload ? " --slow" : "")
+                  command: \(py) \(script) upload \(big.path) sous-e2e data/big.bin\(holdUpload ? " --hold" : "")
                   env: \(awsEnv)
               - id: deploy
                 uses: shell
@@ -144,7 +144,7 @@ struct CLIEndToEndTests {
 
     @Test("kill -9 during a multipart upload; the rerun (local: true) restarts the cloud and completes")
     func killDuringUpload() throws {
-        let f = try RecipeFixture(local: true, bigFileMiB: 30, slowUpload: true)
+        let f = try RecipeFixture(local: true, bigFileMiB: 30, holdUpload: true)
         defer { f.stop() }
         let first = try f.start()
         let uploads = f.dataDir.appendingPathComponent("s3/sous-e2e/uploads")

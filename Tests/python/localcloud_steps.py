@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Notebook-like steps run by test recipes (shell steps) against whatever AWS_ENDPOINT_URL points at.
 
-  localcloud_steps.py upload FILE BUCKET KEY [--slow]   multipart upload (5 MiB parts); --slow paces reads
+  localcloud_steps.py upload FILE BUCKET KEY [--hold]   multipart upload (5 MiB parts); --hold holds the first
+                                                        upload after 10 MiB until the server is gone
   localcloud_steps.py deploy NAME MODEL_ID              TGI model + config + endpoint (adopted when they exist), waits InService
   localcloud_steps.py invoke NAME PROMPT                streams tokens to stdout, prints `TOKENS <n>` at the end
   localcloud_steps.py cleanup NAME BUCKET               deletes the endpoint, config, model, objects and bucket
 """
 import json
 import os
+import socket
 import sys
 import time
+import urllib.parse
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -24,29 +27,48 @@ def client(name):
     return boto3.client(name, config=CFG)
 
 
-class SlowReader:
-    def __init__(self, f):
+class HeldReader:
+    """Hands out the file, but the first time this file is uploaded it stops once HOLD_AT bytes are out (two
+    parts, so at least one is on the server) and waits until the server stops answering: the test kills it
+    there. A marker file next to the data records the hold, so the rerun's upload goes straight through."""
+    HOLD_AT = 10 << 20
+
+    def __init__(self, f, marker):
         self.f = f
+        self.marker = marker
 
     def read(self, n=-1):
-        data = self.f.read(n)
-        time.sleep(0.1 * len(data) / (1 << 20))  # pacing (0.1 s per MiB) so a test can kill the server mid-upload
-        return data
+        if self.f.tell() >= self.HOLD_AT and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            wait_until_server_gone()
+        return self.f.read(n)
 
     def __getattr__(self, a):
         return getattr(self.f, a)
 
 
-def upload(path, bucket, key, slow=False):
+def wait_until_server_gone(deadline_s=120):
+    """Polls AWS_ENDPOINT_URL until it refuses connections (or the deadline passes)."""
+    url = urllib.parse.urlparse(os.environ["AWS_ENDPOINT_URL"])
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            socket.create_connection((url.hostname, url.port), timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.05)  # poll interval while waiting for the condition
+
+
+def upload(path, bucket, key, hold=False):
     s3 = client("s3")
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError:
         s3.create_bucket(Bucket=bucket)
-    cfg = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20, max_concurrency=2, use_threads=not slow)
-    if slow:
+    cfg = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20, max_concurrency=2, use_threads=not hold)
+    if hold:
         with open(path, "rb") as f:
-            s3.upload_fileobj(SlowReader(f), bucket, key, Config=cfg)
+            s3.upload_fileobj(HeldReader(f, path + ".held"), bucket, key, Config=cfg)
     else:
         s3.upload_file(path, bucket, key, Config=cfg)
     h = s3.head_object(Bucket=bucket, Key=key)
@@ -130,7 +152,7 @@ def cleanup(name, bucket):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "upload":
-        upload(args[0], args[1], args[2], slow="--slow" in args)
+        upload(args[0], args[1], args[2], hold="--hold" in args)
     elif cmd == "deploy":
         deploy(args[0], args[1])
     elif cmd == "invoke":
