@@ -66,23 +66,41 @@ public enum MultiMD5 {
     /// Feeds each state its data (a whole number of 64-byte blocks each; lengths may differ), sixteen lanes at
     /// a time where the CPU allows and at least two lanes are left, one by one otherwise.
     public static func update(_ states: inout [State], _ data: [UnsafeRawBufferPointer]) {
-        precondition(states.count == data.count)
-        let order = data.indices.sorted { data[$0].count > data[$1].count }
+        update(&states, segments: data.map { [$0] })
+    }
+
+    /// Like `update(_:_:)` with each state's data in several pieces (each a whole number of 64-byte blocks),
+    /// taken in order: a lane goes straight on from one piece to the next, so a message that arrived in chunks
+    /// keeps its lane for all of them.
+    public static func update(_ states: inout [State], segments: [[UnsafeRawBufferPointer]]) {
+        precondition(states.count == segments.count)
+        let pieces = segments.map { lane in
+            lane.filter { seg in
+                precondition(seg.count % 64 == 0, "MultiMD5.update takes whole blocks")
+                return seg.count > 0
+            }
+        }
+        let totals = pieces.map { $0.reduce(0) { $0 + $1.count / 64 } }
+        let order = pieces.indices.sorted { totals[$0] > totals[$1] }
         var start = 0
         while start < order.count {
             let group = Array(order[start..<min(start + 16, order.count)])
             start += group.count
             var lanes = [UInt32](repeating: 0, count: 64)
             for (j, k) in group.enumerated() {
-                precondition(data[k].count % 64 == 0, "MultiMD5.update takes whole blocks")
                 (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j]) = (states[k].a, states[k].b, states[k].c, states[k].d)
             }
-            let blocks = group.map { data[$0].count / 64 }
-            var done = 0
-            var active = Array(group.indices).filter { blocks[$0] > 0 }
+            // Where each lane is: its piece, and the blocks of that piece already taken.
+            var piece = [Int](repeating: 0, count: group.count)
+            var taken = [Int](repeating: 0, count: group.count)
+            func left(_ j: Int) -> Int { pieces[group[j]][piece[j]].count / 64 - taken[j] }
+            func at(_ j: Int) -> UnsafePointer<UInt8> {
+                pieces[group[j]][piece[j]].baseAddress!.assumingMemoryBound(to: UInt8.self) + taken[j] * 64
+            }
+            var active = Array(group.indices).filter { !pieces[group[$0]].isEmpty }
             var finished = [(UInt32, UInt32, UInt32, UInt32)?](repeating: nil, count: group.count)
             while vectorized && active.count >= 2 {
-                let until = active.map { blocks[$0] }.min()!
+                let n = active.map(left).min()!
                 if active.count <= 8 && halfWidth {
                     // Eight lanes or fewer: the 256-bit kernel does half the work per block.
                     var half = [UInt32](repeating: 0, count: 32)
@@ -90,29 +108,37 @@ public enum MultiMD5 {
                     for slot in 0..<8 {
                         let j = active[min(slot, active.count - 1)]
                         (half[slot], half[8 + slot], half[16 + slot], half[24 + slot]) = (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j])
-                        ptrs[slot] = data[group[j]].baseAddress!.assumingMemoryBound(to: UInt8.self) + done * 64
+                        ptrs[slot] = at(j)
                     }
-                    sous_md5x8(&half, ptrs, until - done)
+                    sous_md5x8(&half, ptrs, n)
                     for (slot, j) in active.enumerated() {
                         (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j]) = (half[slot], half[8 + slot], half[16 + slot], half[24 + slot])
                     }
                 } else {
                     var ptrs = [UnsafePointer<UInt8>?](repeating: nil, count: 16)
-                    for j in 0..<16 {
-                        let src = active.contains(j) ? j : active[0]
-                        ptrs[j] = data[group[src]].baseAddress!.assumingMemoryBound(to: UInt8.self) + done * 64
-                    }
-                    sous_md5x16(&lanes, ptrs, until - done)
+                    for j in 0..<16 { ptrs[j] = at(active.contains(j) ? j : active[0]) }
+                    sous_md5x16(&lanes, ptrs, n)
                 }
-                done = until
+                for j in active {
+                    taken[j] += n
+                    if left(j) == 0 {
+                        piece[j] += 1
+                        taken[j] = 0
+                    }
+                }
                 // A lane that leaves keeps its state here: the kernels go on computing (unused) values in it.
-                for j in active where blocks[j] == done { finished[j] = (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j]) }
-                active.removeAll { blocks[$0] == done }
+                for j in active where piece[j] == pieces[group[j]].count {
+                    finished[j] = (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j])
+                }
+                active.removeAll { piece[$0] == pieces[group[$0]].count }
             }
             for (j, k) in group.enumerated() {
                 var s = finished[j] ?? (lanes[j], lanes[16 + j], lanes[32 + j], lanes[48 + j])
-                if blocks[j] > done, let base = data[k].baseAddress {
-                    for b in done..<blocks[j] { md5Compress1(&s, base + b * 64) }
+                while piece[j] < pieces[k].count {
+                    let base = pieces[k][piece[j]].baseAddress!
+                    for b in taken[j]..<(pieces[k][piece[j]].count / 64) { md5Compress1(&s, base + b * 64) }
+                    piece[j] += 1
+                    taken[j] = 0
                 }
                 states[k] = State(s)
             }

@@ -6,44 +6,56 @@ import SousCrypto
 /// Streams request bodies to files and files to response bodies, hashing on the way (no whole-object buffering).
 enum BodyIO {
     /// Writes `body` to a new file at `url`, computing SHA-256 as it goes when `sha256` is set (the client
-    /// signed the payload's hash), and its MD5 (the ETag) with the other bodies arriving meanwhile
-    /// (`MD5Batcher`, which reads back what was written a megabyte at a time).
+    /// signed the payload's hash), and its MD5 (the ETag) with the other bodies arriving meanwhile. The bytes are
+    /// gathered in 1 MiB page-aligned chunks that go to the disk writer (`DirectWriter`, around the page
+    /// cache) and to `MD5Batcher` at once; a body holds at most `FileSink.maxInFlight` chunks.
     static func receive(_ body: RequestBody, to url: URL, sha256 wantSHA: Bool = true) async throws -> ReceivedFile {
-        let fd = open(url.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
-        guard fd >= 0 else {
-            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not create \(url.path) (errno \(errno)).")
-        }
+        let sink = try FileSink(path: url.path)
+        let stream = MD5Batcher.shared.open()
         var sha = SHA256Hasher()
-        var size: UInt64 = 0
-        let md5: [UInt8]
-        var writing = true
+        var size = 0  // bytes handed over in full chunks
+        var chunk = ChunkPool.shared.take()
         do {
-            let stream = try MD5Batcher.shared.open(url.path)
             for try await buffer in body {
-                try buffer.withUnsafeReadableBytes { raw in
+                buffer.withUnsafeReadableBytes { raw in
                     if wantSHA { sha.update(raw) }
                     var off = 0
                     while off < raw.count {
-                        let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not write \(url.path) (errno \(errno)); is the disk full?")
-                        }
+                        let n = min(raw.count - off, AlignedChunk.size - chunk.count)
+                        (chunk.base + chunk.count).copyMemory(from: raw.baseAddress! + off, byteCount: n)
+                        chunk.count += n
                         off += n
+                        if chunk.count == AlignedChunk.size {
+                            let full = chunk
+                            sink.submit(full, offset: size)
+                            MD5Batcher.shared.add(stream, full.bytes) { sink.release(full) }
+                            size += chunk.count
+                            chunk = ChunkPool.shared.take()
+                        }
                     }
                 }
-                size += UInt64(buffer.readableBytes)
-                MD5Batcher.shared.advance(stream, written: Int(size))
+                if let error = sink.error { throw error }
+                await sink.wait(untilAtMost: FileSink.maxInFlight - 1)
             }
-            close(fd)
-            writing = false
-            md5 = try await MD5Batcher.shared.finish(stream, total: Int(size))
         } catch {
-            if writing { close(fd) }
+            ChunkPool.shared.give(chunk)
+            await sink.wait(untilAtMost: 0)  // the writer and the hasher are done with this body's chunks
+            sink.abandon()
             try? FileManager.default.removeItem(at: url)
             throw error
         }
-        return ReceivedFile(url: url, size: size, md5: md5, sha256: wantSHA ? sha.finalize() : [])
+        let last = chunk
+        let total = size + last.count
+        sink.submit(last, offset: size)
+        let md5 = await MD5Batcher.shared.finish(stream, last.bytes, total: total) { sink.release(last) }
+        await sink.wait(untilAtMost: 0)
+        do {
+            try sink.close(length: total)
+        } catch {
+            try? FileManager.default.removeItem(at: url)
+            throw error
+        }
+        return ReceivedFile(url: url, size: UInt64(total), md5: md5, sha256: wantSHA ? sha.finalize() : [])
     }
 
     /// Collects a small body (JSON requests, XML bodies) up to `limit` bytes.

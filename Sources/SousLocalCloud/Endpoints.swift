@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import SousAWS
 import SousHub
 import Synchronization
 
@@ -268,6 +269,5 @@ struct EndpointLoader: Sendable {
 
 /// The size of the file at `url`, following symlinks (Hub cache snapshots and mounted S3 objects are links).
 func fileSize(_ url: URL) -> UInt64 {
-    var st = stat()
-    return stat(url.path, &st) == 0 ? UInt64(st.st_size) : 0
+    FileStat(url.path)?.size ?? 0
 }

@@ -6,74 +6,64 @@ import SousCrypto
 ///
 /// Every PutObject and UploadPart body needs its MD5 before the response can go out, and MD5 is the largest
 /// CPU cost of receiving an upload (about 1.4 s per GB on one core with OpenSSL). Here a receiver hands over
-/// each megabyte it has written (`advance`) and one worker thread hashes what all the bodies in flight have
-/// handed over together, in the sixteen lanes of `MultiMD5` — a fraction of the CPU of hashing them one by
-/// one. Middle chunks wait for a round of `roundTarget` bodies or `window` (the bodies are still arriving, so
-/// nobody waits for them); a finished body (`finish`) goes as soon as the worker is free, with the other
-/// finished ones.
+/// each megabyte it has received (`add`, the chunk it also hands to the disk writer) and one worker thread
+/// hashes what all the bodies in flight have handed over together, in the sixteen lanes of `MultiMD5` — a
+/// fraction of the CPU of hashing them one by one. Middle chunks wait for a round of `roundTarget` bodies or
+/// `window` (the bodies are still arriving, so nobody waits for them); a finished body (`finish`), or a
+/// receiver out of chunks (`kick`), starts a round as soon as the worker is free.
 final class MD5Batcher: @unchecked Sendable {
-    // @unchecked Sendable: `pending` and `running` are only touched with `lock` held; a stream's `state`
-    // and `failure` only by the worker thread, its `submitted` only by its receiver.
+    // @unchecked Sendable: `pending`, `running` and `urgent` are only touched with `lock` held; a stream's
+    // `state` and `hashed` only by the worker thread.
     static let shared = MD5Batcher()
 
-    /// Bytes a receiver accumulates before handing them over.
-    static let chunk = 1 << 20
     /// A round starts once this many bodies have bytes waiting (or a body is finished, or `window` passed).
     static let roundTarget = 12
     let window: Duration = .milliseconds(50)
 
-    /// One body being hashed: the file it is written to, read back from the page cache by the worker.
+    /// One body being hashed.
     final class Stream: @unchecked Sendable {
-        let fd: Int32
-        let path: String
-        var submitted = 0
         var state = MultiMD5.State()
-        var failure: (any Error)?
-
-        init(fd: Int32, path: String) {
-            self.fd = fd
-            self.path = path
-        }
-
-        deinit { close(fd) }
+        /// Bytes that went through `state`.
+        var hashed = 0
     }
 
     private struct Chunk {
         var stream: Stream
-        var offset: Int
-        var length: Int
+        var data: UnsafeRawBufferPointer
+        /// Called once the chunk's bytes have been read.
+        var release: @Sendable () -> Void
         /// Set on a body's last chunk: its total length and who waits for the digest.
-        var final: (total: Int, done: CheckedContinuation<[UInt8], any Error>)?
+        var final: (total: Int, done: CheckedContinuation<[UInt8], Never>)?
         var queued = ContinuousClock.now
     }
 
     private let lock = NSCondition()
     private var pending: [Chunk] = []
     private var running = false
+    private var urgent = false
 
-    /// Starts hashing the body being written to `path`.
-    func open(_ path: String) throws -> Stream {
-        let fd = Foundation.open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not read back \(path) (errno \(errno)).")
-        }
-        return Stream(fd: fd, path: path)
+    /// Starts hashing a body.
+    func open() -> Stream { Stream() }
+
+    /// The next bytes of the body (a whole number of 64-byte blocks), valid until `release` is called.
+    func add(_ s: Stream, _ data: UnsafeRawBufferPointer, release: @escaping @Sendable () -> Void) {
+        precondition(data.count % 64 == 0, "MD5Batcher.add takes whole blocks")
+        enqueue(Chunk(stream: s, data: data, release: release, final: nil))
     }
 
-    /// The receiver has written `written` bytes of the body: hands over its whole blocks once a chunk is waiting.
-    func advance(_ s: Stream, written: Int) {
-        let ready = (written - s.submitted) / 64 * 64
-        guard ready >= Self.chunk else { return }
-        enqueue(Chunk(stream: s, offset: s.submitted, length: ready, final: nil))
-        s.submitted += ready
+    /// The body's last bytes (`data`, valid until `release` is called), `total` bytes in all: its MD5.
+    func finish(_ s: Stream, _ data: UnsafeRawBufferPointer, total: Int, release: @escaping @Sendable () -> Void) async -> [UInt8] {
+        await withCheckedContinuation { (c: CheckedContinuation<[UInt8], Never>) in
+            enqueue(Chunk(stream: s, data: data, release: release, final: (total, c)))
+        }
     }
 
-    /// The body is complete at `total` bytes: its MD5.
-    func finish(_ s: Stream, total: Int) async throws -> [UInt8] {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<[UInt8], any Error>) in
-            enqueue(Chunk(stream: s, offset: s.submitted, length: total - s.submitted, final: (total, c)))
-            s.submitted = total
-        }
+    /// A receiver waits for its chunks to come back: hash everything pending now.
+    func kick() {
+        lock.lock()
+        urgent = true
+        lock.signal()
+        lock.unlock()
     }
 
     private func enqueue(_ c: Chunk) {
@@ -94,10 +84,11 @@ final class MD5Batcher: @unchecked Sendable {
             lock.lock()
             var round: [Chunk] = []
             while round.isEmpty {
-                if pending.contains(where: { $0.final != nil }) {
+                if !pending.isEmpty && (urgent || pending.contains(where: { $0.final != nil })) {
                     // A complete body goes at once (its client waits), with every other body's waiting bytes.
                     round = pending
                     pending.removeAll()
+                    urgent = false
                 } else if let oldest = pending.first?.queued {
                     // Only middle chunks: nobody waits for them, so let more bodies' bytes join the round.
                     let deadline = oldest + window
@@ -109,6 +100,7 @@ final class MD5Batcher: @unchecked Sendable {
                         _ = lock.wait(until: Date(timeIntervalSinceNow: Double(secs) + Double(atto) * 1e-18))
                     }
                 } else {
+                    urgent = false
                     lock.wait()
                 }
             }
@@ -117,62 +109,33 @@ final class MD5Batcher: @unchecked Sendable {
         }
     }
 
-    /// Hashes one round: each body's waiting chunks (contiguous in its file) form one lane.
+    /// Hashes one round: each body's waiting chunks, in order, form one lane.
     private func hash(_ round: [Chunk]) {
-        var lanes: [(stream: Stream, offset: Int, length: Int, final: (total: Int, done: CheckedContinuation<[UInt8], any Error>)?)] = []
+        var perStream: [[Chunk]] = []
         var index: [ObjectIdentifier: Int] = [:]
         for c in round {
             if let i = index[ObjectIdentifier(c.stream)] {
-                lanes[i].length += c.length
-                lanes[i].final = c.final
+                perStream[i].append(c)
             } else {
-                index[ObjectIdentifier(c.stream)] = lanes.count
-                lanes.append((c.stream, c.offset, c.length, c.final))
+                index[ObjectIdentifier(c.stream)] = perStream.count
+                perStream.append([c])
             }
         }
-        // Map each lane's bytes (whole pages around them) from the page cache.
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        var maps: [(base: UnsafeMutableRawPointer?, size: Int, data: UnsafeRawBufferPointer)] = []
-        for lane in lanes {
-            guard lane.length > 0, lane.stream.failure == nil else {
-                maps.append((nil, 0, UnsafeRawBufferPointer(start: nil, count: 0)))
-                continue
-            }
-            let start = lane.offset / page * page
-            let size = lane.offset + lane.length - start
-            let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, lane.stream.fd, off_t(start))
-            if p == MAP_FAILED || p == nil {
-                lane.stream.failure = ServiceError(
-                    .internalServerError, "InternalError", "The local cloud could not read back \(lane.stream.path) (errno \(errno)).")
-                maps.append((nil, 0, UnsafeRawBufferPointer(start: nil, count: 0)))
-            } else {
-                maps.append((p, size, UnsafeRawBufferPointer(start: p! + (lane.offset - start), count: lane.length)))
-            }
-        }
-        defer { for m in maps where m.base != nil { munmap(m.base, m.size) } }
-        // A whole body in one lane with no state yet: plain digests (OpenSSL when few).
-        let whole = lanes.indices.filter { lanes[$0].offset == 0 && lanes[$0].final != nil && lanes[$0].stream.failure == nil }
-        let wholeSet = Set(whole)
-        let wholeDigests = MultiMD5.digests(whole.map { maps[$0].data })
-        // The others: their whole blocks through the lanes, then the last tails.
-        let rest = lanes.indices.filter { !wholeSet.contains($0) && lanes[$0].stream.failure == nil }
-        var states = rest.map { lanes[$0].stream.state }
-        MultiMD5.update(&states, rest.map { i in
-            let d = maps[i].data
-            return UnsafeRawBufferPointer(rebasing: d[0..<(d.count / 64 * 64)])
+        var states = perStream.map { $0[0].stream.state }
+        MultiMD5.update(&states, segments: perStream.map { chunks in
+            chunks.map { UnsafeRawBufferPointer(rebasing: $0.data[0..<($0.data.count / 64 * 64)]) }
         })
-        for (k, i) in rest.enumerated() { lanes[i].stream.state = states[k] }
-        for (i, lane) in lanes.enumerated() {
-            guard let final = lane.final else { continue }
-            if let failure = lane.stream.failure {
-                final.done.resume(throwing: failure)
-            } else if let w = whole.firstIndex(of: i) {
-                final.done.resume(returning: wholeDigests[w])
-            } else {
-                let d = maps[i].data
-                let tail = UnsafeRawBufferPointer(rebasing: d[(d.count / 64 * 64)...])
-                final.done.resume(returning: MultiMD5.finalize(lane.stream.state, tail: tail, totalLength: final.total))
+        for (chunks, state) in zip(perStream, states) {
+            let stream = chunks[0].stream
+            stream.state = state
+            stream.hashed += chunks.reduce(0) { $0 + $1.data.count / 64 * 64 }
+            var done: (CheckedContinuation<[UInt8], Never>, [UInt8])?
+            if let last = chunks.last, let final = last.final {
+                let tail = UnsafeRawBufferPointer(rebasing: last.data[(last.data.count / 64 * 64)...])
+                done = (final.done, MultiMD5.finalize(state, tail: tail, totalLength: final.total))
             }
+            for c in chunks { c.release() }
+            if let (continuation, digest) = done { continuation.resume(returning: digest) }
         }
     }
 }

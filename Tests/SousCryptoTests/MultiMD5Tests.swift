@@ -109,4 +109,29 @@ import Testing
         #expect(round > 10)
     }
 
+
+    @Test("Pieces: each message in several pieces of different sizes (some empty), lanes going on from piece to piece")
+    func pieces() {
+        // Twenty messages (more than one batch of sixteen), each cut into 1-5 pieces at block boundaries; a
+        // lane's pieces end at different points than its neighbours', so lanes leave at many places.
+        let messages = (0..<20).map { Self.bytes(($0 * 4_111) % 70_000 + ($0 % 3) * 64, seed: UInt64(500 + $0)) }
+        Self.withBuffers(messages) { bufs in
+            var states = [MultiMD5.State](repeating: MultiMD5.State(), count: bufs.count)
+            var segments: [[UnsafeRawBufferPointer]] = []
+            for (k, b) in bufs.enumerated() {
+                let whole = b.count / 64 * 64
+                var cuts = [0]
+                for j in 1..<(1 + k % 5) { cuts.append(min(whole, whole * j / (1 + k % 5) / 64 * 64)) }
+                cuts.append(whole)
+                if k % 4 == 1 { cuts.insert(0, at: 0) }  // an empty first piece
+                segments.append((0..<(cuts.count - 1)).map { UnsafeRawBufferPointer(rebasing: b[cuts[$0]..<cuts[$0 + 1]]) })
+            }
+            MultiMD5.update(&states, segments: segments)
+            for k in bufs.indices {
+                let whole = bufs[k].count / 64 * 64
+                let digest = MultiMD5.finalize(states[k], tail: UnsafeRawBufferPointer(rebasing: bufs[k][whole...]), totalLength: bufs[k].count)
+                #expect(digest == Digest.md5(messages[k]), "message \(k) in \(segments[k].count) pieces")
+            }
+        }
+    }
 }
