@@ -53,6 +53,7 @@ typedef union {{
 }} lanes16;
 
 typedef union {{
+    __m256i v;
     v8 x;
     uint32_t u[8];
 }} lanes8;
@@ -61,9 +62,61 @@ typedef union {{
 #define MD5_STEPS \\
 {c_steps}
 
-// A kernel over N lanes of vector type V (lane union L): state[0..4N) holds A, B, C, D lane by lane; each
-// block is transposed (word w of every lane into m[w], one 64-byte load per lane) and put through MD5_STEPS.
-#define MD5_KERNEL(NAME, TARGET, V, L, N) \\
+// Word w of every lane's 64-byte block into m[w]: one 64-byte load per lane, then a transpose in registers
+// (32-bit unpacks, 64-bit unpacks, then 128-bit shuffles; 64 shuffles for sixteen lanes, 32 for eight).
+__attribute__((target("avx512f")))
+static inline void load16(lanes16 m[16], const uint8_t *const ptrs[16], size_t off) {{
+    __m512i r[16], t[16], u[16];
+    for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_si512((const void *)(ptrs[j] + off));
+    for (int j = 0; j < 16; j += 2) {{
+        t[j] = _mm512_unpacklo_epi32(r[j], r[j + 1]);
+        t[j + 1] = _mm512_unpackhi_epi32(r[j], r[j + 1]);
+    }}
+    // u[4g + c] holds rows 4g..4g+3 of column 4k + c in its 128-bit lane k.
+    for (int g = 0; g < 4; g++) {{
+        u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+        u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+    }}
+    for (int c = 0; c < 4; c++) {{
+        __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88), v1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xdd);
+        __m512i w0 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88), w1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xdd);
+        m[c].v = _mm512_shuffle_i32x4(v0, w0, 0x88);
+        m[8 + c].v = _mm512_shuffle_i32x4(v0, w0, 0xdd);
+        m[4 + c].v = _mm512_shuffle_i32x4(v1, w1, 0x88);
+        m[12 + c].v = _mm512_shuffle_i32x4(v1, w1, 0xdd);
+    }}
+}}
+
+__attribute__((target("avx512f,avx512vl")))
+static inline void load8(lanes8 m[16], const uint8_t *const ptrs[8], size_t off) {{
+    __m512i r[8], t[8], u[8];
+    for (int j = 0; j < 8; j++) r[j] = _mm512_loadu_si512((const void *)(ptrs[j] + off));
+    for (int j = 0; j < 8; j += 2) {{
+        t[j] = _mm512_unpacklo_epi32(r[j], r[j + 1]);
+        t[j + 1] = _mm512_unpackhi_epi32(r[j], r[j + 1]);
+    }}
+    for (int g = 0; g < 2; g++) {{
+        u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+        u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+    }}
+    // Column 4k + c: rows 0-3 from u[c], rows 4-7 from u[4 + c], both in 128-bit lane k.
+    const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    for (int c = 0; c < 4; c++) {{
+        __m512i p = _mm512_permutex2var_epi64(u[c], lo, u[4 + c]), q = _mm512_permutex2var_epi64(u[c], hi, u[4 + c]);
+        m[c].v = _mm512_castsi512_si256(p);
+        m[4 + c].v = _mm512_extracti64x4_epi64(p, 1);
+        m[8 + c].v = _mm512_castsi512_si256(q);
+        m[12 + c].v = _mm512_extracti64x4_epi64(q, 1);
+    }}
+}}
+
+// A kernel over N lanes of vector type V (lane union L, loaded by LOAD): state[0..4N) holds A, B, C, D lane by
+// lane; each block goes through MD5_STEPS.
+#define MD5_KERNEL(NAME, TARGET, V, L, N, LOAD) \\
     __attribute__((target(TARGET))) \\
     static void NAME(uint32_t state[4 * N], const uint8_t *const ptrs[N], size_t nblocks) {{ \\
         V a0, b0, c0, d0; \\
@@ -73,11 +126,7 @@ typedef union {{
         __builtin_memcpy(&d0, state + 3 * N, 4 * N); \\
         for (size_t blk = 0; blk < nblocks; blk++) {{ \\
             L m[16]; \\
-            for (int j = 0; j < N; j++) {{ \\
-                lanes16 row; \\
-                row.v = _mm512_loadu_si512((const void *)(ptrs[j] + blk * 64)); \\
-                for (int w = 0; w < 16; w++) m[w].u[j] = row.u[w]; \\
-            }} \\
+            LOAD(m, ptrs, blk * 64); \\
             V a = a0, b = b0, c = c0, d = d0; \\
             MD5_STEPS \\
             a0 += a; b0 += b; c0 += c; d0 += d; \\
@@ -89,10 +138,10 @@ typedef union {{
     }}
 
 #define ROTL(x, s) ((v16)_mm512_rol_epi32((__m512i)(x), (s)))
-MD5_KERNEL(compress_avx512, "avx512f", v16, lanes16, 16)
+MD5_KERNEL(compress_avx512, "avx512f", v16, lanes16, 16, load16)
 #undef ROTL
 #define ROTL(x, s) ((v8)_mm256_rol_epi32((__m256i)(x), (s)))
-MD5_KERNEL(compress_avx512vl, "avx512f,avx512vl", v8, lanes8, 8)
+MD5_KERNEL(compress_avx512vl, "avx512f,avx512vl", v8, lanes8, 8, load8)
 #undef ROTL
 
 int sous_md5x16_available(void) {{
