@@ -42,6 +42,9 @@ public struct S3TransferOptions: Sendable {
     public var multipartThreshold: UInt64 = 8 << 20
     /// Part size (AWS CLI default 8 MiB); raised automatically so a file needs at most 10,000 parts.
     public var partSize: UInt64 = 8 << 20
+    /// Ignore `partSize` and size each file's parts by `automaticPartSize(fileSize:)` (the s3.upload step's
+    /// default).
+    public var automaticPartSize = false
     /// S3's minimum part size (all parts but the last); only tests against emulators lower it.
     public var minimumPartSize: UInt64 = 5 << 20
     /// Parts (or small files) uploaded at once. Memory stays bounded: bodies stream from the file.
@@ -480,6 +483,16 @@ extension S3Client {
     }
 
     /// Part size for a file: at least `requested`, large enough for ≤ 10,000 parts (rounded up to 1 MiB).
+    /// A part size for a file of `fileSize` bytes: a sixteenth of the file (so one file still fills the
+    /// connections), at least 8 MiB and at most 64 MiB, in whole MiB. Fewer, larger parts mean fewer requests
+    /// for both ends to handle; it depends on the file's size alone, so an interrupted upload resumes with the
+    /// same parts.
+    public static func automaticPartSize(fileSize: UInt64) -> UInt64 {
+        let mib: UInt64 = 1 << 20
+        let sixteenth = ((fileSize + 15) / 16 + mib - 1) / mib * mib
+        return min(max(sixteenth, 8 * mib), 64 * mib)
+    }
+
     public static func effectivePartSize(fileSize: UInt64, requested: UInt64) -> UInt64 {
         let minimum = (fileSize + 9_999) / 10_000
         var p = max(requested, minimum, 1)
@@ -490,7 +503,8 @@ extension S3Client {
     private func multipartUpload(
         _ path: String, size: UInt64, modified: Double, sha: String?, bucket: String, key: String, options: S3TransferOptions
     ) async throws -> S3UploadResult {
-        let partSize = Self.effectivePartSize(fileSize: size, requested: max(options.partSize, options.minimumPartSize))
+        let requested = options.automaticPartSize ? Self.automaticPartSize(fileSize: size) : options.partSize
+        let partSize = Self.effectivePartSize(fileSize: size, requested: max(requested, options.minimumPartSize))
         let partCount = Int((size + partSize - 1) / partSize)
         let statePath = options.stateDirectory.map { S3MultipartState.path(directory: $0, bucket: bucket, key: key) }
         var uploadId: String?

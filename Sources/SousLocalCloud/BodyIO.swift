@@ -26,10 +26,12 @@ enum BodyIO {
                         chunk.count += n
                         off += n
                         if chunk.count == AlignedChunk.size {
-                            let full = chunk
+                            // Once handed over, the chunk may be hashed, written and back in the pool (and
+                            // refilled by another body) at any moment: nothing of it is read here afterwards.
+                            let full = chunk, bytes = chunk.bytes
                             sink.submit(full, offset: size)
-                            MD5Batcher.shared.add(stream, full.bytes) { sink.release(full) }
-                            size += chunk.count
+                            MD5Batcher.shared.add(stream, bytes) { sink.release(full) }
+                            size += bytes.count
                             chunk = ChunkPool.shared.take()
                         }
                     }
@@ -44,10 +46,10 @@ enum BodyIO {
             try? FileManager.default.removeItem(at: url)
             throw error
         }
-        let last = chunk
-        let total = size + last.count
+        let last = chunk, lastBytes = chunk.bytes
+        let total = size + lastBytes.count
         sink.submit(last, offset: size)
-        let md5 = await MD5Batcher.shared.finish(stream, last.bytes, total: total) { sink.release(last) }
+        let md5 = await MD5Batcher.shared.finish(stream, lastBytes, total: total) { sink.release(last) }
         await sink.wait(untilAtMost: 0)
         do {
             try sink.close(length: total)

@@ -85,16 +85,14 @@ final class MD5Batcher: @unchecked Sendable {
             var round: [Chunk] = []
             while round.isEmpty {
                 if !pending.isEmpty && (urgent || pending.contains(where: { $0.final != nil })) {
-                    // A complete body goes at once (its client waits), with every other body's waiting bytes.
-                    round = pending
-                    pending.removeAll()
+                    // A complete body goes at once (its client waits), with the other bodies' waiting bytes.
+                    round = takeRound()
                     urgent = false
                 } else if let oldest = pending.first?.queued {
                     // Only middle chunks: nobody waits for them, so let more bodies' bytes join the round.
                     let deadline = oldest + window
                     if Set(pending.map { ObjectIdentifier($0.stream) }).count >= Self.roundTarget || ContinuousClock.now >= deadline {
-                        round = pending
-                        pending.removeAll()
+                        round = takeRound()
                     } else {
                         let (secs, atto) = (deadline - ContinuousClock.now).components
                         _ = lock.wait(until: Date(timeIntervalSinceNow: Double(secs) + Double(atto) * 1e-18))
@@ -107,6 +105,26 @@ final class MD5Batcher: @unchecked Sendable {
             lock.unlock()
             hash(round)
         }
+    }
+
+    /// The next round, taken from `pending` (lock held): every chunk of a finished body (its client waits) and
+    /// the first waiting chunk of every other body. Lanes then run about the same length, so they stay full to
+    /// the end; the chunks left behind go in the next round, which starts at once, with whatever arrived.
+    private func takeRound() -> [Chunk] {
+        let finishing = Set(pending.filter { $0.final != nil }.map { ObjectIdentifier($0.stream) })
+        var seen = Set<ObjectIdentifier>()
+        var round: [Chunk] = []
+        var rest: [Chunk] = []
+        for c in pending {
+            let id = ObjectIdentifier(c.stream)
+            if finishing.contains(id) || seen.insert(id).inserted {
+                round.append(c)
+            } else {
+                rest.append(c)
+            }
+        }
+        pending = rest
+        return round
     }
 
     /// Hashes one round: each body's waiting chunks, in order, form one lane.

@@ -258,6 +258,12 @@ struct S3Service: Sendable {
         }
         let signedHash = wire.header("x-amz-content-sha256").map { $0.count == 64 } ?? false
         let file = try await BodyIO.receive(body, to: store.temporaryFile(), sha256: signedHash)
+        if let declared = wire.header("content-length").flatMap({ UInt64($0) }), declared != file.size {
+            try? FileManager.default.removeItem(at: file.url)
+            throw ServiceError(
+                .badRequest, "IncompleteBody",
+                "You did not provide the number of bytes specified by the Content-Length HTTP header (\(declared) declared, \(file.size) received).")
+        }
         if let md5 = wire.header("content-md5"), md5 != file.md5.base64String {
             try? FileManager.default.removeItem(at: file.url)
             throw ServiceError(.badRequest, "BadDigest", "The Content-MD5 you specified did not match what we received.")

@@ -91,7 +91,9 @@ struct S3UploadKind: StepKind {
             InputSpec("bucket", .string, required: true, "the bucket"),
             InputSpec("prefix", .string, default: .string(""), "key prefix (a folder's files keep their relative paths under it)"),
             InputSpec("key", .string, "exact key for a file upload (instead of prefix/<file name>)"),
-            InputSpec("part_size", .int, default: .int(8 << 20), "multipart part size in bytes (S3 needs at least 5 MiB; emulators accept less)"),
+            InputSpec(
+                "part_size", .int,
+                "multipart part size in bytes (default: a sixteenth of each file, 8-64 MiB; S3 needs at least 5 MiB, emulators accept less)"),
             InputSpec("multipart_threshold", .int, default: .int(8 << 20), "files at least this large use multipart upload"),
             InputSpec("concurrency", .int, default: .int(8), "parts or small files sent at once"),
             InputSpec("content_type", .string, "Content-Type of the objects"),
@@ -133,9 +135,13 @@ struct S3UploadKind: StepKind {
         let client = try await AWSSteps.client(ctx)
         let s3 = S3Client(client)
         var options = S3TransferOptions()
-        let partSize = UInt64(max(1024, ctx.optionalInt("part_size") ?? (8 << 20)))
-        options.partSize = partSize
-        options.minimumPartSize = min(options.minimumPartSize, partSize)
+        if let requested = ctx.optionalInt("part_size") {
+            let partSize = UInt64(max(1024, requested))
+            options.partSize = partSize
+            options.minimumPartSize = min(options.minimumPartSize, partSize)
+        } else {
+            options.automaticPartSize = true
+        }
         options.multipartThreshold = UInt64(max(1, ctx.optionalInt("multipart_threshold") ?? (8 << 20)))
         options.concurrency = max(1, ctx.optionalInt("concurrency") ?? 8)
         options.contentType = ctx.optionalString("content_type")
