@@ -482,7 +482,6 @@ extension S3Client {
             path, size: size, modified: modified, sha: sha, bucket: bucket, key: key, options: options)
     }
 
-    /// Part size for a file: at least `requested`, large enough for ≤ 10,000 parts (rounded up to 1 MiB).
     /// A part size for a file of `fileSize` bytes: a sixteenth of the file (so one file still fills the
     /// connections), at least 8 MiB and at most 64 MiB, in whole MiB. Fewer, larger parts mean fewer requests
     /// for both ends to handle; it depends on the file's size alone, so an interrupted upload resumes with the
@@ -493,6 +492,7 @@ extension S3Client {
         return min(max(sixteenth, 8 * mib), 64 * mib)
     }
 
+    /// Part size for a file: at least `requested`, large enough for ≤ 10,000 parts (rounded up to 1 MiB).
     public static func effectivePartSize(fileSize: UInt64, requested: UInt64) -> UInt64 {
         let minimum = (fileSize + 9_999) / 10_000
         var p = max(requested, minimum, 1)

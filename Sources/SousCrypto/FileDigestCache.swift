@@ -28,14 +28,58 @@ public enum FileDigestCache {
     /// SHA-256 of the whole file at `path` (symbolic links followed), from the cache when the file is unchanged.
     ///
     /// - Throws: a Foundation file error when the file cannot be read.
+    /// A file being hashed when another caller asks for it is hashed once: the second caller waits for the
+    /// first's digest (see `prefetch`).
     public static func sha256(ofFile path: String) throws -> [UInt8] {
         let before = identity(path)
         if let before, let hit = entries.withLock({ $0[path] }), hit.0 == before { return hit.1 }
+        // Someone else hashing this path: wait for them, then take their digest if the file is still the same.
+        hashing.lock()
+        while hashing.paths.contains(path) { hashing.wait() }
+        if let before, let hit = entries.withLock({ $0[path] }), hit.0 == before {
+            hashing.unlock()
+            return hit.1
+        }
+        hashing.paths.insert(path)
+        hashing.unlock()
+        defer {
+            hashing.lock()
+            hashing.paths.remove(path)
+            hashing.broadcast()
+            hashing.unlock()
+        }
         let digest = try sha256OfFile(atPath: path)
+        passes.withLock { $0[path, default: 0] += 1 }
         if let before, identity(path) == before {
             entries.withLock { $0[path] = (before, digest) }
         }
         return digest
+    }
+
+    /// Paths being hashed now, and the condition their waiters wait on.
+    /// @unchecked Sendable: `paths` is only touched with the condition's lock held.
+    final class InFlight: @unchecked Sendable {
+        private let condition = NSCondition()
+        var paths = Set<String>()
+        func lock() { condition.lock() }
+        func unlock() { condition.unlock() }
+        func wait() { condition.wait() }
+        func broadcast() { condition.broadcast() }
+    }
+    private static let hashing = InFlight()
+    /// How many times each path was read and hashed in this process (tests check that waiters share a pass).
+    static let passes = Mutex<[String: Int]>([:])
+
+    /// Hashes `paths` one after another on a thread of its own, so their digests are ready (or on the way)
+    /// when someone asks for them: an upload of several large files hashes the next file while the current
+    /// ones are on the wire instead of between them. Errors are left for the caller who asks.
+    public static func prefetch(_ paths: [String]) {
+        guard !paths.isEmpty else { return }
+        let t = Thread {
+            for p in paths { _ = try? sha256(ofFile: p) }
+        }
+        t.name = "sous-sha256-prefetch"
+        t.start()
     }
 
     /// Like `sha256(ofFile:)` when the file is exactly `size` bytes long; nil otherwise (the caller hashes a

@@ -1,5 +1,6 @@
 import Foundation
 import SousAWS
+import SousCrypto
 import SousEngine
 import SousRecipe
 import Synchronization
@@ -233,6 +234,9 @@ struct S3UploadKind: StepKind {
         // Large files first (they take longest), then small ones.
         files.sort { ($0.size >= options.multipartThreshold ? 0 : 1, $0.key) < ($1.size >= options.multipartThreshold ? 0 : 1, $1.key) }
         let total = files.reduce(UInt64(0)) { $0 + $1.size }
+        // Each large file needs its SHA-256 before its upload starts (`sous-sha256`); the first two are hashed
+        // as they start, the others on a thread of their own meanwhile, so none waits for its hash later.
+        FileDigestCache.prefetch(files.filter { $0.size >= options.multipartThreshold }.dropFirst(2).map(\.path))
         var options = options
         if options.skipUnchanged && files.count > 1 {
             // One listing instead of a HeadObject per file; on any error (no s3:ListBucket, …) ask per file.
