@@ -26,10 +26,10 @@ public enum FileDigestCache {
     }
 
     /// SHA-256 of the whole file at `path` (symbolic links followed), from the cache when the file is unchanged.
-    ///
-    /// - Throws: a Foundation file error when the file cannot be read.
     /// A file being hashed when another caller asks for it is hashed once: the second caller waits for the
     /// first's digest (see `prefetch`).
+    ///
+    /// - Throws: a Foundation file error when the file cannot be read.
     public static func sha256(ofFile path: String) throws -> [UInt8] {
         let before = identity(path)
         if let before, let hit = entries.withLock({ $0[path] }), hit.0 == before { return hit.1 }

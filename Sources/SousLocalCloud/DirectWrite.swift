@@ -1,10 +1,6 @@
 import Foundation
 import HTTPTypes
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Writing received bodies to disk around the page cache (O_DIRECT), from page-aligned chunks the receivers fill.
 ///
 /// A buffered write() of a new file copies every byte into freshly allocated page-cache pages, and on a VM

@@ -13,7 +13,7 @@ import SousCrypto
 /// receiver out of chunks (`kick`), starts a round as soon as the worker is free.
 final class MD5Batcher: @unchecked Sendable {
     // @unchecked Sendable: `pending`, `running` and `urgent` are only touched with `lock` held; a stream's
-    // `state` and `hashed` only by the worker thread.
+    // `state` only by the worker thread.
     static let shared = MD5Batcher()
 
     /// A round starts once this many bodies have bytes waiting (or a body is finished, or `window` passed).
@@ -23,8 +23,6 @@ final class MD5Batcher: @unchecked Sendable {
     /// One body being hashed.
     final class Stream: @unchecked Sendable {
         var state = MultiMD5.State()
-        /// Bytes that went through `state`.
-        var hashed = 0
     }
 
     private struct Chunk {
@@ -146,7 +144,6 @@ final class MD5Batcher: @unchecked Sendable {
         for (chunks, state) in zip(perStream, states) {
             let stream = chunks[0].stream
             stream.state = state
-            stream.hashed += chunks.reduce(0) { $0 + $1.data.count / 64 * 64 }
             var done: (CheckedContinuation<[UInt8], Never>, [UInt8])?
             if let last = chunks.last, let final = last.final {
                 let tail = UnsafeRawBufferPointer(rebasing: last.data[(last.data.count / 64 * 64)...])

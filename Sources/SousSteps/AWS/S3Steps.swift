@@ -216,10 +216,13 @@ struct S3UploadKind: StepKind {
         ]
     }
 
+    /// Large (multipart) files uploaded side by side by `uploadFolder`, each with `concurrency` parts.
+    static let largeFilesAtOnce = 2
+
     /// Uploads every file under `folder` (following links, as HF cache snapshots need) to `prefix/<relative path>`.
     ///
-    /// Unlike `S3Client.uploadFolder`, up to two large files go at once (each with `concurrency` parts), so one
-    /// file's checksum pass overlaps another's transfer.
+    /// Unlike `S3Client.uploadFolder`, up to `largeFilesAtOnce` large files go at once (each with `concurrency`
+    /// parts), and the later ones are hashed meanwhile, so checksum passes overlap transfers.
     static func uploadFolder(
         _ folder: String, bucket: String, prefix: String, s3: S3Client, options: S3TransferOptions
     ) async throws -> [S3UploadResult] {
@@ -234,9 +237,10 @@ struct S3UploadKind: StepKind {
         // Large files first (they take longest), then small ones.
         files.sort { ($0.size >= options.multipartThreshold ? 0 : 1, $0.key) < ($1.size >= options.multipartThreshold ? 0 : 1, $1.key) }
         let total = files.reduce(UInt64(0)) { $0 + $1.size }
-        // Each large file needs its SHA-256 before its upload starts (`sous-sha256`); the first two are hashed
+        // Each large file needs its SHA-256 before its upload starts (`sous-sha256`); the first ones are hashed
         // as they start, the others on a thread of their own meanwhile, so none waits for its hash later.
-        FileDigestCache.prefetch(files.filter { $0.size >= options.multipartThreshold }.dropFirst(2).map(\.path))
+        let large = files.filter { $0.size >= options.multipartThreshold }
+        FileDigestCache.prefetch(large.dropFirst(largeFilesAtOnce).map(\.path))
         var options = options
         if options.skipUnchanged && files.count > 1 {
             // One listing instead of a HeadObject per file; on any error (no s3:ListBucket, …) ask per file.
@@ -252,7 +256,7 @@ struct S3UploadKind: StepKind {
             var bigInFlight = 0, inFlight = 0
             func launchable() -> Int? {
                 guard inFlight < max(1, options.concurrency) else { return nil }
-                return pending.firstIndex { $0.size < options.multipartThreshold || bigInFlight < 2 }
+                return pending.firstIndex { $0.size < options.multipartThreshold || bigInFlight < largeFilesAtOnce }
             }
             func launch(_ i: Int) {
                 let f = pending.remove(at: i)
