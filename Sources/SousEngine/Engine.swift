@@ -334,6 +334,7 @@ public struct Engine: Sendable {
                     case .runID: return .string(runID)
                     case .workspace: return .string(layout.workDir)
                     case .recipeName: return .string(recipe.name)
+                    case .recipeDir: return .string(recipe.directory)
                     }
                 }
             }

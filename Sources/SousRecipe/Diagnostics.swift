@@ -11,8 +11,9 @@ public struct SourceLocation: Sendable, Hashable {
         self.line = line
         self.column = column
     }
+    /// The position of `mark`, in the file it names or else in `file`.
     public init(file: String, mark: YAMLMark) {
-        self.init(file: file, line: mark.line, column: mark.column)
+        self.init(file: mark.file ?? file, line: mark.line, column: mark.column)
     }
 }
 
@@ -48,19 +49,32 @@ public struct RecipeError: Error, Sendable, CustomStringConvertible {
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }
 
-/// Collects diagnostics against one source text.
+/// Collects diagnostics against the texts of a recipe's files: a mark is rendered in the file it
+/// names (``YAMLMark/file``), or in `defaultFile` when it names none.
 struct DiagnosticSink {
-    let file: String
-    let lines: [Substring]
+    let defaultFile: String
+    private var lines: [String: [Substring]] = [:]
     var diagnostics: [Diagnostic] = []
 
     init(file: String, text: String) {
-        self.file = file
-        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        self.defaultFile = file
+        add(file: file, text: text)
+    }
+
+    init(files: [RecipeFile], defaultFile: String) {
+        self.defaultFile = defaultFile
+        for f in files { add(file: f.path, text: f.text) }
+    }
+
+    /// Makes `text` the source of marks in `file`.
+    mutating func add(file: String, text: String) {
+        lines[file] = text.split(separator: "\n", omittingEmptySubsequences: false)
     }
 
     mutating func error(_ message: String, at mark: YAMLMark) {
-        let line = mark.line >= 1 && mark.line <= lines.count ? String(lines[mark.line - 1]).replacingCR() : nil
+        let file = mark.file ?? defaultFile
+        let fileLines = lines[file] ?? []
+        let line = mark.line >= 1 && mark.line <= fileLines.count ? String(fileLines[mark.line - 1]).replacingCR() : nil
         let d = Diagnostic(location: SourceLocation(file: file, mark: mark), message: message, sourceLine: line)
         if !diagnostics.contains(d) { diagnostics.append(d) }
     }

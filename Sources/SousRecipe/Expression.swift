@@ -10,6 +10,8 @@ public enum Reference: Sendable, Hashable, CustomStringConvertible {
     case runID
     case workspace
     case recipeName
+    /// `recipe.dir`: the absolute folder of the recipe file named on the command line.
+    case recipeDir
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum Reference: Sendable, Hashable, CustomStringConvertible {
         case .runID: "run.id"
         case .workspace: "workspace"
         case .recipeName: "recipe.name"
+        case .recipeDir: "recipe.dir"
         }
     }
 
@@ -44,10 +47,11 @@ public enum Reference: Sendable, Hashable, CustomStringConvertible {
         case "run" where parts == ["run", "id"]: return .success(.runID)
         case "workspace" where parts.count == 1: return .success(.workspace)
         case "recipe" where parts == ["recipe", "name"]: return .success(.recipeName)
+        case "recipe" where parts == ["recipe", "dir"]: return .success(.recipeDir)
         case "params", "secrets", "env":
             return .failure(.init("invalid expression '\(text)': expected \(parts[0]).<name>"))
         case "run", "recipe", "workspace":
-            return .failure(.init("invalid expression '\(text)': known forms are run.id, recipe.name and workspace"))
+            return .failure(.init("invalid expression '\(text)': known forms are run.id, recipe.name, recipe.dir and workspace"))
         default:
             return .failure(.init("unknown expression root '\(parts[0])'\(Suggest.hint(parts[0], roots)) (known: \(roots.joined(separator: ", ")))"))
         }
@@ -89,7 +93,7 @@ public indirect enum Template: Sendable, Hashable {
         case .literal: []
         case .expression(let r, let m): [(r, m)]
         case .interpolated(let parts, let m):
-            parts.compactMap { if case .reference(let r, let col) = $0 { (r, YAMLMark(line: m.line, column: col)) } else { nil } }
+            parts.compactMap { if case .reference(let r, let col) = $0 { (r, m.at(column: col)) } else { nil } }
         case .list(let items, _): items.flatMap(\.references)
         case .map(let entries, _): entries.flatMap(\.value.references)
         }
@@ -188,13 +192,13 @@ extension Template {
             if !before.isEmpty { parts.append(.text(String(before))) }
             let exprCol = col0 + offset + before.count
             guard let close = rest[open.upperBound...].range(of: "}}") else {
-                problems.append(("unterminated expression: '${{' without a closing '}}'", YAMLMark(line: mark.line, column: exprCol)))
+                problems.append(("unterminated expression: '${{' without a closing '}}'", mark.at(column: exprCol)))
                 return .literal(.string(text), mark: mark)
             }
             let inner = String(rest[open.upperBound..<close.lowerBound])
             switch Reference.parse(inner) {
             case .success(let r): parts.append(.reference(r, column: exprCol))
-            case .failure(let p): problems.append((p.message, YAMLMark(line: mark.line, column: exprCol)))
+            case .failure(let p): problems.append((p.message, mark.at(column: exprCol)))
             }
             offset += rest.distance(from: rest.startIndex, to: close.upperBound)
             rest = rest[close.upperBound...]

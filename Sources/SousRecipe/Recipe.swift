@@ -55,10 +55,13 @@ public struct StepSpec: Sendable {
     }
 }
 
-/// A loaded and validated recipe.
+/// A loaded and validated recipe: the file named on the command line merged over the bases it
+/// `extends:`, with `include:`d steps spliced in.
 public struct Recipe: Sendable {
     /// The path it was loaded from, as given.
     public var path: String
+    /// The absolute folder of the recipe file (`${{ recipe.dir }}`).
+    public var directory: String
     public var name: String
     public var description: String?
     /// `local: true` runs it on the local cloud by default.
@@ -66,17 +69,22 @@ public struct Recipe: Sendable {
     public var params: [ParamSpec]
     public var secrets: [SecretSpec]
     public var steps: [StepSpec]
-    /// The source text (for rendering diagnostics found later).
-    public var source: String
+    /// Every file the recipe was read from, the recipe's own file first, then its bases and
+    /// included files in the order they were read (for rendering diagnostics found later, and for
+    /// anything that must cover the whole recipe text).
+    public var sources: [RecipeFile]
+
+    /// The text of the recipe's own file (bases and included files are in ``sources``).
+    public var source: String { sources.first?.text ?? "" }
 
     public func step(_ id: String) -> StepSpec? { steps.first { $0.id == id } }
     public func stepIndex(_ id: String) -> Int? { steps.firstIndex { $0.id == id } }
     public func param(_ name: String) -> ParamSpec? { params.first { $0.name == name } }
     public func secret(_ name: String) -> SecretSpec? { secrets.first { $0.name == name } }
 
-    /// Renders a diagnostic at `mark` in this recipe's source.
+    /// Renders a diagnostic at `mark`, in whichever of the recipe's files the mark is in.
     public func diagnostic(_ message: String, at mark: YAMLMark) -> Diagnostic {
-        var sink = DiagnosticSink(file: path, text: source)
+        var sink = DiagnosticSink(files: sources, defaultFile: path)
         sink.error(message, at: mark)
         return sink.diagnostics[0]
     }

@@ -8,81 +8,82 @@ public struct RecipeLoader: Sendable {
 
     public init(kinds: [String: StepKindSchema]) { self.kinds = kinds }
 
-    static let topKeys = ["name", "description", "local", "params", "secrets", "steps"]
-    static let stepKeys = ["id", "uses", "name", "with"]
+    static let topKeys = ["name", "description", "local", "params", "secrets", "steps", "extends"]
+    static let stepKeys = ["id", "uses", "name", "with"] + RecipeComposer.stepPlacementKeys
     static let paramKeys = ["type", "default", "required", "description"]
     static let secretKeys = ["from", "required", "description"]
 
-    /// Reads and validates the recipe at `path`.
+    /// Reads and validates the recipe at `path`, with the bases it `extends:` and the files it `include:`s.
     /// - Throws: ``RecipeError`` listing every problem with its position; or a file error as a
     ///   ``RecipeError`` at 1:1 when the file cannot be read.
     public func load(path: String) throws(RecipeError) -> Recipe {
         let text: String
         do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard let s = String(data: data, encoding: .utf8) else {
-                throw RecipeError([Diagnostic(location: .init(file: path, line: 1, column: 1), message: "the recipe is not UTF-8 text")])
-            }
-            text = s
-        } catch let e as RecipeError {
-            throw e
+            text = try RecipeSource(path: path).read()
         } catch {
-            let reason = (error as NSError).code == NSFileReadNoSuchFileError ? "no such file" : "cannot read it"
-            throw RecipeError([Diagnostic(location: .init(file: path, line: 1, column: 1), message: "cannot open recipe: \(reason)")])
+            let message =
+                switch error {
+                case .notUTF8: "the recipe is not UTF-8 text"
+                case .missing: "cannot open recipe: no such file"
+                default: "cannot open recipe: cannot read it"
+                }
+            throw RecipeError([Diagnostic(location: .init(file: path, line: 1, column: 1), message: message)])
         }
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return try parse(text: text, path: path, defaultName: stem)
     }
 
-    /// Validates recipe text.
+    /// Validates recipe text, as the file at `path` (whose folder `extends:` and `include:` paths are
+    /// relative to, and which names the recipe when it has no `name:`).
+    /// - Parameters:
+    ///   - text: the recipe's own text.
+    ///   - path: where it is, as diagnostics show it.
+    ///   - defaultName: the recipe's name when the text gives none (a base's `name:` does not count).
+    /// - Throws: ``RecipeError`` listing every problem, each in the file (recipe, base or included
+    ///   file) where the offending node is written.
     public func parse(text: String, path: String, defaultName: String) throws(RecipeError) -> Recipe {
-        var sink = DiagnosticSink(file: path, text: text)
+        let source = RecipeSource(path: path)
+        var composer = RecipeComposer(file: RecipeFile(path: path, text: text))
         let root: YAMLNode?
         do {
-            root = try YAMLParser.parse(text)
+            root = try YAMLParser.parse(text, file: path)
         } catch {
-            sink.error("YAML syntax error: \(error.message)", at: error.mark)
-            throw RecipeError(sink.diagnostics)
+            composer.sink.error("YAML syntax error: \(error.message)", at: error.mark)
+            throw RecipeError(composer.sink.diagnostics)
         }
         guard let root else {
-            sink.error("the recipe is empty: it needs at least a 'steps' list", at: YAMLMark(line: 1, column: 1))
-            throw RecipeError(sink.diagnostics)
+            composer.sink.error("the recipe is empty: it needs at least a 'steps' list", at: YAMLMark(line: 1, column: 1, file: path))
+            throw RecipeError(composer.sink.diagnostics)
         }
         guard case .mapping(let pairs, _) = root else {
-            sink.error("a recipe must be a map with a 'steps' list", at: root.mark)
-            throw RecipeError(sink.diagnostics)
+            composer.sink.error("a recipe must be a map with a 'steps' list", at: root.mark)
+            throw RecipeError(composer.sink.diagnostics)
         }
-        var recipe = Recipe(path: path, name: defaultName, description: nil, local: false, params: [], secrets: [], steps: [], source: text)
-        var stepsNode: YAMLNode?
-        var misspeltSteps = false
-        for p in pairs {
-            guard let key = p.key.scalarText else {
-                sink.error("keys must be plain strings", at: p.key.mark)
-                continue
-            }
-            switch key {
-            case "name":
-                if let s = p.value.scalarText, s.wholeMatch(of: #/[A-Za-z0-9][A-Za-z0-9._\-]*/#) != nil {
-                    recipe.name = s
-                } else {
-                    sink.error("'name' must be letters, digits, '.', '-' or '_' (it names the recipe's folder in the workspace)", at: p.value.mark)
-                }
-            case "description": recipe.description = p.value.scalarText
-            case "local":
-                if case .bool(let b) = Value(yaml: p.value) { recipe.local = b } else {
-                    sink.error("'local' must be true or false", at: p.value.mark)
-                }
-            case "params": recipe.params = parseParams(p.value, &sink)
-            case "secrets": recipe.secrets = parseSecrets(p.value, &sink)
-            case "steps": stepsNode = p.value
-            default:
-                if Suggest.closest(to: key, in: Self.topKeys) == "steps" { misspeltSteps = true }
-                sink.error("unknown key '\(key)'\(Suggest.hint(key, Self.topKeys)) (known keys: \(Self.topKeys.joined(separator: ", ")))", at: p.key.mark)
+        let layer = composer.compose(pairs, from: source, chain: [source])
+        var sink = composer.sink
+        var recipe = Recipe(
+            path: path, directory: source.directory, name: defaultName, description: nil, local: false, params: [], secrets: [],
+            steps: [], sources: composer.files)
+        if let node = layer.name {
+            if let s = node.scalarText, s.wholeMatch(of: #/[A-Za-z0-9][A-Za-z0-9._\-]*/#) != nil {
+                recipe.name = s
+            } else {
+                sink.error("'name' must be letters, digits, '.', '-' or '_' (it names the recipe's folder in the workspace)", at: node.mark)
             }
         }
-        if let stepsNode {
-            recipe.steps = parseSteps(stepsNode, &sink)
-        } else if !misspeltSteps {
+        recipe.description = layer.description?.scalarText
+        if let node = layer.local {
+            if case .bool(let b) = Value(yaml: node) { recipe.local = b } else {
+                sink.error("'local' must be true or false", at: node.mark)
+            }
+        }
+        if let node = layer.params { recipe.params = parseParams(node, &sink) }
+        if let node = layer.secrets { recipe.secrets = parseSecrets(node, &sink) }
+        if case .sequence([], _)? = layer.steps, layer.incomplete {
+            // Every step was in a file that could not be read, which is reported already.
+        } else if let node = layer.steps {
+            recipe.steps = parseSteps(node, &sink)
+        } else if !layer.misspeltSteps && !layer.incomplete {
             sink.error("missing required key 'steps'", at: root.mark)
         }
         checkReferences(recipe, &sink)
@@ -90,11 +91,29 @@ public struct RecipeLoader: Sendable {
         return recipe
     }
 
+    /// The message for a `params`, `secrets` or `steps` section of the wrong shape, or nil.
+    static func shapeProblem(_ key: String, _ node: YAMLNode) -> String? {
+        switch (key, node) {
+        case ("params", .mapping), ("secrets", .mapping), ("steps", .sequence): nil
+        case ("params", _): "'params' must be a map of name: spec, found \(node.kindDescription)"
+        case ("secrets", _): "'secrets' must be a map of name: reference (env:NAME or file:PATH), found \(node.kindDescription)"
+        case ("steps", _): "'steps' must be a list of steps, found \(node.kindDescription)"
+        default: nil
+        }
+    }
+
+    /// Whether a param's value is a spec (`{type: …, default: …}`) rather than a shorthand default.
+    static func isParamSpec(_ node: YAMLNode) -> Bool {
+        guard case .mapping(let fields, _) = node else { return false }
+        return fields.allSatisfy { paramKeys.contains($0.key.scalarText ?? "") }
+            || fields.contains { ["type", "required", "description"].contains($0.key.scalarText ?? "") }
+    }
+
     // MARK: - params and secrets
 
     private func parseParams(_ node: YAMLNode, _ sink: inout DiagnosticSink) -> [ParamSpec] {
         guard case .mapping(let pairs, _) = node else {
-            sink.error("'params' must be a map of name: spec, found \(node.kindDescription)", at: node.mark)
+            sink.error(Self.shapeProblem("params", node) ?? "", at: node.mark)
             return []
         }
         var out: [ParamSpec] = []
@@ -104,9 +123,7 @@ public struct RecipeLoader: Sendable {
                 continue
             }
             var spec = ParamSpec(name: name, type: .any, defaultValue: nil, required: false, description: nil, mark: p.key.mark)
-            if case .mapping(let fields, _) = p.value, fields.allSatisfy({ Self.paramKeys.contains($0.key.scalarText ?? "") || $0.key.scalarText == "default" })
-                || isSpecLike(p.value)
-            {
+            if Self.isParamSpec(p.value) {
                 var typeGiven = false
                 guard case .mapping(let fields, _) = p.value else { continue }
                 for f in fields {
@@ -151,14 +168,9 @@ public struct RecipeLoader: Sendable {
         return out
     }
 
-    private func isSpecLike(_ node: YAMLNode) -> Bool {
-        guard case .mapping(let fields, _) = node else { return false }
-        return fields.contains { ["type", "required", "description"].contains($0.key.scalarText ?? "") }
-    }
-
     private func parseSecrets(_ node: YAMLNode, _ sink: inout DiagnosticSink) -> [SecretSpec] {
         guard case .mapping(let pairs, _) = node else {
-            sink.error("'secrets' must be a map of name: reference (env:NAME or file:PATH), found \(node.kindDescription)", at: node.mark)
+            sink.error(Self.shapeProblem("secrets", node) ?? "", at: node.mark)
             return []
         }
         var out: [SecretSpec] = []
@@ -212,7 +224,7 @@ public struct RecipeLoader: Sendable {
 
     private func parseSteps(_ node: YAMLNode, _ sink: inout DiagnosticSink) -> [StepSpec] {
         guard case .sequence(let items, _) = node else {
-            sink.error("'steps' must be a list of steps, found \(node.kindDescription)", at: node.mark)
+            sink.error(Self.shapeProblem("steps", node) ?? "", at: node.mark)
             return []
         }
         if items.isEmpty { sink.error("'steps' is empty: a recipe needs at least one step", at: node.mark) }
@@ -236,7 +248,8 @@ public struct RecipeLoader: Sendable {
                     if let s = f.value.scalarText, s.wholeMatch(of: #/[A-Za-z_][A-Za-z0-9_\-]*/#) != nil {
                         id = s
                         if let first = seen[s] {
-                            sink.error("duplicate step id '\(s)' (first used at line \(first.line))", at: f.value.mark)
+                            let place = first.file == f.value.mark.file ? "line \(first.line)" : "\(first.file ?? ""):\(first.line)"
+                            sink.error("duplicate step id '\(s)' (first used at \(place))", at: f.value.mark)
                         } else {
                             seen[s] = f.value.mark
                         }
@@ -337,7 +350,7 @@ public struct RecipeLoader: Sendable {
                         }
                     case .env: refType = .string
                     case .runID, .recipeName: refType = .string
-                    case .workspace: refType = .path
+                    case .workspace, .recipeDir: refType = .path
                     case .stepOutput(let s, let o):
                         guard let j = index[s] else {
                             sink.error("unknown step '\(s)' in steps.\(s).outputs.\(o)\(Suggest.hint(s, recipe.steps.map(\.id)))", at: mark)

@@ -3,10 +3,13 @@ internal import CSousYAML
 /// Parses YAML text into a ``YAMLNode`` tree with libyaml. This is the only file that touches libyaml.
 public enum YAMLParser {
     /// Parses the first document of `text`.
+    /// - Parameters:
+    ///   - text: the YAML text.
+    ///   - file: the name every ``YAMLMark`` of the result (and of an error) carries, if any.
     /// - Returns: the root node, or nil for an empty document.
     /// - Throws: ``YAMLError`` with the position of a syntax error, a duplicate key, or a bad alias.
-    public static func parse(_ text: String) throws(YAMLError) -> YAMLNode? {
-        let parser = LibYAMLParser(text: text)
+    public static func parse(_ text: String, file: String? = nil) throws(YAMLError) -> YAMLNode? {
+        let parser = LibYAMLParser(text: text, file: file)
         return try parser.parseDocument()
     }
 }
@@ -15,9 +18,11 @@ public enum YAMLParser {
 private final class LibYAMLParser {
     private let parser: UnsafeMutablePointer<yaml_parser_t>
     private let input: UnsafeMutableBufferPointer<UInt8>
+    private let file: String?
     private var anchors: [String: YAMLNode] = [:]
 
-    init(text: String) {
+    init(text: String, file: String?) {
+        self.file = file
         parser = .allocate(capacity: 1)
         yaml_parser_initialize(parser)
         let bytes = Array(text.utf8)
@@ -33,8 +38,8 @@ private final class LibYAMLParser {
         input.deallocate()
     }
 
-    private static func mark(_ m: yaml_mark_t) -> YAMLMark {
-        YAMLMark(line: Int(m.line) + 1, column: Int(m.column) + 1)
+    private func position(_ m: yaml_mark_t) -> YAMLMark {
+        YAMLMark(line: Int(m.line) + 1, column: Int(m.column) + 1, file: file)
     }
 
     private func string(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? {
@@ -53,8 +58,8 @@ private final class LibYAMLParser {
             if let ctx = parser.pointee.context {
                 message = "\(String(cString: ctx)): \(problem)"
             }
-            var mark = Self.mark(parser.pointee.problem_mark)
-            let context = Self.mark(parser.pointee.context_mark)
+            var mark = position(parser.pointee.problem_mark)
+            let context = position(parser.pointee.context_mark)
             if parser.pointee.context != nil, context != mark {
                 message += " (the construct started at line \(context.line), column \(context.column))"
             }
@@ -62,7 +67,7 @@ private final class LibYAMLParser {
             if Int(parser.pointee.problem_mark.index) >= input.count, mark.column == 1, mark.line > 1 {
                 let lines = String(decoding: UnsafeBufferPointer(input), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
                 let lastIndex = lines.count >= 2 && lines.last == "" ? lines.count - 2 : lines.count - 1
-                mark = YAMLMark(line: lastIndex + 1, column: lines[lastIndex].count + 1)
+                mark = YAMLMark(line: lastIndex + 1, column: lines[lastIndex].count + 1, file: file)
             }
             throw YAMLError(message: message, mark: mark)
         }
@@ -85,7 +90,7 @@ private final class LibYAMLParser {
                 yaml_event_delete(&event)
                 return root
             default:
-                let m = Self.mark(event.start_mark)
+                let m = position(event.start_mark)
                 yaml_event_delete(&event)
                 throw YAMLError(message: "unexpected YAML event", mark: m)
             }
@@ -100,7 +105,7 @@ private final class LibYAMLParser {
     }
 
     private func node(from event: inout yaml_event_t) throws(YAMLError) -> YAMLNode? {
-        let mark = Self.mark(event.start_mark)
+        let mark = position(event.start_mark)
         switch event.type {
         case YAML_DOCUMENT_END_EVENT:
             return nil

@@ -1,12 +1,21 @@
-/// A position in a YAML document (1-based line and column).
+/// A position in a YAML document (1-based line and column), and the file it is in when the
+/// parser was told (``YAMLParser/parse(_:file:)``).
 public struct YAMLMark: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var line: Int
     public var column: Int
-    public init(line: Int, column: Int) {
+    /// The file (as the caller named it) these positions are in, or nil when not given.
+    public var file: String?
+    public init(line: Int, column: Int, file: String? = nil) {
         self.line = line
         self.column = column
+        self.file = file
     }
-    public static func < (a: YAMLMark, b: YAMLMark) -> Bool { (a.line, a.column) < (b.line, b.column) }
+    /// The same file and line at another column.
+    public func at(column: Int) -> YAMLMark { YAMLMark(line: line, column: column, file: file) }
+    /// Orders by file, then line, then column.
+    public static func < (a: YAMLMark, b: YAMLMark) -> Bool {
+        (a.file ?? "", a.line, a.column) < (b.file ?? "", b.line, b.column)
+    }
     public var description: String { "\(line):\(column)" }
 }
 

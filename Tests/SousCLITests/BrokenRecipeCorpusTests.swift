@@ -684,7 +684,7 @@ import Testing
                 wiht: {message: hi}
             """#,
             #"""
-            unknown_step_key.yaml:5:5: error: unknown step key 'wiht'; did you mean 'with'? (known: id, uses, name, with)
+            unknown_step_key.yaml:5:5: error: unknown step key 'wiht'; did you mean 'with'? (known: id, uses, name, with, after, before, remove)
                 wiht: {message: hi}
                 ^
             """#
@@ -718,7 +718,7 @@ import Testing
                 with: {message: hi}
             """#,
             #"""
-            unknown_top.yaml:2:1: error: unknown key 'stpes'; did you mean 'steps'? (known keys: name, description, local, params, secrets, steps)
+            unknown_top.yaml:2:1: error: unknown key 'stpes'; did you mean 'steps'? (known keys: name, description, local, params, secrets, steps, extends)
             stpes:
             ^
             """#
@@ -816,6 +816,55 @@ import Testing
             yaml_dupkey.yaml:2:1: error: YAML syntax error: duplicate key 'name' (first defined at line 1)
             name: y
             ^
+            """#
+        ),
+        (
+            "extends_remote",
+            #"""
+            extends: https://example.com/recipes/base.yaml
+            steps:
+              - id: a
+                uses: print
+                with: {message: hi}
+            """#,
+            #"""
+            extends_remote.yaml:1:10: error: 'extends': remote recipes are not supported yet ('https://example.com/recipes/base.yaml'); give a local path
+            extends: https://example.com/recipes/base.yaml
+                     ^
+            """#
+        ),
+        (
+            "step_after_unknown",
+            #"""
+            steps:
+              - id: first
+                uses: print
+                with: {message: hi}
+              - id: second
+                after: frist
+                uses: print
+                with: {message: hi}
+            """#,
+            #"""
+            step_after_unknown.yaml:6:12: error: step 'second': unknown step 'frist' in 'after'; did you mean 'first'? (steps so far: first)
+                after: frist
+                       ^
+            """#
+        ),
+        (
+            "step_remove_without_base",
+            #"""
+            steps:
+              - id: a
+                uses: print
+                with: {message: hi}
+              - id: b
+                remove: true
+            """#,
+            #"""
+            step_remove_without_base.yaml:6:5: error: step 'b': 'remove: true' drops a step of the base recipe, and this recipe has no 'extends'
+                remove: true
+                ^
             """#
         ),
         (
