@@ -90,6 +90,34 @@ struct HubCache {
         try? Self.writeAtomically(text, to: path)
     }
 
+    /// The repository folder and the cache's CACHEDIR.TAG, before anything is written into them.
+    func prepareStorage() throws {
+        try Self.makeDirectory(storage)
+        writeCachedirTag()
+    }
+
+    /// The one way a blob enters the cache, for downloads and local folders alike: nothing to do when
+    /// `blobs/<etag>` exists (and `reuse` accepts it); otherwise, under the blob's lock (shared with
+    /// huggingface_hub), `write` fills `blobs/<etag>.incomplete` (a download resumes what is there) and the
+    /// complete file is renamed into place.
+    /// - Parameter reuse: whether an existing blob may stay; one it rejects is replaced.
+    /// - Throws: `HubError` (`.io`, `.diskFull`) or what `write` throws.
+    func addBlob(
+        _ etag: String, reuse: (_ blob: String) -> Bool = { _ in true }, write: (_ partial: String) async throws -> Void
+    ) async throws {
+        let blob = blob(etag)
+        if FileManager.default.fileExists(atPath: blob), reuse(blob) { return }
+        do { try Self.makeDirectory(blobsDir) } catch { throw HubClient.ioError(error, repoID: repoID, subject: blobsDir) }
+        let lock = try await FileLock.acquire(self.lock(etag), repoID: repoID)
+        defer { lock.release() }
+        if FileManager.default.fileExists(atPath: blob) {
+            if reuse(blob) { return }  // another process finished it
+            unlink(blob)
+        }
+        try await write(incomplete(etag))
+        guard rename(incomplete(etag), blob) == 0 else { throw HubClient.posixError(errno, repoID: repoID, subject: blob) }
+    }
+
     /// Creates (replacing) the relative symlink `snapshots/<commit>/<file>` → blob, refusing to escape.
     func link(commit: String, file: String, etag: String) throws {
         let dst = pointer(commit, file)

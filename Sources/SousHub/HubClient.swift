@@ -69,14 +69,20 @@ public struct HubSnapshot: Sendable {
     /// Bytes fetched over the network by this call (0 when everything was cached).
     public var downloadedBytes: UInt64
     public var warnings: [String]
+    /// The folder the files were taken from, when the repository id was a local folder; nil for the Hub.
+    public var localFolder: String?
 
-    public init(path: String, commit: String, files: [String], totalBytes: UInt64, downloadedBytes: UInt64, warnings: [String]) {
+    public init(
+        path: String, commit: String, files: [String], totalBytes: UInt64, downloadedBytes: UInt64, warnings: [String],
+        localFolder: String? = nil
+    ) {
         self.path = path
         self.commit = commit
         self.files = files
         self.totalBytes = totalBytes
         self.downloadedBytes = downloadedBytes
         self.warnings = warnings
+        self.localFolder = localFolder
     }
 }
 
@@ -114,18 +120,26 @@ public final class HubClient: Sendable {
 
     /// Downloads (or finds in the cache) the files of a repository at a revision, like
     /// huggingface_hub's `snapshot_download`, and returns where they are.
+    ///
+    /// A `repoID` that is a local folder (`/…`, `./…`, `../…`, `~/…`) is taken into the cache instead, without
+    /// the Hub (see `takeLocalFolder`).
+    /// - Throws: `HubError` with the sentence a user should read.
     public func snapshot(
         _ req: HubSnapshotRequest, progress: (@Sendable (HubProgress) -> Void)? = nil
     ) async throws -> HubSnapshot {
+        if let folder = Self.localFolderPath(req.repoID) { return try await takeLocalFolder(folder, req, progress: progress) }
         try Self.validate(repoID: req.repoID)
         let cache = HubCache(root: req.cacheDir, repoID: req.repoID, type: req.repoType)
         if req.offline { return try offlineSnapshot(req, cache, reason: "HF_HUB_OFFLINE is set") }
         let info: RepoInfo
         do {
             info = try await repoInfo(repoID: req.repoID, type: req.repoType, revision: req.revision, token: req.token, blobs: true)
-        } catch let error as HubError where error.kind == .network {
+        } catch var error as HubError where error.kind == .unreachable {
             // Like huggingface_hub: without a network, a cached snapshot still answers.
-            guard var snap = try? offlineSnapshot(req, cache, reason: "the Hub could not be reached") else { throw error }
+            guard var snap = try? offlineSnapshot(req, cache, reason: "the Hub could not be reached") else {
+                error.cacheDir = req.cacheDir
+                throw error
+            }
             snap.warnings.append("The Hub could not be reached (\(error.detail)); using the cached snapshot \(snap.commit).")
             return snap
         }
@@ -141,8 +155,7 @@ public final class HubClient: Sendable {
         if let w = Self.mixedWeightsWarning(selected) { warnings.append(w) }
 
         do {
-            try HubCache.makeDirectory(cache.storage)
-            cache.writeCachedirTag()
+            try cache.prepareStorage()
             if HubCache.isSafeRelativePath(req.revision) { try cache.writeRef(req.revision, commit: commit) }
             var tree: [String: HubCache.TreeEntry] = [:]
             for f in info.files { if let e = f.entry { tree[f.path] = e } }
@@ -205,7 +218,13 @@ public final class HubClient: Sendable {
         var request = HTTPRequest(url: url)
         request.timeouts.lowSpeedTime = .seconds(30)
         if let token { request.headers.set("Authorization", "Bearer \(token)") }
-        let response = try await send(request, repoID: repoID, subject: "")
+        let response: HTTPResponse
+        do {
+            response = try await send(request, repoID: repoID, subject: "")
+        } catch let error as HubError where error.kind == .network {
+            // The first request of every download and check: failing here means the Hub is out of reach.
+            throw HubError(.unreachable, repoID: repoID, subject: endpoint.absoluteString, detail: error.detail)
+        }
         guard (200..<300).contains(response.status) else {
             throw Self.statusError(
                 response.status, response.headers, response.body, repoID: repoID, revision: revision, file: nil,
@@ -343,16 +362,13 @@ public final class HubClient: Sendable {
 
     /// Downloads `blobs/<etag>` (resuming `blobs/<etag>.incomplete`), verified before it enters the cache.
     private func fetchBlob(_ file: String, _ meta: FileMetadata, _ c: DownloadContext) async throws {
-        let cache = c.cache
-        let repoID = c.req.repoID
-        let blob = cache.blob(meta.etag)
-        if FileManager.default.fileExists(atPath: blob) { return }
-        do { try HubCache.makeDirectory(cache.blobsDir) } catch { throw Self.ioError(error, repoID: repoID, subject: cache.blobsDir) }
-        let lock = try await FileLock.acquire(cache.lock(meta.etag), repoID: repoID)
-        defer { lock.release() }
-        if FileManager.default.fileExists(atPath: blob) { return }  // another process finished it
+        try await c.cache.addBlob(meta.etag) { partial in try await download(file, meta, into: partial, c) }
+    }
 
-        let partial = cache.incomplete(meta.etag)
+    /// Fills (or resumes) `partial` with the file's bytes and verifies them (see `fetchBlob`).
+    private func download(_ file: String, _ meta: FileMetadata, into partial: String, _ c: DownloadContext) async throws {
+        let repoID = c.req.repoID
+        let blob = c.cache.blob(meta.etag)
         var have = Self.fileSize(partial) ?? 0
         if let expected = meta.size, have > expected {
             unlink(partial)
@@ -444,7 +460,6 @@ public final class HubClient: Sendable {
                     .integrity, repoID: repoID, subject: file, detail: "\(check.name) \(digest) instead of \(check.expected)")
             }
         }
-        guard rename(partial, blob) == 0 else { throw Self.posixError(errno, repoID: repoID, subject: blob) }
     }
 
     /// How a blob's content is verified: sha256 = the LFS etag, or the git blob sha1 of a regular file.
@@ -479,12 +494,12 @@ public final class HubClient: Sendable {
         } else if HubCache.isSafeRelativePath(req.revision), let c = cache.readRef(req.revision), HubCache.isCommitHash(c) {
             commit = c
         } else {
-            throw HubError(.notCached, repoID: req.repoID, subject: req.revision, detail: reason)
+            throw HubError(.notCached, repoID: req.repoID, subject: req.revision, detail: reason, cacheDir: req.cacheDir)
         }
         let dir = cache.snapshotDir(commit)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw HubError(.notCached, repoID: req.repoID, subject: req.revision, detail: reason)
+            throw HubError(.notCached, repoID: req.repoID, subject: req.revision, detail: reason, cacheDir: req.cacheDir)
         }
         var files: [String]
         if let tree = cache.readTreeCache(commit) {
@@ -493,7 +508,7 @@ public final class HubClient: Sendable {
             if !missing.isEmpty {
                 throw HubError(
                     .notCached, repoID: req.repoID, subject: req.revision,
-                    detail: "\(reason); \(missing.count) file(s) missing, e.g. \(missing[0])")
+                    detail: "\(reason); \(missing.count) file(s) missing, e.g. \(missing[0])", cacheDir: req.cacheDir)
             }
         } else {
             var found: [String] = []
@@ -515,7 +530,7 @@ public final class HubClient: Sendable {
     }
 
     /// Copies the snapshot's files (not the symlinks) into `localDir`.
-    private func copyOut(_ files: [String], from cache: HubCache, commit: String, to localDir: String, repoID: String) throws {
+    func copyOut(_ files: [String], from cache: HubCache, commit: String, to localDir: String, repoID: String) throws {
         for file in files {
             let src = URL(fileURLWithPath: cache.pointer(commit, file)).resolvingSymlinksInPath().path
             let dst = localDir + "/" + file

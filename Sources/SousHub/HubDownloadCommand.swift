@@ -5,7 +5,8 @@ public import Foundation
 /// Usage: `REPO [--revision R] [--include GLOB]... [--exclude GLOB]... [--local-dir DIR] [--cache-dir DIR]
 /// [--workers N] [--offline] [--progress]`. The token comes from the environment (HF_TOKEN, HF_TOKEN_PATH,
 /// $HF_HOME/token), the endpoint from HF_ENDPOINT. Prints one JSON line on stdout (`path`, `commit`, `files`,
-/// `total_bytes`, `downloaded_bytes`, `seconds`, `warnings`); progress and errors go to stderr.
+/// `total_bytes`, `downloaded_bytes`, `seconds`, `warnings`); progress and errors go to stderr. REPO may be a
+/// local folder (`/…`, `./…`, `../…`, `~/…`), taken into the cache without the Hub (see `HubClient.snapshot`).
 public enum HubDownloadCommand {
     /// Runs the command; returns the process exit status (0 success, 1 download error, 2 usage error).
     public static func run(
@@ -79,7 +80,7 @@ public enum HubDownloadCommand {
             }
             i += 1
         }
-        guard let repo else { throw UsageError(description: "missing the repository id (org/name)") }
+        guard let repo else { throw UsageError(description: "missing the repository id (org/name, or a local folder)") }
         let request = HubSnapshotRequest(
             repoID: repo, revision: revision, allowPatterns: include.isEmpty ? nil : include,
             ignorePatterns: exclude.isEmpty ? nil : exclude, token: HubEnvironment.token(env: environment),

@@ -46,7 +46,8 @@ public enum HubEnvironment {
         nonEmpty(env["HOME"]) ?? NSHomeDirectory()
     }
 
-    private static func expand(_ path: String, _ env: [String: String]) -> String {
+    /// `~` and `~/…` with the home folder (`HOME`).
+    static func expand(_ path: String, _ env: [String: String]) -> String {
         if path == "~" { return homeDirectory(env) }
         if path.hasPrefix("~/") { return homeDirectory(env) + path.dropFirst(1) }
         return path

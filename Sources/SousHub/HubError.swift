@@ -11,8 +11,11 @@ public struct HubError: Error, CustomStringConvertible, Sendable {
         /// The token was rejected (401 "Invalid credentials").
         case invalidToken
         case diskFull
-        /// The connection failed or broke; a rerun resumes from `blobs/<etag>.incomplete`.
+        /// The connection failed or broke during a download; a rerun resumes from `blobs/<etag>.incomplete`.
         case network
+        /// The first request to the Hub failed before any answer (DNS failure, connection refused, no route,
+        /// timeout); `subject` is the endpoint. A download first falls back on a cached snapshot.
+        case unreachable
         /// The downloaded bytes did not match the file's sha256 (or size) after every retry.
         case integrity
         /// The Hub listed a file name that is absolute, contains `..`, or escapes the snapshot.
@@ -20,6 +23,9 @@ public struct HubError: Error, CustomStringConvertible, Sendable {
         case invalidRepoID
         /// Offline (HF_HUB_OFFLINE or no network) and the cache lacks the snapshot or some of its files.
         case notCached
+        /// A local folder given as the repository id cannot be taken in (missing, not a folder, a link leading
+        /// out of it, an unreadable or special file); `detail` says which and the fix.
+        case localFolder
         /// The endpoint does not answer like the Hub (no X-Repo-Commit header / unreadable JSON).
         case notAHubEndpoint
         /// Another HTTP status (5xx, 429, …).
@@ -38,12 +44,14 @@ public struct HubError: Error, CustomStringConvertible, Sendable {
     public var repoURL: String
     /// Whether a token was sent (changes the advice).
     public var tokenSent: Bool
-    /// True when retrying may help (network, 5xx, 429, integrity).
+    /// True when retrying may help (network, unreachable, 5xx, 429, integrity).
     public var isRetryable: Bool
+    /// The Hub cache the request used (named in the offline advice); empty when not known.
+    public var cacheDir: String
 
     public init(
         _ kind: Kind, repoID: String, subject: String = "", detail: String = "", repoURL: String = "",
-        tokenSent: Bool = false, isRetryable: Bool? = nil
+        tokenSent: Bool = false, isRetryable: Bool? = nil, cacheDir: String = ""
     ) {
         self.kind = kind
         self.repoID = repoID
@@ -51,10 +59,15 @@ public struct HubError: Error, CustomStringConvertible, Sendable {
         self.detail = detail
         self.repoURL = repoURL
         self.tokenSent = tokenSent
-        self.isRetryable = isRetryable ?? [.network, .integrity].contains(kind)
+        self.isRetryable = isRetryable ?? [.network, .unreachable, .integrity].contains(kind)
+        self.cacheDir = cacheDir
     }
 
     private var suffix: String { detail.isEmpty ? "" : " (\(detail))" }
+
+    /// The ways to get a model without the Hub, for the offline and unreachable errors.
+    private static let withoutTheHub =
+        "or pass a local folder as the model id (-p model_id=/path/to/snapshot): it is taken into the cache without the Hub"
 
     public var description: String {
         let tokenHelp =
@@ -80,12 +93,22 @@ public struct HubError: Error, CustomStringConvertible, Sendable {
             return "The network failed while downloading \(subject.isEmpty ? repoID : "\(subject) of \(repoID)")\(suffix); check the connection and rerun the same command: it resumes from the partial file."
         case .integrity:
             return "The bytes downloaded for '\(subject)' of \(repoID) do not match the Hub's checksum\(suffix); nothing was cached; rerun later, and report the repository if it persists."
+        case .unreachable:
+            let cache = cacheDir.isEmpty ? "HF_HUB_CACHE" : cacheDir
+            return "Cannot reach the Hugging Face Hub at \(subject) for \(repoID)\(suffix); check the network and proxy settings (https_proxy, no_proxy). "
+                + "To use a mirror set HF_ENDPOINT=https://your-mirror; to use a model already in the cache set HF_HUB_OFFLINE=1 (cache: \(cache)); "
+                + Self.withoutTheHub + "."
         case .unsafePath:
-            return "The Hub listed an unsafe file name '\(subject)' in \(repoID) (absolute, containing '..' or escaping the snapshot); it was refused; report the repository or exclude the file with ignore patterns."
+            return "\(repoID) holds an unsafe file name '\(subject)' (absolute, containing '..' or '\\', or escaping the snapshot); it was refused; exclude the file with ignore patterns, or report the repository (rename the file, for a local folder)."
         case .invalidRepoID:
             return "'\(repoID)' is not a valid Hub repository id; use 'name' or 'org/name' (letters, digits, '-', '_', '.')."
         case .notCached:
-            return "\(repoID) at revision '\(subject)' is not (completely) in the Hub cache\(suffix), and the Hub was not contacted (HF_HUB_OFFLINE or no network); unset HF_HUB_OFFLINE and run once with network access."
+            let cache = cacheDir.isEmpty ? "the Hub cache" : "the Hub cache \(cacheDir)"
+            return "\(repoID) at revision '\(subject)' is not (completely) in \(cache)\(suffix), and the Hub was not contacted. "
+                + "To download it, unset HF_HUB_OFFLINE and run once with network access (for a mirror set HF_ENDPOINT=https://your-mirror); "
+                + "to use another cache that holds it set HF_HUB_CACHE; " + Self.withoutTheHub + "."
+        case .localFolder:
+            return "Cannot take the local folder \(repoID) as the model: \(detail)."
         case .notAHubEndpoint:
             return "The Hub endpoint did not answer like the Hugging Face Hub for \(repoID)\(suffix); check HF_ENDPOINT and any proxy (https_proxy)."
         case .server:

@@ -87,4 +87,80 @@ import Testing
         #expect(usage.status == 2)
         #expect(usage.stderr.contains("missing the repository id"), "\(usage.stderr)")
     }
+
+    static let localRecipe = """
+        name: local
+        steps:
+          - id: download
+            uses: hf.snapshot
+            with:
+              repo_id: ./model
+          - id: show
+            uses: file.write
+            with:
+              path: commit.txt
+              content: ${{ steps.download.outputs.commit }}
+        """
+
+    @Test func aLocalFolderIsTakenInWithoutTheHubAndRerunsWhenItChanges() throws {
+        let f = try AWSStepsFixture(aws: false)
+        let model = f.dir.appendingPathComponent("model")
+        try FileManager.default.createDirectory(at: model.appendingPathComponent(".git"), withIntermediateDirectories: true)
+        try Data("{\"dim\": 8}".utf8).write(to: model.appendingPathComponent("config.json"))
+        try Data(repeating: 7, count: 5000).write(to: model.appendingPathComponent("model.safetensors"))
+        try Data("ref: refs/heads/main".utf8).write(to: model.appendingPathComponent(".git/HEAD"))
+        try f.write("local.yaml", Self.localRecipe)
+        let noHub = ["HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"]
+
+        let first = try f.sous(["run", "local.yaml", "-v"], env: noHub)
+        #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
+        #expect(AWSStepsFixture.statuses(first.stdout) == ["download": "ran", "show": "ran"])
+        let out = try f.outputs("local", "download")
+        let commit = try #require(out["commit"] as? String)
+        #expect(commit.count == 40)
+        #expect(out["files"] as? [String] == ["config.json", "model.safetensors"])
+        #expect(out["total_bytes"] as? Int == 10 + 5000)
+        let path = try #require(out["path"] as? String)
+        #expect(path == f.dir.appendingPathComponent("hf").path + "/models--local--model/snapshots/\(commit)")
+        #expect(try String(contentsOfFile: path + "/config.json", encoding: .utf8) == "{\"dim\": 8}")
+        #expect((first.stdout + first.stderr).contains("/model = \(commit): 2 files, 5010 bytes (taken from a local folder)"), "\(first.stdout)")
+
+        // Unchanged folder: cached. A changed file: plan says so, run takes the new content in.
+        let second = try f.sous(["run", "local.yaml"], env: noHub)
+        #expect(AWSStepsFixture.statuses(second.stdout) == ["download": "cached", "show": "cached"])
+        // Replaced (as editors do); a file written in place would also change the hard-linked blob, which the
+        // engine reports as "output 'path' changed on disk" before asking the step.
+        try Data("{\"dim\": 16}".utf8).write(to: model.appendingPathComponent("config.json"), options: .atomic)
+        let plan = try f.sous(["plan", "local.yaml"], env: noHub)
+        #expect(plan.stdout.contains("/model changed: \(commit.prefix(12)) → "), "\(plan.stdout)")
+        let third = try f.sous(["run", "local.yaml"], env: noHub)
+        #expect(AWSStepsFixture.statuses(third.stdout) == ["download": "ran", "show": "ran"])
+        let newCommit = try #require(try f.outputs("local", "download")["commit"] as? String)
+        #expect(newCommit != commit)
+        #expect(try String(contentsOfFile: "\(f.workspace)/local/work/commit.txt", encoding: .utf8) == newCommit)
+
+        // `sous hub download` takes a folder too.
+        let cli = try f.sous(["hub", "download", "./model", "--include", "*.json"], env: noHub)
+        #expect(cli.status == 0, "\(cli.stderr)")
+        let printed = try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [String: Any]
+        #expect((printed?["path"] as? String)?.contains("/models--local--model/snapshots/") == true, "\(cli.stdout)")
+        #expect(printed?["files"] as? [String] == ["config.json"])
+    }
+
+    @Test func withoutTheHubTheErrorSaysWhatToDo() throws {
+        let f = try AWSStepsFixture(aws: false)
+        let cache = f.dir.appendingPathComponent("hf").path
+        let refused = try f.sous(["hub", "download", "org/tiny"], env: ["HF_ENDPOINT": "http://127.0.0.1:9"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("Cannot reach the Hugging Face Hub at http://127.0.0.1:9 for org/tiny ("), "\(refused.stderr)")
+        #expect(refused.stderr.contains("set HF_HUB_OFFLINE=1 (cache: \(cache))"))
+        #expect(refused.stderr.contains("(-p model_id=/path/to/snapshot)"))
+
+        try f.write("snap.yaml", Self.recipe)
+        let offline = try f.sous(["run", "snap.yaml"], env: ["HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"])
+        #expect(offline.status != 0)
+        let text = offline.stdout + offline.stderr
+        #expect(text.contains("org/tiny at revision 'main' is not (completely) in the Hub cache \(cache)"), "\(text)")
+        #expect(text.contains("pass a local folder as the model id"))
+    }
 }

@@ -76,7 +76,7 @@ private final class HubFixture {
 
 /// Runs Tests/python/hf_peer.py to completion on a GCD thread (keeping the cooperative pool free);
 /// returns the JSON printed on its last line.
-private func hfPeer(_ args: [String], env: [String: String], stdin: Data? = nil) async throws -> Any {
+func hfPeer(_ args: [String], env: [String: String], stdin: Data? = nil) async throws -> Any {
     let result = await withCheckedContinuation { (cont: CheckedContinuation<Result<JSONBox, any Error>, Never>) in
         DispatchQueue.global().async {
             cont.resume(returning: Result { JSONBox(value: try hfPeerBlocking(args, env: env, stdin: stdin)) })
@@ -86,11 +86,11 @@ private func hfPeer(_ args: [String], env: [String: String], stdin: Data? = nil)
 }
 
 /// A JSON value handed across threads. @unchecked Sendable: immutable Foundation JSON objects.
-private struct JSONBox: @unchecked Sendable {
+struct JSONBox: @unchecked Sendable {
     let value: Any
 }
 
-private func hfPeerBlocking(_ args: [String], env: [String: String], stdin: Data?) throws -> Any {
+func hfPeerBlocking(_ args: [String], env: [String: String], stdin: Data?) throws -> Any {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = [TestPaths.python, TestPaths.packageRoot.appendingPathComponent("Tests/python/hf_peer.py").path] + args
@@ -120,7 +120,7 @@ private func hfPeerBlocking(_ args: [String], env: [String: String], stdin: Data
 }
 
 /// Every entry under `root`: relative path → "dir", "link -> target" or "file <size> <first bytes>".
-private func tree(_ root: String) throws -> [String: String] {
+func tree(_ root: String) throws -> [String: String] {
     var out: [String: String] = [:]
     let fm = FileManager.default
     guard let walker = fm.enumerator(atPath: root) else { return out }
@@ -142,12 +142,12 @@ private func tree(_ root: String) throws -> [String: String] {
     return out
 }
 
-private struct PeerError: Error, CustomStringConvertible {
+struct PeerError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
 }
 
-private func isSymlink(_ path: String) -> Bool { (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil }
+func isSymlink(_ path: String) -> Bool { (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil }
 
 // MARK: - Unit tests
 

@@ -10,12 +10,16 @@ import SousRecipe
 /// call, none when the revision is already a commit sha — and the step reruns when the branch or tag moved
 /// ("revision 'main' moved: 1a2b… → 3c4d…"). Offline (`HF_HUB_OFFLINE=1`) the cache's `refs/` are read
 /// instead. The `path` output holds the commit (`…/snapshots/<sha>`), so downstream steps (uploads) follow.
+///
+/// A `repo_id` that is a local folder (`/…`, `./…`, `../…`, `~/…`) is taken into the same cache without the
+/// Hub (`models--local--<name>`, commit = digest of the folder's manifest; see docs/hub.md); `validate` then
+/// hashes the selected files again and reruns the step when the commit differs ("local folder … changed").
 struct HFSnapshotKind: StepKind {
     let schema = StepKindSchema(
         kind: "hf.snapshot", version: 1, category: .pure,
         summary: "Download a Hugging Face Hub repo snapshot (like huggingface_hub.snapshot_download) into the shared cache.",
         inputs: [
-            InputSpec("repo_id", .string, required: true, "the model repository, org/name"),
+            InputSpec("repo_id", .string, required: true, "the model repository, org/name, or a local folder (/…, ./…, ../…, ~/…)"),
             InputSpec("revision", .string, default: .string("main"), "branch, tag or commit sha"),
             InputSpec("allow_patterns", .list, "only files matching one of these globs (fnmatch; * crosses /)"),
             InputSpec("ignore_patterns", .list, "leave out files matching these globs"),
@@ -45,9 +49,10 @@ struct HFSnapshotKind: StepKind {
         let token = inputs["token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? HubEnvironment.token(env: env)
         let cache = inputs["cache_dir"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? HubEnvironment.cacheDir(env: env)
         return HubSnapshotRequest(
-            repoID: repo, revision: inputs["revision"]?.stringValue ?? "main", allowPatterns: patterns(inputs["allow_patterns"]),
-            ignorePatterns: patterns(inputs["ignore_patterns"]), token: token, cacheDir: cache, localDir: localDir,
-            maxWorkers: max(1, inputs["max_workers"]?.intValue ?? 8), offline: HubEnvironment.isOffline(env: env))
+            repoID: HubClient.localFolderPath(repo, env: env) ?? repo, revision: inputs["revision"]?.stringValue ?? "main",
+            allowPatterns: patterns(inputs["allow_patterns"]), ignorePatterns: patterns(inputs["ignore_patterns"]), token: token,
+            cacheDir: cache, localDir: localDir, maxWorkers: max(1, inputs["max_workers"]?.intValue ?? 8),
+            offline: HubEnvironment.isOffline(env: env))
     }
 
     func run(_ ctx: StepContext) async throws -> ValueMap {
@@ -60,7 +65,11 @@ struct HFSnapshotKind: StepKind {
             ctx.progress("\(p.filesDone)/\(p.filesTotal) files, \(p.bytesDone >> 20)/\(p.bytesTotal >> 20) MiB, \(rate) MiB/s\(eta)")
         }
         for w in snap.warnings { ctx.warn(w) }
-        ctx.log("\(req.repoID)@\(req.revision) = \(snap.commit): \(snap.files.count) files, \(snap.totalBytes) bytes (\(snap.downloadedBytes) downloaded) in \(snap.path)")
+        if let folder = snap.localFolder {
+            ctx.log("\(folder) = \(snap.commit): \(snap.files.count) files, \(snap.totalBytes) bytes (taken from a local folder) in \(snap.path)")
+        } else {
+            ctx.log("\(req.repoID)@\(req.revision) = \(snap.commit): \(snap.files.count) files, \(snap.totalBytes) bytes (\(snap.downloadedBytes) downloaded) in \(snap.path)")
+        }
         return [
             "path": .string(snap.path), "commit": .string(snap.commit), "files": .list(snap.files.map(Value.string)),
             "total_bytes": .int(Int(snap.totalBytes)),
@@ -70,9 +79,18 @@ struct HFSnapshotKind: StepKind {
     func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
         guard let recorded = outputs["commit"]?.stringValue else { return .invalid("no commit recorded") }
         let revision = inputs["revision"]?.stringValue ?? "main"
+        let req: HubSnapshotRequest
+        do { req = try Self.request(inputs, env: ctx.environment, localDir: nil) } catch { return .invalid("\(error)") }
+        do {
+            // A local folder: its manifest's digest now against the recorded commit (nil for a Hub id).
+            if let now = try HubClient.localFolderCommit(req) {
+                return now == recorded ? .valid : .invalid("local folder \(req.repoID) changed: \(recorded.prefix(12)) → \(now.prefix(12))")
+            }
+        } catch {
+            return .invalid("could not check the local folder \(req.repoID) (\(error))")
+        }
         if revision.count == 40, revision.allSatisfy(\.isHexDigit) { return revision == recorded ? .valid : .invalid("revision changed") }
         do {
-            let req = try Self.request(inputs, env: ctx.environment, localDir: nil)
             let client = HubClient(endpoint: HubEnvironment.endpoint(env: ctx.environment))
             let now: String
             if req.offline {
@@ -81,7 +99,7 @@ struct HFSnapshotKind: StepKind {
                 now = try await client.resolveCommit(repoID: req.repoID, revision: revision, token: req.token)
             }
             return now == recorded ? .valid : .invalid("revision '\(revision)' moved: \(recorded.prefix(12)) → \(now.prefix(12))")
-        } catch let e as HubError where e.kind == .network {
+        } catch let e as HubError where e.kind == .unreachable {
             // No network: the recorded snapshot is still what the cache holds.
             ctx.warn("could not reach the Hub to check '\(revision)' (\(e.detail)); using the recorded snapshot")
             return .valid
