@@ -36,7 +36,13 @@ let package = Package(
         .target(name: "CSousMD5", path: "Sources/CSousMD5", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "SousCrypto", dependencies: ["CSousOpenSSL", "CSousMD5"], swiftSettings: strict),
         .target(name: "SousHTTP", dependencies: ["CSousCurl"], swiftSettings: strict),
-        .target(name: "SousLLM", swiftSettings: strict + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        // Optimised in debug builds too: the tests and the local cloud run real models through it, and
+        // unoptimised Swift is ~100x slower at its loops.
+        .target(
+            name: "SousLLM",
+            swiftSettings: strict + [
+                .unsafeFlags(["-Ounchecked"], .when(configuration: .release)), .unsafeFlags(["-O"], .when(configuration: .debug)),
+            ]),
 
         // Clients and engine.
         .target(name: "SousRecipe", dependencies: ["SousYAML"], swiftSettings: strict),

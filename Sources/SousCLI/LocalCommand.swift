@@ -39,19 +39,41 @@ func sousExecutablePath() -> String {
 
 /// Starts the workspace's local cloud if it is not running and returns `base` with the endpoint variables
 /// and local credentials that point every step at it (used by `run/plan/destroy --local` and `local: true`).
-func localCloudEnvironment(workspaceRoot: String, base: [String: String], quiet: Bool = false) async throws -> [String: String] {
-    let control = LocalCloudControl(workspace: URL(fileURLWithPath: workspaceRoot))
-    let (info, started) = try await control.start(executable: sousExecutablePath(), workspace: URL(fileURLWithPath: workspaceRoot), port: nil)
-    if started && !quiet { Console.err("local cloud started at \(info.endpointURL) (pid \(info.pid))\n") }
-    var env = base
-    for k in LocalCloudControl.unsetVariables { env.removeValue(forKey: k) }
-    for (k, v) in LocalCloudControl.environment(info, try control.credentials()) { env[k] = v }
-    env["AWS_EC2_METADATA_DISABLED"] = "true"
-    // The local cloud accepts any role; a recipe needs none of the user's.
-    if (env["SOUS_SAGEMAKER_ROLE"] ?? "").isEmpty {
-        env["SOUS_SAGEMAKER_ROLE"] = "arn:aws:iam::000000000000:role/sous-local-execution-role"
+/// The local cloud as one command uses it: started when it is not running (and then stopped again by
+/// `close` when the command leaves nothing running on it), and the environment that points the steps at it.
+struct LocalCloudSession {
+    /// The steps' environment: the AWS endpoint variables and local credentials.
+    var environment: [String: String]
+    /// True when this command started the server.
+    var started: Bool
+    var workspaceRoot: String
+
+    static func open(workspaceRoot: String, base: [String: String], quiet: Bool = false) async throws -> LocalCloudSession {
+        let control = LocalCloudControl(workspace: URL(fileURLWithPath: workspaceRoot))
+        let (info, started) = try await control.start(executable: sousExecutablePath(), workspace: URL(fileURLWithPath: workspaceRoot), port: nil)
+        if started && !quiet { Console.err("local cloud started at \(info.endpointURL) (pid \(info.pid))\n") }
+        var env = base
+        for k in LocalCloudControl.unsetVariables { env.removeValue(forKey: k) }
+        for (k, v) in LocalCloudControl.environment(info, try control.credentials()) { env[k] = v }
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+        // The local cloud accepts any role; a recipe needs none of the user's.
+        if (env["SOUS_SAGEMAKER_ROLE"] ?? "").isEmpty {
+            env["SOUS_SAGEMAKER_ROLE"] = "arn:aws:iam::000000000000:role/sous-local-execution-role"
+        }
+        return LocalCloudSession(environment: env, started: started, workspaceRoot: workspaceRoot)
     }
-    return env
+
+    /// Stops the server if this command started it and `liveEndpoints` is empty; otherwise says
+    /// that it keeps running and how to stop it.
+    func close(liveEndpoints: [String], quiet: Bool) async {
+        guard started else { return }
+        if liveEndpoints.isEmpty {
+            let stopped = await LocalCloudControl(workspace: URL(fileURLWithPath: workspaceRoot)).stop()
+            if stopped && !quiet { Console.err("local cloud stopped (started for this run; its data stays)\n") }
+        } else if !quiet {
+            Console.err("the local cloud keeps running for \(liveEndpoints.joined(separator: ", ")); `sous local stop` stops it\n")
+        }
+    }
 }
 
 struct LocalStart: AsyncParsableCommand {

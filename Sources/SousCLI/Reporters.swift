@@ -11,11 +11,12 @@ struct OutputStyle: Sendable {
     var color: Bool
     var tty: Bool
 
-    init(json: Bool, quiet: Bool, verbose: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    /// - Parameter fd: the descriptor the output goes to (colours only when it is a terminal).
+    init(json: Bool, quiet: Bool, verbose: Bool, fd: Int32 = STDOUT_FILENO, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.json = json
         self.quiet = quiet
         self.verbose = verbose
-        tty = isatty(STDOUT_FILENO) == 1
+        tty = isatty(fd) == 1
         color = tty && environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
     }
 

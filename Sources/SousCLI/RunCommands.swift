@@ -46,8 +46,10 @@ struct RunCommand: AsyncParsableCommand {
         options.assumeYes = yes
         options.lockWait = wait
         options.commandLine = CommandLine.arguments.joined(separator: " ")
+        var cloud: LocalCloudSession?
         if local || recipe.local {
-            options.environment = try await localCloudEnvironment(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
+            cloud = try await LocalCloudSession.open(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
+            options.environment = cloud?.environment ?? options.environment
         }
         options.confirm = { prompt in
             guard isatty(STDIN_FILENO) == 1 else { return false }
@@ -55,12 +57,23 @@ struct RunCommand: AsyncParsableCommand {
             return (readLine() ?? "").lowercased().hasPrefix("y")
         }
         let opts = options
+        let ledgerPath = engine.layout(for: recipe).ledgerPath
+        let before = RunSummary.ledgerSnapshot(ledgerPath)
         let result: RunResult
         do {
             result = try await withInterruptHandling { try await engine.run(recipe, params: params, options: opts) }
         } catch {
+            await cloud?.close(liveEndpoints: RunSummary.liveEndpoints(ledgerPath), quiet: output.quiet || output.json)
             throw fail(error)
         }
+        let summary = RunSummary(ledgerPath: ledgerPath, before: before, recordDir: result.recordPath)
+        if !output.json && !output.quiet {
+            let lines = summary.lines(
+                recipeArgument: self.recipe.recipe, local: cloud != nil, hasModelParam: recipe.param("model_id") != nil,
+                style: OutputStyle(json: false, quiet: false, verbose: false, fd: STDERR_FILENO))
+            if !lines.isEmpty { Console.err("\n" + lines.joined(separator: "\n") + "\n") }
+        }
+        await cloud?.close(liveEndpoints: summary.liveEndpoints, quiet: output.quiet || output.json)
         switch result.status {
         case .succeeded: return
         case .failed: throw ExitStatus.stepFailed
@@ -97,11 +110,17 @@ struct PlanCommand: AsyncParsableCommand {
         options.selection = step.map(RunOptions.Selection.step) ?? from.map(RunOptions.Selection.from) ?? .all
         options.force = force
         options.keep = keep
+        var cloud: LocalCloudSession?
         if local || recipe.local {
-            options.environment = try await localCloudEnvironment(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
+            cloud = try await LocalCloudSession.open(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
+            options.environment = cloud?.environment ?? options.environment
         }
         let decisions: [StepDecision]
-        do { decisions = try await engine.plan(recipe, params: params, options: options) } catch { throw fail(error) }
+        do { decisions = try await engine.plan(recipe, params: params, options: options) } catch {
+            await cloud?.close(liveEndpoints: [], quiet: json)
+            throw fail(error)
+        }
+        await cloud?.close(liveEndpoints: [], quiet: json)
         if json {
             let list = decisions.map { d -> Value in
                 .map(["step": .string(d.step), "kind": .string(d.kind), "category": .string(d.category.rawValue), "action": .string(d.willRun ? "run" : "skip"), "reason": .string(d.reason), "details": .list(d.details.map(Value.string))])
@@ -172,15 +191,19 @@ struct DestroyCommand: AsyncParsableCommand {
         var options = RunOptions()
         options.lockWait = wait
         options.assumeYes = true
+        var cloud: LocalCloudSession?
         if local || recipe.local {
-            options.environment = try await localCloudEnvironment(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
+            cloud = try await LocalCloudSession.open(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
+            options.environment = cloud?.environment ?? options.environment
         }
         let opts = options
         do {
             let gone = try await engine.destroy(recipe, options: opts)
             Console.out("destroyed \(gone.count) resource(s)\n")
         } catch {
+            await cloud?.close(liveEndpoints: RunSummary.liveEndpoints(layout.ledgerPath), quiet: false)
             throw fail(error)
         }
+        await cloud?.close(liveEndpoints: RunSummary.liveEndpoints(layout.ledgerPath), quiet: false)
     }
 }

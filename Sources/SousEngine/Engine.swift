@@ -122,7 +122,7 @@ public struct Engine: Sendable {
                 d.willRun = true
                 d.reason = "upstream step '\(up)' runs first (its outputs may change)"
             }
-            d.details = kind.planDetails(inputs: prepared.displayInputs).map(secrets.redactor.redact)
+            d.details = (kind.planDetails(inputs: prepared.displayInputs) + prepared.notes).map(secrets.redactor.redact)
             if d.willRun { willRun.insert(step.id) }
             if let rec = state.steps[step.id] { outputs[step.id] = rec.outputs }
             decisions.append(d)
@@ -255,6 +255,8 @@ public struct Engine: Sendable {
         var deferred: [(slot: String, path: String, stat: FileSignature)] = []
         var kind: String = ""
         var version: Int = 0
+        /// What `plan` should mention about the inputs (e.g. an input left out for an absent optional secret).
+        var notes: [String] = []
 
         /// The fingerprint over the inputs and the content digests of the path inputs.
         static func fingerprint(kind: String, version: Int, inputs: ValueMap, digests: [String: PathDigest]) -> String {
@@ -293,11 +295,14 @@ public struct Engine: Sendable {
     ) throws -> Prepared {
         var real = ValueMap(), fp = ValueMap(), shown = ValueMap()
         var secretValues: [String: String] = [:]
+        var absentSecrets: Set<String> = []
         for e in step.inputs {
             for (ref, _) in e.value.references {
-                if case .secret(let n) = ref, secretValues[n] == nil { secretValues[n] = try secrets.value(n) }
+                guard case .secret(let n) = ref, secretValues[n] == nil, !absentSecrets.contains(n) else { continue }
+                if let v = try secrets.optionalValue(n) { secretValues[n] = v } else { absentSecrets.insert(n) }
             }
         }
+        var absentNotes: [String] = []
         for spec in kind.schema.inputs {
             guard let t = step.input(spec.name) else {
                 if let d = spec.defaultValue {
@@ -312,6 +317,7 @@ public struct Engine: Sendable {
                     switch ref {
                     case .param(let n): return params[n] ?? .null
                     case .secret(let n):
+                        if absentSecrets.contains(n) { return .string(AbsentValue.marker) }
                         let v = secretValues[n] ?? ""
                         switch mode {
                         case 0: return .string(v)
@@ -338,9 +344,20 @@ public struct Engine: Sendable {
                     }
                 }
             }
-            real[spec.name] = try t.resolve(lookup(0))
-            fp[spec.name] = try t.resolve(lookup(1))
-            shown[spec.name] = try t.resolve(lookup(2))
+            let resolved = try t.resolve(lookup(0))
+            guard let value = AbsentValue.prune(resolved, path: spec.name, notes: &absentNotes) else {
+                // An optional secret that is not set leaves the input out: the kind's default applies.
+                if let d = spec.defaultValue {
+                    real[spec.name] = d
+                    fp[spec.name] = d
+                    shown[spec.name] = d
+                }
+                continue
+            }
+            var ignored: [String] = []
+            real[spec.name] = value
+            fp[spec.name] = AbsentValue.prune(try t.resolve(lookup(1)), path: spec.name, notes: &ignored)
+            shown[spec.name] = AbsentValue.prune(try t.resolve(lookup(2)), path: spec.name, notes: &ignored)
         }
         // Values with ${{ }} are checked against the schema once resolved.
         for spec in kind.schema.inputs {
@@ -383,6 +400,7 @@ public struct Engine: Sendable {
             inputs: real, fingerprintInputs: fp, displayInputs: shown, pathDigests: digests,
             fingerprint: Prepared.fingerprint(kind: step.uses, version: kind.schema.version, inputs: fp, digests: digests), category: category)
         prepared.deferred = deferred
+        prepared.notes = absentNotes.map { "\($0) left out: an optional secret it uses is not set" }
         prepared.kind = step.uses
         prepared.version = kind.schema.version
         return prepared
@@ -455,6 +473,13 @@ struct SecretStore {
         }
     }
 
+    /// The secret's value; nil when it is optional (`required: false`) and not set.
+    mutating func optionalValue(_ name: String) throws -> String? {
+        if let v = values[name] { return v }
+        if let spec = recipe.secret(name), !spec.required, try read(spec) == nil { return nil }
+        return try value(name)
+    }
+
     mutating func value(_ name: String) throws -> String {
         if let v = values[name] { return v }
         guard let spec = recipe.secret(name) else { throw StepError("unknown secret '\(name)'") }
@@ -469,5 +494,35 @@ struct SecretStore {
         values[name] = v
         redactor.add(v)
         return v
+    }
+}
+
+/// How an absent optional secret leaves a value out: the reference resolves to a marker, and `prune`
+/// drops every map entry and list item that holds it (a whole input that holds it is left out).
+enum AbsentValue {
+    static let marker = "\u{0}sous:absent-optional-secret\u{0}"
+
+    /// `v` without the entries that hold the marker, or nil when `v` itself holds it; `notes` gets the
+    /// dotted path of each dropped part.
+    static func prune(_ v: Value, path: String, notes: inout [String]) -> Value? {
+        switch v {
+        case .string(let s) where s.contains(marker):
+            notes.append("input '\(path)'")
+            return nil
+        case .list(let items):
+            var out: [Value] = []
+            for (i, item) in items.enumerated() {
+                if let kept = prune(item, path: "\(path)[\(i)]", notes: &notes) { out.append(kept) }
+            }
+            return .list(out)
+        case .map(let m):
+            var out = ValueMap()
+            for e in m {
+                if let kept = prune(e.value, path: "\(path).\(e.key)", notes: &notes) { out[e.key] = kept }
+            }
+            return .map(out)
+        default:
+            return v
+        }
     }
 }

@@ -16,7 +16,10 @@ extension Recipe {
     ///   ``ParamError`` for unknown names or values of the wrong type.
     public func resolveParams(overrides: [(String, String)], fileValues: ValueMap = ValueMap()) throws -> ValueMap {
         var out = ValueMap()
-        for p in params { if let d = p.defaultValue { out[p.name] = d } }
+        for p in params {
+            guard let d = p.defaultValue else { continue }
+            if let text = d.stringValue { out[p.name] = .string(ParamDefault.expand(text, recipe: self)) } else { out[p.name] = d }
+        }
         for e in fileValues {
             guard let spec = param(e.key) else {
                 throw ParamError("--params: unknown param '\(e.key)'\(Suggest.hint(e.key, params.map(\.name)))\(paramList)")
@@ -85,5 +88,31 @@ extension Recipe {
             throw ParamError("\(path): a params file must be a map of name: value")
         }
         return m
+    }
+}
+
+/// A param's default may name the recipe's own folder (`${{ recipe.dir }}/models/x`) or name; nothing
+/// else, because defaults are known before anything runs.
+enum ParamDefault {
+    static var pattern: Regex<(Substring, Substring)> { #/\$\{\{\s*(.*?)\s*\}\}/# }
+
+    /// The first expression in `text` that a default may not use.
+    static func unsupportedExpression(in text: String) -> String? {
+        for m in text.matches(of: pattern) where !["recipe.dir", "recipe.name"].contains(String(m.output.1)) {
+            return String(m.output.0)
+        }
+        return nil
+    }
+
+    /// `text` with `${{ recipe.dir }}` and `${{ recipe.name }}` replaced.
+    static func expand(_ text: String, recipe: Recipe) -> String {
+        guard text.contains("${{") else { return text }
+        return text.replacing(pattern) { m in
+            switch m.output.1 {
+            case "recipe.dir": recipe.directory
+            case "recipe.name": recipe.name
+            default: String(m.output.0)
+            }
+        }
     }
 }

@@ -157,6 +157,9 @@ public struct RecipeLoader: Sendable {
                 if spec.required, spec.defaultValue != nil {
                     sink.error("param '\(name)' is required and has a default; choose one", at: p.key.mark)
                 }
+                if let text = spec.defaultValue?.stringValue, let bad = ParamDefault.unsupportedExpression(in: text) {
+                    sink.error("param '\(name)': a default may use only ${{ recipe.dir }} and ${{ recipe.name }}, not '\(bad)'", at: p.value["default"]!.mark)
+                }
             } else {
                 // Shorthand: `name: value` is a default whose type is inferred.
                 let v = Value(yaml: p.value)

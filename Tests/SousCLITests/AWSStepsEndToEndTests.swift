@@ -15,7 +15,7 @@ import Testing
         let recipe = AWSStepsFixture.recipe("llama2-tgi.yaml")
         let first = try f.sous(["run", recipe, "--keep"] + Self.tgiParams)
         #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
-        #expect(AWSStepsFixture.statuses(first.stdout) == ["image": "ran", "deploy": "ran", "ask": "ran", "cleanup": "kept"])
+        #expect(AWSStepsFixture.statuses(first.stdout) == ["image": "ran", "endpoint": "ran", "ask_1": "ran", "ask_2": "ran", "cleanup": "kept"])
 
         var s = try f.state()
         #expect(s.endpoints.count == 1 && s.configs.count == 1 && s.models.count == 1)
@@ -26,13 +26,13 @@ import Testing
         #expect(ep["status"] as? String == "InService")
         #expect(ep["config"] as? String == endpoint)  // the SDK names the config like the endpoint
         let tags = ep["tags"] as? [String: String] ?? [:]
-        #expect(tags["sous:recipe"] == "llama2-tgi" && tags["sous:step"] == "deploy" && tags["sous:run"]?.isEmpty == false)
+        #expect(tags["sous:recipe"] == "llama2-tgi" && tags["sous:step"] == "endpoint" && tags["sous:run"]?.isEmpty == false)
         let model = try #require(s.models.values.first)
         #expect(model["env"] as? [String: String] == [
             "HF_MODEL_ID": "meta-llama/Llama-2-13b-chat-hf", "SM_NUM_GPUS": "4", "MAX_INPUT_LENGTH": "2048",
             "MAX_TOTAL_TOKENS": "4096", "MAX_BATCH_TOTAL_TOKENS": "8192", "HUGGING_FACE_HUB_TOKEN": "hf_e2e_secret_token",
         ])
-        #expect((model["image"] as? String)?.hasSuffix("huggingface-pytorch-tgi-inference:2.0.1-tgi1.0.3-gpu-py39-cu118-ubuntu20.04") == true)
+        #expect((model["image"] as? String)?.hasSuffix("huggingface-pytorch-tgi-inference:2.3.0-tgi2.0.2-gpu-py310-cu121-ubuntu22.04") == true)
         #expect(s.models.keys.first?.hasPrefix("huggingface-pytorch-tgi-inference-") == true)
         let variant = try #require((s.configs[endpoint]?["variants"] as? [[String: Any]])?.first)
         #expect(variant["InstanceType"] as? String == "ml.m5.xlarge")
@@ -47,12 +47,12 @@ import Testing
         // While the endpoint lives, everything is cached.
         let second = try f.sous(["run", recipe, "--keep"] + Self.tgiParams)
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(AWSStepsFixture.statuses(second.stdout) == ["image": "cached", "deploy": "cached", "ask": "ran", "cleanup": "kept"])
+        #expect(AWSStepsFixture.statuses(second.stdout) == ["image": "cached", "endpoint": "cached", "ask_1": "ran", "ask_2": "ran", "cleanup": "kept"])
 
         // A full run tears down: endpoint, config and model are gone.
         let third = try f.sous(["run", recipe] + Self.tgiParams)
         #expect(third.status == 0, "\(third.stderr)")
-        #expect(AWSStepsFixture.statuses(third.stdout) == ["image": "cached", "deploy": "cached", "ask": "ran", "cleanup": "ran"])
+        #expect(AWSStepsFixture.statuses(third.stdout) == ["image": "cached", "endpoint": "cached", "ask_1": "ran", "ask_2": "ran", "cleanup": "ran"])
         s = try f.state()
         #expect(s.endpoints.isEmpty && s.configs.isEmpty && s.models.isEmpty, "\(s.endpoints.keys) \(s.configs.keys) \(s.models.keys)")
         let destroy = try f.sous(["destroy", recipe, "--yes"])
@@ -63,19 +63,19 @@ import Testing
         let f = try AWSStepsFixture()
         let recipe = AWSStepsFixture.recipe("llama2-tgi.yaml")
         #expect(try f.sous(["run", recipe, "--keep"] + Self.tgiParams).status == 0)
-        let old = try #require(f.outputs("llama2-tgi", "deploy")["endpoint_name"] as? String)
+        let old = try #require(f.outputs("llama2-tgi", "endpoint")["endpoint_name"] as? String)
         _ = try f.ask("delete-endpoint \(old)")
 
         let plan = try f.sous(["plan", recipe, "--keep"] + Self.tgiParams)
         #expect(plan.status == 0)
         #expect(plan.stdout.contains("endpoint \(old) no longer exists"), "\(plan.stdout)")
-        #expect(plan.stdout.contains("2 of 4 steps would run"), "\(plan.stdout)")  // deploy, and ask (an effect)
-        #expect(plan.stdout.contains("cleanup  sagemaker.delete         skip  kept (--keep)"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("3 of 5 steps would run"), "\(plan.stdout)")  // endpoint, and the two asks (effects)
+        #expect(plan.stdout.contains("cleanup   sagemaker.delete         skip  kept (--keep)"), "\(plan.stdout)")
 
         let rerun = try f.sous(["run", recipe, "--keep", "-v"] + Self.tgiParams)
         #expect(rerun.status == 0, "\(rerun.stderr)")
-        #expect(AWSStepsFixture.statuses(rerun.stdout)["deploy"] == "ran")
-        let new = try #require(f.outputs("llama2-tgi", "deploy")["endpoint_name"] as? String)
+        #expect(AWSStepsFixture.statuses(rerun.stdout)["endpoint"] == "ran")
+        let new = try #require(f.outputs("llama2-tgi", "endpoint")["endpoint_name"] as? String)
         #expect(new != old)
         let s = try f.state()
         #expect(Array(s.endpoints.keys) == [new])
@@ -108,7 +108,7 @@ import Testing
             let after = try f.state()
             #expect(Array(after.endpoints.keys) == [name], "\(point): exactly one endpoint")
             #expect(after.models.count == 1 && after.configs.count == 1, "\(point)")
-            #expect(try f.outputs("llama2-tgi", "deploy")["endpoint_name"] as? String == name)
+            #expect(try f.outputs("llama2-tgi", "endpoint")["endpoint_name"] as? String == name)
 
             let destroy = try f.sous(["destroy", recipe, "--yes"])
             #expect(destroy.status == 0, "\(destroy.stderr)")
@@ -183,19 +183,18 @@ import Testing
         let first = try f.sous(["run", recipe, "--keep"] + params)
         #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
         let ran = AWSStepsFixture.statuses(first.stdout)
-        #expect(ran.filter { $0.value == "ran" }.count == 11, "\(ran)")  // every step but the kept clean-ups
-        #expect(first.stderr.contains("*.safetensors (2) and *.bin (1)") || first.stdout.contains("*.safetensors (2) and *.bin (1)"))
+        #expect(ran.filter { $0.value == "ran" }.count == 12, "\(ran)")  // every step but the kept clean-ups
 
         // Weights and code read back byte-identical with boto3.
         var s = try f.state(bucket: bucket, prefix: prefix)
         let snapshot = try #require(f.outputs("llama2-lmi", "download")["path"] as? String)
         let local = try AWSStepsFixture.digests(snapshot)
-        #expect(local.count == 5)  // README.md is not in allow_patterns
+        #expect(local.count == 4)  // README.md and the .bin shard are not in the recipe's patterns (safetensors only)
         let objects = s.objects[bucket] ?? [:]
         for (rel, sha) in local { #expect(objects["\(prefix)/model/\(rel)"]?.sha256 == sha, "\(rel)") }
         let tarball = try #require(f.outputs("llama2-lmi", "package")["path"] as? String)
         #expect(objects["\(prefix)/code/model.tar.gz"]?.sha256 == (try AWSStepsFixture.sha256Hex(tarball)))
-        #expect(objects.count == 6)
+        #expect(objects.count == 5)
         // Every object carries the sous tags, sent with the upload itself (x-amz-tagging on PutObject and
         // CreateMultipartUpload): found by the sous:workspace tag alone.
         #expect(Set(try f.state().objects[bucket]?.keys ?? [:].keys) == Set(objects.keys))
@@ -214,7 +213,7 @@ import Testing
         #expect(model.key.hasPrefix("Llama-2-13b-chat-lmi-streaming-"))
         #expect(model.value["model_data"] as? String == "s3://\(bucket)/\(prefix)/code/model.tar.gz")
         #expect(model.value["env"] as? [String: String] == ["MODEL_LOADING_TIMEOUT": "3600"])
-        #expect((model.value["image"] as? String)?.hasSuffix("djl-inference:0.25.0-deepspeed0.11.0-cu118") == true)
+        #expect((model.value["image"] as? String)?.hasSuffix("djl-inference:0.28.0-lmi10.0.0-cu124") == true)
         let config = try #require(s.configs.first)
         #expect(config.key == "\(model.key)-config")
         let variant = try #require((config.value["variants"] as? [[String: Any]])?.first)
@@ -226,7 +225,7 @@ import Testing
         let second = try f.sous(["run", recipe, "--keep"] + params)
         #expect(second.status == 0, "\(second.stderr)")
         // Only the ask step (an effect) runs again.
-        #expect(AWSStepsFixture.statuses(second.stdout).filter { $0.value != "cached" && $0.value != "kept" } == ["ask": "ran"], "\(second.stdout)")
+        #expect(AWSStepsFixture.statuses(second.stdout).filter { $0.value != "cached" && $0.value != "kept" } == ["ask_1": "ran", "ask_2": "ran"], "\(second.stdout)")
 
         // The full run cleans up: no endpoint, config, model, or object under the prefix.
         let third = try f.sous(["run", recipe] + params)

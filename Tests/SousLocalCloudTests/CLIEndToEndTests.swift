@@ -76,7 +76,10 @@ final class RecipeFixture {
         try SousBinary.start(["run", "-y", recipe.path, "-p", "model_id=local/stories260K"] + args + extra, cwd: dir, env: env.merging(more) { $1 })
     }
 
-    func status() throws -> [String: Any] {
+    /// `sous local status --json`; with `start`, the server is started first (a run stops the server it
+    /// started, and its data persists), so the answer shows what the data holds.
+    func status(start: Bool = true) throws -> [String: Any] {
+        if start { _ = try SousBinary.run(["local", "start"] + args, cwd: dir, env: env) }
         let r = try SousBinary.run(["local", "status", "--json"] + args, cwd: dir, env: env)
         return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]) ?? [:]
     }
@@ -124,8 +127,11 @@ struct CLIEndToEndTests {
     func runLocal() throws {
         let f = try RecipeFixture(local: false)
         defer { f.stop() }
+        // Started beforehand, the server outlives the run (a run stops only a server it started itself).
+        #expect(try SousBinary.run(["local", "start"] + f.args, cwd: f.dir, env: f.env).status == 0)
         let r = try f.run(["--local"])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(!r.stderr.contains("local cloud stopped"), "\(r.stderr)")
         let text = try #require(RecipeFixture.generated(r.stdout))
         #expect(text.count > 20)
         #expect(try RecipeFixture.goldenText().hasPrefix(text))
@@ -139,7 +145,7 @@ struct CLIEndToEndTests {
         #expect(env.stdout.contains("export AWS_SECRET_ACCESS_KEY="))
         let stop = try SousBinary.run(["local", "stop"] + f.args, cwd: f.dir, env: f.env)
         #expect(stop.stdout.contains("stopped"))
-        #expect(try f.status()["running"] as? Bool == false)
+        #expect(try f.status(start: false)["running"] as? Bool == false)
     }
 
     @Test("kill -9 during a multipart upload; the rerun (local: true) restarts the cloud and completes")

@@ -94,7 +94,7 @@ struct S3UploadKind: StepKind {
             InputSpec("key", .string, "exact key for a file upload (instead of prefix/<file name>)"),
             InputSpec(
                 "part_size", .int,
-                "multipart part size in bytes (default: a sixteenth of each file, 8-64 MiB; S3 needs at least 5 MiB, emulators accept less)"),
+                "multipart part size in bytes (default or 0: a sixteenth of each file, 8-64 MiB; S3 needs at least 5 MiB, emulators accept less)"),
             InputSpec("multipart_threshold", .int, default: .int(8 << 20), "files at least this large use multipart upload"),
             InputSpec("concurrency", .int, default: .int(8), "parts or small files sent at once"),
             InputSpec("content_type", .string, "Content-Type of the objects"),
@@ -136,7 +136,7 @@ struct S3UploadKind: StepKind {
         let client = try await AWSSteps.client(ctx)
         let s3 = S3Client(client)
         var options = S3TransferOptions()
-        if let requested = ctx.optionalInt("part_size") {
+        if let requested = ctx.optionalInt("part_size"), requested > 0 {
             let partSize = UInt64(max(1024, requested))
             options.partSize = partSize
             options.minimumPartSize = min(options.minimumPartSize, partSize)

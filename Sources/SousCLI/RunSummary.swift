@@ -1,0 +1,133 @@
+import Foundation
+import SousEngine
+import SousRecipe
+
+/// The few lines `sous run` prints after the last step, for people: what the run created and what
+/// it removed, how fast each answer streamed, whether anything is still running (and the command
+/// that removes it), and what to try next.
+///
+/// Built from the two files the run leaves behind — the resource ledger (compared with its state
+/// before the run) and `record.json` — so it says exactly what the workspace records.
+struct RunSummary {
+    /// A resource this run created or deleted.
+    struct Resource: Equatable {
+        var type: String
+        var name: String
+        /// Created by this run (otherwise an earlier run created it and this one removed it).
+        var createdNow: Bool
+        /// Still there after the run.
+        var live: Bool
+    }
+
+    /// One streamed answer.
+    struct Answer: Equatable {
+        var step: String
+        var tokens: Int
+        var timeToFirstToken: Double
+        var tokensPerSecond: Double
+    }
+
+    var resources: [Resource] = []
+    var answers: [Answer] = []
+    /// Steps skipped because nothing they depend on changed.
+    var cached: [String] = []
+    /// Live endpoints of the recipe after the run (created by this run or an earlier one).
+    var liveEndpoints: [String] = []
+
+    /// The ledger's latest state of every entry, by id (taken before the run to compare with after).
+    static func ledgerSnapshot(_ path: String) -> [String: LedgerEntry.State] {
+        guard let ledger = try? ResourceLedger(path: path) else { return [:] }
+        return Dictionary(ledger.entries.map { ($0.id, $0.state) }, uniquingKeysWith: { _, b in b })
+    }
+
+    /// Endpoints the ledger at `path` says may still exist.
+    static func liveEndpoints(_ path: String) -> [String] {
+        ((try? ResourceLedger(path: path).live) ?? []).filter { $0.type == "sagemaker.endpoint" }.map(\.name)
+    }
+
+    /// Reads what the run changed in `ledgerPath` since `before`, and its answers from `recordDir/record.json`.
+    init(ledgerPath: String, before: [String: LedgerEntry.State], recordDir: String) {
+        let entries = (try? ResourceLedger(path: ledgerPath).entries) ?? []
+        for e in entries where e.state != .intent && before[e.id] != e.state {
+            resources.append(Resource(type: e.type, name: e.name, createdNow: before[e.id] == nil, live: e.state == .created))
+        }
+        liveEndpoints = entries.filter { $0.type == "sagemaker.endpoint" && $0.state != .deleted }.map(\.name)
+        if let data = FileManager.default.contents(atPath: recordDir + "/record.json"),
+            let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let steps = doc["steps"] as? [[String: Any]]
+        {
+            cached = steps.filter { s in
+                let reason = s["reason"] as? String ?? ""
+                return s["status"] as? String == "skipped" && !reason.contains("--keep") && reason != "not selected"
+            }.compactMap { $0["id"] as? String }
+            for s in steps where s["status"] as? String == "ran" {
+                guard let out = s["outputs"] as? [String: Any], let ttft = out["time_to_first_token_s"] as? Double else { continue }
+                answers.append(Answer(
+                    step: s["id"] as? String ?? "?", tokens: out["tokens"] as? Int ?? 0, timeToFirstToken: ttft,
+                    tokensPerSecond: out["tokens_per_second"] as? Double ?? 0))
+            }
+        }
+    }
+
+    init(resources: [Resource], answers: [Answer], liveEndpoints: [String]) {
+        self.resources = resources
+        self.answers = answers
+        self.liveEndpoints = liveEndpoints
+    }
+
+    /// Short names for resource types.
+    static func noun(_ type: String) -> String {
+        switch type {
+        case "sagemaker.endpoint": "endpoint"
+        case "sagemaker.endpoint-config": "endpoint config"
+        case "sagemaker.model": "model"
+        case "s3.bucket": "bucket"
+        case "s3.object", "s3.objects", "s3.upload": "S3 upload"
+        default: type
+        }
+    }
+
+    /// The lines to print. `recipeArgument` is the recipe as the user named it; `local` says the run
+    /// used the local cloud; `hasModelParam` offers the real-model hint.
+    func lines(recipeArgument: String, local: Bool, hasModelParam: Bool, style: OutputStyle) -> [String] {
+        var out: [String] = []
+        let label = { (s: String) in style.bold(s.padding(toLength: 9, withPad: " ", startingAt: 0)) }
+        let indent = "\n" + String(repeating: " ", count: 9)
+        let created = resources.filter(\.createdNow)
+        let removedEarlier = resources.filter { !$0.createdNow }
+        if !created.isEmpty {
+            out.append(label("created") + created.map { r in
+                "\(Self.noun(r.type)) \(r.name) " + (r.live ? style.dim("(kept)") : style.dim("(removed by the clean-up)"))
+            }.joined(separator: indent))
+        }
+        if !removedEarlier.isEmpty {
+            out.append(label("removed") + removedEarlier.map { "\(Self.noun($0.type)) \($0.name)" }.joined(separator: indent))
+        }
+        if !cached.isEmpty {
+            out.append(label("cached") + cached.joined(separator: ", ") + style.dim(" (unchanged since they last ran)"))
+        }
+        for a in answers {
+            out.append(label("answer") + String(
+                format: "%@: %d tokens, first token after %.2f s, %.1f tokens/s", a.step, a.tokens, a.timeToFirstToken, a.tokensPerSecond))
+        }
+        let cloud = local ? "the local cloud" : "AWS"
+        if liveEndpoints.isEmpty {
+            if resources.contains(where: { $0.type == "sagemaker.endpoint" }) {
+                out.append(label("cleanup") + style.green("done: no endpoint of this recipe is running on \(cloud)."))
+            }
+        } else {
+            let list = liveEndpoints.joined(separator: ", ")
+            out.append(label("running") + style.yellow("endpoint \(list) is still running on \(cloud)\(local ? "" : " and is billed by the hour")."))
+            out.append(String(repeating: " ", count: 9) + "remove it: sous destroy \(recipeArgument)\(local ? " --local" : "")")
+        }
+        if liveEndpoints.isEmpty && local {
+            var next: [String] = []
+            if hasModelParam {
+                next.append("a real model: sous run \(recipeArgument) -p model_id=HuggingFaceTB/SmolLM2-135M-Instruct")
+            }
+            next.append("on AWS: the README's \"Running on AWS\" (credentials, role, bucket, costs)")
+            out.append(label("next") + next.joined(separator: indent))
+        }
+        return out
+    }
+}
