@@ -74,6 +74,11 @@ public struct Recipe: Sendable {
     /// anything that must cover the whole recipe text).
     public var sources: [RecipeFile]
 
+    /// True when any file of the recipe (itself, a base, an included file) was fetched from a URL
+    /// rather than read from this machine's disk: such a recipe is someone else's code, and sous asks
+    /// before it runs commands or creates billable resources.
+    public var isRemote: Bool { sources.contains { $0.path.contains("://") } }
+
     /// The text of the recipe's own file (bases and included files are in ``sources``).
     public var source: String { sources.first?.text ?? "" }
 
