@@ -24,7 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     var force = false
     @Flag(name: .long, help: "Skip teardown steps (keep endpoints and uploads).")
     var keep = false
-    @Flag(name: [.customShort("y"), .long], help: "Answer yes to confirmations (running a recipe's shell commands).")
+    @Flag(name: [.customShort("y"), .long], help: "Answer yes to confirmations: a shell command of the recipe, as resolved; for a recipe from a URL, each resource it creates. Approvals are remembered in WORKSPACE/.sous/trusted-commands.")
     var yes = false
     @Option(name: .customLong("wait"), help: ArgumentHelp("Seconds to wait for another run of this recipe to finish.", valueName: "seconds"))
     var wait: Double = 60
@@ -53,7 +53,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         options.confirm = { prompt in
             guard isatty(STDIN_FILENO) == 1 else { return false }
-            Console.err(prompt + "\nRun them? [y/N] ")
+            Console.err(prompt + " [y/N] ")
             return (readLine() ?? "").lowercased().hasPrefix("y")
         }
         let opts = options

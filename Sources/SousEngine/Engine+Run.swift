@@ -28,8 +28,9 @@ extension Engine {
         let total = order.count
         reporter.handle(.runStarted(recipe: recipe.name, runID: runID, steps: total, workspace: layout.recipeDir))
 
-        // Commands from recipes not yet trusted need a yes.
-        try confirmCommands(recipe, order: order, selected: selected, params: params, options: options, layout: layout, secrets: &secrets, key: key, state: state)
+        // Commands (and, for a recipe from a URL, creates) are approved step by step, once resolved.
+        var trust = TrustStore(path: layout.approvalsPath)
+        let recipeHash = recipeHash(recipe)
 
         var outputs: [String: ValueMap] = state.steps.mapValues(\.outputs)
         var summary = RunSummary(runID: runID, startedAt: started, finishedAt: nil, status: "running", ran: [], skipped: [], failed: nil)
@@ -79,6 +80,19 @@ extension Engine {
                 recorder.skipped(step, reason: decision.reason, inputs: prepared.displayInputs, outputs: state.steps[step.id]?.outputs)
                 summary.skipped.append(step.id)
                 continue
+            }
+            if let request = approvalRequest(step, kind: kind, prepared: prepared, recipe: recipe, recipeHash: recipeHash, key: key, redactor: secrets.redactor),
+                !trust.contains(request.key)
+            {
+                guard options.assumeYes || options.confirm(request.prompt) else {
+                    reporter.handle(.stepFailed(index: index, total: total, step: step.id, kind: step.uses, duration: 0, error: request.refusal))
+                    recorder.failed(step, inputs: prepared.displayInputs, reason: "not confirmed", duration: 0, error: request.refusal, ctx: ctx)
+                    summary.failed = step.id
+                    return try finish(.failed, error: "step '\(step.id)' failed: not confirmed")
+                }
+                do { try trust.add(request.key) } catch {
+                    reporter.handle(.warning(step: step.id, message: "approved for this run only: \(error)"))
+                }
             }
             reporter.handle(.stepStarted(index: index, total: total, step: step.id, kind: step.uses, reason: decision.reason))
             let t0 = Date()
@@ -148,52 +162,6 @@ extension Engine {
         return out
     }
 
-    func confirmCommands(
-        _ recipe: Recipe, order: [StepSpec], selected: Set<String>, params: ValueMap, options: RunOptions,
-        layout: WorkspaceLayout, secrets: inout SecretStore, key: [UInt8], state: RecipeState
-    ) throws {
-        var commands: [String] = []
-        for step in order where selected.contains(step.id) {
-            guard let kind = registry[step.uses] as? any ConfirmableStepKind else { continue }
-            guard let t = step.input(kind.confirmationInput) else { continue }
-            // Show the command as written (expressions unresolved): what the recipe asks to run.
-            commands.append("\(step.id): \(templateText(t))")
-        }
-        guard !commands.isEmpty else { return }
-        let trustKey = Digest.sha256(Data((commands.joined(separator: "\n") + "\u{0}" + recipe.name).utf8)).hexString
-        let trustPath = layout.root + "/.sous/trusted-commands"
-        let trusted = (try? String(contentsOfFile: trustPath, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
-        if trusted.contains(trustKey) { return }
-        let prompt = "The recipe \(recipe.path) runs these commands on this machine:\n" + commands.map { "  " + $0 }.joined(separator: "\n")
-        if !options.assumeYes && !options.confirm(prompt) {
-            throw StepError("\(prompt)\nnot confirmed: review the commands, then rerun with --yes to allow them")
-        }
-        let line = trustKey + "\n"
-        if let h = FileHandle(forWritingAtPath: trustPath) {
-            h.seekToEndOfFile()
-            h.write(Data(line.utf8))
-            try? h.close()
-        } else {
-            try? writeAtomically(Data(line.utf8), to: trustPath)
-        }
-    }
-
-    func templateText(_ t: Template) -> String {
-        switch t {
-        case .literal(let v, _): return v.interpolationText
-        case .expression(let r, _): return "${{ \(r) }}"
-        case .interpolated(let parts, _):
-            return parts.map { p in
-                switch p {
-                case .text(let s): s
-                case .reference(let r, _): "${{ \(r) }}"
-                }
-            }.joined()
-        case .list(let items, _): return "[" + items.map(templateText).joined(separator: ", ") + "]"
-        case .map(let entries, _): return "{" + entries.map { "\($0.key): \(templateText($0.value))" }.joined(separator: ", ") + "}"
-        }
-    }
-
     static func makeRunID() -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
@@ -243,8 +211,17 @@ extension Engine {
     }
 }
 
-/// A step kind whose runs need the user's consent (it runs commands from the recipe).
+/// A step kind whose runs need the user's consent (it runs commands from the recipe): before it runs,
+/// `sous run` shows the command as resolved and asks, unless the same command of the same recipe was
+/// approved before in this workspace (``TrustStore``).
 public protocol ConfirmableStepKind: StepKind {
     /// The input holding the command shown in the confirmation.
     var confirmationInput: String { get }
+    /// More lines of the confirmation, from the resolved inputs (secrets shown as `***`): what else decides
+    /// what runs, such as the environment. Part of what an approval covers.
+    func confirmationDetails(inputs: ValueMap) -> [String]
+}
+
+extension ConfirmableStepKind {
+    public func confirmationDetails(inputs: ValueMap) -> [String] { [] }
 }

@@ -18,7 +18,8 @@ public struct RunOptions: Sendable {
     public var assumeYes = false
     public var lockWait: Double = 60
     public var environment: [String: String] = ProcessInfo.processInfo.environment
-    /// Asked before running commands from a recipe not trusted yet; returns true to go on.
+    /// Asked, unless `assumeYes`, before a step runs a command (or a recipe from a URL creates a resource)
+    /// not approved before; the prompt ends with the question. Returns true to go on.
     public var confirm: @Sendable (_ prompt: String) -> Bool = { _ in false }
     public var commandLine = "sous run"
     public init() {}
@@ -257,6 +258,9 @@ public struct Engine: Sendable {
         var version: Int = 0
         /// What `plan` should mention about the inputs (e.g. an input left out for an absent optional secret).
         var notes: [String] = []
+        /// The values of the expressions in a shell-command input, passed to the shell as environment
+        /// variables (``ShellCommand``); the input itself holds the rewritten command text.
+        var commandVariables: [CommandVariable] = []
 
         /// The fingerprint over the inputs and the content digests of the path inputs.
         static func fingerprint(kind: String, version: Int, inputs: ValueMap, digests: [String: PathDigest]) -> String {
@@ -303,6 +307,7 @@ public struct Engine: Sendable {
             }
         }
         var absentNotes: [String] = []
+        var commandVariables: [CommandVariable] = []
         for spec in kind.schema.inputs {
             guard let t = step.input(spec.name) else {
                 if let d = spec.defaultValue {
@@ -311,6 +316,13 @@ public struct Engine: Sendable {
                     shown[spec.name] = d
                 }
                 continue
+            }
+            // A command line gets its expressions as environment variables, never as text.
+            var command: ShellCommand?
+            if spec.role == .shellCommand {
+                do { command = try ShellCommand.rewrite(t) } catch {
+                    throw RecipeError(error.problems.map { recipe.diagnostic("step '\(step.id)': \($0.message)", at: $0.mark) })
+                }
             }
             func lookup(_ mode: Int) -> (Reference) throws -> Value {
                 { ref in
@@ -358,6 +370,20 @@ public struct Engine: Sendable {
             real[spec.name] = value
             fp[spec.name] = AbsentValue.prune(try t.resolve(lookup(1)), path: spec.name, notes: &ignored)
             shown[spec.name] = AbsentValue.prune(try t.resolve(lookup(2)), path: spec.name, notes: &ignored)
+            if let command {
+                // The fingerprint keeps the command with its values pasted (a changed value reruns the step
+                // and reads well in "input 'command' changed"); what runs is the rewritten text.
+                real[spec.name] = .string(command.text)
+                shown[spec.name] = .string(command.text)
+                for v in command.variables {
+                    let text = try lookup(0)(v.reference).interpolationText
+                    guard !text.unicodeScalars.contains("\u{0}") else {
+                        throw StepError("step '\(step.id)': the value of ${{ \(v.reference) }} holds a NUL character, which cannot be passed to a command")
+                    }
+                    commandVariables.append(CommandVariable(
+                        name: v.name, reference: v.reference, value: text, shown: try lookup(2)(v.reference).interpolationText))
+                }
+            }
         }
         // Values with ${{ }} are checked against the schema once resolved.
         for spec in kind.schema.inputs {
@@ -366,6 +392,21 @@ public struct Engine: Sendable {
             }
             if let allowed = spec.allowed, let s = real[spec.name]?.stringValue, !allowed.contains(s) {
                 throw StepError("step '\(step.id)': input '\(spec.name)' must be one of \(allowed.joined(separator: ", ")); got '\(secrets.redactor.redact(s))'")
+            }
+        }
+        // Paths the step writes stay inside the recipe's work folder (on the real path, links followed).
+        for spec in kind.schema.inputs where spec.role == .outputPath {
+            let paths: [Value] =
+                switch real[spec.name] {
+                case .string(let s)?: [.string(s)]
+                case .list(let items)?: items
+                default: []
+                }
+            for p in paths {
+                guard let s = p.stringValue, !s.isEmpty else { continue }
+                do { _ = try layout.confinedPath(s) } catch {
+                    throw StepError("step '\(step.id)': input '\(spec.name)': \(secrets.redactor.redact(String(describing: error)))")
+                }
             }
         }
         // Path inputs: stat first, hash only when stat changed since the last success.
@@ -401,6 +442,8 @@ public struct Engine: Sendable {
             fingerprint: Prepared.fingerprint(kind: step.uses, version: kind.schema.version, inputs: fp, digests: digests), category: category)
         prepared.deferred = deferred
         prepared.notes = absentNotes.map { "\($0) left out: an optional secret it uses is not set" }
+            + commandVariables.map { "\($0.name) = \(TrustPrompt.visible($0.shown))  (${{ \($0.reference) }})" }
+        prepared.commandVariables = commandVariables
         prepared.kind = step.uses
         prepared.version = kind.schema.version
         return prepared
@@ -444,8 +487,19 @@ public struct Engine: Sendable {
         StepContext(
             stepID: step.id, kind: step.uses, inputs: p.inputs, layout: layout, runID: runID, recipeName: recipe.name,
             environment: options.environment, assumeYes: options.assumeYes, services: services, ledger: ledger,
-            reporter: reporter, redactor: redactor)
+            reporter: reporter, redactor: redactor,
+            commandEnvironment: Dictionary(p.commandVariables.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))
     }
+}
+
+/// The value of one expression of a shell command, passed as an environment variable.
+struct CommandVariable: Sendable {
+    var name: String
+    var reference: Reference
+    /// The value (a secret in clear if one reached it through a step output: never print it).
+    var value: String
+    /// The value with secrets named directly shown as `***` (still to be redacted before printing).
+    var shown: String
 }
 
 /// Resolves secret references at run time; values live only in memory.

@@ -21,14 +21,18 @@ public final class StepContext: Sendable {
     let ledger: ResourceLedger
     let reporter: any RunReporter
     let redactor: Redactor
+    /// Environment variables holding the values of the expressions in a shell-command input
+    /// (``InputRole/shellCommand``): the command text refers to them instead of holding the values.
+    public let commandEnvironment: [String: String]
     let transcript = Mutex<String>("")
     let logLines = Mutex<[String]>([])
 
     init(
         stepID: String, kind: String, inputs: ValueMap, layout: WorkspaceLayout, runID: String, recipeName: String,
         environment: [String: String], assumeYes: Bool, services: Services, ledger: ResourceLedger,
-        reporter: any RunReporter, redactor: Redactor
+        reporter: any RunReporter, redactor: Redactor, commandEnvironment: [String: String] = [:]
     ) {
+        self.commandEnvironment = commandEnvironment
         self.stepID = stepID
         self.kind = kind
         self.inputs = inputs
@@ -98,7 +102,8 @@ public final class StepContext: Sendable {
     /// Text with every secret replaced by `***`.
     public func redact(_ text: String) -> String { redactor.redact(text) }
 
-    /// Resolves a path this step writes; it must stay inside the workspace.
+    /// Resolves a path this step writes; it must stay inside the recipe's work folder
+    /// (``WorkspaceLayout/confinedPath(_:)``).
     public func confinedPath(_ path: String) throws -> String { try layout.confinedPath(path) }
 
     // MARK: resources

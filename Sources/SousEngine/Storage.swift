@@ -67,25 +67,65 @@ public struct WorkspaceLayout: Sendable {
     /// The per-workspace key for keyed hashes of secrets.
     public var keyPath: String { root + "/.sous/key" }
 
-    /// Resolves a path a step writes: relative paths are under `workDir`; nothing may leave the workspace.
+    /// The approvals `sous run` remembers (``TrustStore``): one key per line.
+    public var approvalsPath: String { root + "/.sous/trusted-commands" }
+
+    /// Resolves a path a step writes: relative paths are under `workDir`, and the result must stay inside
+    /// `workDir` — not merely inside the workspace, which also holds sous's approvals and key, other
+    /// recipes' state and the local cloud's data.
+    ///
+    /// The check is made on the real path: `..` is folded, then the part of the path that exists is
+    /// resolved through its symbolic links (`realpath`), so a link inside the work folder pointing out of
+    /// it is refused too, as is a link that points nowhere (writing through it would create its target).
+    /// - Returns: the absolute path, `..` and `.` folded as text (links not resolved, so outputs read as written).
+    /// - Throws: ``StepError`` saying where the path leads.
     public func confinedPath(_ path: String) throws -> String {
         let candidate = path.hasPrefix("/") ? path : workDir + "/" + path
-        let std = (candidate as NSString).standardizingPath
-        let rootStd = (root as NSString).standardizingPath
-        guard std == rootStd || std.hasPrefix(rootStd + "/") else {
-            throw StepError("path '\(path)' is outside the workspace (\(rootStd)); steps may only write inside it")
+        let std = Self.folded(candidate)
+        let work = Self.folded(workDir)
+        guard std == work || std.hasPrefix(work + "/") else {
+            throw StepError("path '\(path)' leaves the recipe's work folder (\(work)): a step may only write inside it")
         }
-        // Follow symlinks of the existing part of the path: a link must not lead outside either.
-        var probe = std
-        while !FileManager.default.fileExists(atPath: probe), probe != "/" {
-            probe = (probe as NSString).deletingLastPathComponent
+        guard let real = Self.realPath(std), let realWork = Self.realPath(work) else {
+            throw StepError("path '\(path)' goes through a symbolic link that points nowhere; a step may only write inside the recipe's work folder (\(work))")
         }
-        let real = (probe as NSString).resolvingSymlinksInPath
-        let realRoot = (rootStd as NSString).resolvingSymlinksInPath
-        guard real == realRoot || real.hasPrefix(realRoot + "/") || !FileManager.default.fileExists(atPath: rootStd) else {
-            throw StepError("path '\(path)' leads outside the workspace through a symbolic link")
+        guard real == realWork || real.hasPrefix(realWork == "/" ? "/" : realWork + "/") else {
+            throw StepError("path '\(path)' leads out of the recipe's work folder (\(work)) through a symbolic link (to \(real)): a step may only write inside it")
         }
         return std
+    }
+
+    /// `path` made absolute (against the current folder) with `.`, `..` and empty components folded away
+    /// as text (symbolic links are left alone: the check on the real path follows them).
+    static func folded(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var parts: [Substring] = []
+        for c in absolute.split(separator: "/") {
+            switch c {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(c)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// `path` with the part that exists resolved through its symbolic links and the rest appended; nil when
+    /// a component is a link that points nowhere (or cannot be resolved).
+    static func realPath(_ path: String) -> String? {
+        var existing = path
+        var rest: [String] = []
+        var st = stat()
+        while lstat(existing, &st) != 0 {
+            guard existing != "/", !existing.isEmpty else { break }
+            rest.insert((existing as NSString).lastPathComponent, at: 0)
+            existing = (existing as NSString).deletingLastPathComponent
+        }
+        guard let resolved = realpath(existing, nil) else { return nil }
+        defer { free(resolved) }
+        var out = String(cString: resolved)
+        for r in rest { out += (out.hasSuffix("/") ? "" : "/") + r }
+        return out
     }
 
     /// The secret-hashing key, created on first use (0600).

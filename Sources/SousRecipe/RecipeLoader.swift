@@ -323,6 +323,20 @@ public struct RecipeLoader: Sendable {
             } else if case .map = e.value, ![.map, .any].contains(spec.type) {
                 sink.error("\(label): input '\(e.key)' must be \(spec.type.article), found a map", at: e.value.mark)
             }
+            switch spec.role {
+            case .value: break
+            case .outputPath:
+                for p in PathConfinement.problems(e.value) { sink.error("\(label): input '\(e.key)': \(p.message)", at: p.mark) }
+            case .shellCommand:
+                // Literal commands have nothing to pass; lists and maps are reported above.
+                switch e.value {
+                case .interpolated, .expression:
+                    do { _ = try ShellCommand.rewrite(e.value) } catch {
+                        for p in error.problems { sink.error("\(label): \(p.message)", at: p.mark) }
+                    }
+                default: break
+                }
+            }
         }
         for spec in schema.inputs where spec.required && spec.defaultValue == nil {
             if step.input(spec.name) == nil && !suggested.contains(spec.name) {

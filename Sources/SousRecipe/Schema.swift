@@ -10,6 +10,21 @@ public enum StepCategory: String, Sendable, Codable, CaseIterable {
     case teardown
 }
 
+/// What the loader and the engine must know about an input beyond its type: the one place a step
+/// kind declares that an input is written to or run.
+public enum InputRole: Sendable, Hashable {
+    /// An ordinary value.
+    case value
+    /// A path the step writes (for a list input, every item is one): relative to the recipe's work
+    /// folder (`WORKSPACE/<recipe>/work`) and confined to it. `sous validate` refuses a path written
+    /// literally that leaves it (``PathConfinement``); the engine checks the resolved value on the
+    /// real path (symbolic links followed) before the step runs.
+    case outputPath
+    /// A command line run by `/bin/sh -c`: every `${{ }}` in it reaches the shell as an environment
+    /// variable, never as command text (``ShellCommand``); `${{ secrets.* }}` is refused there.
+    case shellCommand
+}
+
 /// One input a step kind accepts.
 public struct InputSpec: Sendable {
     public var name: String
@@ -19,10 +34,12 @@ public struct InputSpec: Sendable {
     public var description: String
     /// Allowed string values, when the input is an enumeration.
     public var allowed: [String]?
+    /// Whether the input is a path the step writes or a command it runs.
+    public var role: InputRole
 
     public init(
         _ name: String, _ type: ValueType, required: Bool = false, default defaultValue: Value? = nil,
-        allowed: [String]? = nil, _ description: String
+        allowed: [String]? = nil, role: InputRole = .value, _ description: String
     ) {
         self.name = name
         self.type = type
@@ -30,6 +47,7 @@ public struct InputSpec: Sendable {
         self.defaultValue = defaultValue
         self.description = description
         self.allowed = allowed
+        self.role = role
     }
 }
 

@@ -883,6 +883,91 @@ import Testing
             """#
         ),
         (
+            "write_path_climbs_out",
+            #"""
+            name: x
+            steps:
+              - id: w
+                uses: file.write
+                with: {path: ../../.sous/trusted-commands, content: forged}
+            """#,
+            #"""
+            write_path_climbs_out.yaml:5:18: error: step 'w' (file.write): input 'path': '../../.sous/trusted-commands' leaves the recipe's work folder (WORKSPACE/<recipe>/work): a step may only write inside it
+                with: {path: ../../.sous/trusted-commands, content: forged}
+                             ^
+            """#
+        ),
+        (
+            "write_path_absolute",
+            #"""
+            name: x
+            steps:
+              - id: pack
+                uses: archive.tar
+                with:
+                  source: src
+                  output: /tmp/model.tar.gz
+            """#,
+            #"""
+            write_path_absolute.yaml:7:15: error: step 'pack' (archive.tar): input 'output': '/tmp/model.tar.gz' is an absolute path: a path a step writes is relative to the recipe's work folder (WORKSPACE/<recipe>/work) and stays inside it
+                  output: /tmp/model.tar.gz
+                          ^
+            """#
+        ),
+        (
+            "write_path_after_workspace",
+            #"""
+            name: x
+            steps:
+              - id: run
+                uses: shell
+                with:
+                  command: make
+                  generates: [out.bin, "${{ workspace }}/../state.json"]
+            """#,
+            #"""
+            write_path_after_workspace.yaml:7:28: error: step 'run' (shell): input 'generates': '${{ workspace }}/../state.json' leaves the recipe's work folder (WORKSPACE/<recipe>/work): a step may only write inside it
+                  generates: [out.bin, "${{ workspace }}/../state.json"]
+                                       ^
+            """#
+        ),
+        (
+            "secret_in_command",
+            #"""
+            name: x
+            secrets:
+              hf_token: env:HF_TOKEN
+            steps:
+              - id: login
+                uses: shell
+                with:
+                  command: huggingface-cli login --token ${{ secrets.hf_token }}
+            """#,
+            #"""
+            secret_in_command.yaml:8:46: error: step 'login' (shell): ${{ secrets.hf_token }} cannot be used in a command line: it would show in the process list (ps); pass it through 'env:' (env: {HF_TOKEN: "${{ secrets.hf_token }}"}) and use "$HF_TOKEN" in the command
+                  command: huggingface-cli login --token ${{ secrets.hf_token }}
+                                                         ^
+            """#
+        ),
+        (
+            "command_arithmetic",
+            #"""
+            name: x
+            params:
+              n: 1
+            steps:
+              - id: count
+                uses: shell
+                with:
+                  command: echo $(( ${{ params.n }} + 1 ))
+            """#,
+            #"""
+            command_arithmetic.yaml:8:25: error: step 'count' (shell): ${{ params.n }} cannot be passed safely inside an arithmetic expression ($(( )) or (( ))), where bash evaluates a value's text as code; pass it through 'env:' and check that it is a number before computing with it
+                  command: echo $(( ${{ params.n }} + 1 ))
+                                    ^
+            """#
+        ),
+        (
             "yaml_tab",
             #"""
             name: x

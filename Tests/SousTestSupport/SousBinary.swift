@@ -31,8 +31,48 @@ public enum SousBinary {
         return p.wait()
     }
 
+    /// Runs `sous args…` with a terminal (a pseudo-terminal) as its standard input, as when a user types:
+    /// `answers` are typed ahead (one line per question). Output still goes to pipes.
+    public static func runOnTerminal(_ args: [String], cwd: URL, env: [String: String] = [:], answers: String) throws -> Result {
+        // The pseudo-terminal calls are not in Swift's Glibc module (they need _XOPEN_SOURCE): look them up.
+        typealias OpenPT = @convention(c) (Int32) -> Int32
+        typealias PTName = @convention(c) (Int32) -> UnsafeMutablePointer<CChar>?
+        func symbol<T>(_ name: String, as: T.Type) throws -> T {
+            guard let p = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { throw CocoaError(.featureUnsupported) }
+            return unsafeBitCast(p, to: T.self)
+        }
+        let openpt = try symbol("posix_openpt", as: OpenPT.self)
+        let grant = try symbol("grantpt", as: OpenPT.self)
+        let unlock = try symbol("unlockpt", as: OpenPT.self)
+        let ptsname = try symbol("ptsname", as: PTName.self)
+        let master = openpt(O_RDWR | O_NOCTTY)
+        guard master >= 0, grant(master) == 0, unlock(master) == 0, let name = ptsname(master) else {
+            throw CocoaError(.fileReadUnknown)
+        }
+        defer { close(master) }
+        let slave = open(String(cString: name), O_RDWR | O_NOCTTY)
+        guard slave >= 0 else { throw CocoaError(.fileReadUnknown) }
+        let terminal = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
+        // A thread drains what the terminal echoes, so typing ahead never blocks on a full buffer.
+        let drain = Thread {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while buffer.withUnsafeMutableBytes({ read(master, $0.baseAddress, $0.count) }) > 0 {}
+        }
+        let p = try start(args, cwd: cwd, env: env, stdin: terminal)
+        drain.start()
+        let bytes = Array(answers.utf8)
+        _ = bytes.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
+        let result = p.wait()
+        try? terminal.close()
+        return result
+    }
+
     /// Starts `sous args…` without waiting.
     public static func start(_ args: [String], cwd: URL, env: [String: String] = [:]) throws -> Running {
+        try start(args, cwd: cwd, env: env, stdin: nil)
+    }
+
+    static func start(_ args: [String], cwd: URL, env: [String: String], stdin: FileHandle?) throws -> Running {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
@@ -45,7 +85,7 @@ public enum SousBinary {
         let out = Pipe(), err = Pipe(), inp = Pipe()
         p.standardOutput = out
         p.standardError = err
-        p.standardInput = inp
+        p.standardInput = stdin ?? inp
         let running = Running(process: p, out: out, err: err, stdinPipe: inp)
         try p.run()
         return running

@@ -24,7 +24,7 @@ struct HFSnapshotKind: StepKind {
             InputSpec("allow_patterns", .list, "only files matching one of these globs (fnmatch; * crosses /)"),
             InputSpec("ignore_patterns", .list, "leave out files matching these globs"),
             InputSpec("token", .string, "access token for gated or private repos (use ${{ secrets.hf_token }}; default HF_TOKEN)"),
-            InputSpec("local_dir", .string, "also copy the files into this folder (relative to the workspace folder); path then points there"),
+            InputSpec("local_dir", .string, role: .outputPath, "also copy the files into this folder (relative to the recipe's work folder, and inside it); path then points there"),
             InputSpec("cache_dir", .string, "the Hub cache (default HF_HUB_CACHE, else $HF_HOME/hub)"),
             InputSpec("max_workers", .int, default: .int(8), "files downloaded in parallel"),
         ],

@@ -14,7 +14,7 @@ struct ArchiveTarKind: StepKind {
         summary: "Pack a folder as a deterministic tar or tar.gz (model.tar.gz for SageMaker).",
         inputs: [
             InputSpec("source", .path, required: true, "the folder to pack"),
-            InputSpec("output", .string, required: true, "the archive to write, relative to the recipe's workspace folder"),
+            InputSpec("output", .string, required: true, role: .outputPath, "the archive to write, relative to the recipe's work folder (and inside it)"),
             InputSpec("compression", .string, allowed: ["auto", "none", "gzip"], "gzip, none, or auto (gzip for .gz/.tgz names)"),
             InputSpec("include_top_folder", .bool, default: .bool(false), "keep the folder's own name as the top of every entry (the LMI notebooks do)"),
         ],

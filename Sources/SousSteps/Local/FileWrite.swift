@@ -7,9 +7,9 @@ import SousRecipe
 struct FileWriteKind: StepKind {
     let schema = StepKindSchema(
         kind: "file.write", version: 1, category: .pure,
-        summary: "Write a text file (or an ordered list of key/value properties, like serving.properties) into the workspace.",
+        summary: "Write a text file (or an ordered list of key/value properties, like serving.properties) into the recipe's work folder.",
         inputs: [
-            InputSpec("path", .string, required: true, "where to write, relative to the recipe's workspace folder"),
+            InputSpec("path", .string, required: true, role: .outputPath, "where to write, relative to the recipe's work folder (and inside it)"),
             InputSpec("content", .string, "the text to write (give this or 'properties')"),
             InputSpec("properties", .any, "key/value pairs rendered as key=value lines in order: a map, or a list of one-key maps"),
         ],

@@ -8,17 +8,24 @@ import Synchronization
 /// Declaring `sources` and `generates` (as Taskfile and DVC do) makes it cached like a pure
 /// step: it reruns only when the command, its environment or a source changed, or a generated
 /// file is gone. Without them it is an effect and runs every time.
+///
+/// The `${{ }}` values in `command` reach the shell as environment variables (`"${SOUS_VALUE_1}"` in
+/// the text), never as command text: see ``ShellCommand``. Version 2 (version 1 pasted them in).
 struct ShellKind: ConfirmableStepKind {
     let confirmationInput = "command"
     let schema = StepKindSchema(
-        kind: "shell", version: 1, category: .effect,
-        summary: "Run a shell command (cached when it declares the files it reads and writes).",
+        kind: "shell", version: 2, category: .effect,
+        summary: "Run a shell command once you approve it, its ${{ }} values passed as data (cached when it declares the files it reads and writes).",
         inputs: [
-            InputSpec("command", .string, required: true, "the command, run with /bin/sh -c in the recipe's workspace folder"),
+            InputSpec(
+                "command", .string, required: true, role: .shellCommand,
+                "the command, run with /bin/sh -c in the recipe's work folder after you approve it; each ${{ }} reaches it as data (an environment variable, \"${SOUS_VALUE_1}\" in the text), never as code; no ${{ secrets.x }} here (use env)"),
             InputSpec("env", .map, "environment variables added for the command (use ${{ secrets.x }} for secrets)"),
             InputSpec("sources", .list, "files or folders the command reads: part of the cache key"),
-            InputSpec("generates", .list, "files or folders the command writes, relative to the workspace folder: the step is cached while they exist"),
-            InputSpec("workdir", .string, "folder to run in, relative to the workspace folder"),
+            InputSpec(
+                "generates", .list, role: .outputPath,
+                "files or folders the command writes, inside the recipe's work folder: the step is cached while they exist"),
+            InputSpec("workdir", .string, role: .outputPath, "folder to run in, inside the recipe's work folder"),
         ],
         outputs: [
             OutputSpec("stdout", .string, "the command's standard output (last 64 KiB)"),
@@ -34,6 +41,16 @@ struct ShellKind: ConfirmableStepKind {
 
     func planDetails(inputs: ValueMap) -> [String] {
         ["$ " + (inputs["command"]?.stringValue ?? "")]
+    }
+
+    func confirmationDetails(inputs: ValueMap) -> [String] {
+        var lines: [String] = []
+        let env = inputs["env"]?.mapValue ?? ValueMap()
+        if !env.isEmpty {
+            lines.append("env: " + env.map { "\($0.key)=" + Value.string($0.value.stringValue ?? $0.value.interpolationText).jsonString() }.joined(separator: " "))
+        }
+        if let dir = inputs["workdir"]?.stringValue, !dir.isEmpty { lines.append("in: work/\(dir)") }
+        return lines
     }
 
     func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
@@ -58,6 +75,8 @@ struct ShellKind: ConfirmableStepKind {
         env["SOUS_WORKSPACE"] = ctx.layout.workDir
         env["SOUS_RUN_ID"] = ctx.runID
         for e in ctx.map("env") { env[e.key] = e.value.stringValue ?? e.value.interpolationText }
+        // The values of the command's ${{ }} expressions, which its text refers to.
+        for (name, value) in ctx.commandEnvironment { env[name] = value }
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -104,6 +123,10 @@ struct ShellKind: ConfirmableStepKind {
         let exited = AsyncStream<Void>.makeStream()
         process.terminationHandler = { _ in exited.continuation.finish() }
         ctx.log("$ \(command)")
+        for (name, value) in ctx.commandEnvironment.sorted(by: { $0.key < $1.key }) {
+            let shown = value.count > 200 ? String(value.prefix(200)) + "…" : value
+            ctx.log("  \(name)=" + Value.string(shown).jsonString())
+        }
         try process.run()
         // Our copy of the write end must close, or EOF never comes.
         try? pipe.fileHandleForWriting.close()
