@@ -10,7 +10,7 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run a recipe; steps whose inputs and outputs are unchanged are skipped.",
         discussion: """
             Prints one line per step: `[3/7] package  archive.tar  cached` or `ran 0.4 s`. \
-            A run record (record.md, record.json, logs/) is kept in WORKSPACE/RECIPE/runs/RUN-ID/.
+            A run record (record.md, record.html, record.json, logs/) is kept in WORKSPACE/RECIPE/runs/RUN-ID/; `sous report` prints the page's path.
             """)
 
     @OptionGroup var recipe: RecipeOptions

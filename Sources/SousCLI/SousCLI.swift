@@ -18,7 +18,7 @@ public struct SousMain: AsyncParsableCommand {
             3 the recipe is locked by another run · 64 bad usage · 130 interrupted.
             """,
         subcommands: [
-            RunCommand.self, PlanCommand.self, StatusCommand.self, ValidateCommand.self, StepsCommand.self,
+            RunCommand.self, PlanCommand.self, StatusCommand.self, ReportCommand.self, ValidateCommand.self, StepsCommand.self,
             DestroyCommand.self, LocalCommand.self, GenerateCommand.self, InvokeCommand.self, ChatCommand.self,
             HubCommand.self, BenchCommand.self,
         ])
