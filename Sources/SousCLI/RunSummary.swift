@@ -29,6 +29,8 @@ struct RunSummary {
 
     var resources: [Resource] = []
     var answers: [Answer] = []
+    /// The run's record page, when it was written.
+    var recordPage: String?
     /// Steps skipped because nothing they depend on changed.
     var cached: [String] = []
     /// Live endpoints of the recipe after the run (created by this run or an earlier one).
@@ -52,6 +54,7 @@ struct RunSummary {
             resources.append(Resource(type: e.type, name: e.name, createdNow: before[e.id] == nil, live: e.state == .created))
         }
         liveEndpoints = entries.filter { $0.type == "sagemaker.endpoint" && $0.state != .deleted }.map(\.name)
+        if FileManager.default.fileExists(atPath: recordDir + "/record.html") { recordPage = recordDir + "/record.html" }
         if let data = FileManager.default.contents(atPath: recordDir + "/record.json"),
             let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let steps = doc["steps"] as? [[String: Any]]
@@ -119,6 +122,9 @@ struct RunSummary {
             let list = liveEndpoints.joined(separator: ", ")
             out.append(label("running") + style.yellow("endpoint \(list) is still running on \(cloud)\(local ? "" : " and is billed by the hour")."))
             out.append(String(repeating: " ", count: 9) + "remove it: sous destroy \(recipeArgument)\(local ? " --local" : "")")
+        }
+        if let recordPage {
+            out.append(label("record") + recordPage + style.dim(" (sous report --open shows it)"))
         }
         if liveEndpoints.isEmpty && local {
             var next: [String] = []

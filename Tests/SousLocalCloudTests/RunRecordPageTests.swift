@@ -45,12 +45,17 @@ struct RunRecordPageTests {
               endpoint_name: ${{ steps.deploy.outputs.endpoint_name }}
         """
 
+    /// The run's environment: the loopback Hub of the fixture, a token to redact, a role.
+    static func env(_ f: RecipeFixture) -> [String: String] {
+        f.env.merging(["HF_TOKEN": "hf_local_test_secret", "SOUS_SAGEMAKER_ROLE": "arn:aws:iam::000000000000:role/local"]) { $1 }
+    }
+
     /// Runs the recipe with `--local`; returns the fixture (stop it) and the run's folder.
     static func run() throws -> (RecipeFixture, URL) {
         let f = try RecipeFixture(local: false, bigFileMiB: 0)
         let recipe = f.dir.appendingPathComponent("report-local.yaml")
         try Self.recipe.write(to: recipe, atomically: true, encoding: .utf8)
-        let r = try SousBinary.run(["run", "-y", "--local", recipe.path] + f.args, cwd: f.dir, env: RecipesOnLocalCloudTests.env(f))
+        let r = try SousBinary.run(["run", "-y", "--local", recipe.path] + f.args, cwd: f.dir, env: Self.env(f))
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         let report = try SousBinary.run(["report"] + f.args, cwd: f.dir, env: f.env)
         #expect(report.status == 0, "\(report.stderr)")
@@ -64,7 +69,7 @@ struct RunRecordPageTests {
         defer { f.stop() }
         let html = try String(contentsOf: runDir.appendingPathComponent("record.html"), encoding: .utf8)
         let page = try RecordPage(html)
-        let secret = try #require(RecipesOnLocalCloudTests.env(f)["HF_TOKEN"])
+        let secret = try #require(Self.env(f)["HF_TOKEN"])
         #expect(!html.contains(secret))
         #expect(!html.contains(f.env["AWS_SECRET_ACCESS_KEY"] ?? "no secret key given"))
         for ref in page.references {
