@@ -156,7 +156,7 @@ struct RecipesOnLocalCloudTests {
         let endpoints = data.appendingPathComponent("data/sagemaker/endpoints")
         #expect(waitUntil(timeout: 60) { ((try? FileManager.default.contentsOfDirectory(atPath: endpoints.path)) ?? []).contains { $0.hasSuffix(".json") } })
         let info = try JSONSerialization.jsonObject(with: Data(contentsOf: data.appendingPathComponent("server.json"))) as? [String: Any]
-        let pid = try #require((info?["pid"] as? Int).map(Int32.init))
+        let pid = Int32(try #require(info?["pid"] as? Int))
         #expect(kill(pid, SIGKILL) == 0)
         let r1 = first.wait()
         #expect(r1.status != 0)
