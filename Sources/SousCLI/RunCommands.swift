@@ -37,7 +37,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
-        let (recipe, params) = try self.recipe.load(registry: registry)
+        let (recipe, params) = try await self.recipe.load(registry: registry)
         let engine = Engine(registry: registry, workspaceRoot: self.recipe.workspaceRoot, reporter: output.reporter)
         var options = RunOptions()
         options.selection = step.map(RunOptions.Selection.step) ?? from.map(RunOptions.Selection.from) ?? .all
@@ -104,7 +104,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
-        let (recipe, params) = try self.recipe.load(registry: registry)
+        let (recipe, params) = try await self.recipe.load(registry: registry)
         let engine = Engine(registry: registry, workspaceRoot: self.recipe.workspaceRoot)
         var options = RunOptions()
         options.selection = step.map(RunOptions.Selection.step) ?? from.map(RunOptions.Selection.from) ?? .all
@@ -129,6 +129,7 @@ struct PlanCommand: AsyncParsableCommand {
             return
         }
         let style = OutputStyle(json: false, quiet: false, verbose: false)
+        for line in RecipeOptions.origins(recipe) { Console.out(style.dim(line) + "\n") }
         let width = decisions.map(\.step.count).max() ?? 0
         let kwidth = decisions.map(\.kind.count).max() ?? 0
         for (i, d) in decisions.enumerated() {
@@ -151,7 +152,8 @@ struct ValidateCommand: AsyncParsableCommand {
     @OptionGroup var recipe: RecipeOptions
 
     func run() async throws {
-        let (r, _) = try recipe.load(registry: BuiltinSteps.registry())
+        let (r, _) = try await recipe.load(registry: BuiltinSteps.registry())
+        for line in RecipeOptions.origins(r) { Console.out(line + "\n") }
         Console.out("\(r.path): ok (\(r.steps.count) steps, \(r.params.count) params, \(r.secrets.count) secrets)\n")
     }
 }
@@ -171,7 +173,7 @@ struct DestroyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
-        let (recipe, _) = try self.recipe.load(registry: registry)
+        let (recipe, _) = try await self.recipe.load(registry: registry)
         let engine = Engine(registry: registry, workspaceRoot: self.recipe.workspaceRoot, reporter: TerminalReporter(style: OutputStyle(json: false, quiet: false, verbose: true)))
         let layout = engine.layout(for: recipe)
         let live = (try? ResourceLedger(path: layout.ledgerPath).live) ?? []
