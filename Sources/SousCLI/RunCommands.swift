@@ -58,15 +58,15 @@ struct RunCommand: AsyncParsableCommand {
         }
         let opts = options
         let ledgerPath = engine.layout(for: recipe).ledgerPath
-        let before = RunSummary.ledgerSnapshot(ledgerPath)
+        let before = RunRecap.ledgerSnapshot(ledgerPath)
         let result: RunResult
         do {
             result = try await withInterruptHandling { try await engine.run(recipe, params: params, options: opts) }
         } catch {
-            await cloud?.close(liveEndpoints: RunSummary.liveEndpoints(ledgerPath), quiet: output.quiet || output.json)
+            await cloud?.close(liveEndpoints: RunRecap.liveEndpoints(ledgerPath), quiet: output.quiet || output.json)
             throw fail(error)
         }
-        let summary = RunSummary(ledgerPath: ledgerPath, before: before, recordDir: result.recordPath)
+        let summary = RunRecap(ledgerPath: ledgerPath, before: before, recordDir: result.recordPath)
         if !output.json && !output.quiet {
             let lines = summary.lines(
                 recipeArgument: self.recipe.recipe, local: cloud != nil, hasModelParam: recipe.param("model_id") != nil,
@@ -203,9 +203,9 @@ struct DestroyCommand: AsyncParsableCommand {
             let gone = try await engine.destroy(recipe, options: opts)
             Console.out("destroyed \(gone.count) resource(s)\n")
         } catch {
-            await cloud?.close(liveEndpoints: RunSummary.liveEndpoints(layout.ledgerPath), quiet: false)
+            await cloud?.close(liveEndpoints: RunRecap.liveEndpoints(layout.ledgerPath), quiet: false)
             throw fail(error)
         }
-        await cloud?.close(liveEndpoints: RunSummary.liveEndpoints(layout.ledgerPath), quiet: false)
+        await cloud?.close(liveEndpoints: RunRecap.liveEndpoints(layout.ledgerPath), quiet: false)
     }
 }

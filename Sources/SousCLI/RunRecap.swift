@@ -2,13 +2,13 @@ import Foundation
 import SousEngine
 import SousRecipe
 
-/// The few lines `sous run` prints after the last step, for people: what the run created and what
+/// The recap `sous run` prints after the last step, for people: what the run created and what
 /// it removed, how fast each answer streamed, whether anything is still running (and the command
 /// that removes it), and what to try next.
 ///
 /// Built from the two files the run leaves behind — the resource ledger (compared with its state
 /// before the run) and `record.json` — so it says exactly what the workspace records.
-struct RunSummary {
+struct RunRecap {
     /// A resource this run created or deleted.
     struct Resource: Equatable {
         var type: String
