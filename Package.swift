@@ -67,8 +67,8 @@ let package = Package(
         .target(
             name: "SousCLI",
             dependencies: [
-                "SousSteps", "SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousLLM", "SousLocalCloud",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SousSteps", "SousEngine", "SousRecipe", "SousYAML", "SousAWS", "SousHub", "SousHTTP", "SousCrypto",
+                "SousLLM", "SousLocalCloud", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(name: "sous", dependencies: ["SousCLI"], swiftSettings: strict),

@@ -27,8 +27,8 @@ mkdir -p "$BENCH_DIR"
 
 echo "== building sous (release)"
 # shellcheck disable=SC2086
-swift build -c release --scratch-path .build-release --product sous ${SOUS_BUILD_FLAGS:-} 2>&1 | tail -1
-SOUS=$ROOT/.build-release/release/sous
+swift build -c release --product sous ${SOUS_BUILD_FLAGS:-} 2>&1 | tail -1
+SOUS=$ROOT/.build/release/sous
 
 PEER=""
 if [[ -f "$RUNC" ]] && command -v gcc >/dev/null; then

@@ -9,8 +9,8 @@ SIZE_MB=${1:-2048}
 FILES=${2:-1000}
 scripts/bootstrap.sh
 command -v strace >/dev/null || { apt-get install -y -qq strace >/dev/null 2>&1 || true; }
-swift build -c release --scratch-path .build-release --product sous >/dev/null
-SOUS=$PWD/.build-release/release/sous
+swift build -c release --product sous >/dev/null
+SOUS=$PWD/.build/release/sous
 WORK=$(mktemp -d /tmp/sous-bench-runner.XXXX)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/data"

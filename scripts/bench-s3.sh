@@ -5,8 +5,8 @@
 # SigV4 checked) or moto (SOUS_BENCH_S3=moto, no signature check).
 #
 # Usage: scripts/bench-s3.sh [BIG_FILES] [BIG_MIB] [SMALL_FILES] [SMALL_KIB]   (default 3 x 640 MiB + 400 x 256 KiB)
-# Env:   SOUS_BIN (default .build-release/release/sous, built with
-#        `swift build -c release --scratch-path .build-release --product sous` if absent), PYTHON (python3),
+# Env:   SOUS_BIN (default .build/release/sous, built with
+#        `swift build -c release --product sous` if absent), PYTHON (python3),
 #        SOUS_BENCH_S3 (local | moto), BENCH_REPS (rounds, default 3), SOUS_BENCH_WARM_GIB (default 3; 0 = off)
 # sous and the AWS CLI run BENCH_REPS (default 3) rounds, alternating, and the fastest round of each is kept
 # (boto3 runs once). Prints wall time, throughput, peak RSS
@@ -21,9 +21,9 @@ BIG_MIB=${2:-640}
 SMALL=${3:-400}
 SMALL_KIB=${4:-256}
 PYTHON=${PYTHON:-python3}
-SOUS_BIN=${SOUS_BIN:-.build-release/release/sous}
+SOUS_BIN=${SOUS_BIN:-.build/release/sous}
 if [[ ! -x "$SOUS_BIN" ]]; then
-  swift build -c release --scratch-path .build-release --product sous
+  swift build -c release --product sous
 fi
 SOUS_BIN=$(cd "$(dirname "$SOUS_BIN")" && pwd)/$(basename "$SOUS_BIN")
 

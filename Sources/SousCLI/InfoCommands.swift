@@ -18,9 +18,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let root = RecipeOptions.rootFor(workspace)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root))?.filter {
-            FileManager.default.fileExists(atPath: root + "/" + $0 + "/state.json")
-        }.sorted() ?? []
+        let names = RecipeOptions.recipeNames(in: root)
         let selected = recipe.map { r in names.filter { $0 == r } } ?? names
         if selected.isEmpty {
             Console.out(recipe.map { "no recipe named '\($0)' has run in \(root)\n" } ?? "no recipe has run in \(root)\n")
@@ -71,6 +69,13 @@ extension RecipeOptions {
     static func rootFor(_ workspace: String?) -> String {
         let p = workspace ?? ProcessInfo.processInfo.environment["SOUS_WORKSPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "workspace"
         return p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+    }
+
+    /// The recipes that have run in the workspace `root` (folders holding a state.json), sorted.
+    static func recipeNames(in root: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: root))?.filter {
+            FileManager.default.fileExists(atPath: root + "/" + $0 + "/state.json")
+        }.sorted() ?? []
     }
 }
 

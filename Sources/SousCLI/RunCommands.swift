@@ -10,7 +10,7 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run a recipe; steps whose inputs and outputs are unchanged are skipped.",
         discussion: """
             Prints one line per step: `[3/7] package  archive.tar  cached` or `ran 0.4 s`. \
-            A run record (record.md, record.json, logs/) is kept in WORKSPACE/RECIPE/runs/RUN-ID/.
+            A run record (record.md, record.html, record.json, logs/) is kept in WORKSPACE/RECIPE/runs/RUN-ID/; `sous report` prints the page's path.
             """)
 
     @OptionGroup var recipe: RecipeOptions
@@ -37,7 +37,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
-        let (recipe, params) = try self.recipe.load(registry: registry)
+        let (recipe, params) = try await self.recipe.load(registry: registry)
         let engine = Engine(registry: registry, workspaceRoot: self.recipe.workspaceRoot, reporter: output.reporter)
         var options = RunOptions()
         options.selection = step.map(RunOptions.Selection.step) ?? from.map(RunOptions.Selection.from) ?? .all
@@ -58,15 +58,15 @@ struct RunCommand: AsyncParsableCommand {
         }
         let opts = options
         let ledgerPath = engine.layout(for: recipe).ledgerPath
-        let before = RunSummary.ledgerSnapshot(ledgerPath)
+        let before = RunRecap.ledgerSnapshot(ledgerPath)
         let result: RunResult
         do {
             result = try await withInterruptHandling { try await engine.run(recipe, params: params, options: opts) }
         } catch {
-            await cloud?.close(liveEndpoints: RunSummary.liveEndpoints(ledgerPath), quiet: output.quiet || output.json)
+            await cloud?.close(liveEndpoints: RunRecap.liveEndpoints(ledgerPath), quiet: output.quiet || output.json)
             throw fail(error)
         }
-        let summary = RunSummary(ledgerPath: ledgerPath, before: before, recordDir: result.recordPath)
+        let summary = RunRecap(ledgerPath: ledgerPath, before: before, recordDir: result.recordPath)
         if !output.json && !output.quiet {
             let lines = summary.lines(
                 recipeArgument: self.recipe.recipe, local: cloud != nil, hasModelParam: recipe.param("model_id") != nil,
@@ -104,7 +104,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
-        let (recipe, params) = try self.recipe.load(registry: registry)
+        let (recipe, params) = try await self.recipe.load(registry: registry)
         let engine = Engine(registry: registry, workspaceRoot: self.recipe.workspaceRoot)
         var options = RunOptions()
         options.selection = step.map(RunOptions.Selection.step) ?? from.map(RunOptions.Selection.from) ?? .all
@@ -129,6 +129,7 @@ struct PlanCommand: AsyncParsableCommand {
             return
         }
         let style = OutputStyle(json: false, quiet: false, verbose: false)
+        for line in RecipeOptions.origins(recipe) { Console.out(style.dim(line) + "\n") }
         let width = decisions.map(\.step.count).max() ?? 0
         let kwidth = decisions.map(\.kind.count).max() ?? 0
         for (i, d) in decisions.enumerated() {
@@ -151,7 +152,8 @@ struct ValidateCommand: AsyncParsableCommand {
     @OptionGroup var recipe: RecipeOptions
 
     func run() async throws {
-        let (r, _) = try recipe.load(registry: BuiltinSteps.registry())
+        let (r, _) = try await recipe.load(registry: BuiltinSteps.registry())
+        for line in RecipeOptions.origins(r) { Console.out(line + "\n") }
         Console.out("\(r.path): ok (\(r.steps.count) steps, \(r.params.count) params, \(r.secrets.count) secrets)\n")
     }
 }
@@ -171,7 +173,7 @@ struct DestroyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
-        let (recipe, _) = try self.recipe.load(registry: registry)
+        let (recipe, _) = try await self.recipe.load(registry: registry)
         let engine = Engine(registry: registry, workspaceRoot: self.recipe.workspaceRoot, reporter: TerminalReporter(style: OutputStyle(json: false, quiet: false, verbose: true)))
         let layout = engine.layout(for: recipe)
         let live = (try? ResourceLedger(path: layout.ledgerPath).live) ?? []
@@ -201,9 +203,9 @@ struct DestroyCommand: AsyncParsableCommand {
             let gone = try await engine.destroy(recipe, options: opts)
             Console.out("destroyed \(gone.count) resource(s)\n")
         } catch {
-            await cloud?.close(liveEndpoints: RunSummary.liveEndpoints(layout.ledgerPath), quiet: false)
+            await cloud?.close(liveEndpoints: RunRecap.liveEndpoints(layout.ledgerPath), quiet: false)
             throw fail(error)
         }
-        await cloud?.close(liveEndpoints: RunSummary.liveEndpoints(layout.ledgerPath), quiet: false)
+        await cloud?.close(liveEndpoints: RunRecap.liveEndpoints(layout.ledgerPath), quiet: false)
     }
 }

@@ -18,9 +18,9 @@ public struct SousMain: AsyncParsableCommand {
             3 the recipe is locked by another run · 64 bad usage · 130 interrupted.
             """,
         subcommands: [
-            RunCommand.self, PlanCommand.self, StatusCommand.self, ValidateCommand.self, StepsCommand.self,
+            RunCommand.self, PlanCommand.self, StatusCommand.self, ReportCommand.self, ValidateCommand.self, StepsCommand.self,
             DestroyCommand.self, LocalCommand.self, GenerateCommand.self, InvokeCommand.self, ChatCommand.self,
-            HubCommand.self, BenchCommand.self,
+            HubCommand.self, BenchCommand.self, NewCommand.self, ParamsCommand.self,
         ])
     public init() {}
 }
@@ -40,7 +40,7 @@ enum ExitStatus {
 
 /// Options every recipe command takes.
 struct RecipeOptions: ParsableArguments {
-    @Argument(help: "The recipe file (YAML).")
+    @Argument(help: "The recipe: a YAML file, an https:// URL, or github:OWNER/REPO/PATH.yaml@REF (a URL may end in #sha256=HEX).")
     var recipe: String
 
     @Option(name: .customLong("workspace"), help: "The workspace folder (default: $SOUS_WORKSPACE or ./workspace).")
@@ -62,10 +62,22 @@ struct RecipeOptions: ParsableArguments {
         p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
     }
 
-    /// Loads and validates the recipe and its params, printing diagnostics and exiting 2 on error.
-    func load(registry: StepRegistry) throws -> (Recipe, ValueMap) {
+    /// A loader that fetches remote recipes into this workspace's cache.
+    static func loader(registry: StepRegistry, workspaceRoot: String) -> RecipeLoader {
+        RecipeLoader(kinds: registry.schemas, fetcher: WorkspaceRecipeFetcher(workspaceRoot: workspaceRoot))
+    }
+
+    /// `from URL sha256 HEX` for every file of the recipe that was fetched from the web, so that a
+    /// user can pin it.
+    static func origins(_ recipe: Recipe) -> [String] {
+        recipe.sources.filter { $0.path.contains("://") }.map { "from \($0.path) sha256 \($0.sha256 ?? "unknown")" }
+    }
+
+    /// Loads and validates the recipe (a path, a URL or `github:…`) and its params, printing
+    /// diagnostics and exiting 2 on error.
+    func load(registry: StepRegistry) async throws -> (Recipe, ValueMap) {
         do {
-            let recipe = try RecipeLoader(kinds: registry.schemas).load(path: recipe)
+            let recipe = try await Self.loader(registry: registry, workspaceRoot: workspaceRoot).load(reference: recipe)
             var overrides: [(String, String)] = []
             for p in params {
                 guard let eq = p.firstIndex(of: "=") else {

@@ -21,7 +21,8 @@ extension Engine {
         let key = try layout.hashingKey()
         var secrets = SecretStore(recipe: recipe, environment: options.environment)
         let runID = Self.makeRunID()
-        let recorder = RunRecorder(layout: layout, runID: runID, recipe: recipe)
+        let recorder = RunRecorder(
+            layout: layout, runID: runID, recipe: recipe, ledger: ledger, environment: options.environment, redactor: secrets.redactor)
         let started = Date()
         let order = executionOrder(recipe)
         let selected = try selection(recipe, order: order, options: options)
@@ -54,7 +55,7 @@ extension Engine {
             if !selected.contains(step.id) {
                 if case .all = options.selection, options.keep, kind.schema.category == .teardown {
                     reporter.handle(.stepSkipped(index: index, total: total, step: step.id, kind: step.uses, reason: "kept (--keep)"))
-                    recorder.skipped(step, reason: "kept (--keep)")
+                    recorder.skipped(step, reason: "kept (--keep)", redactor: secrets.redactor)
                 }
                 continue
             }
@@ -69,7 +70,7 @@ extension Engine {
             } catch {
                 let message = secrets.redactor.redact(String(describing: error))
                 reporter.handle(.stepFailed(index: index, total: total, step: step.id, kind: step.uses, duration: 0, error: message))
-                recorder.failed(step, inputs: nil, reason: "could not resolve inputs", duration: 0, error: message, ctx: nil)
+                recorder.failed(step, inputs: nil, reason: "could not resolve inputs", duration: 0, error: message, ctx: nil, redactor: secrets.redactor)
                 summary.failed = step.id
                 return try finish(.failed, error: "step '\(step.id)' failed: \(message)")
             }
@@ -77,7 +78,9 @@ extension Engine {
             let decision = await decide(step, kind: kind, prepared: prepared, record: state.steps[step.id], options: options, ctx: ctx)
             if !decision.willRun {
                 reporter.handle(.stepSkipped(index: index, total: total, step: step.id, kind: step.uses, reason: decision.reason == "up to date" ? "cached" : decision.reason))
-                recorder.skipped(step, reason: decision.reason, inputs: prepared.displayInputs, outputs: state.steps[step.id]?.outputs)
+                recorder.skipped(
+                    step, reason: decision.reason, inputs: prepared.displayInputs,
+                    outputs: state.steps[step.id].map { redactOutputs($0.outputs, secrets.redactor) }, redactor: secrets.redactor)
                 summary.skipped.append(step.id)
                 continue
             }
@@ -86,7 +89,7 @@ extension Engine {
             {
                 guard options.assumeYes || options.confirm(request.prompt) else {
                     reporter.handle(.stepFailed(index: index, total: total, step: step.id, kind: step.uses, duration: 0, error: request.refusal))
-                    recorder.failed(step, inputs: prepared.displayInputs, reason: "not confirmed", duration: 0, error: request.refusal, ctx: ctx)
+                    recorder.failed(step, inputs: prepared.displayInputs, reason: "not confirmed", duration: 0, error: request.refusal, ctx: ctx, redactor: secrets.redactor)
                     summary.failed = step.id
                     return try finish(.failed, error: "step '\(step.id)' failed: not confirmed")
                 }
@@ -125,7 +128,9 @@ extension Engine {
                 let interrupted = Task.isCancelled || error is CancellationError
                 let message = interrupted ? InterruptedError().description : secrets.redactor.redact(String(describing: error))
                 reporter.handle(.stepFailed(index: index, total: total, step: step.id, kind: step.uses, duration: duration, error: message))
-                recorder.failed(step, inputs: prepared.displayInputs, reason: decision.reason, duration: duration, error: message, ctx: ctx)
+                recorder.failed(
+                    step, inputs: prepared.displayInputs, reason: decision.reason, duration: duration, error: message, ctx: ctx,
+                    redactor: secrets.redactor)
                 summary.failed = step.id
                 return try finish(interrupted ? .interrupted : .failed, error: interrupted ? message : "step '\(step.id)' failed: \(message)")
             }

@@ -95,21 +95,21 @@ public final class LocalCloudServer: Sendable {
             }
         } catch let e as ServiceError {
             if e.status.code >= 500 { configuration.log("\(wire.method) \(wire.rawPath): \(e.code): \(e.message)") }
-            switch proto {
-            case .s3: return e.s3Response(head: wire.method == "HEAD")
-            case .json: return e.jsonResponse()
-            case .restJSON: return e.restJSONResponse()
-            case .query: return e.queryResponse()
-            }
+            return Self.errorResponse(e, proto, head: wire.method == "HEAD")
         } catch {
             configuration.log("\(wire.method) \(wire.rawPath): \(error)")
             let e = ServiceError(.internalServerError, "InternalError", "We encountered an internal error. Please try again.")
-            switch proto {
-            case .s3: return e.s3Response(head: wire.method == "HEAD")
-            case .json: return e.jsonResponse()
-            case .restJSON: return e.restJSONResponse()
-            case .query: return e.queryResponse()
-            }
+            return Self.errorResponse(e, proto, head: wire.method == "HEAD")
+        }
+    }
+
+    /// The one error mapping: an error in the wire format of the protocol the request spoke.
+    static func errorResponse(_ e: ServiceError, _ proto: Protocol_, head: Bool) -> Response {
+        switch proto {
+        case .s3: e.s3Response(head: head)
+        case .json: e.jsonResponse()
+        case .restJSON: e.restJSONResponse()
+        case .query: e.queryResponse()
         }
     }
 

@@ -250,3 +250,26 @@ extension Value {
         }
     }
 }
+
+extension Value {
+    /// A YAML node that reads back as this value with ``init(yaml:)``: a string that would read as
+    /// another type (`"8"`, `"true"`, `""`) is double-quoted, a multi-line one is a literal block.
+    public var yamlNode: YAMLNode {
+        let mark = YAMLMark(line: 1, column: 1)
+        switch self {
+        case .null: return .scalar("null", style: .plain, tag: nil, mark: mark)
+        case .bool(let b): return .scalar(b ? "true" : "false", style: .plain, tag: nil, mark: mark)
+        case .int(let i): return .scalar(String(i), style: .plain, tag: nil, mark: mark)
+        case .number(let d):
+            let text = d.isNaN ? ".nan" : d.isInfinite ? (d > 0 ? ".inf" : "-.inf") : Value.formatNumber(d)
+            return .scalar(text, style: .plain, tag: nil, mark: mark)
+        case .string(let s):
+            if s.contains("\n") { return .scalar(s, style: .literal, tag: nil, mark: mark) }
+            let plain = Template.scalarValue(s, style: .plain, tag: nil) == self && !s.hasPrefix(" ") && !s.hasSuffix(" ")
+            return .scalar(s, style: plain ? .plain : .doubleQuoted, tag: nil, mark: mark)
+        case .list(let items): return .sequence(items.map(\.yamlNode), mark: mark)
+        case .map(let m):
+            return .mapping(m.entries.map { YAMLPair(key: Value.string($0.key).yamlNode, value: $0.value.yamlNode) }, mark: mark)
+        }
+    }
+}

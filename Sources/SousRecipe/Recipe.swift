@@ -8,6 +8,10 @@ public struct ParamSpec: Sendable {
     public var required: Bool
     public var description: String?
     public var mark: YAMLMark
+    /// The file that first declared the param: the deepest base holding it, or the recipe's own file.
+    public var declaredIn: String
+    /// The file whose `default` applies (a child may override a base's), nil without a default.
+    public var defaultIn: String?
 }
 
 /// Where a secret's value comes from at run time. Values are never stored.
@@ -29,6 +33,8 @@ public struct SecretSpec: Sendable {
     public var required: Bool
     public var description: String?
     public var mark: YAMLMark
+    /// The file whose entry for the secret applies (a child's replaces a base's).
+    public var declaredIn: String
 }
 
 /// One step of a recipe.
@@ -58,9 +64,11 @@ public struct StepSpec: Sendable {
 /// A loaded and validated recipe: the file named on the command line merged over the bases it
 /// `extends:`, with `include:`d steps spliced in.
 public struct Recipe: Sendable {
-    /// The path it was loaded from, as given.
+    /// The path it was loaded from, as given; for a recipe fetched from the web, its URL (without
+    /// the `#sha256=` pin).
     public var path: String
-    /// The absolute folder of the recipe file (`${{ recipe.dir }}`).
+    /// The absolute folder of the recipe file (`${{ recipe.dir }}`); for a recipe fetched from the
+    /// web, the URL of its folder (`https://host/recipes`), never a folder on this machine.
     public var directory: String
     public var name: String
     public var description: String?

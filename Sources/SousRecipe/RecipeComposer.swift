@@ -16,6 +16,18 @@ struct RecipeLayer {
     /// Set when a base or an included file could not be read (already reported), so that missing
     /// or empty steps are not reported on top.
     var incomplete = false
+
+    /// The sections as one map, in the order recipe files write them (`name` left out: a file's
+    /// name is its own).
+    func node(mark: YAMLMark) -> YAMLNode {
+        let sections: [(String, YAMLNode?)] = [
+            ("description", description), ("local", local), ("params", params), ("secrets", secrets), ("steps", steps),
+        ]
+        return .mapping(
+            sections.compactMap { key, value in
+                value.map { YAMLPair(key: .scalar(key, style: .plain, tag: nil, mark: $0.mark), value: $0) }
+            }, mark: mark)
+    }
 }
 
 /// Reads a recipe file with the bases it `extends:` and the step files it `include:`s, and merges
@@ -25,12 +37,24 @@ struct RecipeComposer {
     var sink: DiagnosticSink
     /// Every file read, the top recipe's first.
     private(set) var files: [RecipeFile]
+    /// Remote files fetched so far (by ``RecipeLoader/load(reference:)``), or why not.
+    let fetched: [RemoteRecipeReference: Result<FetchedRecipeFile, RemoteFetchError>]
+    /// Whether remote references can be fetched at all (the loader has a fetcher).
+    let remoteAllowed: Bool
+    /// Remote files referenced but not in ``fetched``, in order: the loader fetches them and
+    /// composes again (their absence is reported like an unreadable file meanwhile).
+    private(set) var missing: [RemoteRecipeReference] = []
 
     static let stepPlacementKeys = ["after", "before", "remove"]
 
-    init(file: RecipeFile) {
+    init(
+        file: RecipeFile, fetched: [RemoteRecipeReference: Result<FetchedRecipeFile, RemoteFetchError>] = [:],
+        remoteAllowed: Bool = false
+    ) {
         sink = DiagnosticSink(file: file.path, text: file.text)
         files = [file]
+        self.fetched = fetched
+        self.remoteAllowed = remoteAllowed
     }
 
     /// Which kind of reference led to a file, for messages.
@@ -137,7 +161,7 @@ struct RecipeComposer {
         }
         let file: RecipeSource
         do {
-            file = try RecipeSource.resolve(reference: written, relativeTo: source.path)
+            file = try RecipeSource.resolve(reference: written, relativeTo: source, remoteAllowed: remoteAllowed)
         } catch {
             sink.error("'\(link.rawValue)': \(error)", at: reference.mark)
             return nil
@@ -148,14 +172,34 @@ struct RecipeComposer {
             return nil
         }
         let text: String
-        do {
-            text = try file.read()
-        } catch {
-            sink.error("cannot open \(what) '\(written)': \(error)", at: reference.mark)
-            return nil
+        var sha256: String?
+        if let remote = file.remote {
+            switch fetched[remote] {
+            case nil:
+                if !missing.contains(remote) { missing.append(remote) }
+                sink.error("\(what) '\(written)' is not fetched yet", at: reference.mark)
+                return nil
+            case .failure(let error)?:
+                sink.error("cannot fetch \(what) '\(written)': \(error)", at: reference.mark)
+                return nil
+            case .success(let got)?:
+                if let pin = remote.sha256, pin != got.sha256 {
+                    sink.error("\(what) \(remote.url): expected sha256 \(pin), got \(got.sha256)", at: reference.mark)
+                    return nil
+                }
+                text = got.text
+                sha256 = got.sha256
+            }
+        } else {
+            do {
+                text = try file.read()
+            } catch {
+                sink.error("cannot open \(what) '\(written)': \(error)", at: reference.mark)
+                return nil
+            }
         }
         if !files.contains(where: { $0.path == file.path }) {
-            files.append(RecipeFile(path: file.path, text: text))
+            files.append(RecipeFile(path: file.path, text: text, sha256: sha256))
             sink.add(file: file.path, text: text)
         }
         return (file, text)
@@ -232,6 +276,10 @@ struct RecipeComposer {
     /// Params by name; a param in both keeps the base's fields the child does not give. A shorthand
     /// (`temperature: 0.9`) counts as `{default: 0.9}`. A child default for a param the base makes
     /// required (and the child does not) makes it optional.
+    ///
+    /// The merged param keeps the child's key (diagnostics about the param point at the child) and
+    /// the base's value mark, so the value's ``YAMLMark/file`` is the file that first declared it
+    /// (``ParamSpec/declaredIn``); each field keeps the mark of the file that wrote it.
     private static func mergeParams(_ base: [YAMLPair], _ child: [YAMLPair]) -> [YAMLPair] {
         mergePairs(base, child) { b, c in
             let childFields = paramFields(c.value)
@@ -240,7 +288,7 @@ struct RecipeComposer {
             if given.contains("default"), !given.contains("required") {
                 fields.removeAll { $0.key.scalarText == "required" }
             }
-            return YAMLPair(key: c.key, value: .mapping(fields, mark: c.value.mark))
+            return YAMLPair(key: c.key, value: .mapping(fields, mark: b.value.mark))
         }
     }
 

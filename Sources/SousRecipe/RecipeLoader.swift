@@ -1,25 +1,116 @@
 import Foundation
-import SousYAML
+public import SousYAML
+
+/// A loaded recipe together with its merged sections as YAML (for writing it out as one file).
+public struct ComposedRecipe: Sendable {
+    public var recipe: Recipe
+    /// The recipe merged over its bases, `include:`s spliced in, as one map (`description`,
+    /// `local`, `params`, `secrets`, `steps`, in that order; no `name`). Nodes keep their marks.
+    public var yaml: YAMLNode
+}
 
 /// Loads recipes and checks them against the registered step kinds.
 public struct RecipeLoader: Sendable {
     /// The schemas of every known step kind, by `uses:` name.
     public var kinds: [String: StepKindSchema]
+    /// Fetches remote files for ``load(reference:)``; without one a URL is an error.
+    public var fetcher: (any RemoteRecipeFetcher)?
 
-    public init(kinds: [String: StepKindSchema]) { self.kinds = kinds }
+    public init(kinds: [String: StepKindSchema], fetcher: (any RemoteRecipeFetcher)? = nil) {
+        self.kinds = kinds
+        self.fetcher = fetcher
+    }
 
     static let topKeys = ["name", "description", "local", "params", "secrets", "steps", "extends"]
     static let stepKeys = ["id", "uses", "name", "with"] + RecipeComposer.stepPlacementKeys
     static let paramKeys = ["type", "default", "required", "description"]
     static let secretKeys = ["from", "required", "description"]
+    /// The most remote files one recipe may consist of (a server cannot make a load go on forever).
+    static let maxRemoteFiles = 64
 
-    /// Reads and validates the recipe at `path`, with the bases it `extends:` and the files it `include:`s.
+    /// Reads and validates the recipe at `path`, with the bases it `extends:` and the files it
+    /// `include:`s. Local files only: a URL anywhere is an error (``load(reference:)`` fetches them).
     /// - Throws: ``RecipeError`` listing every problem with its position; or a file error as a
     ///   ``RecipeError`` at 1:1 when the file cannot be read.
     public func load(path: String) throws(RecipeError) -> Recipe {
-        let text: String
+        let text = try Self.readTop(path)
+        let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return try parse(text: text, path: path, defaultName: stem)
+    }
+
+    /// Validates recipe text, as the file at `path` (whose folder `extends:` and `include:` paths are
+    /// relative to, and which names the recipe when it has no `name:`). Local files only.
+    /// - Parameters:
+    ///   - text: the recipe's own text.
+    ///   - path: where it is, as diagnostics show it.
+    ///   - defaultName: the recipe's name when the text gives none (a base's `name:` does not count).
+    /// - Throws: ``RecipeError`` listing every problem, each in the file (recipe, base or included
+    ///   file) where the offending node is written.
+    public func parse(text: String, path: String, defaultName: String) throws(RecipeError) -> Recipe {
+        try compose(RecipeFile(path: path, text: text), source: RecipeSource(path: path), defaultName: defaultName, fetched: nil).result.get().recipe
+    }
+
+    /// Reads and validates the recipe a command line names: a path, an `https://` URL, or
+    /// `github:owner/repo/path@ref`, each URL optionally pinned with `#sha256=<hex>`; remote files
+    /// (the recipe, and any base or included file given by URL or by a path relative to a remote
+    /// file) come from ``fetcher``.
+    ///
+    /// Composing stays synchronous (it is pure, and ``load(path:)`` keeps working without a
+    /// concurrency context): this composes, collects the remote files it met that are not fetched
+    /// yet, fetches them, and composes again until nothing is missing. Each round reads one more
+    /// level of `extends:`/`include:`, recipes are a few KB, and every file is fetched once, so the
+    /// repeats cost microseconds, while no thread ever blocks on the network.
+    /// - Throws: ``RecipeError`` listing every problem; a recipe that cannot be fetched or read is
+    ///   one at 1:1 of the reference.
+    public func load(reference: String) async throws(RecipeError) -> Recipe {
+        try await compose(reference: reference).recipe
+    }
+
+    /// ``load(reference:)``, also returning the merged sections as YAML (`sous new --inline`).
+    public func compose(reference: String) async throws(RecipeError) -> ComposedRecipe {
+        let top: RecipeFile
+        let source: RecipeSource
+        let defaultName: String
+        if RemoteRecipeReference.isRemote(reference) {
+            func fail(_ message: String, _ file: String) -> RecipeError {
+                RecipeError([Diagnostic(location: .init(file: file, line: 1, column: 1), message: message)])
+            }
+            let ref: RemoteRecipeReference
+            do { ref = try RemoteRecipeReference.parse(reference) } catch { throw fail(error.description, reference) }
+            guard let fetcher else {
+                throw fail(RecipeSource.Problem.noFetcher(reference).description, ref.url)
+            }
+            let got: FetchedRecipeFile
+            do { got = try await fetcher.fetch(ref) } catch { throw fail("cannot fetch recipe: \(error)", ref.url) }
+            if let pin = ref.sha256, pin != got.sha256 {
+                throw fail("expected sha256 \(pin), got \(got.sha256)", ref.url)
+            }
+            source = RecipeSource(remote: ref)
+            top = RecipeFile(path: ref.url, text: got.text, sha256: got.sha256)
+            defaultName = ref.stem
+        } else {
+            source = RecipeSource(path: reference)
+            top = RecipeFile(path: reference, text: try Self.readTop(reference))
+            defaultName = URL(fileURLWithPath: reference).deletingPathExtension().lastPathComponent
+        }
+        var fetched: [RemoteRecipeReference: Result<FetchedRecipeFile, RemoteFetchError>] = [:]
+        while true {
+            let (result, missing) = compose(top, source: source, defaultName: defaultName, fetched: fetcher == nil ? nil : fetched)
+            guard !missing.isEmpty, let fetcher else { return try result.get() }
+            for ref in missing {
+                if fetched.count >= Self.maxRemoteFiles {
+                    fetched[ref] = .failure(RemoteFetchError("the recipe consists of more than \(Self.maxRemoteFiles) remote files"))
+                    continue
+                }
+                do { fetched[ref] = .success(try await fetcher.fetch(ref)) } catch { fetched[ref] = .failure(error) }
+            }
+        }
+    }
+
+    /// The text of the recipe file named on the command line.
+    private static func readTop(_ path: String) throws(RecipeError) -> String {
         do {
-            text = try RecipeSource(path: path).read()
+            return try RecipeSource(path: path).read()
         } catch {
             let message =
                 switch error {
@@ -29,35 +120,32 @@ public struct RecipeLoader: Sendable {
                 }
             throw RecipeError([Diagnostic(location: .init(file: path, line: 1, column: 1), message: message)])
         }
-        let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return try parse(text: text, path: path, defaultName: stem)
     }
 
-    /// Validates recipe text, as the file at `path` (whose folder `extends:` and `include:` paths are
-    /// relative to, and which names the recipe when it has no `name:`).
-    /// - Parameters:
-    ///   - text: the recipe's own text.
-    ///   - path: where it is, as diagnostics show it.
-    ///   - defaultName: the recipe's name when the text gives none (a base's `name:` does not count).
-    /// - Throws: ``RecipeError`` listing every problem, each in the file (recipe, base or included
-    ///   file) where the offending node is written.
-    public func parse(text: String, path: String, defaultName: String) throws(RecipeError) -> Recipe {
-        let source = RecipeSource(path: path)
-        var composer = RecipeComposer(file: RecipeFile(path: path, text: text))
+    /// Composes and validates the recipe `top`.
+    /// - Parameter fetched: the remote files fetched so far, or nil when remote files cannot be had.
+    /// - Returns: the recipe or its problems, and the remote files referenced but not in `fetched`
+    ///   (when any, the problems include their absence and the caller fetches them and retries).
+    private func compose(
+        _ top: RecipeFile, source: RecipeSource, defaultName: String,
+        fetched: [RemoteRecipeReference: Result<FetchedRecipeFile, RemoteFetchError>]?
+    ) -> (result: Result<ComposedRecipe, RecipeError>, missing: [RemoteRecipeReference]) {
+        var composer = RecipeComposer(file: top, fetched: fetched ?? [:], remoteAllowed: fetched != nil)
+        let path = top.path
         let root: YAMLNode?
         do {
-            root = try YAMLParser.parse(text, file: path)
+            root = try YAMLParser.parse(top.text, file: path)
         } catch {
             composer.sink.error("YAML syntax error: \(error.message)", at: error.mark)
-            throw RecipeError(composer.sink.diagnostics)
+            return (.failure(RecipeError(composer.sink.diagnostics)), [])
         }
         guard let root else {
             composer.sink.error("the recipe is empty: it needs at least a 'steps' list", at: YAMLMark(line: 1, column: 1, file: path))
-            throw RecipeError(composer.sink.diagnostics)
+            return (.failure(RecipeError(composer.sink.diagnostics)), [])
         }
         guard case .mapping(let pairs, _) = root else {
             composer.sink.error("a recipe must be a map with a 'steps' list", at: root.mark)
-            throw RecipeError(composer.sink.diagnostics)
+            return (.failure(RecipeError(composer.sink.diagnostics)), [])
         }
         let layer = composer.compose(pairs, from: source, chain: [source])
         var sink = composer.sink
@@ -77,8 +165,8 @@ public struct RecipeLoader: Sendable {
                 sink.error("'local' must be true or false", at: node.mark)
             }
         }
-        if let node = layer.params { recipe.params = parseParams(node, &sink) }
-        if let node = layer.secrets { recipe.secrets = parseSecrets(node, &sink) }
+        if let node = layer.params { recipe.params = parseParams(node, file: path, &sink) }
+        if let node = layer.secrets { recipe.secrets = parseSecrets(node, file: path, &sink) }
         if case .sequence([], _)? = layer.steps, layer.incomplete {
             // Every step was in a file that could not be read, which is reported already.
         } else if let node = layer.steps {
@@ -87,8 +175,8 @@ public struct RecipeLoader: Sendable {
             sink.error("missing required key 'steps'", at: root.mark)
         }
         checkReferences(recipe, &sink)
-        if !sink.diagnostics.isEmpty { throw RecipeError(sink.diagnostics) }
-        return recipe
+        if !sink.diagnostics.isEmpty { return (.failure(RecipeError(sink.diagnostics)), composer.missing) }
+        return (.success(ComposedRecipe(recipe: recipe, yaml: layer.node(mark: root.mark))), composer.missing)
     }
 
     /// The message for a `params`, `secrets` or `steps` section of the wrong shape, or nil.
@@ -111,7 +199,8 @@ public struct RecipeLoader: Sendable {
 
     // MARK: - params and secrets
 
-    private func parseParams(_ node: YAMLNode, _ sink: inout DiagnosticSink) -> [ParamSpec] {
+    /// - Parameter file: the top recipe's path (for marks that name no file).
+    private func parseParams(_ node: YAMLNode, file: String, _ sink: inout DiagnosticSink) -> [ParamSpec] {
         guard case .mapping(let pairs, _) = node else {
             sink.error(Self.shapeProblem("params", node) ?? "", at: node.mark)
             return []
@@ -122,7 +211,9 @@ public struct RecipeLoader: Sendable {
                 sink.error("param names must be identifiers (letters, digits, '_' or '-')", at: p.key.mark)
                 continue
             }
-            var spec = ParamSpec(name: name, type: .any, defaultValue: nil, required: false, description: nil, mark: p.key.mark)
+            var spec = ParamSpec(
+                name: name, type: .any, defaultValue: nil, required: false, description: nil, mark: p.key.mark,
+                declaredIn: p.value.mark.file ?? file, defaultIn: nil)
             if Self.isParamSpec(p.value) {
                 var typeGiven = false
                 guard case .mapping(let fields, _) = p.value else { continue }
@@ -137,7 +228,9 @@ public struct RecipeLoader: Sendable {
                             let given = f.value.scalarText ?? ""
                             sink.error("param '\(name)': unknown type '\(given)'\(Suggest.hint(given, ValueType.allCases.map(\.rawValue))) (types: \(ValueType.allCases.map(\.rawValue).joined(separator: ", ")))", at: f.value.mark)
                         }
-                    case "default": spec.defaultValue = Value(yaml: f.value)
+                    case "default":
+                        spec.defaultValue = Value(yaml: f.value)
+                        spec.defaultIn = f.value.mark.file ?? file
                     case "required":
                         if case .bool(let b) = Value(yaml: f.value) { spec.required = b } else {
                             sink.error("param '\(name)': 'required' must be true or false", at: f.value.mark)
@@ -149,7 +242,10 @@ public struct RecipeLoader: Sendable {
                 }
                 if let d = spec.defaultValue {
                     if !typeGiven { spec.type = d.type == .any ? .any : d.type }
-                    if case .null = d { spec.defaultValue = nil } else if !spec.type.accepts(d) {
+                    if case .null = d {
+                        spec.defaultValue = nil
+                        spec.defaultIn = nil
+                    } else if !spec.type.accepts(d) {
                         let node = p.value["default"]!
                         sink.error("param '\(name)': default must be \(spec.type.article), found \(describe(d))", at: node.mark)
                     }
@@ -164,6 +260,7 @@ public struct RecipeLoader: Sendable {
                 // Shorthand: `name: value` is a default whose type is inferred.
                 let v = Value(yaml: p.value)
                 spec.defaultValue = v
+                spec.defaultIn = spec.declaredIn
                 spec.type = v.type
             }
             out.append(spec)
@@ -171,7 +268,7 @@ public struct RecipeLoader: Sendable {
         return out
     }
 
-    private func parseSecrets(_ node: YAMLNode, _ sink: inout DiagnosticSink) -> [SecretSpec] {
+    private func parseSecrets(_ node: YAMLNode, file: String, _ sink: inout DiagnosticSink) -> [SecretSpec] {
         guard case .mapping(let pairs, _) = node else {
             sink.error(Self.shapeProblem("secrets", node) ?? "", at: node.mark)
             return []
@@ -218,7 +315,10 @@ public struct RecipeLoader: Sendable {
                 sink.error("secret '\(name)' must be a reference such as env:HF_TOKEN or file:PATH, not a value (secret values never go in recipes)", at: refNode.mark)
                 continue
             }
-            out.append(SecretSpec(name: name, source: source, required: required, description: description, mark: p.key.mark))
+            out.append(
+                SecretSpec(
+                    name: name, source: source, required: required, description: description, mark: p.key.mark,
+                    declaredIn: p.key.mark.file ?? file))
         }
         return out
     }

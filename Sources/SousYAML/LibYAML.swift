@@ -14,6 +14,130 @@ public enum YAMLParser {
     }
 }
 
+/// Writes ``YAMLNode`` trees as YAML text with libyaml's emitter.
+public enum YAMLEmitter {
+    /// Writes `node` as one YAML document: mappings and sequences in block style (or everything in
+    /// flow style on one line with `flow`), keys in their order, each scalar in the style it was
+    /// read in where YAML allows that style there (libyaml quotes a plain scalar that would not read
+    /// back as the same text, and writes a multi-line scalar double-quoted in flow style).
+    /// Comments are not part of the tree, so none are written.
+    /// - Throws: ``YAMLError`` when libyaml refuses the tree (its message, at 1:1).
+    public static func emit(_ node: YAMLNode, flow: Bool = false) throws(YAMLError) -> String {
+        let emitter = LibYAMLEmitter(flow: flow)
+        try emitter.document(node)
+        let text = String(decoding: emitter.output, as: UTF8.self)
+        return flow ? text.trimmingTrailingNewlines() : text
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingNewlines() -> String {
+        var s = Substring(self)
+        while s.last == "\n" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// Owns one `yaml_emitter_t` (heap-allocated) and the bytes it writes.
+private final class LibYAMLEmitter {
+    private let emitter: UnsafeMutablePointer<yaml_emitter_t>
+    private let flow: Bool
+    fileprivate var output: [UInt8] = []
+
+    init(flow: Bool) {
+        self.flow = flow
+        emitter = .allocate(capacity: 1)
+        yaml_emitter_initialize(emitter)
+        yaml_emitter_set_unicode(emitter, 1)
+        yaml_emitter_set_indent(emitter, 2)
+        yaml_emitter_set_width(emitter, -1)
+        yaml_emitter_set_output(
+            emitter,
+            { data, buffer, size in
+                guard let data, let buffer else { return 0 }
+                let me = Unmanaged<LibYAMLEmitter>.fromOpaque(data).takeUnretainedValue()
+                me.output.append(contentsOf: UnsafeBufferPointer(start: buffer, count: size))
+                return 1
+            }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    deinit {
+        yaml_emitter_delete(emitter)
+        emitter.deallocate()
+    }
+
+    /// Hands `event` to libyaml, which owns it from then on (also when it fails).
+    private func emit(_ event: inout yaml_event_t) throws(YAMLError) {
+        if yaml_emitter_emit(emitter, &event) == 0 {
+            let problem = emitter.pointee.problem.map { String(cString: $0) } ?? "cannot write YAML"
+            throw YAMLError(message: problem, mark: YAMLMark(line: 1, column: 1))
+        }
+    }
+
+    func document(_ node: YAMLNode) throws(YAMLError) {
+        var event = yaml_event_t()
+        yaml_stream_start_event_initialize(&event, YAML_UTF8_ENCODING)
+        try emit(&event)
+        yaml_document_start_event_initialize(&event, nil, nil, nil, 1)
+        try emit(&event)
+        try write(node)
+        yaml_document_end_event_initialize(&event, 1)
+        try emit(&event)
+        yaml_stream_end_event_initialize(&event)
+        try emit(&event)
+        yaml_emitter_flush(emitter)
+    }
+
+    private func write(_ node: YAMLNode) throws(YAMLError) {
+        var event = yaml_event_t()
+        switch node {
+        case .scalar(let text, let style, let tag, _):
+            let tag = tag == "!" ? nil : tag
+            // An empty plain scalar reads as null; in flow style libyaml would quote it (a string).
+            let value = flow && style == .plain && tag == nil && text.isEmpty ? "null" : text
+            var chosen: yaml_scalar_style_t =
+                switch style {
+                case .plain: YAML_PLAIN_SCALAR_STYLE
+                case .singleQuoted: YAML_SINGLE_QUOTED_SCALAR_STYLE
+                case .doubleQuoted: YAML_DOUBLE_QUOTED_SCALAR_STYLE
+                case .literal: YAML_LITERAL_SCALAR_STYLE
+                case .folded: YAML_FOLDED_SCALAR_STYLE
+                }
+            if flow && value.contains("\n") { chosen = YAML_DOUBLE_QUOTED_SCALAR_STYLE }
+            let bytes = Array(value.utf8) + [0]
+            let tagBytes = tag.map { Array($0.utf8) + [0] }
+            bytes.withUnsafeBufferPointer { v in
+                withOptionalBytes(tagBytes) { t in
+                    _ = yaml_scalar_event_initialize(
+                        &event, nil, t, v.baseAddress, Int32(bytes.count - 1),
+                        tag == nil ? 1 : 0, tag == nil ? 1 : 0, chosen)
+                }
+            }
+            try emit(&event)
+        case .sequence(let items, _):
+            yaml_sequence_start_event_initialize(&event, nil, nil, 1, flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE)
+            try emit(&event)
+            for item in items { try write(item) }
+            yaml_sequence_end_event_initialize(&event)
+            try emit(&event)
+        case .mapping(let pairs, _):
+            yaml_mapping_start_event_initialize(&event, nil, nil, 1, flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE)
+            try emit(&event)
+            for p in pairs {
+                try write(p.key)
+                try write(p.value)
+            }
+            yaml_mapping_end_event_initialize(&event)
+            try emit(&event)
+        }
+    }
+
+    private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafePointer<UInt8>?) -> R) -> R {
+        guard let bytes else { return body(nil) }
+        return bytes.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}
+
 /// Owns one `yaml_parser_t` (heap-allocated so its self-pointer stays valid) and its input bytes.
 private final class LibYAMLParser {
     private let parser: UnsafeMutablePointer<yaml_parser_t>

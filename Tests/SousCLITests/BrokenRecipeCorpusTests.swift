@@ -828,7 +828,7 @@ import Testing
                 with: {message: hi}
             """#,
             #"""
-            extends_remote.yaml:1:10: error: 'extends': remote recipes are not supported yet ('https://example.com/recipes/base.yaml'); give a local path
+            extends_remote.yaml:1:10: error: 'extends': remote recipes need a fetcher, which this loader was not given ('https://example.com/recipes/base.yaml'); give a local path
             extends: https://example.com/recipes/base.yaml
                      ^
             """#

@@ -145,6 +145,28 @@ struct RecipesOnLocalCloudTests {
         #expect(try run.leftovers().objects == 0)
     }
 
+    @Test("kill -9 of the local cloud while llama2-7b-tgi's endpoint is Creating: the rerun adopts the endpoint and completes")
+    func killDuringCreation() throws {
+        let run = try ShippedRecipeRun()
+        defer { run.remove() }
+        let recipe = ShippedRecipeRun.root.appendingPathComponent("recipes/llama2-7b-tgi.yaml").path
+        let args = ["run", "--local", recipe, "-p", "model_id=\(ShippedRecipeRun.bundledModel)", "-p", "poll_interval=0.1", "-p", "max_new_tokens=16"] + run.args
+        let first = try SousBinary.start(args, cwd: run.dir, env: run.env.merging(["SOUS_LOCAL_ENDPOINT_DELAY": "60"]) { $1 })
+        let data = run.workspace.appendingPathComponent(".sous/local-cloud")
+        let endpoints = data.appendingPathComponent("data/sagemaker/endpoints")
+        #expect(waitUntil(timeout: 60) { ((try? FileManager.default.contentsOfDirectory(atPath: endpoints.path)) ?? []).contains { $0.hasSuffix(".json") } })
+        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: data.appendingPathComponent("server.json"))) as? [String: Any]
+        let pid = Int32(try #require(info?["pid"] as? Int))
+        #expect(kill(pid, SIGKILL) == 0)
+        let r1 = first.wait()
+        #expect(r1.status != 0)
+        let r2 = try SousBinary.run(args + ["-v"], cwd: run.dir, env: run.env)
+        #expect(r2.status == 0, "\(r2.stdout)\n\(r2.stderr)")
+        #expect((r2.stdout + r2.stderr).contains("adopted"), "\(r2.stdout)\n\(r2.stderr)")
+        let left = try run.leftovers()
+        #expect(left.endpoints.isEmpty && left.models.isEmpty && left.configs.isEmpty, "\(left)")
+    }
+
     /// The text streamed between the ask step's header and its `ran` line.
     static func answer(_ stdout: String) -> String {
         guard let start = stdout.range(of: "ask_1  sagemaker.invoke-stream\n") else { return "" }

@@ -415,14 +415,14 @@ import Testing
                 """)
     }
 
-    @Test func aRemoteReferenceIsNotSupportedYet() throws {
+    @Test func aRemoteReferenceNeedsAFetcherAndASupportedScheme() throws {
         try write("r.yaml", "extends: https://example.com/recipes/base.yaml\nsteps:\n  - include: s3://bucket/steps.yaml")
         #expect(
             failure("r.yaml") == """
-                $DIR/r.yaml:3:14: error: 'include': remote recipes are not supported yet ('s3://bucket/steps.yaml'); give a local path
+                $DIR/r.yaml:3:14: error: 'include': unsupported URL scheme 's3' ('s3://bucket/steps.yaml'): a recipe reference is a path, an https:// URL or github:owner/repo/path@ref
                   - include: s3://bucket/steps.yaml
                              ^
-                $DIR/r.yaml:1:10: error: 'extends': remote recipes are not supported yet ('https://example.com/recipes/base.yaml'); give a local path
+                $DIR/r.yaml:1:10: error: 'extends': remote recipes need a fetcher, which this loader was not given ('https://example.com/recipes/base.yaml'); give a local path
                 extends: https://example.com/recipes/base.yaml
                          ^
                 """)

@@ -37,21 +37,8 @@ ACCESS_KEY = "AKIDINVOKETEST"
 TEST_SECRET = "invoke/test+SECRET/key0000000000000000000"
 
 
-def build_llama2_prompt(instructions):
-    """The anchor notebooks' helper, verbatim."""
-    stop_token = "</s>"
-    start_token = "<s>"
-    startPrompt = f"{start_token}[INST] "
-    endPrompt = " [/INST]"
-    conversation = []
-    for index, instruction in enumerate(instructions):
-        if instruction["role"] == "system" and index == 0:
-            conversation.append(f"<<SYS>>\n{instruction['content']}\n<</SYS>>\n\n")
-        elif instruction["role"] == "user":
-            conversation.append(instruction["content"].strip())
-        else:
-            conversation.append(f" [/INST] {instruction['content'].strip()} {stop_token}{start_token}[INST] ")
-    return startPrompt + "".join(conversation) + endPrompt
+# The anchor notebooks' helper, verbatim, shared with the recipe prompt test.
+from notebook_prompts import build_llama2_prompt  # noqa: E402
 
 
 # ---------------------------------------------------------------- event stream encoding

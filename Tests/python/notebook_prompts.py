@@ -1,6 +1,6 @@
 """The inference notebooks' prompt code, verbatim (aws-samples/amazon-sagemaker-llama2-response-streaming-recipes
 at 695327e: build_llama2_prompt and get_instructions of the TGI and the LMI notebooks, and both example asks).
-Prints the four prompts as JSON: {"tgi": [ask1, ask2], "lmi": [ask1, ask2]}."""
+Run as a script, prints the four prompts as JSON: {"tgi": [ask1, ask2], "lmi": [ask1, ask2]}."""
 import json
 
 
@@ -74,7 +74,8 @@ Write a short email about the product launch with Call to action to Alice Smith,
 Mention the Coupon Code: STREAM2DREAM to get 15% for 1st 6 months.
 '''
 
-print(json.dumps({
-    "tgi": [build_llama2_prompt(get_instructions_tgi(a)) for a in (user_ask_1, user_ask_2)],
-    "lmi": [build_llama2_prompt(get_instructions_lmi(a)) for a in (user_ask_1, user_ask_2)],
-}))
+if __name__ == "__main__":
+    print(json.dumps({
+        "tgi": [build_llama2_prompt(get_instructions_tgi(a)) for a in (user_ask_1, user_ask_2)],
+        "lmi": [build_llama2_prompt(get_instructions_lmi(a)) for a in (user_ask_1, user_ask_2)],
+    }))

@@ -59,10 +59,13 @@ public struct InvocationResult: Sendable, Equatable {
     public var finishReason: String
     /// Seconds from sending the request to the end of the answer.
     public var duration: Double
+    /// Milliseconds from sending the request to the arrival of each printable token, in order (the tokens
+    /// that one network read completed share its time).
+    public var tokenArrivals: [Double]
 
     public init(
         text: String = "", tokens: Int = 0, timeToFirstToken: Double? = nil, tokensPerSecond: Double = 0,
-        finishReason: String = "", duration: Double = 0
+        finishReason: String = "", duration: Double = 0, tokenArrivals: [Double] = []
     ) {
         self.text = text
         self.tokens = tokens
@@ -70,6 +73,7 @@ public struct InvocationResult: Sendable, Equatable {
         self.tokensPerSecond = tokensPerSecond
         self.finishReason = finishReason
         self.duration = duration
+        self.tokenArrivals = tokenArrivals
     }
 
     /// `time to first token: 120 ms · 42 tokens · 31.5 tokens/s · finish: eos_token`.
@@ -247,6 +251,8 @@ struct Accumulator {
     var hasText: Bool { !pieces_.isEmpty }
     mutating func appendText(_ t: String) { if !t.isEmpty { pieces_.append(t) } }
     var pieces = 0
+    /// When each of the `pieces` arrived, in milliseconds since `start` (one clock read per arrival).
+    var arrivals: [Double] = []
     var lastWasSpecial = false
     var details: StreamDetails?
     var finalText: String?
@@ -261,8 +267,9 @@ struct Accumulator {
             lastWasSpecial = special
             guard !special else { return nil }
             pieces += 1
-            guard !t.isEmpty else { return nil }
             let now = ContinuousClock.now
+            arrivals.append(milliseconds(now - start))
+            guard !t.isEmpty else { return nil }
             if firstAt == nil { firstAt = now }
             lastAt = now
             appendText(t)
@@ -283,6 +290,7 @@ struct Accumulator {
     /// Takes over what a `StreamTextReader` saw; `arrived` is the text of one arrival (its tokens share
     /// its time).
     mutating func absorb(_ reader: StreamTextReader, arrived: String?) {
+        let newPieces = reader.tokens - pieces
         pieces = reader.tokens
         lastWasSpecial = reader.lastWasSpecial
         if let f = reader.finalText { finalText = f }
@@ -293,8 +301,11 @@ struct Accumulator {
             }
         }
         if containerError == nil, let e = reader.firstError { containerError = e }
-        if let arrived, !arrived.isEmpty {
-            let now = ContinuousClock.now
+        let hasText = arrived.map { !$0.isEmpty } ?? false
+        guard newPieces > 0 || hasText else { return }
+        let now = ContinuousClock.now
+        if newPieces > 0 { arrivals.append(contentsOf: repeatElement(milliseconds(now - start), count: newPieces)) }
+        if let arrived, hasText {
             if firstAt == nil { firstAt = now }
             lastAt = now
             appendText(arrived)
@@ -304,6 +315,8 @@ struct Accumulator {
     func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
+
+    func milliseconds(_ d: Duration) -> Double { seconds(d) * 1000 }
 
     func result() -> InvocationResult {
         let end = ContinuousClock.now
@@ -326,6 +339,7 @@ struct Accumulator {
             r.finishReason = "stop"
         }
         r.duration = seconds(end - start)
+        r.tokenArrivals = arrivals
         return r
     }
 

@@ -40,7 +40,21 @@ struct InvokeStreamKind: StepKind {
             OutputSpec("time_to_first_token_s", .number, "seconds from the request to the first text"),
             OutputSpec("tokens_per_second", .number, "tokens per second after the first one"),
             OutputSpec("finish_reason", .string, "length, eos_token, stop_sequence, or stop"),
+            OutputSpec(
+                "arrivals_ms", .list,
+                "milliseconds from the request to each token's arrival (tokens read together share a time); an answer of more than \(InvokeStreamKind.arrivalLimit) tokens lists \(InvokeStreamKind.arrivalLimit) evenly spaced ones, first and last included"),
         ])
+
+    /// The most token arrival times a step records (the run record charts them).
+    static let arrivalLimit = 2000
+
+    /// `arrivals` (milliseconds) rounded to 0.1 ms, at most `limit` of them: evenly spaced, first and last kept.
+    static func arrivalsOutput(_ arrivals: [Double], limit: Int = arrivalLimit) -> Value {
+        func ms(_ x: Double) -> Value { .number((x * 10).rounded() / 10) }
+        guard arrivals.count > limit, limit > 1 else { return .list(arrivals.map(ms)) }
+        let last = Double(arrivals.count - 1)
+        return .list((0..<limit).map { j in ms(arrivals[Int((Double(j) * last / Double(limit - 1)).rounded())]) })
+    }
 
     func planDetails(inputs: ValueMap) -> [String] {
         guard let endpoint = inputs["endpoint"]?.stringValue else { return [] }
@@ -134,6 +148,7 @@ struct InvokeStreamKind: StepKind {
             "text": .string(ctx.redact(result.text)), "tokens": .int(result.tokens),
             "time_to_first_token_s": result.timeToFirstToken.map(Value.number) ?? .null,
             "tokens_per_second": .number(result.tokensPerSecond), "finish_reason": .string(result.finishReason),
+            "arrivals_ms": Self.arrivalsOutput(result.tokenArrivals),
         ]
     }
 }

@@ -2,13 +2,13 @@ import Foundation
 import SousEngine
 import SousRecipe
 
-/// The few lines `sous run` prints after the last step, for people: what the run created and what
+/// The recap `sous run` prints after the last step, for people: what the run created and what
 /// it removed, how fast each answer streamed, whether anything is still running (and the command
 /// that removes it), and what to try next.
 ///
 /// Built from the two files the run leaves behind — the resource ledger (compared with its state
 /// before the run) and `record.json` — so it says exactly what the workspace records.
-struct RunSummary {
+struct RunRecap {
     /// A resource this run created or deleted.
     struct Resource: Equatable {
         var type: String
@@ -29,6 +29,8 @@ struct RunSummary {
 
     var resources: [Resource] = []
     var answers: [Answer] = []
+    /// The run's record page, when it was written.
+    var recordPage: String?
     /// Steps skipped because nothing they depend on changed.
     var cached: [String] = []
     /// Live endpoints of the recipe after the run (created by this run or an earlier one).
@@ -52,6 +54,7 @@ struct RunSummary {
             resources.append(Resource(type: e.type, name: e.name, createdNow: before[e.id] == nil, live: e.state == .created))
         }
         liveEndpoints = entries.filter { $0.type == "sagemaker.endpoint" && $0.state != .deleted }.map(\.name)
+        if FileManager.default.fileExists(atPath: recordDir + "/record.html") { recordPage = recordDir + "/record.html" }
         if let data = FileManager.default.contents(atPath: recordDir + "/record.json"),
             let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let steps = doc["steps"] as? [[String: Any]]
@@ -119,6 +122,9 @@ struct RunSummary {
             let list = liveEndpoints.joined(separator: ", ")
             out.append(label("running") + style.yellow("endpoint \(list) is still running on \(cloud)\(local ? "" : " and is billed by the hour")."))
             out.append(String(repeating: " ", count: 9) + "remove it: sous destroy \(recipeArgument)\(local ? " --local" : "")")
+        }
+        if let recordPage {
+            out.append(label("record") + recordPage + style.dim(" (sous report --open shows it)"))
         }
         if liveEndpoints.isEmpty && local {
             var next: [String] = []
