@@ -138,8 +138,9 @@ extension Engine {
                 lines.append("  \(e.key): \(text)")
             }
             lines = lines.map { TrustPrompt.sanitized(redactor.redact($0)) }
+            if lines.isEmpty { lines = ["  (no inputs: \(step.uses)'s defaults)"] }
             let inputs = Digest.sha256(Data(Value.map(prepared.fingerprintInputs).jsonString(sorted: true).utf8)).hexString
-            let body = "\(head) creates a \(step.uses) (billed to the AWS account it runs against):\n" + lines.joined(separator: "\n")
+            let body = "\(head) creates a resource with \(step.uses) (billed to the AWS account it runs against):\n" + lines.joined(separator: "\n")
             return ApprovalRequest(
                 key: keyed("create", [step.uses, inputs]), prompt: body + "\nCreate it?",
                 refusal: body + "\nnot confirmed: this recipe comes from a URL; review what it creates, then rerun with --yes to allow it (or answer y on a terminal)")

@@ -107,7 +107,7 @@ struct FakeEndpointKind: StepKind {
         #expect(refused.status == .failed)
         #expect(asked == [
             """
-            step 'endpoint' of recipe remote (https://example.com/recipes/r.yaml, fetched from a URL) creates a test.endpoint (billed to the AWS account it runs against):
+            step 'endpoint' of recipe remote (https://example.com/recipes/r.yaml, fetched from a URL) creates a resource with test.endpoint (billed to the AWS account it runs against):
               ml.g5.2xlarge × 1
               name: chat-endpoint
               instance_type: ml.g5.2xlarge
