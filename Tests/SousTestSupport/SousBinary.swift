@@ -127,7 +127,9 @@ public enum SousBinary {
         /// Waits for exit and returns everything printed.
         public func wait() -> Result {
             process.waitUntilExit()
-            _ = group.wait(timeout: .now() + 10)
+            // The pipes reach EOF once the process and anything that inherited them are gone; the handlers may lag
+            // behind the exit on a loaded machine, so wait generously (a test never waits this long when all is well).
+            _ = group.wait(timeout: .now() + 60)
             lock.lock()
             defer { lock.unlock() }
             return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
