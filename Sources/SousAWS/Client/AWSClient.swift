@@ -2,39 +2,6 @@ public import Foundation
 public import SousHTTP
 import SousCrypto
 
-/// One AWS API call before signing.
-public struct AWSRequest: Sendable {
-    public var service: AWSService
-    /// Operation name for errors ("PutObject").
-    public var operation: String
-    public var method: String
-    /// Wire path (already percent-encoded where needed), starting with `/`.
-    public var path: String
-    /// Decoded query pairs.
-    public var query: [(name: String, value: String)]
-    public var headers: HTTPHeaders
-    public var body: HTTPRequestBody
-    /// Use `UNSIGNED-PAYLOAD` instead of hashing the body (honoured for S3 over HTTPS only).
-    public var unsignedPayload: Bool = false
-    /// S3 operations that can fail inside a 200 response (CompleteMultipartUpload, CopyObject).
-    public var mayEmbedError: Bool = false
-    /// Host to use instead of the endpoint's host (S3 virtual-hosted style).
-    public var hostOverride: String?
-
-    public init(
-        service: AWSService, operation: String, method: String, path: String = "/",
-        query: [(name: String, value: String)] = [], headers: HTTPHeaders = [:], body: HTTPRequestBody = .empty
-    ) {
-        self.service = service
-        self.operation = operation
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = headers
-        self.body = body
-    }
-}
-
 /// The AWS client core: endpoint resolution, SigV4 signing, sending through SousHTTP, standard retries and
 /// error parsing. Service clients (`S3Client`, `SageMakerClient`, `STSClient`, `IAMClient`) sit on top.
 public final class AWSClient: Sendable {
@@ -247,18 +214,5 @@ public final class AWSClient: Sendable {
             try await retry.sleep(retry.delay(beforeRetry: attempt))  // backoff before the next retry
             attempt += 1
         }
-    }
-}
-
-extension AWSConfiguration {
-    /// The region: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile, then EC2 instance metadata.
-    /// - Throws: `AWSConfigError` naming the variables to set when none is found.
-    public func resolveRegion(http: HTTPClient) async throws -> String {
-        if let region { return region }
-        if !imdsDisabled, let r = try? await IMDSClient(environment: environment, http: http).region(), !r.isEmpty {
-            return r
-        }
-        throw AWSConfigError(
-            "No AWS region is configured; set AWS_REGION (or AWS_DEFAULT_REGION) or `region` in the profile \"\(profileName)\".")
     }
 }
