@@ -5,78 +5,6 @@ import SousEngine
 import SousRecipe
 import Synchronization
 
-/// `s3.default-bucket`: `sagemaker-{region}-{account}`, created when missing (`sagemaker.Session.default_bucket()`).
-///
-/// Only a bucket sous created goes into the ledger; `sous destroy` deletes it only when it is empty
-/// (the default bucket is shared with everything else SageMaker does in the account).
-struct S3DefaultBucketKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "s3.default-bucket", version: 1, category: .create,
-        summary: "The SageMaker default bucket sagemaker-{region}-{account}, created when missing.",
-        inputs: [
-            InputSpec("region", .string, "AWS region (default: the configured region)"),
-            InputSpec("account", .string, "account id (default: asked from STS)"),
-            InputSpec("bucket", .string, "use this bucket instead of the default name (created when missing too); empty = the default"),
-            InputSpec("tags", .map, "extra tags for a bucket sous creates"),
-        ],
-        outputs: [
-            OutputSpec("bucket", .string, "the bucket name"),
-            OutputSpec("region", .string, "its region"),
-            OutputSpec("created", .bool, "whether this step created it"),
-        ])
-
-    static let resourceType = "s3.bucket"
-
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let client = try await AWSSteps.client(ctx)
-        let name: String
-        if let b = ctx.optionalString("bucket"), !b.isEmpty {
-            name = b
-        } else if let a = ctx.optionalString("account"), !a.isEmpty {
-            name = S3Client.defaultBucketName(region: client.region, accountId: a)
-        } else {
-            name = S3Client.defaultBucketName(region: client.region, accountId: try await STSClient(client).getCallerIdentity().account)
-        }
-        let s3 = S3Client(client)
-        if try await s3.bucketExists(name) {
-            ctx.log("bucket \(name) exists")
-            return ["bucket": .string(name), "region": .string(client.region), "created": .bool(false)]
-        }
-        let tags = AWSSteps.tags(ctx)
-        _ = try await ctx.createResource(
-            type: Self.resourceType, name: name, request: .map(["region": .string(client.region)]),
-            find: { try await s3.bucketExists(name) ? ["region": .string(client.region)] : nil },
-            create: {
-                try await s3.createBucket(name)
-                try? await S3Extras(client: client).tagBucket(name, tags: tags)
-                return ["region": .string(client.region)]
-            })
-        ctx.log("created bucket \(name)")
-        return ["bucket": .string(name), "region": .string(client.region), "created": .bool(true)]
-    }
-
-    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
-        guard let bucket = outputs["bucket"]?.stringValue else { return .invalid("no bucket recorded") }
-        do {
-            let client = try await AWSClientCache.shared(ctx).client(ctx, region: outputs["region"]?.stringValue)
-            return try await S3Client(client).bucketExists(bucket) ? .valid : .invalid("bucket \(bucket) no longer exists")
-        } catch {
-            return .invalid("could not check bucket \(bucket) (\(error))")
-        }
-    }
-
-    func destroy(_ resource: LedgerEntry, ctx: StepContext) async throws {
-        let client = try await AWSClientCache.shared(ctx).client(ctx, region: resource.attributes["region"]?.stringValue)
-        let s3 = S3Client(client)
-        guard try await s3.bucketExists(resource.name) else { return }
-        if try await !s3.listObjectsPage(bucket: resource.name, prefix: nil, maxKeys: 1).objects.isEmpty {
-            ctx.warn("kept bucket \(resource.name): it still holds objects sous did not upload")
-            return
-        }
-        try await S3Extras(client: client).deleteBucket(resource.name)
-    }
-}
-
 /// `s3.upload`: a file or folder to S3, like `sagemaker.Session.upload_data`.
 ///
 /// A folder goes under `prefix` keeping relative paths and gives the prefix URI; a file goes to
@@ -342,47 +270,6 @@ struct S3UploadKind: StepKind {
         if let f = failed.first {
             throw StepError("\(failed.count) of \(keys.count) objects in \(uri.bucket) were not deleted, e.g. \(f.key): \(f.code) \(f.message)")
         }
-    }
-}
-
-/// `s3.delete-prefix`: deletes every object under a prefix (the LMI clean-up cell).
-struct S3DeletePrefixKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "s3.delete-prefix", version: 1, category: .teardown,
-        summary: "Delete every object under s3://bucket/prefix/ (clean-up).",
-        inputs: [
-            InputSpec("bucket", .string, required: true, "the bucket"),
-            InputSpec("prefix", .string, required: true, "the prefix; objects equal to it or under prefix/ are deleted (never empty)"),
-            InputSpec("region", .string, "AWS region of the bucket (default: the configured region)"),
-        ],
-        outputs: [
-            OutputSpec("deleted", .int, "number of objects deleted"),
-            OutputSpec("uri", .string, "s3://bucket/prefix"),
-        ])
-
-    func planDetails(inputs: ValueMap) -> [String] {
-        ["✗ s3://\(inputs["bucket"]?.stringValue ?? "?")/\(inputs["prefix"]?.stringValue ?? "?")/"]
-    }
-
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let bucket = try ctx.string("bucket")
-        let prefix = try ctx.string("prefix").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        guard !prefix.isEmpty else {
-            throw StepError("refusing to delete with an empty prefix: that would empty the whole bucket \(bucket)")
-        }
-        let s3 = S3Client(try await AWSSteps.client(ctx))
-        let keys = try await S3Listing.objects(s3, bucket: bucket, prefix: prefix).map(\.key).filter { $0 == prefix || $0.hasPrefix(prefix + "/") }
-        let failed = try await s3.deleteObjects(bucket: bucket, keys: keys)
-        if let f = failed.first {
-            throw StepError("\(failed.count) of \(keys.count) objects under s3://\(bucket)/\(prefix)/ were not deleted, e.g. \(f.key): \(f.code) \(f.message)")
-        }
-        // Uploads recorded under the prefix are gone now.
-        let base = "s3://\(bucket)/\(prefix)"
-        for e in ctx.liveResources(type: S3UploadKind.resourceType) where e.name == base || e.name.hasPrefix(base + "/") {
-            try ctx.markDeleted(e)
-        }
-        ctx.log("deleted \(keys.count) objects under \(base)/")
-        return ["deleted": .int(keys.count), "uri": .string(base)]
     }
 }
 
