@@ -51,6 +51,30 @@ public struct AWSError: Error, CustomStringConvertible, Sendable, Equatable {
         isThrottling || Self.transientCodes.contains(code) || [500, 502, 503, 504].contains(status)
     }
 
+    /// Whether the error says the resource addressed does not exist: HTTP 404 (S3's `NoSuchKey`, `NoSuchBucket`,
+    /// `NoSuchUpload`, and a HEAD request's bare `NotFound`), `ResourceNotFound`, or a `ValidationException`
+    /// saying "Could not find …" or "… does not exist" (how SageMaker answers for a missing model, endpoint
+    /// config or endpoint). The one test of "missing" for every caller, so S3 and SageMaker agree on it.
+    public var isNotFound: Bool {
+        if status == 404 { return true }
+        switch code {
+        case "NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound", "ResourceNotFound": return true
+        case "ValidationException": return message.contains("Could not find") || message.contains("does not exist")
+        default: return false
+        }
+    }
+
+    /// The result of `body`, or nil when it throws an ``AWSError`` that ``isNotFound``: a describe or delete
+    /// of something that may already be gone.
+    /// - Throws: any other error of `body`.
+    public static func nilIfNotFound<T: Sendable>(_ body: () async throws -> T) async throws -> T? {
+        do {
+            return try await body()
+        } catch let e as AWSError where e.isNotFound {
+            return nil
+        }
+    }
+
     /// A hint for common codes, or nil.
     public var hint: String? {
         switch code {

@@ -1,13 +1,14 @@
 import Foundation
+import SousCrypto
 import SousHTTP
 
 extension S3Client {
-    /// `HeadBucket`: true when it exists and is reachable, false on 404.
+    /// `HeadBucket`: true when it exists and is reachable, false when it does not exist (`AWSError.isNotFound`).
     public func bucketExists(_ bucket: String) async throws -> Bool {
         do {
             _ = try await client.send(request("HeadBucket", "HEAD", bucket: bucket))
             return true
-        } catch let e as AWSError where e.status == 404 {
+        } catch let e as AWSError where e.isNotFound {
             return false
         }
     }

@@ -101,7 +101,7 @@ extension S3Client {
                         else { continue }
                         done[p.number] = p
                     }
-                } catch let e as AWSError where e.code == "NoSuchUpload" || e.status == 404 {
+                } catch let e as AWSError where e.isNotFound {
                     uploadId = nil
                 }
             } else {

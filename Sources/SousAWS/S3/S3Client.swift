@@ -58,12 +58,12 @@ public struct S3Client: Sendable {
 
     // MARK: objects
 
-    /// `HeadObject`; nil when the object does not exist.
+    /// `HeadObject`; nil when the object does not exist (`AWSError.isNotFound`).
     public func headObject(bucket: String, key: String) async throws -> S3ObjectHead? {
         do {
             let resp = try await client.send(request("HeadObject", "HEAD", bucket: bucket, key: key))
             return Self.head(from: resp.headers)
-        } catch let e as AWSError where e.status == 404 {
+        } catch let e as AWSError where e.isNotFound {
             return nil
         }
     }

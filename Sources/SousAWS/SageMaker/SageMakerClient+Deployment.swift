@@ -22,28 +22,20 @@ extension SageMakerClient {
     {
         var result = DeletedDeployment(endpoint: nil, endpointConfig: nil, models: [])
         var configName = endpointConfigName
-        if let e = try await ignoringMissing({ try await describeEndpoint(endpointName) }) {
+        if let e = try await AWSError.nilIfNotFound({ try await describeEndpoint(endpointName) }) {
             configName = configName ?? e.configName
             try await deleteEndpoint(endpointName)
             result.endpoint = endpointName
         }
         var models = modelNames
-        if let configName, let c = try await ignoringMissing({ try await describeEndpointConfig(configName) }) {
+        if let configName, let c = try await AWSError.nilIfNotFound({ try await describeEndpointConfig(configName) }) {
             for v in c.variants where !models.contains(v.modelName) { models.append(v.modelName) }
             try await deleteEndpointConfig(configName)
             result.endpointConfig = configName
         }
         for m in models {
-            if try await ignoringMissing({ try await deleteModel(m) }) != nil { result.models.append(m) }
+            if try await AWSError.nilIfNotFound({ try await deleteModel(m) }) != nil { result.models.append(m) }
         }
         return result
-    }
-
-    private func ignoringMissing<T: Sendable>(_ body: () async throws -> T) async throws -> T? {
-        do {
-            return try await body()
-        } catch let e as AWSError where e.code == "ValidationException" && e.message.contains("Could not find") {
-            return nil
-        }
     }
 }

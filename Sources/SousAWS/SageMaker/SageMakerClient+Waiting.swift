@@ -34,7 +34,7 @@ extension SageMakerClient {
         }
     }
 
-    /// Polls until `DescribeEndpoint` answers ValidationException (the endpoint is gone).
+    /// Polls until `DescribeEndpoint` says the endpoint does not exist (`AWSError.isNotFound`).
     public func waitForEndpointDeleted(
         _ name: String, interval: Duration = .seconds(30), budget: Duration = .seconds(1800),
         sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
@@ -44,7 +44,7 @@ extension SageMakerClient {
             let status: String
             do {
                 status = try await describeEndpoint(name).status
-            } catch let e as AWSError where e.code == "ValidationException" {
+            } catch let e as AWSError where e.isNotFound {
                 return
             }
             if waited + interval > budget {

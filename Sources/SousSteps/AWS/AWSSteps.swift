@@ -66,12 +66,6 @@ enum AWSSteps {
         return String(want.dropFirst(prefix.count))
     }
 
-    static func isMissing(_ error: any Error) -> Bool {
-        guard let e = error as? AWSError else { return false }
-        return (e.code == "ValidationException" && (e.message.contains("Could not find") || e.message.contains("does not exist")))
-            || e.status == 404 || e.code == "ResourceNotFound"
-    }
-
     static func strings(_ v: Value?) -> [String] { (v?.listValue ?? []).compactMap { $0.stringValue } }
 
     static func stringMap(_ m: ValueMap) -> [String: String] {

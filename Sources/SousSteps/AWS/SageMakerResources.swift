@@ -70,22 +70,18 @@ enum SageMakerResources {
         return Outcome(name: name, attributes: attrs, adopted: adopted, stale: stale)
     }
 
-    static func ignoringMissing<T: Sendable>(_ body: () async throws -> T) async throws -> T? {
-        do { return try await body() } catch where AWSSteps.isMissing(error) { return nil }
-    }
-
     static func describeModel(_ sm: SageMakerClient, _ name: String) async throws -> ValueMap? {
-        guard let m = try await ignoringMissing({ try await sm.describeModel(name) }) else { return nil }
+        guard let m = try await AWSError.nilIfNotFound({ try await sm.describeModel(name) }) else { return nil }
         return ["arn": .string(m.arn), "region": .string(sm.client.region)]
     }
 
     static func describeConfig(_ sm: SageMakerClient, _ name: String) async throws -> ValueMap? {
-        guard let c = try await ignoringMissing({ try await sm.describeEndpointConfig(name) }) else { return nil }
+        guard let c = try await AWSError.nilIfNotFound({ try await sm.describeEndpointConfig(name) }) else { return nil }
         return ["arn": .string(c.arn), "region": .string(sm.client.region), "models": .list(c.variants.map { .string($0.modelName) })]
     }
 
     static func describeEndpoint(_ sm: SageMakerClient, _ name: String) async throws -> ValueMap? {
-        guard let e = try await ignoringMissing({ try await sm.describeEndpoint(name) }) else { return nil }
+        guard let e = try await AWSError.nilIfNotFound({ try await sm.describeEndpoint(name) }) else { return nil }
         return ["arn": .string(e.arn), "region": .string(sm.client.region), "config": .string(e.configName), "status": .string(e.status)]
     }
 
@@ -94,9 +90,9 @@ enum SageMakerResources {
         let client = try await AWSClientCache.shared(ctx).client(ctx, region: entry.attributes["region"]?.stringValue)
         let sm = SageMakerClient(client)
         switch entry.type {
-        case endpoint: _ = try await ignoringMissing { try await sm.deleteEndpoint(entry.name) }
-        case config: _ = try await ignoringMissing { try await sm.deleteEndpointConfig(entry.name) }
-        case model: _ = try await ignoringMissing { try await sm.deleteModel(entry.name) }
+        case endpoint: _ = try await AWSError.nilIfNotFound { try await sm.deleteEndpoint(entry.name) }
+        case config: _ = try await AWSError.nilIfNotFound { try await sm.deleteEndpointConfig(entry.name) }
+        case model: _ = try await AWSError.nilIfNotFound { try await sm.deleteModel(entry.name) }
         default: break
         }
     }
@@ -119,7 +115,7 @@ enum SageMakerResources {
         // An endpoint this step made that ended in Failed is not adopted (it would fail again): it is
         // deleted, and a new one is created below.
         if let rec = ctx.recordedResource(type: endpoint), rec.state == .created,
-            let e = try await ignoringMissing({ try await sm.describeEndpoint(rec.name) }), e.status == "Failed"
+            let e = try await AWSError.nilIfNotFound({ try await sm.describeEndpoint(rec.name) }), e.status == "Failed"
         {
             ctx.warn("endpoint \(rec.name) had failed (\(e.failureReason ?? "no reason given")); deleting it and creating a new one")
             try await sm.deleteEndpoint(rec.name)
@@ -160,7 +156,7 @@ enum SageMakerResources {
         guard let name else { return .invalid("no endpoint recorded") }
         do {
             let sm = SageMakerClient(try await AWSClientCache.shared(ctx).client(ctx, region: region))
-            guard let e = try await ignoringMissing({ try await sm.describeEndpoint(name) }) else {
+            guard let e = try await AWSError.nilIfNotFound({ try await sm.describeEndpoint(name) }) else {
                 return .invalid("endpoint \(name) no longer exists")
             }
             return e.status == "InService" ? .valid : .invalid("endpoint \(name) is \(e.status), not InService")
