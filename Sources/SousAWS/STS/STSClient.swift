@@ -17,11 +17,18 @@ public struct STSClient: Sendable {
     }
 
     /// `GetCallerIdentity`.
+    /// - Throws: `AWSError` `MalformedResponse` when the answer lacks the account, the ARN or the user id.
     public func getCallerIdentity() async throws -> CallerIdentity {
         let root = try await call("GetCallerIdentity", [])
         let r = root.find("GetCallerIdentityResult")
-        return CallerIdentity(
-            account: r?.value("Account") ?? "", arn: r?.value("Arn") ?? "", userId: r?.value("UserId") ?? "")
+        guard let account = r?.value("Account"), !account.isEmpty, let arn = r?.value("Arn"), !arn.isEmpty,
+            let userId = r?.value("UserId"), !userId.isEmpty
+        else {
+            throw AWSError(
+                service: "STS", operation: "GetCallerIdentity", status: 200, code: "MalformedResponse",
+                message: "The GetCallerIdentity response holds no Account, Arn or UserId")
+        }
+        return CallerIdentity(account: account, arn: arn, userId: userId)
     }
 
     /// `AssumeRole`: temporary credentials for `roleArn`.

@@ -40,6 +40,17 @@ public struct SageMakerClient: Sendable {
         tags.keys.sorted().map { ["Key": $0, "Value": tags[$0]!] }
     }
 
+    /// The ARN under `key` of an operation's answer, which SageMaker always sends.
+    /// - Throws: `AWSError` `MalformedResponse` naming the operation when it is absent or empty.
+    static func arn(_ key: String, in answer: [String: any Sendable], operation: String) throws -> String {
+        guard let arn = answer[key] as? String, !arn.isEmpty else {
+            throw AWSError(
+                service: "SageMaker", operation: operation, status: 200, code: "MalformedResponse",
+                message: "The \(operation) response holds no \(key)")
+        }
+        return arn
+    }
+
     static func date(_ v: (any Sendable)?) -> Date? {
         if let d = v as? Double { return Date(timeIntervalSince1970: d) }
         if let s = v as? String { return AWSDate.parseISO8601(s) }
@@ -62,7 +73,7 @@ public struct SageMakerClient: Sendable {
         var input: [String: any Sendable] = ["ModelName": m.name, "ExecutionRoleArn": m.executionRoleArn, "PrimaryContainer": container]
         if !m.tags.isEmpty { input["Tags"] = Self.tagList(m.tags) }
         if let iso = m.enableNetworkIsolation { input["EnableNetworkIsolation"] = iso }
-        return try await call("CreateModel", input)["ModelArn"] as? String ?? ""
+        return try Self.arn("ModelArn", in: try await call("CreateModel", input), operation: "CreateModel")
     }
 
     /// `DescribeModel`.
@@ -72,7 +83,7 @@ public struct SageMakerClient: Sendable {
         var env: [String: String] = [:]
         for (k, v) in c["Environment"] as? [String: any Sendable] ?? [:] { env[k] = v as? String }
         return SageMakerModel(
-            name: o["ModelName"] as? String ?? name, arn: o["ModelArn"] as? String ?? "",
+            name: o["ModelName"] as? String ?? name, arn: try Self.arn("ModelArn", in: o, operation: "DescribeModel"),
             executionRoleArn: o["ExecutionRoleArn"] as? String ?? "", image: c["Image"] as? String,
             modelDataUrl: c["ModelDataUrl"] as? String, environment: env)
     }
@@ -101,7 +112,7 @@ public struct SageMakerClient: Sendable {
         }
         var input: [String: any Sendable] = ["EndpointConfigName": name, "ProductionVariants": vs]
         if !tags.isEmpty { input["Tags"] = Self.tagList(tags) }
-        return try await call("CreateEndpointConfig", input)["EndpointConfigArn"] as? String ?? ""
+        return try Self.arn("EndpointConfigArn", in: try await call("CreateEndpointConfig", input), operation: "CreateEndpointConfig")
     }
 
     /// `DescribeEndpointConfig`.
@@ -119,7 +130,7 @@ public struct SageMakerClient: Sendable {
                 routingStrategy: (v["RoutingConfig"] as? [String: any Sendable])?["RoutingStrategy"] as? String)
         }
         return SageMakerEndpointConfig(
-            name: o["EndpointConfigName"] as? String ?? name, arn: o["EndpointConfigArn"] as? String ?? "", variants: vs)
+            name: o["EndpointConfigName"] as? String ?? name, arn: try Self.arn("EndpointConfigArn", in: o, operation: "DescribeEndpointConfig"), variants: vs)
     }
 
     /// `DeleteEndpointConfig`.
@@ -134,14 +145,14 @@ public struct SageMakerClient: Sendable {
     public func createEndpoint(name: String, configName: String, tags: [String: String] = [:]) async throws -> String {
         var input: [String: any Sendable] = ["EndpointName": name, "EndpointConfigName": configName]
         if !tags.isEmpty { input["Tags"] = Self.tagList(tags) }
-        return try await call("CreateEndpoint", input)["EndpointArn"] as? String ?? ""
+        return try Self.arn("EndpointArn", in: try await call("CreateEndpoint", input), operation: "CreateEndpoint")
     }
 
     /// `DescribeEndpoint`.
     public func describeEndpoint(_ name: String) async throws -> SageMakerEndpoint {
         let o = try await call("DescribeEndpoint", ["EndpointName": name])
         return SageMakerEndpoint(
-            name: o["EndpointName"] as? String ?? name, arn: o["EndpointArn"] as? String ?? "",
+            name: o["EndpointName"] as? String ?? name, arn: try Self.arn("EndpointArn", in: o, operation: "DescribeEndpoint"),
             configName: o["EndpointConfigName"] as? String ?? "", status: o["EndpointStatus"] as? String ?? "",
             failureReason: o["FailureReason"] as? String, creationTime: Self.date(o["CreationTime"]),
             lastModifiedTime: Self.date(o["LastModifiedTime"]))
