@@ -3,7 +3,7 @@ public import SousHTTP
 import SousCrypto
 
 /// The AWS client core: endpoint resolution, SigV4 signing, sending through SousHTTP, standard retries and
-/// error parsing. Service clients (`S3Client`, `SageMakerClient`, `STSClient`, `IAMClient`) sit on top.
+/// error parsing. Service clients (`S3Client`, `SageMakerClient`, `STSClient`, `SageMakerRuntimeClient`) sit on top.
 public final class AWSClient: Sendable {
     public let configuration: AWSConfiguration
     public let region: String

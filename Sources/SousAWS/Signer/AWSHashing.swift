@@ -7,6 +7,4 @@ public enum AWSHashing {
     public static func sha256Hex(_ data: Data) -> String { Digest.sha256(data).hexString }
     /// Lower-case hex MD5.
     public static func md5Hex(_ data: Data) -> String { Digest.md5(data).hexString }
-    /// Base64 of the binary MD5 (the `Content-MD5` header).
-    public static func md5Base64(_ data: Data) -> String { Digest.md5(data).base64String }
 }

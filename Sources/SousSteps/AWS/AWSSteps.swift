@@ -12,8 +12,6 @@ enum AWSSteps {
         try await AWSClientCache.shared(ctx).client(ctx, region: ctx.optionalString("region"))
     }
 
-    static func region(_ ctx: StepContext) async throws -> String { try await client(ctx).region }
-
     /// The tags sous puts on everything it creates, plus the step's own `tags` input.
     static func tags(_ ctx: StepContext) -> [String: String] {
         var t: [String: String] = [

@@ -1,17 +1,18 @@
 import Foundation
-import SousHTTP
+@testable import SousAWS
 
-/// AWS IAM (query protocol): the few calls sous needs.
-public struct IAMClient: Sendable {
-    public let client: AWSClient
-    public init(_ client: AWSClient) { self.client = client }
+/// AWS IAM (query protocol): the calls the tests make against moto to set up users, keys and roles. sous itself
+/// never calls IAM, so this lives with the tests, on SousAWS's query protocol.
+struct IAMClient: Sendable {
+    let client: AWSClient
+    init(_ client: AWSClient) { self.client = client }
 
     func call(_ action: String, _ params: [(String, String)]) async throws -> XMLNode {
         try await AWSQueryProtocol.call(client: client, service: .iam, version: "2010-05-08", action: action, params: params)
     }
 
-    /// The ARN of a role (`GetRole`), as the TGI notebook's fallback for `sagemaker_execution_role`.
-    public func roleArn(roleName: String) async throws -> String {
+    /// The ARN of a role (`GetRole`).
+    func roleArn(roleName: String) async throws -> String {
         let root = try await call("GetRole", [("RoleName", roleName)])
         guard let arn = root.find("Role")?.value("Arn") else {
             throw AWSError(service: "IAM", operation: "GetRole", status: 200, code: "MalformedResponse", message: "No Role/Arn in the response")
@@ -21,18 +22,18 @@ public struct IAMClient: Sendable {
 
     /// `CreateRole` with a trust policy (JSON text); returns the role ARN.
     @discardableResult
-    public func createRole(_ roleName: String, assumeRolePolicyDocument: String) async throws -> String {
+    func createRole(_ roleName: String, assumeRolePolicyDocument: String) async throws -> String {
         let root = try await call("CreateRole", [("RoleName", roleName), ("AssumeRolePolicyDocument", assumeRolePolicyDocument)])
         return root.find("Role")?.value("Arn") ?? ""
     }
 
-    /// `CreateUser` (used by tests against moto).
-    public func createUser(_ name: String) async throws {
+    /// `CreateUser`.
+    func createUser(_ name: String) async throws {
         _ = try await call("CreateUser", [("UserName", name)])
     }
 
     /// `CreateAccessKey`: the new key's credentials.
-    public func createAccessKey(userName: String) async throws -> AWSCredentials {
+    func createAccessKey(userName: String) async throws -> AWSCredentials {
         let root = try await call("CreateAccessKey", [("UserName", userName)])
         guard let k = root.find("AccessKey"), let id = k.value("AccessKeyId"), let s = k.value("SecretAccessKey") else {
             throw AWSError(service: "IAM", operation: "CreateAccessKey", status: 200, code: "MalformedResponse", message: "No AccessKey in the response")
@@ -41,7 +42,7 @@ public struct IAMClient: Sendable {
     }
 
     /// `PutUserPolicy` with a policy document (JSON text).
-    public func putUserPolicy(userName: String, policyName: String, document: String) async throws {
+    func putUserPolicy(userName: String, policyName: String, document: String) async throws {
         _ = try await call("PutUserPolicy", [("UserName", userName), ("PolicyName", policyName), ("PolicyDocument", document)])
     }
 }
