@@ -28,6 +28,34 @@ extension S3Client {
         }
     }
 
+    /// `DeleteBucket` (the bucket must be empty); a bucket that no longer exists is fine.
+    public func deleteBucket(_ bucket: String) async throws {
+        do {
+            _ = try await client.send(request("DeleteBucket", "DELETE", bucket: bucket))
+        } catch let e as AWSError where e.isNotFound {
+            return
+        }
+    }
+
+    /// `PutBucketTagging`: replaces the bucket's tags with `tags` (S3 keeps at most 50 per bucket).
+    public func tagBucket(_ bucket: String, tags: [String: String]) async throws {
+        var r = request("PutBucketTagging", "PUT", bucket: bucket, query: [("tagging", "")])
+        let body = Self.taggingXML(tags)
+        r.body = .bytes(body)
+        r.headers.set("Content-MD5", Digest.md5(body).base64String)
+        r.headers.set("Content-Type", "application/xml")
+        _ = try await client.send(r)
+    }
+
+    /// A `<Tagging>` document (keys sorted, so the request is deterministic).
+    static func taggingXML(_ tags: [String: String]) -> Data {
+        var xml = "<Tagging xmlns=\"\(xmlns)\"><TagSet>"
+        for k in tags.keys.sorted() {
+            xml += "<Tag><Key>\(XMLEscape.text(k))</Key><Value>\(XMLEscape.text(tags[k] ?? ""))</Value></Tag>"
+        }
+        return Data((xml + "</TagSet></Tagging>").utf8)
+    }
+
     /// The SageMaker SDK's default bucket name.
     public static func defaultBucketName(region: String, accountId: String) -> String { "sagemaker-\(region)-\(accountId)" }
 

@@ -1,9 +1,5 @@
-import Foundation
 import SousAWS
-import SousCrypto
 import SousEngine
-import SousHTTP
-import SousRecipe
 import Synchronization
 
 /// One `AWSClient` per region for the whole run (kept in `ctx.services`), built from the run's

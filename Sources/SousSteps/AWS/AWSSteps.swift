@@ -2,9 +2,7 @@ import Foundation
 import SousAWS
 import SousCrypto
 import SousEngine
-import SousHTTP
 import SousRecipe
-import Synchronization
 
 /// Helpers shared by the AWS step kinds.
 enum AWSSteps {
@@ -84,74 +82,4 @@ enum AWSSteps {
         let s = Int(seconds)
         return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
-}
-
-/// S3 calls SousAWS does not offer (bucket tagging/deletion, object tagging).
-struct S3Extras {
-    let client: AWSClient
-
-    var pathStyle: Bool { client.configuration.endpointOverride(for: .s3) != nil }
-
-    func request(_ op: String, _ method: String, bucket: String, key: String? = nil, query: [(name: String, value: String)] = [])
-        -> AWSRequest
-    {
-        var r = AWSRequest(service: .s3, operation: op, method: method, path: "/", query: query)
-        let keyPath = key.map { "/" + AWSURIEncoding.encodeKey($0) } ?? ""
-        if pathStyle || bucket.contains(".") {
-            r.path = "/" + AWSURIEncoding.encode(bucket, keepSlash: false) + keyPath
-        } else {
-            r.hostOverride = "\(bucket).\(client.endpoint(for: .s3).host ?? "")"
-            r.path = keyPath.isEmpty ? "/" : keyPath
-        }
-        return r
-    }
-
-    static func taggingXML(_ tags: [String: String]) -> Data {
-        var xml = "<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>"
-        for k in tags.keys.sorted().prefix(10) {
-            xml += "<Tag><Key>\(escape(k))</Key><Value>\(escape(tags[k] ?? ""))</Value></Tag>"
-        }
-        return Data((xml + "</TagSet></Tagging>").utf8)
-    }
-
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
-    /// `PutObjectTagging` (S3 allows 10 tags per object).
-    func tagObject(bucket: String, key: String, tags: [String: String]) async throws {
-        var r = request("PutObjectTagging", "PUT", bucket: bucket, key: key, query: [("tagging", "")])
-        let body = Self.taggingXML(tags)
-        r.body = .bytes(body)
-        r.headers.set("Content-MD5", Digest.md5(body).base64String)
-        r.headers.set("Content-Type", "application/xml")
-        _ = try await client.send(r)
-    }
-
-    /// `PutBucketTagging`.
-    func tagBucket(_ bucket: String, tags: [String: String]) async throws {
-        var r = request("PutBucketTagging", "PUT", bucket: bucket, query: [("tagging", "")])
-        let body = Self.taggingXML(tags)
-        r.body = .bytes(body)
-        r.headers.set("Content-MD5", Digest.md5(body).base64String)
-        r.headers.set("Content-Type", "application/xml")
-        _ = try await client.send(r)
-    }
-
-    /// `DeleteBucket`; a missing bucket is fine.
-    func deleteBucket(_ bucket: String) async throws {
-        do {
-            _ = try await client.send(request("DeleteBucket", "DELETE", bucket: bucket))
-        } catch let e as AWSError where e.status == 404 {
-            return
-        }
-    }
-}
-
-/// A value behind a lock that escaping closures can share (a `Mutex` cannot be captured by them).
-final class Locked<T: Sendable>: Sendable {
-    private let mutex: Mutex<T>
-    init(_ value: T) { mutex = Mutex(value) }
-    func withLock<R: Sendable>(_ body: (inout T) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
 }

@@ -1,9 +1,7 @@
 import Foundation
 import SousAWS
-import SousCrypto
 import SousEngine
 import SousRecipe
-import Synchronization
 
 /// `s3.default-bucket`: `sagemaker-{region}-{account}`, created when missing (`sagemaker.Session.default_bucket()`).
 ///
@@ -48,7 +46,11 @@ struct S3DefaultBucketKind: StepKind {
             find: { try await s3.bucketExists(name) ? ["region": .string(client.region)] : nil },
             create: {
                 try await s3.createBucket(name)
-                try? await S3Extras(client: client).tagBucket(name, tags: tags)
+                do {
+                    try await s3.tagBucket(name, tags: tags)
+                } catch {
+                    ctx.warn(Self.untaggedWarning(bucket: name, error))
+                }
                 return ["region": .string(client.region)]
             })
         ctx.log("created bucket \(name)")
@@ -73,6 +75,17 @@ struct S3DefaultBucketKind: StepKind {
             ctx.warn("kept bucket \(resource.name): it still holds objects sous did not upload")
             return
         }
-        try await S3Extras(client: client).deleteBucket(resource.name)
+        try await s3.deleteBucket(resource.name)
+    }
+
+    /// The warning for a bucket sous created but could not tag (`PutBucketTagging` failed), with the AWS error
+    /// code and message.
+    ///
+    /// A warning, not an error: the bucket exists and is in the ledger (so `sous destroy` finds it), the tags only
+    /// help people find what a workspace made, and an identity allowed to create buckets may still lack
+    /// `s3:PutBucketTagging`; failing the step there would stop the deployment for a label.
+    static func untaggedWarning(bucket: String, _ error: any Error) -> String {
+        let why = (error as? AWSError).map { "\($0.code): \($0.message)" } ?? "\(error)"
+        return "created bucket \(bucket) but could not tag it (\(why))"
     }
 }

@@ -1,9 +1,7 @@
 import Foundation
 import SousAWS
-import SousCrypto
 import SousEngine
 import SousRecipe
-import Synchronization
 
 /// `s3.delete-prefix`: deletes every object under a prefix (the LMI clean-up cell).
 struct S3DeletePrefixKind: StepKind {
@@ -31,7 +29,7 @@ struct S3DeletePrefixKind: StepKind {
             throw StepError("refusing to delete with an empty prefix: that would empty the whole bucket \(bucket)")
         }
         let s3 = S3Client(try await AWSSteps.client(ctx))
-        let keys = try await S3Listing.objects(s3, bucket: bucket, prefix: prefix).map(\.key).filter { $0 == prefix || $0.hasPrefix(prefix + "/") }
+        let keys = try await s3.listObjects(bucket: bucket, prefix: prefix).map(\.key).filter { $0 == prefix || $0.hasPrefix(prefix + "/") }
         let failed = try await s3.deleteObjects(bucket: bucket, keys: keys)
         if let f = failed.first {
             throw StepError("\(failed.count) of \(keys.count) objects under s3://\(bucket)/\(prefix)/ were not deleted, e.g. \(f.key): \(f.code) \(f.message)")

@@ -1,6 +1,5 @@
 import Foundation
 import SousAWS
-import SousCrypto
 import SousEngine
 import SousRecipe
 import Synchronization
@@ -76,16 +75,10 @@ struct S3UploadKind: StepKind {
         options.contentType = ctx.optionalString("content_type")
         options.stateDirectory = Self.stateDirectory(ctx, step: ctx.stepID)
         let killAfter = AWSSteps.crashParameter(ctx, "s3.upload.bytes:").flatMap { UInt64($0) }
-        let meter = Locked((last: ContinuousClock.now - .seconds(1), start: ContinuousClock.now))
+        let meter = ProgressMeter()
         options.progress = { done, total in
             if let killAfter, done >= killAfter, done < total { AWSSteps.crashPoint(ctx, "s3.upload.bytes:\(killAfter)") }
-            let now = ContinuousClock.now
-            let show: Duration? = meter.withLock { m in
-                guard now - m.last >= .milliseconds(200) || done == total else { return nil }
-                m.last = now
-                return now - m.start
-            }
-            guard let elapsed = show else { return }
+            guard let elapsed = meter.elapsedIfDue(final: done == total) else { return }
             let secs = max(0.001, AWSSteps.seconds(elapsed))
             ctx.progress(String(format: "%.1f/%.1f MiB, %.1f MiB/s", Double(done) / 1_048_576, Double(total) / 1_048_576, Double(done) / 1_048_576 / secs))
         }
@@ -107,27 +100,24 @@ struct S3UploadKind: StepKind {
         // Tags travel with the upload (x-amz-tagging), not as one PutObjectTagging request per object.
         if ctx.bool("tag_objects") { tagged.tags = AWSSteps.tags(ctx) }
         let opts = tagged
-        let outcome = Locked<(files: [S3UploadResult], uri: String)>(([], ""))
+        var files: [S3UploadResult] = []
+        var uri = ""
         let started = ContinuousClock.now
         _ = try await ctx.createResource(
             type: Self.resourceType, name: name, request: request, find: { nil },
             create: {
-                let files: [S3UploadResult]
-                let uri: String
                 if folder {
-                    files = try await Self.uploadFolder(src, bucket: bucket, prefix: prefix, s3: s3, options: opts)
-                    uri = prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)"
+                    let r = try await s3.uploadFolder(src, bucket: bucket, prefix: prefix, options: opts)
+                    (files, uri) = (r.files, r.uri)
                 } else {
                     let r = try await s3.uploadFile(src, bucket: bucket, key: key, options: opts)
                     (files, uri) = ([r], r.uri)
                 }
-                outcome.withLock { $0 = (files, uri) }
                 return [
                     "bucket": .string(bucket), "region": .string(client.region), "folder": .bool(folder),
                     "keys": .list(files.map { .string($0.key) }),
                 ]
             })
-        let (files, uri) = outcome.withLock { $0 }
         // Earlier unfinished records of this same upload are now superseded by this one.
         for old in ctx.liveResources(type: Self.resourceType) where old.step == ctx.stepID && old.name == name && old.runID != ctx.runID {
             try ctx.markDeleted(old)
@@ -144,80 +134,6 @@ struct S3UploadKind: StepKind {
         ]
     }
 
-    /// Large (multipart) files uploaded side by side by `uploadFolder`, each with `concurrency` parts.
-    static let largeFilesAtOnce = 2
-
-    /// Uploads every file under `folder` (following links, as HF cache snapshots need) to `prefix/<relative path>`.
-    ///
-    /// Unlike `S3Client.uploadFolder`, up to `largeFilesAtOnce` large files go at once (each with `concurrency`
-    /// parts), and the later ones are hashed meanwhile, so checksum passes overlap transfers.
-    static func uploadFolder(
-        _ folder: String, bucket: String, prefix: String, s3: S3Client, options: S3TransferOptions
-    ) async throws -> [S3UploadResult] {
-        let root = URL(fileURLWithPath: folder).standardizedFileURL
-        guard access(root.path, R_OK | X_OK) == 0 else { throw StepError("cannot read the folder \(folder)") }
-        // FileSignature.walk: opendir/fstatat, links followed (FileManager's enumerator is several times slower
-        // on Linux, and its attributes read /etc/passwd and /etc/group for every file).
-        var files: [(path: String, key: String, size: UInt64)] = []
-        for (rel, st) in FileSignature.walk(root.path) {
-            files.append((root.path + "/" + rel, prefix.isEmpty ? rel : prefix + "/" + rel, UInt64(max(0, st.st_size))))
-        }
-        // Large files first (they take longest), then small ones.
-        files.sort { ($0.size >= options.multipartThreshold ? 0 : 1, $0.key) < ($1.size >= options.multipartThreshold ? 0 : 1, $1.key) }
-        let total = files.reduce(UInt64(0)) { $0 + $1.size }
-        // Each large file needs its SHA-256 before its upload starts (`sous-sha256`); the first ones are hashed
-        // as they start, the others on a thread of their own meanwhile, so none waits for its hash later.
-        let large = files.filter { $0.size >= options.multipartThreshold }
-        FileDigestCache.prefetch(large.dropFirst(largeFilesAtOnce).map(\.path))
-        var options = options
-        if options.skipUnchanged && files.count > 1 {
-            // One listing instead of a HeadObject per file; on any error (no s3:ListBucket, …) ask per file.
-            if let listed = try? await S3Listing.objects(s3, bucket: bucket, prefix: prefix.isEmpty ? "" : prefix + "/") {
-                options.existing = Dictionary(listed.map { ($0.key, $0) }) { a, _ in a }
-            }
-        }
-        let done = Locked([String: UInt64]())
-        let progress = options.progress
-        var results: [S3UploadResult] = []
-        try await withThrowingTaskGroup(of: (S3UploadResult, Bool).self) { group in
-            var pending = files[...]
-            var bigInFlight = 0, inFlight = 0
-            func launchable() -> Int? {
-                guard inFlight < max(1, options.concurrency) else { return nil }
-                return pending.firstIndex { $0.size < options.multipartThreshold || bigInFlight < largeFilesAtOnce }
-            }
-            func launch(_ i: Int) {
-                let f = pending.remove(at: i)
-                let big = f.size >= options.multipartThreshold
-                if big { bigInFlight += 1 }
-                inFlight += 1
-                var o = options
-                o.progress = progress.map { report in
-                    { @Sendable fileDone, _ in
-                        let sum = done.withLock { d -> UInt64 in
-                            d[f.key] = fileDone
-                            return d.values.reduce(0, +)
-                        }
-                        report(sum, total)
-                    }
-                }
-                let opts = o
-                group.addTask {
-                    let r = try await s3.uploadFile(f.path, bucket: bucket, key: f.key, options: opts)
-                    return (r, big)
-                }
-            }
-            while let i = launchable() { launch(i) }
-            while let (r, big) = try await group.next() {
-                results.append(r)
-                inFlight -= 1
-                if big { bigInFlight -= 1 }
-                while let i = launchable() { launch(i) }
-            }
-        }
-        return results.sorted { $0.key < $1.key }
-    }
-
     func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
         guard let bucket = outputs["bucket"]?.stringValue else { return .invalid("no bucket recorded") }
         let keys = AWSSteps.strings(outputs["keys"])
@@ -230,7 +146,7 @@ struct S3UploadKind: StepKind {
                 }
             } else {
                 let prefix = outputs["prefix"]?.stringValue ?? ""
-                let listed = Set(try await S3Listing.objects(s3, bucket: bucket, prefix: prefix).map(\.key))
+                let listed = Set(try await s3.listObjects(bucket: bucket, prefix: prefix.isEmpty ? nil : prefix).map(\.key))
                 if let gone = keys.first(where: { !listed.contains($0) }) {
                     return .invalid("object s3://\(bucket)/\(gone) no longer exists")
                 }
@@ -261,7 +177,7 @@ struct S3UploadKind: StepKind {
                     ctx.warn("not deleting unfinished upload \(resource.name): its prefix is the whole bucket")
                     return
                 }
-                keys = try await S3Listing.objects(s3, bucket: uri.bucket, prefix: prefix).map(\.key)
+                keys = try await s3.listObjects(bucket: uri.bucket, prefix: prefix).map(\.key)
             } else {
                 keys = [uri.key]
             }
@@ -273,16 +189,23 @@ struct S3UploadKind: StepKind {
     }
 }
 
-enum S3Listing {
-    /// `ListObjectsV2` under `prefix`. moto's signature check mis-computes listings whose prefix holds `/`
-    /// (see docs/aws.md); real S3 never rejects a correctly signed request that way, so only on that answer
-    /// does sous list from the prefix's first path segment instead and filter locally.
-    static func objects(_ s3: S3Client, bucket: String, prefix: String) async throws -> [S3Object] {
-        do {
-            return try await s3.listObjects(bucket: bucket, prefix: prefix.isEmpty ? nil : prefix)
-        } catch let e as AWSError where e.code == "SignatureDoesNotMatch" && prefix.contains("/") {
-            let head = String(prefix[..<(prefix.firstIndex(of: "/") ?? prefix.endIndex)])
-            return try await s3.listObjects(bucket: bucket, prefix: head).filter { $0.key.hasPrefix(prefix) }
+/// When the `s3.upload` step last showed its progress: at most every 200 ms, and always at the end.
+final class ProgressMeter: Sendable {
+    private let times: Mutex<(start: ContinuousClock.Instant, last: ContinuousClock.Instant)>
+
+    init() {
+        let now = ContinuousClock.now
+        times = Mutex((start: now, last: now - .seconds(1)))
+    }
+
+    /// The time since the start when a progress line is due now (200 ms after the last one, or `final`);
+    /// nil otherwise.
+    func elapsedIfDue(final: Bool) -> Duration? {
+        let now = ContinuousClock.now
+        return times.withLock { t in
+            guard now - t.last >= .milliseconds(200) || final else { return nil }
+            t.last = now
+            return now - t.start
         }
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import SousAWS
 import SousEngine
-import SousHTTP
 import SousRecipe
 
 /// `sagemaker.delete`: the notebooks' clean-up cell: the endpoint, then its config, then its models

@@ -1,7 +1,6 @@
 import Foundation
 import SousAWS
 import SousEngine
-import SousHTTP
 import SousRecipe
 
 /// `sagemaker.deploy`: model, endpoint config and endpoint in one step, as `HuggingFaceModel.deploy` does

@@ -1,7 +1,6 @@
 import Foundation
 import SousAWS
 import SousEngine
-import SousHTTP
 import SousRecipe
 
 /// `sagemaker.model`: CreateModel (image, env, model data, role).
