@@ -26,3 +26,22 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
         "AWSCredentials(accessKeyId: \(maskedAccessKeyId), secret: <redacted>\(sessionToken == nil ? "" : ", token: <redacted>"))"
     }
 }
+
+extension AWSCredentials {
+    /// Credentials from the JSON that container endpoints and EC2 instance metadata answer
+    /// (`AccessKeyId`, `SecretAccessKey`, `Token`/`SessionToken`, `Expiration`, `Code`).
+    /// - Throws: `AWSConfigError` naming `source` when the keys are missing or `Code` is not `Success`.
+    static func parse(json data: Data, source: String) throws -> AWSCredentials {
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let akid = obj["AccessKeyId"] as? String, let secret = obj["SecretAccessKey"] as? String
+        else {
+            throw AWSConfigError("The \(source) did not return AccessKeyId and SecretAccessKey.")
+        }
+        if let code = obj["Code"] as? String, code != "Success" {
+            throw AWSConfigError("The \(source) answered Code \(code).")
+        }
+        return AWSCredentials(
+            accessKeyId: akid, secretAccessKey: secret, sessionToken: (obj["Token"] ?? obj["SessionToken"]) as? String,
+            expiration: (obj["Expiration"] as? String).flatMap(AWSDate.parseISO8601))
+    }
+}

@@ -50,6 +50,6 @@ public struct ContainerCredentialsProvider: Sendable {
         guard resp.status == 200 else {
             throw AWSConfigError("The container credentials endpoint answered HTTP \(resp.status).")
         }
-        return try AWSDate.parseCredentialsJSON(resp.body, source: "container credentials endpoint")
+        return try AWSCredentials.parse(json: resp.body, source: "container credentials endpoint")
     }
 }

@@ -43,7 +43,7 @@ public struct IMDSClient: Sendable {
             throw AWSConfigError("This EC2 instance has no IAM role attached.")
         }
         let body = try await get("/latest/meta-data/iam/security-credentials/\(role)", token: t)
-        return try AWSDate.parseCredentialsJSON(body, source: "EC2 instance metadata")
+        return try AWSCredentials.parse(json: body, source: "EC2 instance metadata")
     }
 
     /// The instance's region.
