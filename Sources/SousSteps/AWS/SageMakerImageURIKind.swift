@@ -1,7 +1,6 @@
 import Foundation
 import SousAWS
 import SousEngine
-import SousHTTP
 import SousRecipe
 
 /// `sagemaker.image-uri`: the serving container image for a framework, version and region (static table).
@@ -25,7 +24,7 @@ struct SageMakerImageURIKind: StepKind {
         }
         let version = inputs["version"]?.stringValue ?? inputs["version"]?.interpolationText ?? ""
         var region = inputs["region"]?.stringValue ?? ""
-        if region.isEmpty { region = try await AWSConfiguration(environment: environment).resolveRegion(http: .shared) }
+        if region.isEmpty { region = try await AWSConfiguration(environment: environment).resolveRegion() }
         do {
             return (try SageMakerImageURIs.uri(fw, version: version, region: region), region)
         } catch {
