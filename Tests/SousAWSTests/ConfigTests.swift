@@ -174,6 +174,28 @@ struct AWSErrorTests {
         let nb = AWSError.parse(service: "S3", operation: "PutObject", status: 404, header: none, body: Data("<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>".utf8))
         #expect(nb.description == "S3 PutObject failed with NoSuchBucket (HTTP 404): The specified bucket does not exist. Hint: the bucket does not exist (or is in another account); create it or fix the bucket name.")
     }
+
+    @Test("isNotFound: S3 404s (NoSuchKey, NoSuchBucket, NoSuchUpload, bare HEAD), SageMaker's ValidationException 'Could not find'; nothing else")
+    func notFound() async throws {
+        func e(_ service: String, _ status: Int, _ code: String, _ message: String = "") -> AWSError {
+            AWSError(service: service, operation: "Op", status: status, code: code, message: message)
+        }
+        let missing = [
+            e("S3", 404, "NoSuchKey"), e("S3", 404, "NoSuchBucket"), e("S3", 404, "NoSuchUpload"), e("S3", 404, "NotFound"),
+            e("S3", 200, "NoSuchUpload"), e("SageMaker", 400, "ValidationException", #"Could not find endpoint "e"."#),
+            e("SageMaker", 400, "ValidationException", "Trial 'x' does not exist."), e("SageMaker", 400, "ResourceNotFound"),
+        ]
+        for m in missing { #expect(m.isNotFound, "\(m)") }
+        let present = [
+            e("S3", 403, "AccessDenied"), e("S3", 409, "BucketNotEmpty"), e("S3", 503, "SlowDown"),
+            e("SageMaker", 400, "ValidationException", "Value 'ml.x' at 'instanceType' failed to satisfy constraint"),
+            e("SageMaker", 400, "ResourceLimitExceeded", "Could not find capacity"),
+        ]
+        for p in present { #expect(!p.isNotFound, "\(p)") }
+        #expect(try await AWSError.nilIfNotFound { () async throws -> Int in throw e("S3", 404, "NoSuchKey") } == nil)
+        #expect(try await AWSError.nilIfNotFound { 7 } == 7)
+        await #expect(throws: AWSError.self) { _ = try await AWSError.nilIfNotFound { () async throws -> Int in throw e("S3", 403, "AccessDenied") } }
+    }
 }
 
 @Suite("Standard retry strategy")

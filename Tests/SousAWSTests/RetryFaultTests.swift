@@ -101,6 +101,28 @@ struct RetryFaultTests {
         #expect(try await log(server.port).count == 3)
     }
 
+    @Test("an answer without its ARN (or STS identity) is a MalformedResponse naming the operation, not an empty string")
+    func missingARN() async throws {
+        let server = try await startFakeAWS()
+        defer { server.stop() }
+        let c = try client(server.port, maxAttempts: 1, delays: Delays())
+        try await script(server.port, [
+            ["status": 200, "body": "{}"],
+            ["status": 200, "body": #"{"EndpointName":"e1","EndpointConfigName":"c1","EndpointStatus":"InService"}"#],
+            ["status": 200, "body": "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>111122223333</Account><UserId>U</UserId></GetCallerIdentityResult></GetCallerIdentityResponse>"],
+        ])
+        let sm = SageMakerClient(c)
+        let create = try await #require(throws: AWSError.self) {
+            try await sm.createModel(SageMakerModelSpec(name: "m", executionRoleArn: "arn:aws:iam::1:role/r", image: "img"))
+        }
+        #expect(create.code == "MalformedResponse" && create.operation == "CreateModel")
+        #expect(create.description == "SageMaker CreateModel failed with MalformedResponse (HTTP 200): The CreateModel response holds no ModelArn.")
+        let describe = try await #require(throws: AWSError.self) { try await sm.describeEndpoint("e1") }
+        #expect(describe.code == "MalformedResponse" && describe.operation == "DescribeEndpoint" && describe.message.contains("EndpointArn"))
+        let identity = try await #require(throws: AWSError.self) { try await STSClient(c).getCallerIdentity() }
+        #expect(identity.code == "MalformedResponse" && identity.operation == "GetCallerIdentity")
+    }
+
     @Test("multipart upload failure aborts the upload; 200-with-Error on Complete is an error")
     func multipartAbort() async throws {
         let server = try await startFakeAWS()

@@ -1,5 +1,5 @@
 import Foundation
-import SousAWS
+@testable import SousAWS
 import SousHTTP
 import SousTestSupport
 import Synchronization
@@ -128,6 +128,16 @@ struct S3MotoTests {
         let bucket = try await s3.ensureDefaultBucket(accountId: id.account)
         #expect(bucket == "sagemaker-us-east-1-123456789012")
         #expect(try await s3.bucketExists(bucket))
+
+        // Bucket tags and DeleteBucket go through S3Client's one request builder; a bucket already gone is fine.
+        try await s3.createBucket("sous-tagged")
+        try await s3.tagBucket("sous-tagged", tags: ["sous:recipe": "a b/c=d+e@f.g_h:-", "team": "ml"])
+        let tagging = try await moto.client.send(s3.request("GetBucketTagging", "GET", bucket: "sous-tagged", query: [("tagging", "")]))
+        let tags = (XMLNode.parse(tagging.body)?.find("TagSet")?.all("Tag") ?? []).map { ($0.value("Key") ?? "", $0.value("Value") ?? "") }
+        #expect(Dictionary(tags) { a, _ in a } == ["sous:recipe": "a b/c=d+e@f.g_h:-", "team": "ml"])
+        try await s3.deleteBucket("sous-tagged")
+        #expect(try await !s3.bucketExists("sous-tagged"))
+        try await s3.deleteBucket("sous-tagged")
 
         // Wrong secret and unknown key are refused by moto's signature check.
         var wrong = moto.credentials
@@ -290,6 +300,10 @@ struct S3MotoTests {
         #expect(try await s3.getObject(bucket: "keys", key: "hf-large-model/meta/model/tokenizer.json") == pattern(9000, seed: 5))
         let again = try await s3.uploadFolder(model.path, bucket: "keys", prefix: "hf-large-model/meta/model", options: options)
         #expect(again.skippedCount == 4 && again.uploadedCount == 0)
+        #expect(again.uri == uri && again.files.map(\.key) == under)
+        await #expect(throws: AWSConfigError.self) {
+            _ = try await s3.uploadFolder(dir.appendingPathComponent("absent").path, bucket: "keys", prefix: "x")
+        }
         let fileURI = try await s3.uploadData(model.appendingPathComponent("config.json").path, bucket: "keys", keyPrefix: "code")
         #expect(fileURI == "s3://keys/code/config.json")
         #expect(S3URI(uri) == S3URI(bucket: "keys", key: "hf-large-model/meta/model"))

@@ -1,0 +1,39 @@
+import Foundation
+import SousCrypto
+
+/// Persisted state of a multipart upload (for resume).
+public struct S3MultipartState: Codable, Sendable, Equatable {
+    public var bucket: String
+    public var key: String
+    public var uploadId: String
+    public var fileSize: UInt64
+    public var partSize: UInt64
+    /// File modification time (seconds since 1970) when the upload started.
+    public var modified: Double
+
+    public init(bucket: String, key: String, uploadId: String, fileSize: UInt64, partSize: UInt64, modified: Double) {
+        self.bucket = bucket
+        self.key = key
+        self.uploadId = uploadId
+        self.fileSize = fileSize
+        self.partSize = partSize
+        self.modified = modified
+    }
+
+    /// The state file for `bucket`/`key` inside `directory`.
+    public static func path(directory: String, bucket: String, key: String) -> String {
+        let name = Digest.sha256(Data("\(bucket)/\(key)".utf8)).hexString.prefix(32)
+        return (directory as NSString).appendingPathComponent("s3-multipart-\(name).json")
+    }
+
+    public func save(to path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    public static func load(from path: String) -> S3MultipartState? {
+        guard let d = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONDecoder().decode(S3MultipartState.self, from: d)
+    }
+}

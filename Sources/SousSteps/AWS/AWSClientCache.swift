@@ -1,0 +1,27 @@
+import SousAWS
+import SousEngine
+import Synchronization
+
+/// One `AWSClient` per region for the whole run (kept in `ctx.services`), built from the run's
+/// environment with `AWSClient.make`, so `AWS_ENDPOINT_URL*` pointing at moto or the local cloud just works.
+final class AWSClientCache: Sendable {
+    private let clients = Mutex<[String: AWSClient]>([:])
+    private let defaultRegion = Mutex<String?>(nil)
+
+    static func shared(_ ctx: StepContext) -> AWSClientCache {
+        if let c = ctx.services.get(AWSClientCache.self) { return c }
+        let c = AWSClientCache()
+        ctx.services.set(c)
+        return c
+    }
+
+    /// The client for `region` (nil = the configured region: AWS_REGION, profile, …).
+    func client(_ ctx: StepContext, region: String?) async throws -> AWSClient {
+        let wanted = region.flatMap { $0.isEmpty ? nil : $0 } ?? defaultRegion.withLock { $0 }
+        if let wanted, let c = clients.withLock({ $0[wanted] }) { return c }
+        let made = try await AWSClient.make(environment: ctx.environment, region: wanted)
+        if region == nil || region?.isEmpty == true { defaultRegion.withLock { $0 = made.region } }
+        clients.withLock { $0[made.region] = made }
+        return made
+    }
+}

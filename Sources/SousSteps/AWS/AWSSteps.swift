@@ -1,0 +1,85 @@
+import Foundation
+import SousAWS
+import SousCrypto
+import SousEngine
+import SousRecipe
+
+/// Helpers shared by the AWS step kinds.
+enum AWSSteps {
+    static func client(_ ctx: StepContext) async throws -> AWSClient {
+        try await AWSClientCache.shared(ctx).client(ctx, region: ctx.optionalString("region"))
+    }
+
+    /// The tags sous puts on everything it creates, plus the step's own `tags` input.
+    static func tags(_ ctx: StepContext) -> [String: String] {
+        var t: [String: String] = [
+            "sous:recipe": tagValue(ctx.recipeName), "sous:run": tagValue(ctx.runID), "sous:step": tagValue(ctx.stepID),
+            "sous:workspace": tagValue(ctx.layout.root),
+        ]
+        for e in ctx.map("tags") { t[e.key] = tagValue(e.value.stringValue ?? e.value.interpolationText) }
+        return t
+    }
+
+    /// Tag values allow letters, digits, spaces and `_ . : / = + - @` (256 characters at most).
+    static func tagValue(_ s: String) -> String {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: " _.:/=+-@"))
+        let cleaned = String(String.UnicodeScalarView(s.unicodeScalars.map { allowed.contains($0) ? $0 : "_" }))
+        // Keep the end of long values (the distinctive part of a path).
+        return cleaned.count > 256 ? String(cleaned.suffix(256)) : cleaned
+    }
+
+    /// The SageMaker execution role: the `role` input, else SOUS_SAGEMAKER_ROLE.
+    static func role(_ ctx: StepContext) throws -> String {
+        if let r = ctx.optionalString("role"), !r.isEmpty { return try checkRole(r) }
+        if let r = ctx.environment["SOUS_SAGEMAKER_ROLE"], !r.isEmpty { return try checkRole(r) }
+        throw StepError(
+            "no SageMaker execution role: give the step input 'role' (an IAM role ARN such as arn:aws:iam::123456789012:role/sagemaker_execution_role) or set SOUS_SAGEMAKER_ROLE")
+    }
+
+    static func checkRole(_ r: String) throws -> String {
+        guard r.hasPrefix("arn:"), r.contains(":role/") else {
+            throw StepError("'\(r)' is not an IAM role ARN (expected arn:aws:iam::ACCOUNT:role/NAME)")
+        }
+        return r
+    }
+
+    /// A stable hash of a create request (without the resource name), to tell whether a recorded resource
+    /// was made from the same inputs.
+    static func requestHash(_ request: Value) -> String {
+        Digest.sha256(Data(request.jsonString(sorted: true).utf8)).hexString
+    }
+
+    /// Test-only crash points: `SOUS_TEST_KILL_AT=<point>` makes sous SIGKILL itself there, the way a
+    /// machine dies, so the end-to-end tests can check that the next run adopts or resumes.
+    static func crashPoint(_ ctx: StepContext, _ point: String) {
+        guard let want = ctx.environment["SOUS_TEST_KILL_AT"], want == point else { return }
+        kill(getpid(), SIGKILL)
+    }
+
+    /// The value of `SOUS_TEST_KILL_AT` after `prefix`, e.g. `s3.upload.parts:` → "3".
+    static func crashParameter(_ ctx: StepContext, _ prefix: String) -> String? {
+        guard let want = ctx.environment["SOUS_TEST_KILL_AT"], want.hasPrefix(prefix) else { return nil }
+        return String(want.dropFirst(prefix.count))
+    }
+
+    static func strings(_ v: Value?) -> [String] { (v?.listValue ?? []).compactMap { $0.stringValue } }
+
+    static func stringMap(_ m: ValueMap) -> [String: String] {
+        var out: [String: String] = [:]
+        for e in m {
+            switch e.value {
+            case .null: continue
+            case .string(let s): out[e.key] = s
+            default: out[e.key] = e.value.interpolationText
+            }
+        }
+        return out
+    }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds)
+        return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}
