@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "CSousMD5", path: "Sources/CSousMD5", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "SousCrypto", dependencies: ["CSousOpenSSL", "CSousMD5"], swiftSettings: strict),
         .target(name: "SousHTTP", dependencies: ["CSousCurl"], swiftSettings: strict),
+        // The containers' formats: stream parsers, prompt templates, generation parameters (no engine).
+        .target(name: "SousStreaming", exclude: ["README.md"], swiftSettings: strict),
         // Optimised in debug builds too: the tests and the local cloud run real models through it, and
         // unoptimised Swift is ~100x slower at its loops.
         .target(
@@ -62,13 +64,13 @@ let package = Package(
         // Step kinds and commands.
         .target(
             name: "SousSteps",
-            dependencies: ["SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousLLM", "SousCrypto", "SousHTTP"],
+            dependencies: ["SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousStreaming", "SousCrypto", "SousHTTP"],
             swiftSettings: strict),
         .target(
             name: "SousCLI",
             dependencies: [
                 "SousSteps", "SousEngine", "SousRecipe", "SousYAML", "SousAWS", "SousHub", "SousHTTP", "SousCrypto",
-                "SousLLM", "SousLocalCloud", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SousStreaming", "SousLLM", "SousLocalCloud", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(name: "sous", dependencies: ["SousCLI"], swiftSettings: strict),
@@ -78,16 +80,17 @@ let package = Package(
         .testTarget(name: "SousYAMLTests", dependencies: ["SousYAML"], swiftSettings: strict),
         .testTarget(name: "SousCryptoTests", dependencies: ["SousCrypto", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHTTPTests", dependencies: ["SousHTTP", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SousStreamingTests", dependencies: ["SousStreaming", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousLLMTests", dependencies: ["SousLLM", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousRecipeTests", dependencies: ["SousRecipe", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousEngineTests", dependencies: ["SousEngine", "SousTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SousAWSTests", dependencies: ["SousAWS", "SousLLM", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SousAWSTests", dependencies: ["SousAWS", "SousStreaming", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHubTests", dependencies: ["SousHub", "SousTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousAWS", "SousTestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "SousCLITests", dependencies: ["SousCLI", "SousSteps", "SousTestSupport"],
+            name: "SousCLITests", dependencies: ["SousCLI", "SousSteps", "SousStreaming", "SousTestSupport"],
             swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SousLLM
+import SousStreaming
 
 /// `sous generate`: local text generation with a Llama-architecture Hugging Face snapshot on the CPU.
 struct GenerateCommand: AsyncParsableCommand {

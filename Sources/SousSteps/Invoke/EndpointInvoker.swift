@@ -1,6 +1,6 @@
 public import Foundation
 public import SousAWS
-public import SousLLM
+public import SousStreaming
 
 /// One call to a SageMaker endpoint serving an LLM: what `sagemaker.invoke-stream`, `sous invoke` and
 /// `sous chat` send.

@@ -1,8 +1,8 @@
-import SousLLM
+import SousStreaming
 import Testing
 
-@Suite("Engine: prompt templates")
-struct EnginePromptTemplateTests {
+@Suite("Prompt templates")
+struct PromptTemplateTests {
     /// The notebooks' get_instructions: a triple-quoted system block (leading newline, indents, trailing space).
     static let system = "\n    You are Mr.MightyMark, an email marketing agent at AnyCompany.\n    Be personal.\n     "
     static let ask = "\n  Write a launch email for AnyCloud Internet Service to Alice Smith.  \n"

@@ -1,5 +1,5 @@
 import Foundation
-import SousLLM
+import SousStreaming
 import Testing
 
 // Recordings are generated here from token lists, in each container's exact wire shape
@@ -121,20 +121,20 @@ struct StreamingParserTests {
     func tgiEverySplit() {
         for space in [false, true] {
             let bytes = Array(tgiRecording(sampleTokens, space: space).utf8)
-            checkAllSplits({ LineEventParser() }, bytes, expectText: expected) { events in
+            checkAllSplits({ TGIStreamParser() }, bytes, expectText: expected) { events in
                 #expect(events.last == .final(generatedText: expected, details: StreamDetails(finishReason: "eos_token", generatedTokens: sampleTokens.count + 1)))
                 #expect(events.contains(.token(text: "</s>", id: 2, special: true)))
                 #expect(!events.contains { if case .error = $0 { true } else { false } })
             }
         }
-        let events = run(LineEventParser(), pieces: [Array(tgiRecording(sampleTokens).utf8)])
+        let events = run(TGIStreamParser(), pieces: [Array(tgiRecording(sampleTokens).utf8)])
         #expect(events.first == .token(text: "Subject", id: 1000, special: false))
     }
 
     @Test("TGI stream without a final newline ends cleanly (the notebook LineIterator hangs here)")
     func tgiNoFinalNewline() {
         let bytes = Array(tgiRecording(sampleTokens, finalNewline: false).utf8)
-        checkAllSplits({ LineEventParser() }, bytes, expectText: expected) { events in
+        checkAllSplits({ TGIStreamParser() }, bytes, expectText: expected) { events in
             #expect(events.last.map { if case .final = $0 { true } else { false } } == true)
         }
         // Same through the auto parser with the SageMaker content type.
@@ -145,7 +145,7 @@ struct StreamingParserTests {
     @Test("TGI error event and non-streaming JSON array")
     func tgiErrorAndArray() {
         let err = "data:{\"index\":1,\"token\":{\"id\":5,\"text\":\"Hi\",\"logprob\":-1,\"special\":false},\"generated_text\":null,\"details\":null}\n\ndata:{\"error\":\"Input validation error: `top_p` must be > 0.0 and < 1.0\",\"error_type\":\"validation\"}\n\n"
-        let events = run(LineEventParser(), pieces: [Array(err.utf8)])
+        let events = run(TGIStreamParser(), pieces: [Array(err.utf8)])
         #expect(events == [
             .token(text: "Hi", id: 5, special: false),
             .error(message: "Input validation error: `top_p` must be > 0.0 and < 1.0 (validation)"),
@@ -242,10 +242,10 @@ struct StreamingParserTests {
     @Test("malformed lines become errors without swallowing later events")
     func malformed() {
         let s = "data:{\"token\": broken\n\ndata:{\"token\":{\"id\":1,\"text\":\"ok\",\"special\":false}}\n\n"
-        let events = run(LineEventParser(), pieces: [Array(s.utf8)])
+        let events = run(TGIStreamParser(), pieces: [Array(s.utf8)])
         #expect(printableText(events) == "ok")
         #expect(events.contains { if case .error = $0 { true } else { false } })
-        let cut = run(LineEventParser(), pieces: [Array("data:{\"token\":{\"id\":1,\"te".utf8)])
+        let cut = run(TGIStreamParser(), pieces: [Array("data:{\"token\":{\"id\":1,\"te".utf8)])
         #expect(cut.count == 1)
         #expect(cut.first.map { if case .error = $0 { true } else { false } } == true)
     }

@@ -1,5 +1,5 @@
 import Foundation
-import SousLLM
+import SousStreaming
 import Testing
 
 /// `StreamTextReader` (what `sous invoke` reads streams with) must see exactly what the per-token event API

@@ -1,5 +1,5 @@
 import Foundation
-import SousLLM
+import SousStreaming
 import Testing
 
 // The TGI token-line fast path and the LMI unescaper's block decoder (added for the stream benchmark)
@@ -44,23 +44,23 @@ struct StreamingFastPathTests {
         for line in Self.lines {
             // `data:  {…}` (two spaces) starts the body with a blank, which the fast path never takes.
             // (Error messages quote the body, blank included: drop it for the comparison.)
-            let general = run(LineEventParser(), pieces: [Array("data:  \(line)\n\n".utf8)]).map { e -> StreamEvent in
+            let general = run(TGIStreamParser(), pieces: [Array("data:  \(line)\n\n".utf8)]).map { e -> StreamEvent in
                 if case .error(let m) = e { return .error(message: m.replacingOccurrences(of: ":  {", with: ": {")) }
                 return e
             }
             #expect(!general.isEmpty, "\(line)")
             let bytes = Array("data:\(line)\n\n".utf8)
             for cut in 0...bytes.count {
-                let events = run(LineEventParser(), pieces: [Array(bytes[0..<cut]), Array(bytes[cut...])])
+                let events = run(TGIStreamParser(), pieces: [Array(bytes[0..<cut]), Array(bytes[cut...])])
                 #expect(events == general, "\(line) split at \(cut)")
             }
-            #expect(run(LineEventParser(), pieces: bytes.map { [$0] }) == general, "\(line) byte by byte")
+            #expect(run(TGIStreamParser(), pieces: bytes.map { [$0] }) == general, "\(line) byte by byte")
         }
         // The values the fast path reads.
-        let events = run(LineEventParser(), pieces: [Array("data:\(Self.lines[3])\n\n".utf8)])
+        let events = run(TGIStreamParser(), pieces: [Array("data:\(Self.lines[3])\n\n".utf8)])
         #expect(events == [.token(text: "🚀 é日 / \u{8}\u{C}\r", id: 1234, special: false)])
-        #expect(run(LineEventParser(), pieces: [Array("data:\(Self.lines[6])\n".utf8)]) == [.token(text: "</s>", id: 1234, special: true)])
-        #expect(run(LineEventParser(), pieces: [Array("data:\(Self.lines[7])\n".utf8)]) == [.token(text: "negative id", id: -1, special: false)])
+        #expect(run(TGIStreamParser(), pieces: [Array("data:\(Self.lines[6])\n".utf8)]) == [.token(text: "</s>", id: 1234, special: true)])
+        #expect(run(TGIStreamParser(), pieces: [Array("data:\(Self.lines[7])\n".utf8)]) == [.token(text: "negative id", id: -1, special: false)])
     }
 
     @Test("LMI unescaper: long runs past its staging block, every escape kind, split at every offset")

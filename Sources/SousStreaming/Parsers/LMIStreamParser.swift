@@ -5,7 +5,7 @@ internal import Foundation
 ///
 /// Unescapes `\n \" \\ \t \uXXXX` and surrogate pairs even when an escape is split between parts, never
 /// splits a UTF-8 character, and reads the `details` tail. Any document that does not start with
-/// `{"generated_text": "` (an error object, a JSON array, JSON Lines) is handed to `LineEventParser`.
+/// `{"generated_text": "` (an error object, a JSON array, JSON Lines) is handed to `TGIStreamParser`.
 public struct LMIStreamParser: StreamParser {
     private enum Phase: Sendable {
         case prefix
@@ -20,7 +20,7 @@ public struct LMIStreamParser: StreamParser {
     private var unescaper = JSONUnescaper()
     /// Decoded UTF-8 not yet emitted (an incomplete character at the end).
     private var out: [UInt8] = []
-    private var fallback = LineEventParser()
+    private var fallback = TGIStreamParser()
     private var ended = false
 
     public init() {}
@@ -133,7 +133,7 @@ public struct LMIStreamParser: StreamParser {
             doc.append(contentsOf: tail)
         }
         var events: [StreamEvent] = []
-        var parser = LineEventParser()
+        var parser = TGIStreamParser()
         // A complete object may be followed by an appended error object; feed everything as one line.
         let flat = doc.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }
         flat.withUnsafeBytes { parser.feed($0) { events.append($0) } }
@@ -188,148 +188,5 @@ public struct LMIStreamParser: StreamParser {
         if let r = lit([0x22]) { return r }
         if h.count > 4096 { return .mismatch }
         return .matched(i)
-    }
-}
-
-/// Plain text: bytes are emitted as they arrive, holding back an incomplete UTF-8 character.
-public struct RawStreamParser: StreamParser {
-    private var carry: [UInt8] = []
-
-    public init() {}
-
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
-        withoutActuallyEscaping(emit) { f in
-            var e = ClosureEmitter(emit: f)
-            feed(bytes, into: &e)
-        }
-    }
-
-    public mutating func finish(_ emit: (StreamEvent) -> Void) {
-        withoutActuallyEscaping(emit) { f in
-            var e = ClosureEmitter(emit: f)
-            finish(into: &e)
-        }
-    }
-
-    mutating func feed<E: StreamEmitter>(_ bytes: UnsafeRawBufferPointer, into e: inout E) {
-        guard !bytes.isEmpty else { return }
-        if carry.isEmpty {
-            let keep = incompleteUTF8Suffix(bytes)
-            if bytes.count > keep {
-                e.text(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - keep)]), id: nil, special: false)
-            }
-            carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - keep)...]))
-            return
-        }
-        carry.append(contentsOf: bytes)
-        let keep = carry.withUnsafeBytes { incompleteUTF8Suffix($0) }
-        if carry.count > keep {
-            carry.withUnsafeBytes { e.text(UnsafeRawBufferPointer(rebasing: $0[0..<(carry.count - keep)]), id: nil, special: false) }
-            carry.removeFirst(carry.count - keep)
-        }
-    }
-
-    mutating func finish<E: StreamEmitter>(into e: inout E) {
-        if !carry.isEmpty {
-            carry.withUnsafeBytes { e.text($0, id: nil, special: false) }
-            carry = []
-        }
-        e.event(.final(generatedText: nil, details: nil))
-    }
-}
-
-/// Any of the parsers, chosen by format (or automatically from the content type and the first bytes).
-public struct AnyStreamParser: StreamParser {
-    private enum Kind: Sendable { case undecided, lines, lmi, raw }
-
-    private var kind: Kind
-    private var head: [UInt8] = []
-    // One stored parser per kind (unused ones stay empty): mutated in place, never copied.
-    private var lines = LineEventParser()
-    private var lmi = LMIStreamParser()
-    private var raw = RawStreamParser()
-    /// The format in use (`.auto` until the first bytes decided it).
-    public private(set) var resolvedFormat: StreamFormat
-
-    /// - Parameters:
-    ///   - format: the dialect, or `.auto`.
-    ///   - contentType: the container's content type (`X-Amzn-SageMaker-Content-Type`), used by `.auto`.
-    public init(format: StreamFormat, contentType: String? = nil) {
-        var f = format
-        if f == .auto, let ct = contentType?.lowercased() {
-            if ct.contains("event-stream") {
-                f = .tgi
-            } else if ct.contains("jsonlines") || ct.contains("ndjson") || ct.contains("jsonl") {
-                f = .jsonlines
-            } else if ct.hasPrefix("text/plain") {
-                f = .raw
-            }
-        }
-        resolvedFormat = f
-        switch f {
-        case .tgi, .jsonlines: kind = .lines
-        case .lmi: kind = .lmi
-        case .raw: kind = .raw
-        case .auto: kind = .undecided
-        }
-    }
-
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
-        withoutActuallyEscaping(emit) { f in
-            var e = ClosureEmitter(emit: f)
-            feed(bytes, into: &e)
-        }
-    }
-
-    public mutating func finish(_ emit: (StreamEvent) -> Void) {
-        withoutActuallyEscaping(emit) { f in
-            var e = ClosureEmitter(emit: f)
-            finish(into: &e)
-        }
-    }
-
-    mutating func feed<E: StreamEmitter>(_ bytes: UnsafeRawBufferPointer, into e: inout E) {
-        switch kind {
-        case .lines: lines.feed(bytes, into: &e)
-        case .lmi: lmi.feed(bytes, into: &e)
-        case .raw: raw.feed(bytes, into: &e)
-        case .undecided:
-            head.append(contentsOf: bytes)
-            guard let first = head.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return }
-            decide(first)
-            let h = head
-            head = []
-            h.withUnsafeBytes { feed($0, into: &e) }
-        }
-    }
-
-    mutating func finish<E: StreamEmitter>(into e: inout E) {
-        switch kind {
-        case .lines: lines.finish(into: &e)
-        case .lmi: lmi.finish(into: &e)
-        case .raw: raw.finish(into: &e)
-        case .undecided:
-            resolvedFormat = .raw
-            kind = .raw
-            let h = head
-            head = []
-            h.withUnsafeBytes { raw.feed($0, into: &e) }
-            raw.finish(into: &e)
-        }
-    }
-
-    /// `{` → LMI document (which hands anything else to the line parser), `[`, `data:`, `:` → lines, else raw.
-    private mutating func decide(_ first: UInt8) {
-        switch first {
-        case 0x7B:
-            resolvedFormat = .lmi
-            kind = .lmi
-        case 0x5B, 0x64, 0x3A, 0x65:
-            resolvedFormat = .tgi
-            kind = .lines
-        default:
-            resolvedFormat = .raw
-            kind = .raw
-        }
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Parses payload parts into the printable text of an answer as UTF-8 bytes, plus what the answer's summary
 /// needs (printable token count, whether the last token was special, the final event, the first error) —
 /// without a `StreamEvent` or a `String` per token. `sous invoke`, `sous chat` and the invoke step read
