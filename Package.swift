@@ -38,10 +38,10 @@ let package = Package(
         .target(name: "SousHTTP", dependencies: ["CSousCurl"], swiftSettings: strict),
         // The containers' formats: stream parsers, prompt templates, generation parameters (no engine).
         .target(name: "SousStreaming", exclude: ["README.md"], swiftSettings: strict),
-        // Optimised in debug builds too: the tests and the local cloud run real models through it, and
-        // unoptimised Swift is ~100x slower at its loops.
+        // The Llama runtime. Optimised in debug builds too: the tests and the local cloud run real models
+        // through it, and unoptimised Swift is ~100x slower at its loops.
         .target(
-            name: "SousLLM",
+            name: "SousLLM", dependencies: ["SousStreaming"], exclude: ["README.md"],
             swiftSettings: strict + [
                 .unsafeFlags(["-Ounchecked"], .when(configuration: .release)), .unsafeFlags(["-O"], .when(configuration: .debug)),
             ]),
@@ -81,13 +81,13 @@ let package = Package(
         .testTarget(name: "SousCryptoTests", dependencies: ["SousCrypto", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHTTPTests", dependencies: ["SousHTTP", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousStreamingTests", dependencies: ["SousStreaming", "SousTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SousLLMTests", dependencies: ["SousLLM", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SousLLMTests", dependencies: ["SousLLM", "SousStreaming", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousRecipeTests", dependencies: ["SousRecipe", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousEngineTests", dependencies: ["SousEngine", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousAWSTests", dependencies: ["SousAWS", "SousStreaming", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHubTests", dependencies: ["SousHub", "SousTestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousAWS", "SousTestSupport"],
+            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousLLM", "SousAWS", "SousTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "SousCLITests", dependencies: ["SousCLI", "SousSteps", "SousStreaming", "SousTestSupport"],

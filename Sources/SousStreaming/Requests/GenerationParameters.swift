@@ -1,8 +1,11 @@
 public import Foundation
 
-/// Generation parameters written once and sent in each container's dialect.
+/// Generation parameters as a caller asks for them, written once and sent in each container's dialect.
 ///
-/// Unset (nil) values are left out of the payload so the container's defaults apply.
+/// Unset (nil) values are left out of the payload so the container's defaults apply. The same type holds a
+/// model's `generation_config.json` defaults (`LlamaModel.generationDefaults`). The Llama runtime's sampler
+/// runs with `SamplingParameters` (SousLLM), where every value is resolved: the two are the request and the
+/// sampler's layers of one concept.
 public struct GenerationParameters: Sendable, Hashable {
     public var maxNewTokens: Int?
     public var temperature: Double?

@@ -5,8 +5,8 @@ import Testing
 
 /// Tokenizers built by the Hugging Face `tokenizers` library (Tests/python/llm_tokenizer_oracle.py) are
 /// the oracle: our encodings and decodings of ~300 strings must match exactly.
-@Suite("Engine: tokenizer.json against the tokenizers library")
-struct EngineTokenizerTests {
+@Suite("Llama runtime: tokenizer.json against the tokenizers library")
+struct TokenizerTests {
     struct Oracle {
         let directory: URL
         let variants: [String]

@@ -5,7 +5,7 @@ import Foundation
     import Darwin
 #endif
 
-/// Element types the engine reads; weights stay in their stored type and are widened in the kernels.
+/// Element types the runtime reads; weights stay in their stored type and are widened in the kernels.
 public enum TensorDType: String, Sendable {
     case f32 = "F32"
     case f16 = "F16"

@@ -12,7 +12,7 @@ public enum LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     case unsupportedArchitecture(String)
     /// A configuration value is not supported (e.g. an unknown RoPE scaling).
     case unsupportedConfiguration(String)
-    /// A tensor uses a dtype the engine cannot read.
+    /// A tensor uses a dtype the runtime cannot read.
     case unsupportedDType(tensor: String, dtype: String)
     /// A required tensor is absent from every safetensors file.
     case missingTensor(String)
@@ -40,7 +40,7 @@ public enum LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         case .unsupportedConfiguration(let what):
             return "unsupported model configuration: \(what)"
         case .unsupportedDType(let tensor, let dtype):
-            return "tensor \(tensor) has dtype \(dtype); the local engine reads F32, F16 and BF16 weights only (convert the checkpoint first)"
+            return "tensor \(tensor) has dtype \(dtype); the local Llama runtime reads F32, F16 and BF16 weights only (convert the checkpoint first)"
         case .missingTensor(let name):
             return "tensor \(name) is missing from the safetensors files; the checkpoint is incomplete or not a Llama model"
         case .shapeMismatch(let tensor, let expected, let actual):

@@ -1,12 +1,13 @@
 import Foundation
 @testable import SousLLM
+import SousStreaming
 import SousTestSupport
 import Testing
 
 /// Random-weight checkpoints written by Tests/python/llm_make_model.py (numpy), checked against the
 /// script's float64 numpy reference forward pass.
-@Suite("Engine: generated checkpoints")
-struct EngineModelTests {
+@Suite("Llama runtime: generated checkpoints")
+struct LlamaModelTests {
     struct Reference: Decodable {
         let prompt: [Int]
         let last_logits: [Double]
@@ -52,7 +53,7 @@ struct EngineModelTests {
         #expect(model.config.dtype == "bfloat16")
         #expect(model.weightDType == .bf16)
         #expect(model.generationDefaults.maxNewTokens == 32)
-        let defaults = SamplingParameters(defaults: model.generationDefaults)
+        let defaults = SamplingParameters(model.generationDefaults)
         #expect(defaults.maxNewTokens == 32)
         #expect(!defaults.isSampling)
         let ref = try Self.reference(dir)

@@ -1,4 +1,5 @@
 import Foundation
+public import SousStreaming
 
 /// An owned, immutable Float buffer (norm weights) shared by every inference state.
 final class FloatStorage: @unchecked Sendable {
@@ -34,8 +35,8 @@ public final class LlamaModel: Sendable {
     public let config: LlamaConfig
     /// The tokenizer from tokenizer.json.
     public let tokenizer: Tokenizer
-    /// Defaults from generation_config.json.
-    public let generationDefaults: GenerationDefaults
+    /// The default generation parameters of generation_config.json (unset when it does not name them).
+    public let generationDefaults: GenerationParameters
     /// Threads used by the matmul kernels.
     public let threads: Int
     /// The directory the model was loaded from.
@@ -65,21 +66,21 @@ public final class LlamaModel: Sendable {
         let configPath = dir.appendingPathComponent("config.json").path
         guard FileManager.default.fileExists(atPath: configPath) else { throw LLMError.missingFile(configPath) }
         let config = try LlamaConfig.load(path: configPath)
-        let defaults = try GenerationDefaults.load(path: dir.appendingPathComponent("generation_config.json").path)
+        let generation = try GenerationConfig.load(path: dir.appendingPathComponent("generation_config.json").path)
         let tokenizer = try Tokenizer.load(directory: directory)
         let archive = try SafetensorsArchive.open(directory: directory)
         return try LlamaModel(
-            config: config, tokenizer: tokenizer, defaults: defaults, archive: archive, directory: directory,
+            config: config, tokenizer: tokenizer, generation: generation, archive: archive, directory: directory,
             threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     init(
-        config c: LlamaConfig, tokenizer: Tokenizer, defaults: GenerationDefaults, archive: SafetensorsArchive,
+        config c: LlamaConfig, tokenizer: Tokenizer, generation: GenerationConfig, archive: SafetensorsArchive,
         directory: String, threads: Int
     ) throws {
         self.config = c
         self.tokenizer = tokenizer
-        self.generationDefaults = defaults
+        self.generationDefaults = generation.defaults
         self.directory = directory
         self.threads = max(1, threads)
         pool = threads > 1 ? WorkerPool(workers: threads - 1) : nil
@@ -130,7 +131,7 @@ public final class LlamaModel: Sendable {
             self.layers.reduce(0) { $0 + $1.q.byteCount + $1.k.byteCount + $1.v.byteCount + $1.o.byteCount + $1.gate.byteCount + $1.up.byteCount + $1.down.byteCount }
             + lmHead.byteCount
         var eos = Set(c.eosTokenIDs)
-        eos.formUnion(defaults.eosTokenIDs)
+        eos.formUnion(generation.eosTokenIDs)
         if let e = tokenizer.eosTokenID { eos.insert(e) }
         eosTokenIDs = eos
     }

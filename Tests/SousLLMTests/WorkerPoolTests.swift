@@ -3,8 +3,8 @@ import Synchronization
 @testable import SousLLM
 import Testing
 
-@Suite("Engine: worker pool")
-struct EngineWorkerPoolTests {
+@Suite("Llama runtime: worker pool")
+struct WorkerPoolTests {
     @Test("every chunk of every region runs exactly once, across many back-to-back regions")
     func chunksRunOnce() {
         let pool = WorkerPool(workers: 2)

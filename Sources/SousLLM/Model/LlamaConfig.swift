@@ -113,32 +113,3 @@ public struct LlamaConfig: Sendable, Equatable {
             eosTokenIDs: jsonIntList(json["eos_token_id"]))
     }
 }
-
-/// Defaults from `generation_config.json` (absent keys stay nil).
-public struct GenerationDefaults: Sendable, Equatable {
-    public var doSample: Bool?
-    public var temperature: Float?
-    public var topK: Int?
-    public var topP: Float?
-    public var repetitionPenalty: Float?
-    public var maxNewTokens: Int?
-    public var eosTokenIDs: [Int] = []
-    public var bosTokenID: Int?
-
-    public init() {}
-
-    static func load(path: String) throws -> GenerationDefaults {
-        guard FileManager.default.fileExists(atPath: path) else { return GenerationDefaults() }
-        let json = try readJSONObject(path)
-        var d = GenerationDefaults()
-        d.doSample = jsonBool(json["do_sample"])
-        d.temperature = jsonDouble(json["temperature"]).map(Float.init)
-        d.topK = jsonInt(json["top_k"])
-        d.topP = jsonDouble(json["top_p"]).map(Float.init)
-        d.repetitionPenalty = jsonDouble(json["repetition_penalty"]).map(Float.init)
-        d.maxNewTokens = jsonInt(json["max_new_tokens"])
-        d.eosTokenIDs = jsonIntList(json["eos_token_id"])
-        d.bosTokenID = jsonInt(json["bos_token_id"])
-        return d
-    }
-}

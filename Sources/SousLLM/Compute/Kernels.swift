@@ -343,20 +343,6 @@ enum Kernels {
         return s
     }
 
-    /// y += a · x (f32).
-    @inline(__always)
-    static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        var i = 0
-        let av = SIMD8<Float>(repeating: a)
-        while i + 8 <= n {
-            var yv = loadX(y, i)
-            yv += av * loadX(x, i)
-            UnsafeMutableRawPointer(y + i).storeBytes(of: yv, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n { y[i] += a * x[i]; i += 1 }
-    }
-
     /// exp on 8 lanes (Cephes expf polynomial; relative error ~1e-7, inputs clamped to [-87.3, 88.7]).
     @inline(__always)
     static func exp8(_ v: SIMD8<Float>) -> SIMD8<Float> {

@@ -5,8 +5,8 @@ import Testing
 
 /// stories260K converted to a Hugging Face snapshot, checked against transformers' golden outputs.
 /// Skips (with a message) when ../shared/models is absent.
-@Suite("Engine: stories260K golden outputs", .enabled(if: TestPaths.shared("models/stories260K-hf") != nil))
-struct EngineStoriesTests {
+@Suite("Llama runtime: stories260K golden outputs", .enabled(if: TestPaths.shared("models/stories260K-hf") != nil))
+struct LlamaStoriesTests {
     static let directory = TestPaths.shared("models/stories260K-hf")?.path ?? ""
 
     struct Golden: Decodable {
