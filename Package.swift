@@ -35,7 +35,7 @@ let package = Package(
         // Our own C: the 16-lane MD5 kernel (AVX-512 intrinsics, chosen at run time), which Swift cannot express.
         .target(name: "CSousMD5", path: "Sources/CSousMD5", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "SousCrypto", dependencies: ["CSousOpenSSL", "CSousMD5"], swiftSettings: strict),
-        .target(name: "SousHTTP", dependencies: ["CSousCurl"], swiftSettings: strict),
+        .target(name: "SousHTTP", dependencies: ["CSousCurl"], exclude: ["README.md"], swiftSettings: strict),
         // The containers' formats: stream parsers, prompt templates, generation parameters (no engine).
         .target(name: "SousStreaming", exclude: ["README.md"], swiftSettings: strict),
         // The Llama runtime. Optimised in debug builds too: the tests and the local cloud run real models
