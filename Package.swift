@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "SousRecipe", dependencies: ["SousYAML"], swiftSettings: strict),
         .target(name: "SousEngine", dependencies: ["SousRecipe", "SousCrypto"], swiftSettings: strict),
         .target(name: "SousAWS", dependencies: ["SousHTTP", "SousCrypto"], swiftSettings: strict),
-        .target(name: "SousHub", dependencies: ["SousHTTP", "SousCrypto"], swiftSettings: strict),
+        .target(name: "SousHub", dependencies: ["SousHTTP", "SousCrypto"], exclude: ["README.md"], swiftSettings: strict),
 
         // The local cloud: S3 + SageMaker + SageMaker Runtime on loopback, endpoints served by SousLLM.
         .target(
