@@ -41,7 +41,7 @@ extension HubClient {
                 } catch let e as HubError { throw e } catch {
                     throw Self.ioError(error, repoID: c.req.repoID, subject: pointer)
                 }
-                c.meter.fileDone(alreadyHad: 0)
+                c.meter.fileDownloaded(file, size: Self.fileSize(c.cache.blob(meta.etag)) ?? meta.size ?? 0)
                 return
             } catch let error as HubError where error.isRetryable && attempt < c.req.maxRetries {
                 attempt += 1
@@ -136,7 +136,7 @@ extension HubClient {
             }
             hasher = h
         }
-        c.meter.resumed(have)
+        c.meter.resuming(file, from: have)
 
         if meta.size == nil || have < meta.size! {
             var request = HTTPRequest(url: meta.downloadURL)
@@ -161,7 +161,7 @@ extension HubClient {
                     truncate = true
                     have = 0
                     hasher = check?.makeHasher()
-                    c.meter.restarted()
+                    c.meter.restarted(file)
                 }
             case 416:
                 response.body.cancel()
@@ -187,7 +187,7 @@ extension HubClient {
                         response.body.cancel()
                         throw Self.posixError(err, repoID: repoID, subject: blob)
                     }
-                    c.meter.add(UInt64(chunk.count))
+                    c.meter.add(UInt64(chunk.count), to: file)
                 }
             } catch let error as HubError {
                 throw error

@@ -1,11 +1,17 @@
 import Synchronization
 
 /// Aggregates bytes across parallel downloads and throttles the callback.
+///
+/// `bytesDone` counts the bytes on disk: files found complete, and for each file being downloaded the length
+/// of its partial file. A retry that resumes a partial file, or a server that ignores `Range` and sends the
+/// whole file again, so never counts a byte twice.
 final class ProgressMeter: Sendable {
     private struct State {
         var done: UInt64 = 0
         var downloaded: UInt64 = 0
         var filesDone = 0
+        /// The bytes of each file in progress counted in `done` (the length of its partial file).
+        var partial: [String: UInt64] = [:]
         var lastReport: ContinuousClock.Instant?
     }
     private let state = Mutex(State())
@@ -22,10 +28,44 @@ final class ProgressMeter: Sendable {
 
     var downloaded: UInt64 { state.withLock { $0.downloaded } }
 
-    func add(_ n: UInt64) { update(force: false) { $0.done += n; $0.downloaded += n } }
-    func resumed(_ n: UInt64) { update(force: false) { $0.done += n } }
-    func restarted() {}
-    func fileDone(alreadyHad: UInt64) { update(force: false) { $0.done += alreadyHad; $0.filesDone += 1 } }
+    /// A download of `file` (re)starts with `offset` bytes already in its partial file.
+    func resuming(_ file: String, from offset: UInt64) {
+        update(force: false) { s in
+            s.done = s.done - (s.partial[file] ?? 0) + offset
+            s.partial[file] = offset
+        }
+    }
+
+    /// The server ignored the `Range` of a resumed download: `file`'s partial file starts over, empty.
+    func restarted(_ file: String) { resuming(file, from: 0) }
+
+    /// `n` bytes of `file` arrived over the network (and were written to its partial file).
+    func add(_ n: UInt64, to file: String) {
+        update(force: false) { s in
+            s.done += n
+            s.downloaded += n
+            s.partial[file, default: 0] += n
+        }
+    }
+
+    /// `file` is in the cache now, `size` bytes long (downloaded, or its blob was already there: another
+    /// process fetched it, or another file of the snapshot has the same content).
+    func fileDownloaded(_ file: String, size: UInt64) {
+        update(force: false) { s in
+            s.done = s.done - (s.partial.removeValue(forKey: file) ?? 0) + size
+            s.filesDone += 1
+        }
+    }
+
+    /// A file was already complete (cached, or taken from a local folder): its `size` bytes count as done.
+    func fileDone(alreadyHad size: UInt64) {
+        update(force: false) { s in
+            s.done += size
+            s.filesDone += 1
+        }
+    }
+
+    /// Reports the final figures (whatever the throttle).
     func finish() { update(force: true) { _ in } }
 
     private func update(force: Bool, _ change: (inout State) -> Void) {
