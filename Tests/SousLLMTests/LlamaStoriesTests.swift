@@ -4,8 +4,10 @@ import SousTestSupport
 import Testing
 
 /// stories260K converted to a Hugging Face snapshot, checked against transformers' golden outputs.
-/// Skips (with a message) when ../shared/models is absent.
-@Suite("Llama runtime: stories260K golden outputs", .enabled(if: TestPaths.shared("models/stories260K-hf") != nil))
+/// Skipped when ../shared/models is absent.
+@Suite(
+    "Llama runtime: stories260K golden outputs",
+    .enabled(if: TestPaths.shared("models/stories260K-hf") != nil, "needs ../shared/models/stories260K-hf"))
 struct LlamaStoriesTests {
     static let directory = TestPaths.shared("models/stories260K-hf")?.path ?? ""
 
