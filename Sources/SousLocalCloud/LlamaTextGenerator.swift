@@ -1,7 +1,7 @@
 public import Foundation
 public import SousLLM
 
-/// The endpoints' real model: SousLLM's pure-Swift Llama engine over a Hugging Face snapshot folder.
+/// The endpoints' real model: SousLLM's pure-Swift Llama runtime over a Hugging Face snapshot folder.
 public struct LlamaTextGenerator: TextGenerator {
     let model: LlamaModel
     public let memoryBytes: UInt64
