@@ -77,7 +77,7 @@ let package = Package(
         .executableTarget(name: "sous", dependencies: ["SousCLI"], swiftSettings: strict),
 
         // Tests.
-        .target(name: "SousTestSupport", path: "Tests/SousTestSupport", swiftSettings: strict),
+        .target(name: "SousTestSupport", dependencies: ["SousStreaming"], path: "Tests/SousTestSupport", swiftSettings: strict),
         .testTarget(name: "SousYAMLTests", dependencies: ["SousYAML"], swiftSettings: strict),
         .testTarget(name: "SousCryptoTests", dependencies: ["SousCrypto", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHTTPTests", dependencies: ["SousHTTP", "SousTestSupport"], swiftSettings: strict),

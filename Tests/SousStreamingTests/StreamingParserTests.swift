@@ -1,5 +1,6 @@
 import Foundation
 import SousStreaming
+import SousTestSupport
 import Testing
 
 // Recordings are generated here from token lists, in each container's exact wire shape

@@ -23,7 +23,7 @@ public struct LlamaConfig: Sendable, Equatable {
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int]
 
-    /// Builds a config directly (used by tests and benchmarks).
+    /// Builds a config from its values (`load(path:)` and the tests).
     public init(
         hiddenSize: Int, intermediateSize: Int, numLayers: Int, numHeads: Int, numKVHeads: Int,
         headDim: Int? = nil, vocabSize: Int, maxPositionEmbeddings: Int = 2048, rmsNormEps: Float = 1e-5,

@@ -1,5 +1,6 @@
 /// Receives a parser's output: token text as UTF-8 bytes (valid only during the call), other events as is.
-/// The CLI's writer takes the bytes straight to its output buffer; `ClosureEmitter` builds `StreamEvent`s.
+/// `TextBuffer` (behind `StreamTextReader` and `StreamTextSink`) appends the bytes to its buffer without a
+/// `String` per token; `ClosureEmitter` builds `StreamEvent`s.
 protocol StreamEmitter {
     mutating func text(_ utf8: UnsafeRawBufferPointer, id: Int?, special: Bool)
     mutating func event(_ e: StreamEvent)

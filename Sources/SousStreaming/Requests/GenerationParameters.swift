@@ -77,8 +77,9 @@ public struct GenerationParameters: Sendable, Hashable {
         for s in stop where s.isEmpty { throw fail("stop", "\"\"", "must not contain an empty string") }
     }
 
-    /// The request body for `dialect`: `{"inputs": …, "parameters": {…}}` plus `"stream": true` for TGI,
-    /// serialised exactly as Python's `json.dumps` writes it (key order of the notebooks, ASCII-escaped).
+    /// The request body for `dialect`: `{"inputs": …, "parameters": {…}}`, plus `"stream": true` for TGI and
+    /// for LMI with `stream`, serialised exactly as Python's `json.dumps` writes it (key order of the
+    /// notebooks, ASCII-escaped).
     /// - Throws: `GenerationParameterError` when a value is invalid for the dialect.
     public func payload(inputs: String, for dialect: GenerationDialect) throws(GenerationParameterError) -> Data {
         try validate(for: dialect)

@@ -1,7 +1,8 @@
 internal import Foundation
 
-/// Writes the printable text of a container stream: a parser plus a buffered writer, flushed once per
-/// `write(_:)` call (one payload part), as the CLI prints. Used by `sous bench stream` and the CLI.
+/// Writes the printable text of a container stream to a file descriptor: a parser plus a buffered writer,
+/// flushed once per `write(_:)` call (one payload part) or in 64 KiB blocks. Used by `sous bench stream` and
+/// its tests; `sous invoke`, `sous chat` and the invoke step read answers through `StreamTextReader`.
 public struct StreamTextSink {
     private var parser: AnyStreamParser
     private var out = TextBuffer()
