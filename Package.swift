@@ -71,21 +71,25 @@ let package = Package(
             name: "SousCLI",
             dependencies: [
                 "SousSteps", "SousEngine", "SousRecipe", "SousYAML", "SousAWS", "SousHub", "SousHTTP", "SousCrypto",
-                "SousStreaming", "SousLLM", "SousLocalCloud", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SousStreaming", "SousLLM", "SousLocalCloud",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(name: "sous", dependencies: ["SousCLI"], swiftSettings: strict),
 
         // Tests.
-        .target(name: "SousTestSupport", dependencies: ["SousStreaming"], path: "Tests/SousTestSupport", swiftSettings: strict),
+        .target(
+            name: "SousTestSupport", dependencies: ["SousStreaming"], path: "Tests/SousTestSupport", swiftSettings: strict),
         .testTarget(name: "SousYAMLTests", dependencies: ["SousYAML"], swiftSettings: strict),
         .testTarget(name: "SousCryptoTests", dependencies: ["SousCrypto", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHTTPTests", dependencies: ["SousHTTP", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousStreamingTests", dependencies: ["SousStreaming", "SousTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SousLLMTests", dependencies: ["SousLLM", "SousStreaming", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SousLLMTests", dependencies: ["SousLLM", "SousStreaming", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousRecipeTests", dependencies: ["SousRecipe", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousEngineTests", dependencies: ["SousEngine", "SousTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SousAWSTests", dependencies: ["SousAWS", "SousStreaming", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SousAWSTests", dependencies: ["SousAWS", "SousStreaming", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHubTests", dependencies: ["SousHub", "SousTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousLLM", "SousAWS", "SousTestSupport"],
