@@ -36,10 +36,13 @@ let package = Package(
         .target(name: "CSousMD5", path: "Sources/CSousMD5", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "SousCrypto", dependencies: ["CSousOpenSSL", "CSousMD5"], swiftSettings: strict),
         .target(name: "SousHTTP", dependencies: ["CSousCurl"], swiftSettings: strict),
-        // Optimised in debug builds too: the tests and the local cloud run real models through it, and
-        // unoptimised Swift is ~100x slower at its loops.
+        // The containers' formats: stream parsers, prompt templates, generation parameters (no model).
+        // Default flags: in release its parsers run as fast with -O as they did with SousLLM's -Ounchecked.
+        .target(name: "SousStreaming", swiftSettings: strict),
+        // The Llama runtime. Optimised in debug builds too: the tests and the local cloud run real models
+        // through it, and unoptimised Swift is ~100x slower at its loops.
         .target(
-            name: "SousLLM",
+            name: "SousLLM", dependencies: ["SousStreaming"],
             swiftSettings: strict + [
                 .unsafeFlags(["-Ounchecked"], .when(configuration: .release)), .unsafeFlags(["-O"], .when(configuration: .debug)),
             ]),
@@ -62,32 +65,37 @@ let package = Package(
         // Step kinds and commands.
         .target(
             name: "SousSteps",
-            dependencies: ["SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousLLM", "SousCrypto", "SousHTTP"],
+            dependencies: ["SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousStreaming", "SousCrypto", "SousHTTP"],
             swiftSettings: strict),
         .target(
             name: "SousCLI",
             dependencies: [
                 "SousSteps", "SousEngine", "SousRecipe", "SousYAML", "SousAWS", "SousHub", "SousHTTP", "SousCrypto",
-                "SousLLM", "SousLocalCloud", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SousStreaming", "SousLLM", "SousLocalCloud",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(name: "sous", dependencies: ["SousCLI"], swiftSettings: strict),
 
         // Tests.
-        .target(name: "SousTestSupport", path: "Tests/SousTestSupport", swiftSettings: strict),
+        .target(
+            name: "SousTestSupport", dependencies: ["SousStreaming"], path: "Tests/SousTestSupport", swiftSettings: strict),
         .testTarget(name: "SousYAMLTests", dependencies: ["SousYAML"], swiftSettings: strict),
         .testTarget(name: "SousCryptoTests", dependencies: ["SousCrypto", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHTTPTests", dependencies: ["SousHTTP", "SousTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SousLLMTests", dependencies: ["SousLLM", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SousStreamingTests", dependencies: ["SousStreaming", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SousLLMTests", dependencies: ["SousLLM", "SousStreaming", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousRecipeTests", dependencies: ["SousRecipe", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousEngineTests", dependencies: ["SousEngine", "SousTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SousAWSTests", dependencies: ["SousAWS", "SousLLM", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SousAWSTests", dependencies: ["SousAWS", "SousStreaming", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHubTests", dependencies: ["SousHub", "SousTestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousAWS", "SousTestSupport"],
+            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousLLM", "SousAWS", "SousTestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "SousCLITests", dependencies: ["SousCLI", "SousSteps", "SousTestSupport"],
+            name: "SousCLITests", dependencies: ["SousCLI", "SousSteps", "SousStreaming", "SousTestSupport"],
             swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local-engine benchmark: sous (pure Swift) against llama2.c's run.c on the same shapes.
+# Llama runtime benchmark: sous (pure Swift) against llama2.c's run.c on the same shapes.
 #
 #   scripts/bench-llm.sh            # stories260K (if ../shared/models is present), 15M and 110M, f32 and bf16, 1 and 2 threads
 #   BENCH_SHAPES="15M" scripts/bench-llm.sh

@@ -3,6 +3,7 @@ import Foundation
 import SousAWS
 import SousLLM
 import SousSteps
+import SousStreaming
 
 /// `sous bench …` (hidden): measurements used by scripts/bench-*.sh.
 struct BenchCommand: AsyncParsableCommand {

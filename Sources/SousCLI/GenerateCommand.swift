@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SousLLM
+import SousStreaming
 
 /// `sous generate`: local text generation with a Llama-architecture Hugging Face snapshot on the CPU.
 struct GenerateCommand: AsyncParsableCommand {
@@ -97,11 +98,12 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         let llm = try LlamaModel.load(directory: model, threads: threads)
         let d = llm.generationDefaults
-        let temp = temperature ?? d.temperature ?? 1
+        let temp = temperature ?? d.temperature.map(Float.init) ?? 1
         let sampling = temperature.map { $0 > 0 } ?? (d.doSample ?? false)
         let params = SamplingParameters(
-            temperature: temp, topK: topK ?? (sampling ? d.topK ?? 0 : 0), topP: topP ?? (sampling ? d.topP ?? 1 : 1),
-            repetitionPenalty: repetitionPenalty ?? d.repetitionPenalty ?? 1, seed: seed,
+            temperature: temp, topK: topK ?? (sampling ? d.topK ?? 0 : 0),
+            topP: topP ?? (sampling ? d.topP.map(Float.init) ?? 1 : 1),
+            repetitionPenalty: repetitionPenalty ?? d.repetitionPenalty.map(Float.init) ?? 1, seed: seed,
             maxNewTokens: maxNewTokens ?? d.maxNewTokens ?? 256, stop: stops, doSample: sampling)
         let out = FileHandle.standardOutput
         let result = try llm.generate(prompt: renderedPrompt, parameters: params) { token in

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import SousAWS
-import SousLLM
 import SousRecipe
 import SousSteps
+import SousStreaming
 import Synchronization
 
 /// Options shared by `sous invoke` and `sous chat`.

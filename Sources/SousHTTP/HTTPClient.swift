@@ -1,52 +1,4 @@
-public import Foundation
-
-/// Keeps a transfer alive while a stream or one of its iterators exists; aborts it when all are gone.
-final class TransferOwner: Sendable {
-    let transfer: Transfer
-    init(_ transfer: Transfer) { self.transfer = transfer }
-    deinit { transfer.cancel() }
-}
-
-/// Streamed response body: byte chunks as libcurl delivers them, with backpressure (the transfer pauses
-/// while more than 1 MiB waits for the consumer). Cancelling the consuming task, calling `cancel()`, or
-/// dropping the stream and its iterators aborts the transfer.
-public struct HTTPBodyStream: AsyncSequence, Sendable {
-    public typealias Element = Data
-    public typealias Failure = any Error
-    let owner: TransferOwner
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        public typealias Element = Data
-        public typealias Failure = any Error
-        let owner: TransferOwner
-        public mutating func next() async throws -> Data? { try await owner.transfer.nextChunk() }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(owner: owner) }
-
-    /// Collects the body; past `limit` bytes the rest is discarded and the transfer aborted.
-    public func collect(upTo limit: Int = .max) async throws -> Data {
-        var data = Data()
-        for try await chunk in self {
-            let room = limit - data.count
-            if chunk.count >= room {
-                data.append(chunk.prefix(room))
-                cancel()
-                break
-            }
-            data.append(chunk)
-        }
-        return data
-    }
-
-    /// Aborts the transfer (idempotent).
-    public func cancel() { owner.transfer.cancel() }
-
-    /// Largest number of bytes buffered at once for this body (backpressure bound, for tests).
-    var highWaterMark: Int { owner.transfer.highWaterMark }
-    /// True while libcurl is paused waiting for the consumer.
-    var isPaused: Bool { owner.transfer.isPaused }
-}
+import Foundation
 
 /// HTTP/1.1 and HTTP/2 client over libcurl: one multi handle and one thread per client; connections are
 /// reused across requests to the same host.
@@ -62,13 +14,18 @@ public final class HTTPClient: Sendable {
         public init() {}
     }
 
-    let engine: CurlEngine
+    let multi: CurlMulti
 
     public init(configuration: Configuration = .init()) {
-        engine = CurlEngine(configuration: configuration)
+        multi = CurlMulti(configuration: configuration)
     }
 
-    deinit { engine.submit(.shutdown) }
+    /// A client whose transfers report their body buffers to `probe` (tests of backpressure).
+    init(configuration: Configuration = .init(), probe: any TransferProbe) {
+        multi = CurlMulti(configuration: configuration, probe: probe)
+    }
+
+    deinit { multi.submit(.shutdown) }
 
     /// A process-wide client (connection reuse across calls).
     public static let shared = HTTPClient()
@@ -91,7 +48,7 @@ public final class HTTPClient: Sendable {
             if Task.isCancelled {
                 throw HTTPError(kind: .cancelled, message: "cancelled", url: HTTPError.redacted(current.url))
             }
-            let owner = TransferOwner(try engine.start(current))
+            let owner = TransferOwner(try multi.start(current))
             let head = try await owner.transfer.waitForHead()
             let body = HTTPBodyStream(owner: owner)
             guard request.followRedirects, [301, 302, 303, 307, 308].contains(head.status),

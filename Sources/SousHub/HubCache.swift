@@ -1,13 +1,5 @@
 import Foundation
 
-/// The kind of Hub repository (folder prefix and API path).
-public enum HubRepoType: String, Sendable {
-    case model, dataset, space
-
-    var apiSegment: String { rawValue + "s" }  // /api/models/…
-    var resolvePrefix: String { self == .model ? "" : rawValue + "s/" }  // /datasets/org/x/resolve/…
-}
-
 /// huggingface_hub's cache layout for one repository:
 /// `<root>/<type>s--org--name/{blobs/<etag>, snapshots/<commit>/<path>, refs/<revision>, trees/<commit>.json,
 /// .no_exist/<commit>/<path>}` plus `<root>/.locks/<type>s--org--name/<etag>.lock` and `<root>/CACHEDIR.TAG`.

@@ -34,7 +34,7 @@ public struct LocalCloudPaths: Sendable {
     public var logFile: URL { logsDirectory.appendingPathComponent("server.log") }
 }
 
-/// Loads a model directory into a text generator (the real one uses SousLLM's Llama engine).
+/// Loads a model directory into a text generator (the real one uses SousLLM's Llama runtime).
 public typealias ModelLoader = @Sendable (_ directory: URL) throws -> any TextGenerator
 
 /// Everything a `LocalCloudServer` needs.

@@ -1,4 +1,5 @@
 import Foundation
+import SousLLM
 
 /// Which serving container an image URI stands for.
 enum ContainerKind: String, Codable, Sendable {
@@ -19,7 +20,7 @@ enum ContainerKind: String, Codable, Sendable {
 /// A request to `/invocations`, parsed as the container would.
 struct InvocationRequest {
     var inputs: String
-    var settings: GenerationSettings
+    var parameters: SamplingParameters
     var stream: Bool
     var details: Bool
     var returnFullText: Bool
@@ -138,11 +139,11 @@ struct TGIFormatter: OutputFormatter {
         let p = obj["parameters"] as? [String: Any] ?? [:]
         let stream = obj["stream"] as? Bool ?? false
         let inputLength = count(inputs)
-        var s = GenerationSettings(maxNewTokens: max(1, maxTotalTokens - inputLength))
+        var s = SamplingParameters(maxNewTokens: max(1, maxTotalTokens - inputLength))
         var sampling = p["do_sample"] as? Bool ?? false
         if let t = (p["temperature"] as? NSNumber)?.doubleValue {
             guard t > 0 else { throw invalid("`temperature` must be strictly positive") }
-            s.temperature = t
+            s.temperature = Float(t)
             if t != 1.0 { sampling = true }
         }
         if let k = (p["top_k"] as? NSNumber)?.intValue {
@@ -152,7 +153,7 @@ struct TGIFormatter: OutputFormatter {
         }
         if let tp = (p["top_p"] as? NSNumber)?.doubleValue {
             guard tp > 0 && tp < 1 else { throw invalid("`top_p` must be > 0.0 and < 1.0") }
-            s.topP = tp
+            s.topP = Float(tp)
             sampling = true
         }
         if let tp = (p["typical_p"] as? NSNumber)?.doubleValue {
@@ -160,7 +161,7 @@ struct TGIFormatter: OutputFormatter {
         }
         if let r = (p["repetition_penalty"] as? NSNumber)?.doubleValue {
             guard r > 0 else { throw invalid("`repetition_penalty` must be strictly positive") }
-            s.repetitionPenalty = r
+            s.repetitionPenalty = Float(r)
         }
         if let b = (p["best_of"] as? NSNumber)?.intValue, b != 1, stream {
             throw invalid("`best_of` != 1 is not allowed for this endpoint")
@@ -185,7 +186,7 @@ struct TGIFormatter: OutputFormatter {
         }
         s.doSample = sampling
         return InvocationRequest(
-            inputs: inputs, settings: s, stream: stream, details: p["details"] as? Bool ?? false,
+            inputs: inputs, parameters: s, stream: stream, details: p["details"] as? Bool ?? false,
             returnFullText: p["return_full_text"] as? Bool ?? false)
     }
 }
@@ -250,19 +251,19 @@ struct LMIFormatter: OutputFormatter {
             throw ContainerError(status: 424, body: Array("{\"code\": 424, \"error\": \(JSONText.string(m))}".utf8), message: m)
         }
         let p = obj["parameters"] as? [String: Any] ?? [:]
-        var s = GenerationSettings(maxNewTokens: (p["max_new_tokens"] as? NSNumber)?.intValue ?? 30)
+        var s = SamplingParameters(maxNewTokens: (p["max_new_tokens"] as? NSNumber)?.intValue ?? 30)
         s.doSample = p["do_sample"] as? Bool ?? false
-        if let t = (p["temperature"] as? NSNumber)?.doubleValue { s.temperature = t }
-        if let t = (p["top_p"] as? NSNumber)?.doubleValue { s.topP = t }
+        if let t = (p["temperature"] as? NSNumber)?.doubleValue { s.temperature = Float(t) }
+        if let t = (p["top_p"] as? NSNumber)?.doubleValue { s.topP = Float(t) }
         if let k = (p["top_k"] as? NSNumber)?.intValue { s.topK = k }
-        if let r = (p["repetition_penalty"] as? NSNumber)?.doubleValue { s.repetitionPenalty = r }
+        if let r = (p["repetition_penalty"] as? NSNumber)?.doubleValue { s.repetitionPenalty = Float(r) }
         if let seed = (p["seed"] as? NSNumber)?.uint64Value { s.seed = seed }
         s.stop = p["stop_sequences"] as? [String] ?? []
         let stream = obj["stream"] as? Bool ?? false
         let jsonLines = outputFormatter.map { $0 == "jsonlines" } ?? stream
         return (
             InvocationRequest(
-                inputs: inputs, settings: s, stream: stream, details: p["details"] as? Bool ?? false,
+                inputs: inputs, parameters: s, stream: stream, details: p["details"] as? Bool ?? false,
                 returnFullText: p["return_full_text"] as? Bool ?? false),
             jsonLines
         )

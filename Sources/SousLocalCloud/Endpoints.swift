@@ -248,7 +248,7 @@ struct EndpointLoader: Sendable {
         }
         let available = configuration.memoryLimit ?? Self.memAvailable()
         guard let available else { return }
-        // The engine holds the weights in memory (16-bit weights may be widened); leave a margin.
+        // The Llama runtime holds the weights in memory (16-bit weights may be widened); leave a margin.
         let needed = weights + weights / 4
         if needed > available {
             func gib(_ b: UInt64) -> String { String(format: "%.1f GiB", Double(b) / Double(1 << 30)) }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SousAWS
+import SousLLM
 import Synchronization
 
 /// One piece of a container's output, or the failure that ended it.
@@ -60,7 +61,7 @@ enum Invocation {
                     count: { host.generator.tokenCount($0) })
                 formatter = TGIFormatter(
                     stream: request.stream, details: request.details, prompt: request.inputs, returnFullText: request.returnFullText,
-                    seed: request.settings.seed)
+                    seed: request.parameters.seed)
             case .lmi:
                 let (r, jsonLines) = try LMIFormatter.parse(body, outputFormatter: host.properties["option.output_formatter"])
                 request = r
@@ -175,7 +176,7 @@ enum Invocation {
             var text = ""
             var stopped = false
             do {
-                var reason = try host.generator.generate(prompt: request.inputs, settings: request.settings) { tok in
+                var reason = try host.generator.generate(prompt: request.inputs, parameters: request.parameters) { tok in
                     if control.isCancelled || host.isClosed { return false }
                     if let p = pending {
                         index += 1
@@ -183,7 +184,7 @@ enum Invocation {
                     }
                     pending = tok
                     if !tok.special { text += tok.text }
-                    if request.settings.stop.contains(where: { !$0.isEmpty && text.hasSuffix($0) }) {
+                    if request.parameters.stop.contains(where: { !$0.isEmpty && text.hasSuffix($0) }) {
                         stopped = true
                         return false
                     }

@@ -1,7 +1,7 @@
 public import Foundation
-import SousLLM
+public import SousLLM
 
-/// The endpoints' real model: SousLLM's pure-Swift Llama engine over a Hugging Face snapshot folder.
+/// The endpoints' real model: SousLLM's pure-Swift Llama runtime over a Hugging Face snapshot folder.
 public struct LlamaTextGenerator: TextGenerator {
     let model: LlamaModel
     public let memoryBytes: UInt64
@@ -22,11 +22,10 @@ public struct LlamaTextGenerator: TextGenerator {
 
     public func tokenCount(_ text: String) -> Int { model.encodePrompt(text).count }
 
-    public func generate(prompt: String, settings: GenerationSettings, onToken: (TokenEvent) -> Bool) throws -> GenerationFinish {
-        let params = SamplingParameters(
-            temperature: Float(settings.temperature), topK: settings.topK, topP: Float(min(1, max(settings.topP, 1e-6))),
-            repetitionPenalty: Float(settings.repetitionPenalty), seed: settings.seed, maxNewTokens: settings.maxNewTokens,
-            stop: [], doSample: settings.doSample)
+    public func generate(prompt: String, parameters: SamplingParameters, onToken: (TokenEvent) -> Bool) throws -> GenerationFinish {
+        var params = parameters
+        params.topP = min(1, max(parameters.topP, 1e-6))
+        params.stop = []  // the endpoint host matches stop sequences on the text it sends
         let eos = model.eosTokenIDs
         let tokenizer = model.tokenizer
         let result = try model.generate(prompt: prompt, parameters: params) { t in

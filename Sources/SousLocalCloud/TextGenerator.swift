@@ -1,18 +1,4 @@
-
-/// Sampling settings for one generation, parsed from a TGI or LMI request.
-public struct GenerationSettings: Sendable, Equatable {
-    public var maxNewTokens: Int
-    public var doSample: Bool = false
-    public var temperature: Double = 1.0
-    public var topK: Int = 0
-    public var topP: Double = 1.0
-    public var repetitionPenalty: Double = 1.0
-    public var seed: UInt64?
-    /// Generation stops once the text ends with one of these.
-    public var stop: [String] = []
-
-    public init(maxNewTokens: Int) { self.maxNewTokens = maxNewTokens }
-}
+public import SousLLM
 
 /// One generated token.
 public struct TokenEvent: Sendable, Equatable {
@@ -42,6 +28,7 @@ public protocol TextGenerator: Sendable {
     var memoryBytes: UInt64 { get }
     /// Number of tokens in `text` (TGI's input-length validation).
     func tokenCount(_ text: String) -> Int
-    /// Generates up to `settings.maxNewTokens` tokens after `prompt`.
-    func generate(prompt: String, settings: GenerationSettings, onToken: (TokenEvent) -> Bool) throws -> GenerationFinish
+    /// Generates up to `parameters.maxNewTokens` tokens after `prompt`. The endpoint host checks
+    /// `parameters.stop` against the text itself (a container stops once its text ends with a stop sequence).
+    func generate(prompt: String, parameters: SamplingParameters, onToken: (TokenEvent) -> Bool) throws -> GenerationFinish
 }

@@ -402,10 +402,8 @@ public struct RecipeLoader: Sendable {
         var suggested: Set<String> = []
         for e in step.inputs {
             guard let spec = schema.input(e.key) else {
-                if !schema.openInputs {
-                    if let s = Suggest.closest(to: e.key, in: schema.inputs.map(\.name)) { suggested.insert(s) }
-                    sink.error("\(label): unknown input '\(e.key)'\(Suggest.hint(e.key, schema.inputs.map(\.name))) (inputs: \(schema.inputs.map(\.name).joined(separator: ", ")))", at: e.keyMark)
-                }
+                if let s = Suggest.closest(to: e.key, in: schema.inputs.map(\.name)) { suggested.insert(s) }
+                sink.error("\(label): unknown input '\(e.key)'\(Suggest.hint(e.key, schema.inputs.map(\.name))) (inputs: \(schema.inputs.map(\.name).joined(separator: ", ")))", at: e.keyMark)
                 continue
             }
             if let v = e.value.literalValue {

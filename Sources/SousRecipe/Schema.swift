@@ -71,12 +71,10 @@ public struct StepKindSchema: Sendable {
     public var summary: String
     public var inputs: [InputSpec]
     public var outputs: [OutputSpec]
-    /// Whether unknown inputs are accepted (none of the built-in kinds does).
-    public var openInputs: Bool
 
     public init(
         kind: String, version: Int, category: StepCategory, summary: String, inputs: [InputSpec],
-        outputs: [OutputSpec], openInputs: Bool = false
+        outputs: [OutputSpec]
     ) {
         self.kind = kind
         self.version = version
@@ -84,7 +82,6 @@ public struct StepKindSchema: Sendable {
         self.summary = summary
         self.inputs = inputs
         self.outputs = outputs
-        self.openInputs = openInputs
     }
 
     public func input(_ name: String) -> InputSpec? { inputs.first { $0.name == name } }

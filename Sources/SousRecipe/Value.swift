@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A typed value: what params, step inputs and step outputs hold.
 public indirect enum Value: Sendable, Hashable {
@@ -119,12 +119,6 @@ public indirect enum Value: Sendable, Hashable {
         }
         out += "\""
     }
-
-    /// Parses JSON text into a value (object key order is kept).
-    public static func parseJSON(_ data: Data) throws -> Value {
-        var parser = JSONValueParser(bytes: Array(data))
-        return try parser.parseDocument()
-    }
 }
 
 /// An ordered string-keyed map.
@@ -221,138 +215,6 @@ public enum ValueType: String, Sendable, Hashable, CaseIterable, Codable {
         case .int, .any: "an \(rawValue)"
         default: "a \(rawValue)"
         }
-    }
-}
-
-/// A small JSON parser that keeps object key order (JSONSerialization does not).
-struct JSONValueParser {
-    let bytes: [UInt8]
-    var i = 0
-
-    struct Failure: Error, CustomStringConvertible {
-        let offset: Int
-        let message: String
-        var description: String { "invalid JSON at byte \(offset): \(message)" }
-    }
-
-    init(bytes: [UInt8]) { self.bytes = bytes }
-
-    mutating func parseDocument() throws -> Value {
-        let v = try parseValue()
-        skipSpace()
-        if i != bytes.count { throw Failure(offset: i, message: "trailing characters") }
-        return v
-    }
-
-    mutating func skipSpace() {
-        while i < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[i]) { i += 1 }
-    }
-
-    mutating func parseValue() throws -> Value {
-        skipSpace()
-        guard i < bytes.count else { throw Failure(offset: i, message: "unexpected end") }
-        switch bytes[i] {
-        case UInt8(ascii: "{"):
-            i += 1
-            var m = ValueMap()
-            skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .map(m) }
-            while true {
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
-                    throw Failure(offset: i, message: "expected a key")
-                }
-                let k = try parseString()
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw Failure(offset: i, message: "expected ':'") }
-                i += 1
-                m[k] = try parseValue()
-                skipSpace()
-                guard i < bytes.count else { throw Failure(offset: i, message: "unexpected end") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "}") { i += 1; return .map(m) }
-                throw Failure(offset: i, message: "expected ',' or '}'")
-            }
-        case UInt8(ascii: "["):
-            i += 1
-            var l: [Value] = []
-            skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .list(l) }
-            while true {
-                l.append(try parseValue())
-                skipSpace()
-                guard i < bytes.count else { throw Failure(offset: i, message: "unexpected end") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "]") { i += 1; return .list(l) }
-                throw Failure(offset: i, message: "expected ',' or ']'")
-            }
-        case UInt8(ascii: "\""):
-            return .string(try parseString())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
-        default:
-            let start = i
-            while i < bytes.count, "+-0123456789.eE".utf8.contains(bytes[i]) { i += 1 }
-            let text = String(decoding: bytes[start..<i], as: UTF8.self)
-            if let n = Int(text) { return .int(n) }
-            if let d = Double(text) { return .number(d) }
-            throw Failure(offset: start, message: "unexpected character")
-        }
-    }
-
-    mutating func literal(_ word: String) throws {
-        let w = Array(word.utf8)
-        guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else {
-            throw Failure(offset: i, message: "unexpected character")
-        }
-        i += w.count
-    }
-
-    mutating func parseString() throws -> String {
-        i += 1
-        var out = [UInt8]()
-        while i < bytes.count {
-            let b = bytes[i]
-            if b == UInt8(ascii: "\"") { i += 1; return String(decoding: out, as: UTF8.self) }
-            if b == UInt8(ascii: "\\") {
-                i += 1
-                guard i < bytes.count else { break }
-                let e = bytes[i]
-                i += 1
-                switch e {
-                case UInt8(ascii: "n"): out.append(0x0a)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "r"): out.append(0x0d)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0c)
-                case UInt8(ascii: "u"):
-                    var code = try hex4()
-                    if (0xD800..<0xDC00).contains(code), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
-                        bytes[i + 1] == UInt8(ascii: "u")
-                    {
-                        i += 2
-                        let low = try hex4()
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
-                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
-                default: out.append(e)
-                }
-                continue
-            }
-            out.append(b)
-            i += 1
-        }
-        throw Failure(offset: i, message: "unterminated string")
-    }
-
-    mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16) else {
-            throw Failure(offset: i, message: "bad \\u escape")
-        }
-        i += 4
-        return v
     }
 }
 

@@ -63,12 +63,14 @@ private func headerValue(type: Int, json: Any) -> EventStreamHeaderValue? {
 
 @Suite("Event stream codec")
 struct EventStreamTests {
-    // The vectors are in ../shared/testdata/eventstream; absent -> the tests print a skip message and return.
+    // The vectors are in ../shared/testdata/eventstream; the tests that read them are skipped when it is absent.
     static let vectors = TestPaths.shared("testdata/eventstream")
 
-    @Test("aws-sdk-go positive vectors decode to the JSON, re-encode byte for byte, at every split")
+    @Test(
+        "aws-sdk-go positive vectors decode to the JSON, re-encode byte for byte, at every split",
+        .enabled(if: EventStreamTests.vectors != nil, "needs ../shared/testdata/eventstream"))
     func awsPositiveVectors() throws {
-        guard let dir = Self.vectors else { print(TestPaths.sharedMissing("testdata/eventstream")); return }
+        let dir = try #require(Self.vectors)
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("encoded/positive").path).sorted()
         #expect(names.count == 5)
         for name in names {
@@ -99,9 +101,11 @@ struct EventStreamTests {
         }
     }
 
-    @Test("aws-sdk-go negative vectors fail with the checksum the README names")
+    @Test(
+        "aws-sdk-go negative vectors fail with the checksum the README names",
+        .enabled(if: EventStreamTests.vectors != nil, "needs ../shared/testdata/eventstream"))
     func awsNegativeVectors() throws {
-        guard let dir = Self.vectors else { print(TestPaths.sharedMissing("testdata/eventstream")); return }
+        let dir = try #require(Self.vectors)
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("encoded/negative").path).sorted()
         #expect(names.count == 4)
         for name in names {
@@ -126,11 +130,11 @@ struct EventStreamTests {
         }
     }
 
-    @Test("smithy-rs vectors: valid frames decode at every split, invalid ones are rejected")
+    @Test(
+        "smithy-rs vectors: valid frames decode at every split, invalid ones are rejected",
+        .enabled(if: TestPaths.shared("testdata/eventstream/smithy-rs") != nil, "needs ../shared/testdata/eventstream/smithy-rs"))
     func smithyVectors() throws {
-        guard let dir = Self.vectors?.appendingPathComponent("smithy-rs") else {
-            print(TestPaths.sharedMissing("testdata/eventstream/smithy-rs")); return
-        }
+        let dir = try #require(Self.vectors).appendingPathComponent("smithy-rs")
         let s = { (v: String) in EventStreamHeaderValue.string(v) }
         let expected: [String: EventStreamMessage] = [
             "valid_no_headers": EventStreamMessage(payload: Data("another test payload".utf8)),

@@ -1,5 +1,5 @@
 import Foundation
-import SousLLM
+import SousStreaming
 import SousTestSupport
 import Testing
 

@@ -1,7 +1,7 @@
 import Foundation
 import SousCrypto
 import SousHTTP
-import SousLLM
+import SousStreaming
 import SousTestSupport
 import Testing
 

@@ -1,7 +1,7 @@
 import Foundation
-import SousLLM
 import SousRecipe
 import SousSteps
+import SousStreaming
 import SousTestSupport
 import Testing
 

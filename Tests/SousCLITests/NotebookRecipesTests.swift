@@ -1,8 +1,8 @@
 import Foundation
 import SousEngine
-import SousLLM
 import SousRecipe
 import SousSteps
+import SousStreaming
 import SousTestSupport
 import Testing
 

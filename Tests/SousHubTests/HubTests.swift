@@ -18,6 +18,8 @@ private let hubSpec = """
         {"path": "weights/part-1.bin", "size": 5000, "seed": 2, "lfs": true}]},
       {"id": "org/resume", "files": [{"path": "big.safetensors", "size": 400000, "seed": 3, "lfs": true, "cut": 1}]},
       {"id": "org/retry", "files": [{"path": "big.safetensors", "size": 200000, "seed": 4, "lfs": true, "cut": 2}]},
+      {"id": "org/norange", "files": [
+        {"path": "big.safetensors", "size": 100000, "seed": 11, "lfs": true, "cut": 1, "norange": true}]},
       {"id": "org/corrupt", "files": [{"path": "bad.safetensors", "size": 1000, "seed": 5, "lfs": true, "corrupt": true}]},
       {"id": "org/gated", "gated": true, "files": [{"path": "config.json", "text": "{}"}]},
       {"id": "org/private", "private": true, "files": [{"path": "config.json", "text": "{}"}]},
@@ -341,11 +343,38 @@ struct HubSnapshotTests {
 
     @Test func transientFailuresAreRetriedWithinOneRun() async throws {
         let f = try await HubFixture()
-        let snap = try await f.client.snapshot(f.request("org/retry"))
+        let log = ProgressLog()
+        let snap = try await f.client.snapshot(f.request("org/retry")) { log.append($0) }
         #expect(snap.totalBytes == 200000)
         let storage = try await f.stats().storage
         #expect(storage.count == 3)
         #expect(storage.compactMap { $0["range"] as? String }.count == 2)
+        // Each retry resumes the partial file: its bytes are counted once, not once per attempt.
+        let last = try #require(log.all.last)
+        #expect(last.bytesDone == 200000)
+        #expect(last.bytesTotal == 200000)
+        #expect(log.all.allSatisfy { $0.bytesDone <= 200000 })
+    }
+
+    @Test func progressStartsOverWhenTheServerIgnoresRange() async throws {
+        let f = try await HubFixture()
+        var req = f.request("org/norange")
+        req.maxRetries = 0
+        // The first run is cut after half of the file and leaves it partial.
+        let error = try await #require(throws: HubError.self) { _ = try await f.client.snapshot(req) }
+        #expect(error.kind == .network)
+        // The rerun asks for the rest, the server sends the whole file (200): the partial file starts over and
+        // so does its progress.
+        let log = ProgressLog()
+        let snap = try await f.client.snapshot(req) { log.append($0) }
+        #expect(snap.totalBytes == 100000)
+        #expect(snap.downloadedBytes == 100000)
+        let ranges = try await f.stats().storage.map { $0["range"] as? String }
+        #expect(ranges == [nil, "bytes=50000-"])
+        let last = try #require(log.all.last)
+        #expect(last.bytesDone == 100000)
+        #expect(last.bytesTotal == 100000)
+        #expect(log.all.allSatisfy { $0.bytesDone <= 100000 })
     }
 
     @Test func corruptDownloadIsRetriedAndNeverCached() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import SousLLM
 import SousLocalCloud
 import SousTestSupport
 import Synchronization
@@ -17,9 +18,9 @@ struct StoryGenerator: TextGenerator {
     var memoryBytes: UInt64 { 1024 }
     func tokenCount(_ text: String) -> Int { max(1, text.split(separator: " ").count) }
 
-    func generate(prompt: String, settings: GenerationSettings, onToken: (TokenEvent) -> Bool) throws -> GenerationFinish {
+    func generate(prompt: String, parameters: SamplingParameters, onToken: (TokenEvent) -> Bool) throws -> GenerationFinish {
         log?.started.add(1, ordering: .relaxed)
-        for i in 0..<settings.maxNewTokens {
+        for i in 0..<parameters.maxNewTokens {
             if let failAfter, i == failAfter { throw StoryFailure() }
             if let holdAfter, i == holdAfter { _ = log?.gate.wait(timeout: .now() + 60) }  // the condition, with a deadline
             if i == Self.story.count && !endless { return .eosToken }

@@ -18,16 +18,12 @@ public enum TestPaths {
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 
-    /// A file or folder under `../shared`, or nil (tests then skip with `sharedMissing(...)`).
+    /// A file or folder under `../shared`, or nil. A test that needs one says so with a trait, so that its
+    /// absence shows as a skip: `.enabled(if: TestPaths.shared("testdata/x") != nil, "needs ../shared/testdata/x")`.
     public static func shared(_ relative: String) -> URL? {
         guard let base = shared else { return nil }
         let url = base.appendingPathComponent(relative)
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
-    }
-
-    /// The message a test prints when it skips for lack of `../shared` data.
-    public static func sharedMissing(_ relative: String) -> String {
-        "skipped: ../shared/\(relative) is absent (set SOUS_SHARED_DIR to the shared folder to run this test)"
     }
 
     /// A fresh temporary directory, removed by the caller.

@@ -11,7 +11,7 @@ tags and its sha:
 {"repos": [{"id": "org/name", "tags": ["v1"], "gated": false, "private": false,
             "files": [{"path": "config.json", "text": "{}"},
                       {"path": "model.safetensors", "size": 2000, "seed": 1, "lfs": true,
-                       "corrupt": false, "cut": 0},
+                       "corrupt": false, "cut": 0, "norange": false},
                       {"path": "big.safetensors", "file": "/abs/blob", "size": 400000000, "sha256": "…",
                        "lfs": true}],
             "ghost": ["listed-but-missing.txt"]}]}
@@ -20,7 +20,7 @@ tags and its sha:
 - `file`: the bytes live in that file (read on demand, never held in memory for LFS files when `sha256` and
   `size` are given; otherwise read once at start).
 - `corrupt`: storage serves bytes that do not match the sha256 (regular files: the git blob sha1). `cut`: the first `cut` storage GETs send half
-  of what they promise and close.
+  of what they promise and close. `norange`: storage ignores `Range` and always answers 200 with the whole file.
 - Gated repos: downloads need `Authorization: Bearer hf_granted` (none -> 401, other -> 403, X-Error-Code
   GatedRepo). Private repos need `Bearer hf_private` for everything (else 401 RepoNotFound).
 - GET /_stats: {"storage": [{"path", "auth", "range"}], "hub": [{"method", "path", "auth"}]}.
@@ -65,7 +65,8 @@ def load(spec):
                 sha256 = hashlib.sha256(data).hexdigest()
                 git_sha1 = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
             entry = {"path": f["path"], "data": data, "file": f.get("file"), "size": size, "lfs": bool(f.get("lfs")),
-                     "sha256": sha256, "git": git_sha1, "corrupt": bool(f.get("corrupt")), "cut": int(f.get("cut", 0))}
+                     "sha256": sha256, "git": git_sha1, "corrupt": bool(f.get("corrupt")), "cut": int(f.get("cut", 0)),
+                     "norange": bool(f.get("norange"))}
             if entry["lfs"]:
                 # The git blob of an LFS file is its pointer file.
                 pointer = (f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n").encode()
@@ -252,7 +253,7 @@ class Storage(BaseHTTPRequestHandler):
         start, end = 0, size - 1
         status = 200
         extra = {}
-        if rng and rng.startswith("bytes="):
+        if rng and rng.startswith("bytes=") and not entry["norange"]:
             a, _, b = rng[6:].partition("-")
             start = int(a)
             end = min(int(b), size - 1) if b else size - 1

@@ -4,7 +4,7 @@
 Usage: llm_tokenizer_oracle.py OUT_DIR
 Writes OUT_DIR/<variant>/tokenizer.json for each variant and OUT_DIR/cases.json:
   {"variants": [...], "cases": [{"text": ..., "<variant>": {"ids": [...], "decoded": "..."}}]}
-Exit code 3 when the `tokenizers` package is missing (the Swift test then skips).
+Exit code 3 when the `tokenizers` package is missing (TokenizerTests checks for it first and skips).
 """
 import json
 import os

@@ -1,6 +1,6 @@
 public import Foundation
-public import SousLLM
 public import SousRecipe
+public import SousStreaming
 
 /// Builds request bodies for LLM containers: the container dialect, generation parameters and prompts.
 public enum InvocationPayload {

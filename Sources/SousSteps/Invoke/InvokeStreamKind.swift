@@ -1,8 +1,8 @@
 import Foundation
 import SousAWS
 import SousEngine
-import SousLLM
 import SousRecipe
+import SousStreaming
 
 /// `sagemaker.invoke-stream`: asks an LLM endpoint and prints the answer token by token, like the
 /// notebooks' `get_realtime_response_stream` + `print_response_stream`.

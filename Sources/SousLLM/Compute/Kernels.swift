@@ -1,0 +1,486 @@
+import Dispatch
+import Foundation
+
+// Note: products are written `acc += a * b`, not `addProduct`: without an FMA target feature
+// `addProduct` lowers to a libm fmaf call per lane.
+
+/// How a weight element type is loaded and widened to Float inside the kernels.
+protocol WeightFormat {
+    static var byteSize: Int { get }
+    static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float>
+    static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float
+}
+
+enum F32Format: WeightFormat {
+    static var byteSize: Int { 4 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+    }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        p.loadUnaligned(fromByteOffset: i &* 4, as: Float.self)
+    }
+}
+
+enum BF16Format: WeightFormat {
+    static var byteSize: Int { 2 }
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        let h = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)
+        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD8<Float>.self)
+    }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        Float(bitPattern: UInt32(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) << 16)
+    }
+}
+
+enum F16Format: WeightFormat {
+    static var byteSize: Int { 2 }
+    /// IEEE half → float with integer bit tricks (exact for normals, subnormals, inf and nan).
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        let h = SIMD8<UInt32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self))
+        let sign = (h & 0x8000) &<< 16
+        let mag = h & 0x7fff
+        let scaled = unsafeBitCast(mag &<< 13, to: SIMD8<Float>.self) * 0x1p112
+        var bits = unsafeBitCast(scaled, to: SIMD8<UInt32>.self)
+        bits.replace(with: 0x7f80_0000 | ((mag & 0x3ff) &<< 13), where: mag .>= 0x7c00)
+        return unsafeBitCast(bits | sign, to: SIMD8<Float>.self)
+    }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        halfToFloat(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
+    }
+}
+
+/// A row-major [rows, cols] weight matrix kept in its stored dtype.
+struct WeightMatrix: @unchecked Sendable {
+    // @unchecked: `data` points into read-only memory (a mapping or an owned buffer) kept alive by `owner`.
+    let data: UnsafeRawPointer
+    let dtype: TensorDType
+    let rows: Int
+    let cols: Int
+    let owner: AnyObject
+
+    init(_ t: TensorView) {
+        data = t.data
+        dtype = t.dtype
+        rows = t.shape[0]
+        cols = t.shape.count > 1 ? t.shape[1] : 1
+        owner = t.file
+    }
+
+    init(data: UnsafeRawPointer, dtype: TensorDType, rows: Int, cols: Int, owner: AnyObject) {
+        self.data = data
+        self.dtype = dtype
+        self.rows = rows
+        self.cols = cols
+        self.owner = owner
+    }
+
+    var byteCount: Int { rows * cols * dtype.byteSize }
+
+    /// Row `r` widened into `out` (cols floats).
+    func widenRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        switch dtype {
+        case .f32: Kernels.widen(F32Format.self, data + r * cols * 4, cols, out)
+        case .bf16: Kernels.widen(BF16Format.self, data + r * cols * 2, cols, out)
+        case .f16: Kernels.widen(F16Format.self, data + r * cols * 2, cols, out)
+        }
+    }
+}
+
+/// A raw pointer wrapper that may cross into concurrentPerform's worker closures.
+struct SendablePointer<T>: @unchecked Sendable {
+    // @unchecked: each worker writes a disjoint range; the caller waits for all workers before reading.
+    let p: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { self.p = p }
+}
+
+/// Splits work across a fixed number of threads: the model's `WorkerPool` when it has one and is free,
+/// else `DispatchQueue.concurrentPerform`.
+struct Parallel: Sendable {
+    let threads: Int
+    var pool: WorkerPool? = nil
+
+    /// Runs `body(chunk)` for chunk in 0..<n, on up to `threads` threads; serial when `n == 1`.
+    @inline(__always)
+    func run(_ n: Int, _ body: (Int) -> Void) {
+        if n <= 1 || threads <= 1 {
+            for i in 0..<n { body(i) }
+        } else {
+            withoutActuallyEscaping(body) { b in
+                let box = UncheckedBox(b)
+                if let pool, pool.run(n, { i in box.value(i) }) { return }
+                DispatchQueue.concurrentPerform(iterations: n) { i in box.value(i) }
+            }
+        }
+    }
+}
+
+/// `@unchecked Sendable` box for a non-escaping worker closure handed to concurrentPerform.
+struct UncheckedBox<T>: @unchecked Sendable {
+    // @unchecked: the closure only touches disjoint output ranges (see Parallel.run).
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// One matrix of a fused matmul: y[t, rowOffset + r] for its rows, output row stride yStride.
+struct MatmulTarget {
+    let w: WeightMatrix
+    let y: UnsafeMutablePointer<Float>
+    let yStride: Int
+}
+
+enum Kernels {
+    /// Multiply-adds below which a matmul runs on one thread (dispatch costs more than it saves).
+    static let parallelThreshold = 1 << 15
+    /// Work items per thread in a parallel region (dynamic load balancing).
+    static let chunksPerThread = 4
+    /// Rows at most this long (cache-resident models) use the four-rows-at-once matvec; longer rows
+    /// stream one at a time (four interleaved rows measured 2x slower on the 15M shape).
+    static let multiRowMaxCols = 256
+
+    static func widen<F: WeightFormat>(_: F.Type, _ p: UnsafeRawPointer, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 8 <= n {
+            UnsafeMutableRawPointer(out + i).storeBytes(of: F.load8(p, i), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { out[i] = F.load1(p, i); i += 1 }
+    }
+
+    /// y_j[t, r] = Σ_c W_j[r, c] · x[t, c] for every target j; x is [tokens, cols] with stride xStride.
+    /// All targets share `cols`. Rows of all targets are split across threads together.
+    static func matmul(_ targets: [MatmulTarget], x: UnsafePointer<Float>, xStride: Int, tokens: Int, parallel: Parallel) {
+        let cols = targets[0].w.cols
+        let totalRows = targets.reduce(0) { $0 + $1.w.rows }
+        let work = totalRows * cols * tokens
+        // Several chunks per thread: concurrentPerform hands them out dynamically, so when a worker is not
+        // scheduled (a shared, loaded machine) the calling thread simply takes more of them.
+        let chunks = work < parallelThreshold || parallel.threads == 1 ? 1 : parallel.threads * chunksPerThread
+        let xs = SendablePointer(UnsafeMutablePointer(mutating: x))
+        parallel.run(chunks) { chunk in
+            // Rows [lo, hi) of the concatenation, rounded to multiples of 4.
+            let per = ((totalRows + chunks - 1) / chunks + 3) & ~3
+            let lo = min(totalRows, chunk * per)
+            let hi = min(totalRows, lo + per)
+            var base = 0
+            for t in targets {
+                let a = max(lo - base, 0)
+                let b = min(hi - base, t.w.rows)
+                if a < b {
+                    rows(t, a, b, xs.p, xStride, tokens)
+                }
+                base += t.w.rows
+            }
+        }
+    }
+
+    @inline(__always)
+    static func rows(_ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int) {
+        switch t.w.dtype {
+        case .f32: rowsTyped(F32Format.self, t, a, b, x, xStride, tokens)
+        case .bf16: rowsTyped(BF16Format.self, t, a, b, x, xStride, tokens)
+        case .f16: rowsTyped(F16Format.self, t, a, b, x, xStride, tokens)
+        }
+    }
+
+    static func rowsTyped<F: WeightFormat>(
+        _ f: F.Type, _ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int
+    ) {
+        let cols = t.w.cols
+        let rowBytes = cols * F.byteSize
+        let y = t.y
+        let ys = t.yStride
+        if tokens == 1 {
+            // One row at a time: a single sequential stream prefetches best (two interleaved rows ran ~2x slower
+            // on large matrices). Small, cache-resident rows go four at a time to share the x loads.
+            var r = a
+            if (cols <= Kernels.multiRowMaxCols) && cols % 8 == 0 {
+                while r + 4 <= b {
+                    let w0 = t.w.data + r * rowBytes
+                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                    var i = 0
+                    while i < cols {
+                        let xv = loadX(x, i)
+                        a0 += F.load8(w0, i) * xv
+                        a1 += F.load8(w0 + rowBytes, i) * xv
+                        a2 += F.load8(w0 + 2 * rowBytes, i) * xv
+                        a3 += F.load8(w0 + 3 * rowBytes, i) * xv
+                        i += 8
+                    }
+                    UnsafeMutableRawPointer(y + r).storeBytes(of: sum4(a0, a1, a2, a3), as: SIMD4<Float>.self)
+                    r += 4
+                }
+            }
+            while r < b {
+                y[r] = dot(f, t.w.data + r * rowBytes, x, cols)
+                r += 1
+            }
+            return
+        }
+        for r in a..<b {
+            let w = t.w.data + r * rowBytes
+            var tk = 0
+            while tk + 4 <= tokens {
+                let x0 = x + tk * xStride
+                let d = dot4(f, w, x0, x0 + xStride, x0 + 2 * xStride, x0 + 3 * xStride, cols)
+                y[tk * ys + r] = d.0
+                y[(tk + 1) * ys + r] = d.1
+                y[(tk + 2) * ys + r] = d.2
+                y[(tk + 3) * ys + r] = d.3
+                tk += 4
+            }
+            while tk < tokens {
+                y[tk * ys + r] = dot(f, w, x + tk * xStride, cols)
+                tk += 1
+            }
+        }
+    }
+
+    @inline(__always)
+    static func loadX(_ x: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func dot<F: WeightFormat>(_: F.Type, _ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var i = 0
+        while i + 32 <= n {
+            a0 += F.load8(w, i) * loadX(x, i)
+            a1 += F.load8(w, i + 8) * loadX(x, i + 8)
+            a2 += F.load8(w, i + 16) * loadX(x, i + 16)
+            a3 += F.load8(w, i + 24) * loadX(x, i + 24)
+            i += 32
+        }
+        while i + 8 <= n {
+            a0 += F.load8(w, i) * loadX(x, i)
+            i += 8
+        }
+        var s = ((a0 + a1) + (a2 + a3)).sum()
+        while i < n { s += F.load1(w, i) * x[i]; i += 1 }
+        return s
+    }
+
+    @inline(__always)
+    static func dot4<F: WeightFormat>(
+        _: F.Type, _ w: UnsafeRawPointer, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
+        _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>, _ n: Int
+    ) -> (Float, Float, Float, Float) {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            let wv = F.load8(w, i)
+            a0 += wv * loadX(x0, i)
+            a1 += wv * loadX(x1, i)
+            a2 += wv * loadX(x2, i)
+            a3 += wv * loadX(x3, i)
+            i += 8
+        }
+        var s = (a0.sum(), a1.sum(), a2.sum(), a3.sum())
+        while i < n {
+            let wv = F.load1(w, i)
+            s.0 += wv * x0[i]
+            s.1 += wv * x1[i]
+            s.2 += wv * x2[i]
+            s.3 += wv * x3[i]
+            i += 1
+        }
+        return s
+    }
+
+    /// [a0.sum(), a1.sum(), a2.sum(), a3.sum()] with a transposing tree of vector adds (no scalar chains).
+    @inline(__always)
+    static func sum4(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ a2: SIMD8<Float>, _ a3: SIMD8<Float>) -> SIMD4<Float> {
+        let u = SIMD8(lowHalf: a0.lowHalf + a0.highHalf, highHalf: a1.lowHalf + a1.highHalf)
+        let v = SIMD8(lowHalf: a2.lowHalf + a2.highHalf, highHalf: a3.lowHalf + a3.highHalf)
+        let w = SIMD8(lowHalf: u.evenHalf + u.oddHalf, highHalf: v.evenHalf + v.oddHalf)
+        return w.evenHalf + w.oddHalf
+    }
+
+    /// Attention scores: sc[j] = scale · (q · k_j) for j in 0..<len, key j at `k + j · stride` (hd floats).
+    /// Four keys at a time share the q loads and reduce together.
+    @inline(__always)
+    static func scores(
+        _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ stride: Int, _ len: Int, _ hd: Int, _ scale: Float,
+        _ sc: UnsafeMutablePointer<Float>
+    ) {
+        var j = 0
+        if hd % 8 == 0 {
+            let s4 = SIMD4<Float>(repeating: scale)
+            while j + 4 <= len {
+                let k0 = k + j * stride
+                let k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                var d = 0
+                while d < hd {
+                    let qv = loadX(q, d)
+                    a0 += qv * loadX(k0, d)
+                    a1 += qv * loadX(k1, d)
+                    a2 += qv * loadX(k2, d)
+                    a3 += qv * loadX(k3, d)
+                    d += 8
+                }
+                UnsafeMutableRawPointer(sc + j).storeBytes(of: sum4(a0, a1, a2, a3) * s4, as: SIMD4<Float>.self)
+                j += 4
+            }
+        }
+        while j < len {
+            sc[j] = dotF(q, k + j * stride, hd) * scale
+            j += 1
+        }
+    }
+
+    /// Dot product of two f32 vectors.
+    @inline(__always)
+    static func dotF(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            acc += loadX(a, i) * loadX(b, i)
+            i += 8
+        }
+        var s = acc.sum()
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    /// exp on 8 lanes (Cephes expf polynomial; relative error ~1e-7, inputs clamped to [-87.3, 88.7]).
+    @inline(__always)
+    static func exp8(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        var x0 = v
+        x0.replace(with: -87.3, where: x0 .< -87.3)
+        x0.replace(with: 88.7, where: x0 .> 88.7)
+        // n = round(x·log2e) with the 1.5·2²³ trick (exact for |n| < 2²²; no float→int conversion needed).
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = x0 * 1.442_695_04 + magic
+        let fx = shifted - magic
+        let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let x = x0 - fx * 0.693_359_375 + fx * 2.121_944_4e-4
+        let z = x * x
+        var y = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        y = y * x + 1.398_199_950_7e-3
+        y = y * x + 8.333_451_907_3e-3
+        y = y * x + 4.166_579_589_4e-2
+        y = y * x + 1.666_666_545_9e-1
+        y = y * x + 5.000_000_120_1e-1
+        y = y * z + x + 1
+        let scale = unsafeBitCast((n &+ 127) &<< 23, to: SIMD8<Float>.self)
+        return y * scale
+    }
+
+    /// In-place softmax of n scores, scaled by `1/Σ` (the probabilities sum to one).
+    static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        var m8 = SIMD8<Float>(repeating: -.infinity)
+        while i + 8 <= n {
+            let v = loadX(x, i)
+            m8.replace(with: v, where: v .> m8)
+            i += 8
+        }
+        var maxValue = m8.max()
+        while i < n { maxValue = max(maxValue, x[i]); i += 1 }
+        i = 0
+        var sum8 = SIMD8<Float>()
+        let mv = SIMD8<Float>(repeating: maxValue)
+        while i + 8 <= n {
+            let e = exp8(loadX(x, i) - mv)
+            UnsafeMutableRawPointer(x + i).storeBytes(of: e, as: SIMD8<Float>.self)
+            sum8 += e
+            i += 8
+        }
+        var sum = sum8.sum()
+        while i < n {
+            let e = Foundation.exp(x[i] - maxValue)
+            x[i] = e
+            sum += e
+            i += 1
+        }
+        let inv = 1 / sum
+        let inv8 = SIMD8<Float>(repeating: inv)
+        i = 0
+        while i + 8 <= n {
+            UnsafeMutableRawPointer(x + i).storeBytes(of: loadX(x, i) * inv8, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { x[i] *= inv; i += 1 }
+    }
+
+    /// hb = silu(hb) ⊙ hb2, in place.
+    static func swiglu(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let gv = loadX(g, i)
+            let r = gv / (1 + exp8(-gv)) * loadX(u, i)
+            UnsafeMutableRawPointer(g + i).storeBytes(of: r, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            g[i] = g[i] / (1 + Foundation.exp(-g[i])) * u[i]
+            i += 1
+        }
+    }
+
+    /// out[0..<hd] = Σ_j p[j] · v[j·stride ..< j·stride + hd], accumulating in registers with two (16-lane
+    /// blocks) or four (8-lane blocks) positions in flight so the adds do not form one dependency chain.
+    static func weightedSum(
+        _ p: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ stride: Int, _ len: Int, _ out: UnsafeMutablePointer<Float>, _ hd: Int
+    ) {
+        var b = 0
+        while b + 16 <= hd {
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), c0 = SIMD8<Float>(), c1 = SIMD8<Float>()
+            var row = v + b
+            var j = 0
+            while j + 2 <= len {
+                let w0 = SIMD8<Float>(repeating: p[j]), w1 = SIMD8<Float>(repeating: p[j + 1])
+                a0 += w0 * loadX(row, 0)
+                a1 += w0 * loadX(row, 8)
+                c0 += w1 * loadX(row + stride, 0)
+                c1 += w1 * loadX(row + stride, 8)
+                row += 2 * stride
+                j += 2
+            }
+            if j < len {
+                let w0 = SIMD8<Float>(repeating: p[j])
+                a0 += w0 * loadX(row, 0)
+                a1 += w0 * loadX(row, 8)
+            }
+            UnsafeMutableRawPointer(out + b).storeBytes(of: a0 + c0, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + b + 8).storeBytes(of: a1 + c1, as: SIMD8<Float>.self)
+            b += 16
+        }
+        while b + 8 <= hd {
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var row = v + b
+            var j = 0
+            while j + 4 <= len {
+                a0 += SIMD8<Float>(repeating: p[j]) * loadX(row, 0)
+                a1 += SIMD8<Float>(repeating: p[j + 1]) * loadX(row + stride, 0)
+                a2 += SIMD8<Float>(repeating: p[j + 2]) * loadX(row + 2 * stride, 0)
+                a3 += SIMD8<Float>(repeating: p[j + 3]) * loadX(row + 3 * stride, 0)
+                row += 4 * stride
+                j += 4
+            }
+            while j < len {
+                a0 += SIMD8<Float>(repeating: p[j]) * loadX(row, 0)
+                row += stride
+                j += 1
+            }
+            UnsafeMutableRawPointer(out + b).storeBytes(of: (a0 + a1) + (a2 + a3), as: SIMD8<Float>.self)
+            b += 8
+        }
+        while b < hd {
+            var a: Float = 0
+            for j in 0..<len { a += p[j] * v[j * stride + b] }
+            out[b] = a
+            b += 1
+        }
+    }
+
+    /// out = x / sqrt(mean(x²) + eps) · weight (Hugging Face LlamaRMSNorm, computed in f32).
+    static func rmsNorm(
+        _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int, _ eps: Float
+    ) {
+        let ss = dotF(x, x, n) / Float(n)
+        let scale = 1 / (ss + eps).squareRoot()
+        for i in 0..<n { out[i] = weight[i] * (x[i] * scale) }
+    }
+}

@@ -1,2 +1,0 @@
-// SousLLM module. See README.md for its place in the layers.
-enum SousLLMModule {}
