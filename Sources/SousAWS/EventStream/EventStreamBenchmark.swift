@@ -103,7 +103,7 @@ public struct StreamLatencyResult: Sendable, CustomStringConvertible {
 }
 
 /// Measures the event-stream decoder plus a payload consumer (the lead wires `sous bench stream` with
-/// `StreamTextSink` from SousLLM as the consumer).
+/// `StreamTextSink` from SousStreaming as the consumer).
 public enum EventStreamBenchmark {
     /// Decodes the whole file (read into memory first, not timed), fed in `readSize` slices; every
     /// `PayloadPart` payload goes to `consume`, which returns the tokens it wrote; `finish` ends the stream.
