@@ -16,41 +16,22 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var recipe: RecipeOptions
     @OptionGroup var output: OutputOptions
 
-    @Option(name: .customLong("step"), help: ArgumentHelp("Run only this step, using the recorded outputs of the steps before it.", valueName: "id"))
-    var step: String?
-    @Option(name: .customLong("from"), help: ArgumentHelp("Rerun this step and every step after it.", valueName: "id"))
-    var from: String?
-    @Flag(name: .long, help: "Ignore the cache: run every selected step.")
-    var force = false
-    @Flag(name: .long, help: "Skip teardown steps (keep endpoints and uploads).")
-    var keep = false
+    @OptionGroup var selection: SelectionOptions
+    @OptionGroup var cloud: CloudOptions
+    @OptionGroup var lock: LockOptions
     @Flag(name: [.customShort("y"), .long], help: "Answer yes to confirmations: a shell command of the recipe, as resolved; for a recipe from a URL, each resource it creates. Approvals are remembered in WORKSPACE/.sous/trusted-commands.")
     var yes = false
-    @Option(name: .customLong("wait"), help: ArgumentHelp("Seconds to wait for another run of this recipe to finish.", valueName: "seconds"))
-    var wait: Double = 60
-    @Flag(name: .long, help: "Run against the local cloud (started when needed), as `local: true` in the recipe does.")
-    var local = false
-
-    func validate() throws {
-        if step != nil && from != nil { throw ValidationError("give --step or --from, not both") }
-    }
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
         let (recipe, params) = try await self.recipe.load(registry: registry)
         let engine = Engine(registry: registry, workspaceRoot: self.recipe.workspaceRoot, reporter: output.reporter)
         var options = RunOptions()
-        options.selection = step.map(RunOptions.Selection.step) ?? from.map(RunOptions.Selection.from) ?? .all
-        options.force = force
-        options.keep = keep
+        selection.apply(to: &options)
         options.assumeYes = yes
-        options.lockWait = wait
+        options.lockWait = lock.wait
         options.commandLine = CommandLine.arguments.joined(separator: " ")
-        var cloud: LocalCloudSession?
-        if local || recipe.local {
-            cloud = try await LocalCloudSession.open(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
-            options.environment = cloud?.environment ?? options.environment
-        }
+        let cloud = try await self.cloud.open(for: recipe, workspaceRoot: self.recipe.workspaceRoot, options: &options)
         options.confirm = { prompt in
             guard isatty(STDIN_FILENO) == 1 else { return false }
             Console.err(prompt + " [y/N] ")
@@ -91,30 +72,16 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup var recipe: RecipeOptions
     @Flag(name: .long, help: "Print the plan as JSON.")
     var json = false
-    @Option(name: .customLong("step"), help: ArgumentHelp("Plan as for `run --step`.", valueName: "id"))
-    var step: String?
-    @Option(name: .customLong("from"), help: ArgumentHelp("Plan as for `run --from`.", valueName: "id"))
-    var from: String?
-    @Flag(name: .long, help: "Plan as for `run --force`.")
-    var force = false
-    @Flag(name: .long, help: "Plan as for `run --keep`.")
-    var keep = false
-    @Flag(name: .long, help: "Run against the local cloud (started when needed), as `local: true` in the recipe does.")
-    var local = false
+    @OptionGroup var selection: SelectionOptions
+    @OptionGroup var cloud: CloudOptions
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
         let (recipe, params) = try await self.recipe.load(registry: registry)
         let engine = Engine(registry: registry, workspaceRoot: self.recipe.workspaceRoot)
         var options = RunOptions()
-        options.selection = step.map(RunOptions.Selection.step) ?? from.map(RunOptions.Selection.from) ?? .all
-        options.force = force
-        options.keep = keep
-        var cloud: LocalCloudSession?
-        if local || recipe.local {
-            cloud = try await LocalCloudSession.open(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
-            options.environment = cloud?.environment ?? options.environment
-        }
+        selection.apply(to: &options)
+        let cloud = try await self.cloud.open(for: recipe, workspaceRoot: self.recipe.workspaceRoot, options: &options)
         let decisions: [StepDecision]
         do { decisions = try await engine.plan(recipe, params: params, options: options) } catch {
             await cloud?.close(liveEndpoints: [], quiet: json)
@@ -166,10 +133,8 @@ struct DestroyCommand: AsyncParsableCommand {
     @OptionGroup var recipe: RecipeOptions
     @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.")
     var yes = false
-    @Option(name: .customLong("wait"), help: ArgumentHelp("Seconds to wait for a run of this recipe to finish.", valueName: "seconds"))
-    var wait: Double = 60
-    @Flag(name: .long, help: "Run against the local cloud (started when needed), as `local: true` in the recipe does.")
-    var local = false
+    @OptionGroup var cloud: CloudOptions
+    @OptionGroup var lock: LockOptions
 
     func run() async throws {
         let registry = BuiltinSteps.registry()
@@ -191,13 +156,9 @@ struct DestroyCommand: AsyncParsableCommand {
             guard (readLine() ?? "").lowercased().hasPrefix("y") else { throw ExitStatus.stepFailed }
         }
         var options = RunOptions()
-        options.lockWait = wait
+        options.lockWait = lock.wait
         options.assumeYes = true
-        var cloud: LocalCloudSession?
-        if local || recipe.local {
-            cloud = try await LocalCloudSession.open(workspaceRoot: self.recipe.workspaceRoot, base: options.environment)
-            options.environment = cloud?.environment ?? options.environment
-        }
+        let cloud = try await self.cloud.open(for: recipe, workspaceRoot: self.recipe.workspaceRoot, options: &options)
         let opts = options
         do {
             let gone = try await engine.destroy(recipe, options: opts)
@@ -208,4 +169,47 @@ struct DestroyCommand: AsyncParsableCommand {
         }
         await cloud?.close(liveEndpoints: RunRecap.liveEndpoints(layout.ledgerPath), quiet: false)
     }
+}
+
+/// `--step`, `--from`, `--force`, `--keep`: which steps `run` runs (and `plan` plans as if).
+struct SelectionOptions: ParsableArguments {
+    @Option(name: .customLong("step"), help: ArgumentHelp("Only this step, using the recorded outputs of the steps before it.", valueName: "id"))
+    var step: String?
+    @Option(name: .customLong("from"), help: ArgumentHelp("This step and every step after it.", valueName: "id"))
+    var from: String?
+    @Flag(name: .long, help: "Ignore the cache: run every selected step.")
+    var force = false
+    @Flag(name: .long, help: "Skip teardown steps (keep endpoints and uploads).")
+    var keep = false
+
+    func validate() throws {
+        if step != nil && from != nil { throw ValidationError("give --step or --from, not both") }
+    }
+
+    func apply(to options: inout RunOptions) {
+        options.selection = step.map(RunOptions.Selection.step) ?? from.map(RunOptions.Selection.from) ?? .all
+        options.force = force
+        options.keep = keep
+    }
+}
+
+/// `--local`: the command runs against the local cloud.
+struct CloudOptions: ParsableArguments {
+    @Flag(name: .long, help: "Run against the local cloud (started when needed), as `local: true` in the recipe does.")
+    var local = false
+
+    /// With `--local` or `local: true`, the local cloud session (started when needed) whose environment
+    /// `options` now carries; otherwise nil.
+    func open(for recipe: Recipe, workspaceRoot: String, options: inout RunOptions) async throws -> LocalCloudSession? {
+        guard local || recipe.local else { return nil }
+        let session = try await LocalCloudSession.open(workspaceRoot: workspaceRoot, base: options.environment)
+        options.environment = session.environment
+        return session
+    }
+}
+
+/// `--wait`: how long to wait for the recipe's lock.
+struct LockOptions: ParsableArguments {
+    @Option(name: .customLong("wait"), help: ArgumentHelp("Seconds to wait for another run of this recipe to finish.", valueName: "seconds"))
+    var wait: Double = 60
 }

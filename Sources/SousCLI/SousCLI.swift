@@ -52,15 +52,7 @@ struct RecipeOptions: ParsableArguments {
     @Option(name: .customLong("params"), help: ArgumentHelp("Read param values from a YAML map.", valueName: "file.yaml"))
     var paramsFile: String?
 
-    var workspaceRoot: String {
-        if let workspace { return absolute(workspace) }
-        if let env = ProcessInfo.processInfo.environment["SOUS_WORKSPACE"], !env.isEmpty { return absolute(env) }
-        return absolute("workspace")
-    }
-
-    func absolute(_ p: String) -> String {
-        p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
-    }
+    var workspaceRoot: String { resolveWorkspace(workspace) }
 
     /// A loader that fetches remote recipes into this workspace's cache.
     static func loader(registry: StepRegistry, workspaceRoot: String) -> RecipeLoader {
