@@ -37,9 +37,11 @@ struct ShippedRecipeRun {
         return (endpoints, s["models"] as? [String] ?? [], s["endpointConfigs"] as? [String] ?? [], objects)
     }
 
-    /// True when a local cloud server of this workspace answers.
-    var serverRunning: Bool {
-        (try? sous(["local", "status", "--json"]).stdout.contains("\"running\" : true")) ?? false
+    /// True when a local cloud server of this workspace answers (`sous local status --json` says `running`).
+    func serverRunning() throws -> Bool {
+        let r = try sous(["local", "status", "--json"])
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+        return try #require(status["running"] as? Bool, "\(r.stdout)")
     }
 
     func remove() {
@@ -101,7 +103,7 @@ struct RecipesOnLocalCloudTests {
         #expect(r.stderr.contains("cleanup  done: no endpoint of this recipe is running"), "\(r.stderr)")
         // The run started the local cloud, so it stopped it again.
         #expect(r.stderr.contains("local cloud stopped"), "\(r.stderr)")
-        #expect(!run.serverRunning)
+        #expect(try !run.serverRunning())
         let left = try run.leftovers()
         #expect(left.endpoints.isEmpty && left.models.isEmpty && left.configs.isEmpty, "\(name): \(left)")
         if name.contains("lmi") { #expect(left.objects == 0, "\(name): the clean-up deletes every object under the prefix") }
@@ -135,7 +137,7 @@ struct RecipesOnLocalCloudTests {
         for step in ["download", "upload_weights", "package", "upload_code"] { #expect(s2[step] == "cached", "\(step): \(s2)") }
         for step in ["model", "config", "endpoint", "ask_1", "cleanup"] { #expect(s2[step] == "ran", "\(step): \(s2)") }
         #expect(Self.answer(second.stdout).count > 40, "\(second.stdout)")
-        #expect(!run.serverRunning)
+        #expect(try !run.serverRunning())
         let left = try run.leftovers()
         #expect(left.endpoints.isEmpty && left.models.isEmpty && left.configs.isEmpty, "\(left)")
         #expect(left.objects == 5, "the weights (4 files) and model.tar.gz stay for the next run: \(left)")
