@@ -6,17 +6,18 @@ import SousRecipe
 
 /// Helpers shared by the AWS step kinds.
 enum AWSSteps {
-    static func client(_ ctx: StepContext) async throws -> AWSClient {
-        try await AWSClientCache.shared(ctx).client(ctx, region: ctx.optionalString("region"))
+    /// The run's client for `region` (nil or empty: the configured region).
+    static func client(_ ctx: StepContext, region: String?) async throws -> AWSClient {
+        try await AWSClientCache.shared(ctx).client(ctx, region: region)
     }
 
-    /// The tags sous puts on everything it creates, plus the step's own `tags` input.
-    static func tags(_ ctx: StepContext) -> [String: String] {
+    /// The tags sous puts on everything it creates, plus `extra` (the step's own `tags` input).
+    static func tags(_ ctx: StepContext, extra: ValueMap?) -> [String: String] {
         var t: [String: String] = [
             "sous:recipe": tagValue(ctx.recipeName), "sous:run": tagValue(ctx.runID), "sous:step": tagValue(ctx.stepID),
             "sous:workspace": tagValue(ctx.layout.root),
         ]
-        for e in ctx.map("tags") { t[e.key] = tagValue(e.value.stringValue ?? e.value.interpolationText) }
+        for e in extra ?? ValueMap() { t[e.key] = tagValue(e.value.stringValue ?? e.value.interpolationText) }
         return t
     }
 
@@ -28,9 +29,9 @@ enum AWSSteps {
         return cleaned.count > 256 ? String(cleaned.suffix(256)) : cleaned
     }
 
-    /// The SageMaker execution role: the `role` input, else SOUS_SAGEMAKER_ROLE.
-    static func role(_ ctx: StepContext) throws -> String {
-        if let r = ctx.optionalString("role"), !r.isEmpty { return try checkRole(r) }
+    /// The SageMaker execution role: `given` (the `role` input), else SOUS_SAGEMAKER_ROLE.
+    static func role(_ ctx: StepContext, given: String?) throws -> String {
+        if let r = given, !r.isEmpty { return try checkRole(r) }
         if let r = ctx.environment["SOUS_SAGEMAKER_ROLE"], !r.isEmpty { return try checkRole(r) }
         throw StepError(
             "no SageMaker execution role: give the step input 'role' (an IAM role ARN such as arn:aws:iam::123456789012:role/sagemaker_execution_role) or set SOUS_SAGEMAKER_ROLE")
@@ -41,12 +42,6 @@ enum AWSSteps {
             throw StepError("'\(r)' is not an IAM role ARN (expected arn:aws:iam::ACCOUNT:role/NAME)")
         }
         return r
-    }
-
-    /// A stable hash of a create request (without the resource name), to tell whether a recorded resource
-    /// was made from the same inputs.
-    static func requestHash(_ request: Value) -> String {
-        Digest.sha256(Data(request.jsonString(sorted: true).utf8)).hexString
     }
 
     /// Test-only crash points: `SOUS_TEST_KILL_AT=<point>` makes sous SIGKILL itself there, the way a
