@@ -13,6 +13,17 @@ struct WireRequest: Sendable {
     let query: [(name: String, value: String)]
     let headers: [(name: String, value: String)]
 
+    /// No request (the context's value before the responder fills it in).
+    static let empty = WireRequest()
+
+    private init() {
+        method = ""
+        rawPath = "/"
+        rawQuery = ""
+        query = []
+        headers = []
+    }
+
     init(_ request: Request) {
         method = request.method.rawValue
         let target = request.head.path ?? "/"
@@ -38,8 +49,9 @@ struct WireRequest: Sendable {
     func queryValue(_ name: String) -> String? { query.first { $0.name == name }?.value }
     func hasQuery(_ name: String) -> Bool { query.contains { $0.name == name } }
 
-    /// The signing service named in the Authorization header or presigned query (`s3`, `sagemaker`, `sts`).
-    var signingService: String? {
+    /// The credential scope named in the Authorization header or presigned query (`AKID/day/region/service/aws4_request`):
+    /// unverified, it only chooses the service whose routes answer; the SigV4 middleware then verifies it.
+    var credentialScope: (accessKeyId: String, day: String, region: String, service: String)? {
         let credential: Substring?
         if let auth = header("authorization"), let r = auth.range(of: "Credential=") {
             credential = auth[r.upperBound...].prefix { $0 != "," }
@@ -49,7 +61,7 @@ struct WireRequest: Sendable {
             credential = nil
         }
         guard let parts = credential?.split(separator: "/", omittingEmptySubsequences: false), parts.count == 5 else { return nil }
-        return String(parts[3])
+        return (String(parts[0]), String(parts[1]), String(parts[2]), String(parts[3]))
     }
 }
 
