@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import HTTPTypes
 import Hummingbird
 import NIOCore
