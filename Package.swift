@@ -50,7 +50,7 @@ let package = Package(
 
         // Clients and engine.
         .target(name: "SousRecipe", dependencies: ["SousYAML", "SousBasics"], swiftSettings: strict),
-        .target(name: "SousEngine", dependencies: ["SousRecipe", "SousCrypto", "SousBasics"], swiftSettings: strict),
+        .target(name: "SousEngine", dependencies: ["SousRecipe", "SousCrypto", "SousBasics"], swiftSettings: strict + [.define("SOUS_FAULT_INJECTION", .when(configuration: .debug))]),
         .target(name: "SousAWS", dependencies: ["SousHTTP", "SousCrypto", "SousBasics"], swiftSettings: strict),
         .target(name: "SousHub", dependencies: ["SousHTTP", "SousCrypto", "SousBasics"], swiftSettings: strict),
 

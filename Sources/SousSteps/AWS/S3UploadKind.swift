@@ -71,10 +71,10 @@ struct S3UploadKind: StepKind {
         options.concurrency = max(1, inputs.concurrency)
         options.contentType = inputs.contentType
         options.stateDirectory = Self.stateDirectory(ctx, step: ctx.stepID)
-        let killAfter = AWSSteps.crashParameter(ctx, "s3.upload.bytes:").flatMap { UInt64($0) }
+        let killAfter = ctx.crashParameter("s3.upload.bytes:").flatMap { UInt64($0) }
         let meter = ProgressMeter()
         options.progress = { done, total in
-            if let killAfter, done >= killAfter, done < total { AWSSteps.crashPoint(ctx, "s3.upload.bytes:\(killAfter)") }
+            if let killAfter, done >= killAfter, done < total { ctx.crashPoint("s3.upload.bytes:\(killAfter)") }
             guard let elapsed = meter.elapsedIfDue(final: done == total) else { return }
             let secs = max(0.001, AWSSteps.seconds(elapsed))
             ctx.progress(String(format: "%.1f/%.1f MiB, %.1f MiB/s", Double(done) / 1_048_576, Double(total) / 1_048_576, Double(done) / 1_048_576 / secs))

@@ -122,7 +122,7 @@ enum SageMakerResources {
             describe: { try await describeEndpoint(sm, $0) },
             create: { name in
                 let arn = try await sm.createEndpoint(name: name, configName: configName, tags: tags)
-                AWSSteps.crashPoint(ctx, "sagemaker.endpoint.created")
+                ctx.crashPoint("sagemaker.endpoint.created")
                 return ["arn": .string(arn), "region": .string(sm.client.region), "config": .string(configName), "status": .string("Creating")]
             },
             deleteNow: { name in
@@ -130,7 +130,7 @@ enum SageMakerResources {
                 try await sm.waitForEndpointDeleted(name, interval: .milliseconds(Int64(min(interval, 5) * 1000)), budget: .seconds(Int64(max(budget, 60))))
             })
         ctx.log("\(outcome.adopted ? "adopted" : "created") endpoint \(outcome.name)")
-        AWSSteps.crashPoint(ctx, "sagemaker.endpoint.waiting")
+        ctx.crashPoint("sagemaker.endpoint.waiting")
         var status = outcome.attributes["status"]?.stringValue ?? "Creating"
         if waiting.wait {
             let started = Date()
