@@ -10,7 +10,7 @@ import SousRecipe
 /// weights do not compress, and this keeps sous free of a zlib dependency.
 struct ArchiveTarKind: StepKind {
     let schema = StepKindSchema(
-        kind: "archive.tar", version: 1, category: .pure,
+        kind: "archive.tar", version: 2, category: .pure,
         summary: "Pack a folder as a deterministic tar or tar.gz (model.tar.gz for SageMaker).",
         inputs: [
             InputSpec("source", .path, required: true, "the folder to pack"),
