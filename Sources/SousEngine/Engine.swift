@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 public import SousRecipe
 import SousCrypto
 import Synchronization
@@ -453,9 +454,9 @@ public struct Engine: Sendable {
         if !isDirectory { return try FileDigestCache.sha256(ofFile: path).hexString }
         // The files are hashed on all cores (largest first, so one big file does not finish last alone), then
         // combined in path order: the digest is the same as hashing them one by one.
-        let entries = FileSignature.walk(path)
-        let files = entries.map(\.0)
-        let order = files.indices.sorted { entries[$0].1.st_size > entries[$1].1.st_size }
+        let entries = FileTree.regularFiles(under: path)
+        let files = entries.map(\.path)
+        let order = files.indices.sorted { entries[$0].status.size > entries[$1].status.size }
         let results = Mutex<[Int: Result<[UInt8], any Error>]>([:])
         let next = Atomic<Int>(0)
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, files.count))

@@ -156,7 +156,7 @@ public final class StepContext: Sendable {
         try ledger.append(e)
     }
 
-    /// Live ledger resources (any step) of `type` named `name`.
+    /// Live ledger resources of `type`, recorded by any step.
     public func liveResources(type: String) -> [LedgerEntry] { ledger.live.filter { $0.type == type } }
 }
 
