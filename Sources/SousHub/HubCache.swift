@@ -1,5 +1,5 @@
 import Foundation
-import SousCrypto
+import SousBasics
 
 /// huggingface_hub's cache layout for one repository:
 /// `<root>/<type>s--org--name/{blobs/<etag>, snapshots/<commit>/<path>, refs/<revision>, trees/<commit>.json,
@@ -50,7 +50,7 @@ struct HubCache {
     /// Writes `text` to `path` atomically and durably (see `DurableFile.write`).
     static func writeAtomically(_ text: String, to path: String) throws {
         do {
-            try DurableFile.write(Data(text.utf8), to: path)
+            try Data(text.utf8).withUnsafeBytes { try DurableFile.write($0, to: path) }
         } catch let e as FileWriteError {
             throw POSIXError(POSIXErrorCode(rawValue: e.code) ?? .EIO)
         }
