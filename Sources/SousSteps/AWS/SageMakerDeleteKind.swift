@@ -12,7 +12,7 @@ struct SageMakerDeleteKind: StepKind {
         inputs: [
             InputSpec("endpoint_name", .string, required: true, "the endpoint to delete"),
             InputSpec("wait", .bool, default: .bool(false), "wait until the endpoint is really gone"),
-            InputSpec("poll_interval", .number, default: .int(30), "seconds between checks while waiting"),
+            InputSpec("poll_interval", .number, default: .int(30), "seconds between checks while waiting (at least 0.05)"),
             InputSpec("region", .string, "AWS region (default: the configured region)"),
         ],
         outputs: [
@@ -34,7 +34,7 @@ struct SageMakerDeleteKind: StepKind {
         let d = try await sm.deleteDeployment(endpointName: name, endpointConfigName: configName, modelNames: models)
         if ctx.bool("wait"), d.endpoint != nil {
             let interval = ctx.double("poll_interval") ?? 30
-            try await sm.waitForEndpointDeleted(name, interval: .milliseconds(Int64(max(0.01, interval) * 1000)))
+            try await sm.waitForEndpointDeleted(name, interval: .milliseconds(Int64(max(0, interval) * 1000)))
         }
         let gone = Set([d.endpoint, d.endpointConfig, configName, name].compactMap { $0 } + d.models + models)
         for type in [SageMakerResources.endpoint, SageMakerResources.config, SageMakerResources.model] {

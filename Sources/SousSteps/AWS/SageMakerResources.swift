@@ -210,7 +210,7 @@ enum SageMakerResources {
 
     static let waitInputs: [InputSpec] = [
         InputSpec("wait", .bool, default: .bool(true), "wait until the endpoint is InService (fails on Failed with SageMaker's FailureReason)"),
-        InputSpec("poll_interval", .number, default: .int(30), "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60)"),
+        InputSpec("poll_interval", .number, default: .int(30), "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60; at least 0.05)"),
         InputSpec("wait_budget", .number, default: .int(3600), "give up waiting after this many seconds"),
     ]
 

@@ -33,6 +33,8 @@ struct InvokeStreamKind: StepKind {
             InputSpec("inference_component", .string, "inference component to call"),
             InputSpec("session_id", .string, "stateful session id"),
             InputSpec("region", .string, "AWS region (default: AWS_REGION / the profile's region)"),
+            InputSpec("idle_timeout", .number, default: .int(60), "seconds without a byte of the answer before the call fails (a stuck model)"),
+            InputSpec("deadline", .number, default: .int(900), "seconds the whole call may take, retries and the streamed answer included (a stream that trickles forever)"),
         ],
         outputs: [
             OutputSpec("text", .string, "the answer (special tokens left out)"),
@@ -130,7 +132,13 @@ struct InvokeStreamKind: StepKind {
         let request = try Self.request(ctx)
         let region = ctx.optionalString("region").flatMap { $0.isEmpty ? nil : $0 }
         let aws = try await AWSClient.make(environment: ctx.environment, region: region)
-        let client = SageMakerRuntimeClient(aws: aws)
+        var client = SageMakerRuntimeClient(aws: aws)
+        do {
+            client.limits = try InvocationLimits(idleTimeout: ctx.double("idle_timeout"), deadline: ctx.double("deadline"))
+        } catch {
+            throw StepError(error.description)
+        }
+        client.onRetry = { ctx.log($0) }
         let op = request.stream ? "InvokeEndpointWithResponseStream" : "InvokeEndpoint"
         ctx.log("\(op) \(request.endpoint) in \(aws.region) (\(request.body.count) bytes)")
         ctx.progress("waiting for the first token")
