@@ -30,10 +30,23 @@ public final class HTTPClient: Sendable {
     /// A process-wide client (connection reuse across calls).
     public static let shared = HTTPClient()
 
-    /// Sends a request and collects the whole body.
+    /// Sends a request and collects the whole body, at most `request.responseBodyLimit` bytes.
+    /// - Throws: `HTTPError` (`.bodyTooLarge` past the limit, naming the status and the limit).
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let response = try await stream(request)
-        let body = try await response.body.collect()
+        let limit = request.responseBodyLimit
+        func tooLarge() -> HTTPError {
+            response.body.cancel()
+            return HTTPError(
+                kind: .bodyTooLarge,
+                message: "the HTTP \(response.head.status) response is larger than the \(limit) bytes read into memory at most",
+                url: HTTPError.redacted(response.head.url), isTransient: false)
+        }
+        var body = Data()
+        for try await chunk in response.body {
+            if chunk.count > limit - body.count { throw tooLarge() }
+            body.append(chunk)
+        }
         return HTTPResponse(head: response.head, body: body)
     }
 

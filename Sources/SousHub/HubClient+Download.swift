@@ -45,7 +45,7 @@ extension HubClient {
                 return
             } catch let error as HubError where error.isRetryable && attempt < c.req.maxRetries {
                 attempt += 1
-                try await Task.sleep(for: .milliseconds(200 << min(attempt, 5)))  // retry backoff
+                try await Task.sleep(for: Self.backoff(attempt: attempt, retryAfter: nil))
             }
         }
     }

@@ -163,6 +163,24 @@ struct S3MotoTests {
         }
     }
 
+    @Test("ListMultipartUploads by prefix: the unfinished uploads under it (unsigned moto: its signature check fails on a '/' in a query value)")
+    func unfinishedUploads() async throws {
+        let moto = try await MotoFixture.start(auth: false)
+        defer { moto.server.stop() }
+        let s3 = S3Client(moto.client)
+        try await s3.createBucket("sous-unfinished")
+        var ids: [String: String] = [:]
+        for key in ["big/w.bin", "big/w.bin.other", "big/sub/x.bin", "other/x.bin"] {
+            ids[key] = try await s3.createMultipartUpload(bucket: "sous-unfinished", key: key)
+        }
+        let listed = try await s3.listMultipartUploads(bucket: "sous-unfinished", prefix: "big/")
+        #expect(Dictionary(uniqueKeysWithValues: listed.map { ($0.key, $0.uploadId) }) == ids.filter { $0.key.hasPrefix("big/") })
+        let one = try await s3.listMultipartUploads(bucket: "sous-unfinished", prefix: "big/w.bin")
+        #expect(Set(one.map(\.key)) == ["big/w.bin", "big/w.bin.other"])
+        for (key, id) in ids { try await s3.abortMultipartUpload(bucket: "sous-unfinished", key: key, uploadId: id) }
+        #expect(try await s3.listMultipartUploads(bucket: "sous-unfinished", prefix: "").isEmpty)
+    }
+
     @Test("file uploads: single part, parallel multipart, skip unchanged, resume after interruption; boto3 reads them back")
     func uploads() async throws {
         let moto = try await MotoFixture.start(auth: true)

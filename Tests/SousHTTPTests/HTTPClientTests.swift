@@ -7,7 +7,7 @@ import Testing
 
 /// Starts Tests/python/http_test_server.py (off the concurrency pool, so parallel tests starting their
 /// servers never delay this test's continuations), runs `body`, stops the server.
-private func withServer<T>(_ body: (URL, TestServerProcess) async throws -> T) async throws -> T {
+func withServer<T>(_ body: (URL, TestServerProcess) async throws -> T) async throws -> T {
     let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/http_test_server.py").path
     let server = try await TestServerProcess.start(executable: TestPaths.python, arguments: [script])
     defer { server.stop() }
@@ -19,11 +19,11 @@ private func json(_ data: Data) throws -> [String: Any] {
 }
 
 /// One period of the server's byte pattern (i % 251).
-private let patternCycle = Data((0..<251).map { UInt8($0) })
+let patternCycle = Data((0..<251).map { UInt8($0) })
 
 /// Bytes i % 251 for i in `range`, built from whole periods: a per-byte `map` over megabytes takes
 /// seconds of CPU in a debug build and holds one of the (two, on CI) concurrency-pool threads meanwhile.
-private func pattern(_ range: Range<Int>) -> Data {
+func pattern(_ range: Range<Int>) -> Data {
     var out = Data(capacity: range.count)
     var i = range.lowerBound
     while i < range.upperBound {

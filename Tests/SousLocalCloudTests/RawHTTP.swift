@@ -60,7 +60,7 @@ final class RawHTTPConnection {
     }
 
     /// Reads one response (head, then `Content-Length` bytes of body), waiting at most `timeout` seconds.
-    func readResponse(timeout: TimeInterval = 30) throws -> Response {
+    func readResponse(timeout: TimeInterval = 120) throws -> Response {
         let deadline = Date().addingTimeInterval(timeout)
         var data = Data()
         let separator = Data("\r\n\r\n".utf8)
@@ -89,7 +89,7 @@ final class RawHTTPConnection {
     }
 
     /// True when the server closes the connection (end of stream) before `timeout`.
-    func closedByServer(timeout: TimeInterval = 30) -> Bool {
+    func closedByServer(timeout: TimeInterval = 120) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             guard let more = try? read(deadline: deadline) else { return false }

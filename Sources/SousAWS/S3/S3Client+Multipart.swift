@@ -68,4 +68,24 @@ extension S3Client {
         } while marker != nil
         return parts
     }
+
+    /// `ListMultipartUploads` of keys under `prefix` (all pages): the uploads begun and neither completed nor
+    /// aborted.
+    public func listMultipartUploads(bucket: String, prefix: String) async throws -> [S3MultipartUpload] {
+        var uploads: [S3MultipartUpload] = []
+        var markers: (key: String, id: String)?
+        repeat {
+            var q: [(name: String, value: String)] = [("prefix", prefix), ("uploads", "")]
+            if let markers { q += [("key-marker", markers.key), ("upload-id-marker", markers.id)] }
+            let resp = try await client.send(request("ListMultipartUploads", "GET", bucket: bucket, query: q))
+            guard let root = XMLNode.parse(resp.body) else { break }
+            for u in root.all("Upload") {
+                guard let key = u.value("Key"), let id = u.value("UploadId") else { continue }
+                uploads.append(S3MultipartUpload(key: key, uploadId: id, initiated: u.value("Initiated") ?? ""))
+            }
+            let next = (root.value("NextKeyMarker") ?? "", root.value("NextUploadIdMarker") ?? "")
+            markers = root.value("IsTruncated") == "true" && !next.0.isEmpty ? next : nil
+        } while markers != nil
+        return uploads
+    }
 }

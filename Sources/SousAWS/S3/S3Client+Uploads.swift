@@ -5,8 +5,10 @@ import SousHTTP
 
 extension S3Client {
     /// Uploads `path` to `s3://bucket/key`: single PutObject below the threshold, else a parallel multipart
-    /// upload (aborted on failure; resumable via `options.stateDirectory` after an interruption). Skips the upload
-    /// when the object already holds the same bytes.
+    /// upload. With `options.stateDirectory` an upload that fails (after its retries) or is interrupted keeps
+    /// its parts and its state file, and the next call resumes it; only a changed file (or `sous destroy`)
+    /// discards it. Without a state folder a failed upload is aborted. Skips the upload when the object
+    /// already holds the same bytes.
     public func uploadFile(_ givenPath: String, bucket: String, key: String, options: S3TransferOptions = .init())
         async throws -> S3UploadResult
     {
@@ -156,12 +158,9 @@ extension S3Client {
             }
             try await completeMultipartUpload(bucket: bucket, key: key, uploadId: id, parts: Array(done.values))
         } catch {
-            let cancelled = error is CancellationError || (error as? HTTPError)?.kind == .cancelled || Task.isCancelled
-            if !cancelled {
-                // A real failure: abort so no orphaned parts keep costing money, and forget the state.
-                try? await abortMultipartUpload(bucket: bucket, key: key, uploadId: id)
-                if let statePath { try? FileManager.default.removeItem(atPath: statePath) }
-            }
+            // A failure after the retries, or an interrupted run: the parts sent stay, and so does the state
+            // file, so the next run sends only the rest. Without a state file nothing could resume it: abort.
+            if statePath == nil { try? await abortMultipartUpload(bucket: bucket, key: key, uploadId: id) }
             throw error
         }
         if let statePath { try? FileManager.default.removeItem(atPath: statePath) }

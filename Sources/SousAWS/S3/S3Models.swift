@@ -55,3 +55,11 @@ public struct S3FolderUploadResult: Sendable, Equatable {
     public var uploadedCount: Int { files.filter(\.uploaded).count }
     public var skippedCount: Int { files.filter { !$0.uploaded }.count }
 }
+
+/// An unfinished multipart upload (`ListMultipartUploads`).
+public struct S3MultipartUpload: Sendable, Equatable {
+    public var key: String
+    public var uploadId: String
+    /// When it began (ISO 8601, as S3 sends it).
+    public var initiated: String
+}

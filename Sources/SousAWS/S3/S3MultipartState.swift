@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 
 /// Persisted state of a multipart upload (for resume).
@@ -26,10 +27,9 @@ public struct S3MultipartState: Codable, Sendable, Equatable {
         return (directory as NSString).appendingPathComponent("s3-multipart-\(name).json")
     }
 
+    /// Writes the state atomically and durably (`DurableFile`): a crash right after never loses the UploadId.
     public func save(to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try JSONEncoder().encode(self).withUnsafeBytes { try DurableFile.write($0, to: path) }
     }
 
     public static func load(from path: String) -> S3MultipartState? {

@@ -172,9 +172,22 @@ struct S3UploadKind: StepKind {
                 try? FileManager.default.removeItem(atPath: dir + "/" + f)
             }
         }
+        // Unfinished uploads no state file knows (lost, or begun by a run killed before it wrote one): every
+        // upload under the step's prefix (a folder), or of its key (a file).
+        let folder = resource.name.hasSuffix("/")
+        if !folder || uri.key.count > 1 {
+            do {
+                for u in try await s3.listMultipartUploads(bucket: uri.bucket, prefix: uri.key) where folder || u.key == uri.key {
+                    try await s3.abortMultipartUpload(bucket: uri.bucket, key: u.key, uploadId: u.uploadId)
+                    ctx.log("aborted the unfinished upload \(u.uploadId) of s3://\(uri.bucket)/\(u.key)")
+                }
+            } catch {
+                ctx.log("could not list the unfinished uploads under \(resource.name): \(error)")
+            }
+        }
         var keys = AWSSteps.strings(resource.attributes["keys"])
         if resource.state == .intent || keys.isEmpty {
-            if resource.name.hasSuffix("/") {
+            if folder {
                 let prefix = uri.key
                 guard prefix.count > 1 else {
                     ctx.warn("not deleting unfinished upload \(resource.name): its prefix is the whole bucket")

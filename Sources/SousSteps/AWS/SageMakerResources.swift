@@ -203,7 +203,7 @@ extension SageMakerResources {
     /// Waiting for an endpoint (`sagemaker.endpoint`, `sagemaker.deploy`).
     struct WaitInputs: StepInputs {
         @Input(default: true, "wait until the endpoint is InService (fails on Failed with SageMaker's FailureReason)") var wait: Bool
-        @Input(default: 30, "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60)") var pollInterval: Double
+        @Input(default: 30, "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60; at least 0.05)") var pollInterval: Double
         @Input(default: 3600, "give up waiting after this many seconds") var waitBudget: Double
     }
 
