@@ -17,6 +17,7 @@ public final class LocalCloudServer: Sendable {
     public let configuration: LocalCloudConfiguration
     let s3Store: S3Store
     let sagemaker: SageMakerService
+    let scheduler: SchedulerService
     private let verifier = SigV4Verifier()
     private let boundPort = Mutex<Int?>(nil)
 
@@ -25,6 +26,7 @@ public final class LocalCloudServer: Sendable {
         self.configuration = configuration
         s3Store = try S3Store(dataDirectory: configuration.dataDirectory)
         sagemaker = try SageMakerService(configuration: configuration, s3: s3Store)
+        scheduler = try SchedulerService(configuration: configuration, sagemaker: sagemaker)
     }
 
     /// The port once the server listens.
@@ -47,6 +49,7 @@ public final class LocalCloudServer: Sendable {
                 self.boundPort.withLock { $0 = p }
                 self.configuration.log("listening on \(self.configuration.host):\(p)")
                 await self.sagemaker.resumeEndpoints()
+                await self.scheduler.resume()
                 onReady(p)
             },
             logger: logger)
@@ -63,7 +66,7 @@ public final class LocalCloudServer: Sendable {
 
     // MARK: Dispatch
 
-    enum Protocol_ { case s3, json, restJSON, query }
+    enum Protocol_ { case s3, json, restJSON, query, scheduler }
 
     func respond(_ request: Request) async -> Response {
         let wire = WireRequest(request)
@@ -73,6 +76,7 @@ public final class LocalCloudServer: Sendable {
             switch service {
             case "sagemaker": wire.header("x-amz-target") != nil ? .json : .restJSON
             case "sts": .query
+            case "scheduler": .scheduler
             default: .s3
             }
         do {
@@ -92,6 +96,10 @@ public final class LocalCloudServer: Sendable {
                 let body = try await BodyIO.collect(request.body, limit: 1 << 20)
                 try authenticate(wire, bodySHA256: Digest.sha256(body).hexString, service: service)
                 return sts(body: body)
+            case .scheduler:
+                let body = try await BodyIO.collect(request.body, limit: 1 << 20)
+                try authenticate(wire, bodySHA256: Digest.sha256(body).hexString, service: service)
+                return try await scheduler.handle(wire, body: body)
             }
         } catch let e as ServiceError {
             if e.status.code >= 500 { configuration.log("\(wire.method) \(wire.rawPath): \(e.code): \(e.message)") }
@@ -108,7 +116,7 @@ public final class LocalCloudServer: Sendable {
         switch proto {
         case .s3: e.s3Response(head: head)
         case .json: e.jsonResponse()
-        case .restJSON: e.restJSONResponse()
+        case .restJSON, .scheduler: e.restJSONResponse()
         case .query: e.queryResponse()
         }
     }

@@ -45,7 +45,8 @@ public struct SageMakerInstanceType: Sendable, Equatable {
         return "\(acceleratorCount) × \(accelerator), \(Self.gib(totalAcceleratorMemoryGiB)) GiB"
     }
 
-    static func gib(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v) }
+    /// `96`, `61`, `0.5`: GiB as the table prints them.
+    public static func gib(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v) }
 }
 
 extension SageMakerInstanceType {

@@ -5,7 +5,9 @@ import SousRecipe
 
 /// `sagemaker.deploy`: model, endpoint config and endpoint in one step, as `HuggingFaceModel.deploy` does
 /// (model named after the image, endpoint config named like the endpoint, variant AllTraffic).
-struct SageMakerDeployKind: StepKind {
+struct SageMakerDeployKind: BilledEndpointKind {
+    let instanceSource = InstanceSource.inputs
+
     let schema = StepKindSchema(
         kind: "sagemaker.deploy", version: 1, category: .create,
         summary: "Deploy a model to a SageMaker endpoint (CreateModel + CreateEndpointConfig + CreateEndpoint + wait), like HuggingFaceModel.deploy.",
@@ -14,7 +16,7 @@ struct SageMakerDeployKind: StepKind {
             InputSpec("base_name", .string, "name_from_base for the endpoint: this plus a timestamp (default: the image's repository name)"),
             InputSpec("model_name", .string, "the model name (default: name_from_base of the image's repository name)"),
         ] + SageMakerResources.modelInputs + SageMakerResources.variantInputs + SageMakerResources.waitInputs
-            + SageMakerResources.commonInputs,
+            + EndpointTTL.inputs + SageMakerResources.commonInputs,
         outputs: [
             OutputSpec("endpoint_name", .string, "the endpoint name"),
             OutputSpec("endpoint_arn", .string, "its ARN"),
@@ -28,6 +30,7 @@ struct SageMakerDeployKind: StepKind {
     }
 
     func run(_ ctx: StepContext) async throws -> ValueMap {
+        let ttl = try EndpointTTL.settings(ctx)  // a bad ttl fails before anything is created
         let image = try ctx.string("image")
         let role = try AWSSteps.role(ctx)
         let sm = SageMakerClient(try await AWSSteps.client(ctx))
@@ -53,12 +56,15 @@ struct SageMakerDeployKind: StepKind {
             describe: { try await SageMakerResources.describeConfig(sm, $0) },
             create: { name in
                 let arn = try await sm.createEndpointConfig(name: name, variants: [variant], tags: tags)
-                return ["arn": .string(arn), "region": .string(sm.client.region), "models": .list([.string(model.name)])]
+                return SageMakerResources.configAttributes(ctx, sm: sm, arn: arn, variant: variant)
             },
             deleteNow: { try await sm.deleteEndpointConfig($0) })
         let (endpoint, status) = try await SageMakerResources.endpoint(
             ctx, sm: sm, configName: config.name, newName: { endpointName }, wait: ctx.bool("wait"),
-            interval: ctx.double("poll_interval") ?? 30, budget: ctx.double("wait_budget") ?? 3600, tags: tags)
+            interval: ctx.double("poll_interval") ?? 30, budget: ctx.double("wait_budget") ?? 3600, tags: tags,
+            billing: EndpointBilling(
+                instanceType: variant.instanceType, count: variant.initialInstanceCount, region: sm.client.region,
+                local: EndpointCosts.isLocal(ctx.environment)), ttl: ttl)
         try await SageMakerResources.deleteStale(endpoint.stale + config.stale + model.stale, ctx: ctx)
         return [
             "endpoint_name": .string(endpoint.name), "endpoint_arn": .string(endpoint.attributes["arn"]?.stringValue ?? ""),

@@ -4,7 +4,9 @@ import SousEngine
 import SousRecipe
 
 /// `sagemaker.endpoint`: CreateEndpoint, then wait for InService.
-struct SageMakerEndpointKind: StepKind {
+struct SageMakerEndpointKind: BilledEndpointKind {
+    let instanceSource = InstanceSource.configStep(input: "endpoint_config_name")
+
     let schema = StepKindSchema(
         kind: "sagemaker.endpoint", version: 1, category: .create,
         summary: "Create a SageMaker endpoint from a config and wait until it is InService.",
@@ -12,7 +14,7 @@ struct SageMakerEndpointKind: StepKind {
             InputSpec("endpoint_config_name", .string, required: true, "the endpoint config"),
             InputSpec("name", .string, "the endpoint name, used as given"),
             InputSpec("base_name", .string, "name_from_base: this plus a timestamp (default: the config name)"),
-        ] + SageMakerResources.waitInputs + SageMakerResources.commonInputs,
+        ] + SageMakerResources.waitInputs + EndpointTTL.inputs + SageMakerResources.commonInputs,
         outputs: [
             OutputSpec("endpoint_name", .string, "the endpoint name"),
             OutputSpec("endpoint_arn", .string, "its ARN"),
@@ -21,13 +23,14 @@ struct SageMakerEndpointKind: StepKind {
         ])
 
     func run(_ ctx: StepContext) async throws -> ValueMap {
+        let ttl = try EndpointTTL.settings(ctx)  // a bad ttl fails before anything is created
         let configName = try ctx.string("endpoint_config_name")
         let sm = SageMakerClient(try await AWSSteps.client(ctx))
         let (o, status) = try await SageMakerResources.endpoint(
             ctx, sm: sm, configName: configName,
             newName: { SageMakerResources.name(explicit: ctx.optionalString("name"), base: ctx.optionalString("base_name") ?? configName) },
             wait: ctx.bool("wait"), interval: ctx.double("poll_interval") ?? 30, budget: ctx.double("wait_budget") ?? 3600,
-            tags: AWSSteps.tags(ctx))
+            tags: AWSSteps.tags(ctx), billing: try await SageMakerResources.billing(ctx, sm: sm, configName: configName), ttl: ttl)
         try await SageMakerResources.deleteStale(o.stale, ctx: ctx)
         return [
             "endpoint_name": .string(o.name), "endpoint_arn": .string(o.attributes["arn"]?.stringValue ?? ""),
