@@ -178,10 +178,11 @@ public struct SageMakerPriceQuote: Sendable, Equatable {
 }
 
 /// Money as sous prints it: list prices keep their third decimal (`$1.515`, `$7.09`, `$113.068`), amounts below a
-/// cent get four (`$0.0042`), zero is `$0`.
+/// cent get four (`$0.0042`), less than that is `<$0.0001`, zero is `$0`.
 public enum Dollars {
     public static func format(_ v: Double) -> String {
         if v == 0 { return "$0" }
+        if v > 0 && v < 0.0001 { return "<$0.0001" }
         if abs(v) < 0.01 { return String(format: "$%.4f", v) }
         var s = String(format: "%.3f", v)
         if s.hasSuffix("0") { s.removeLast() }

@@ -27,12 +27,15 @@ struct SageMakerDeployKind: BilledEndpointKind {
 
     func planDetails(inputs: ValueMap) -> [String] {
         ["image \(inputs["image"]?.stringValue ?? "?")", "\(inputs["instance_type"]?.stringValue ?? "?") × \(inputs["instance_count"]?.intValue ?? 1)"]
+            + AWSSteps.plainTextSecretNotes(inputs, input: "env", in: "the SageMaker model's environment", readers: "sagemaker:DescribeModel")
     }
 
     func run(_ ctx: StepContext) async throws -> ValueMap {
         let ttl = try EndpointTTL.settings(ctx)  // a bad ttl fails before anything is created
         let image = try ctx.string("image")
         let role = try AWSSteps.role(ctx)
+        AWSSteps.warnPlainTextSecrets(ctx, input: "env", in: "the SageMaker model's environment", readers: "sagemaker:DescribeModel")
+        AWSSteps.warnPlainTextSecrets(ctx, input: "tags", in: "the resources' tags", readers: "sagemaker:ListTags")
         let sm = SageMakerClient(try await AWSSteps.client(ctx))
         let tags = AWSSteps.tags(ctx)
         let imageBase = SageMakerNames.imageBaseName(image)

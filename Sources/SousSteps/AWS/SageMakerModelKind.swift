@@ -17,11 +17,16 @@ struct SageMakerModelKind: StepKind {
             OutputSpec("model_arn", .string, "its ARN"),
         ])
 
-    func planDetails(inputs: ValueMap) -> [String] { ["image \(inputs["image"]?.stringValue ?? "?")"] }
+    func planDetails(inputs: ValueMap) -> [String] {
+        ["image \(inputs["image"]?.stringValue ?? "?")"]
+            + AWSSteps.plainTextSecretNotes(inputs, input: "env", in: "the SageMaker model's environment", readers: "sagemaker:DescribeModel")
+    }
 
     func run(_ ctx: StepContext) async throws -> ValueMap {
         let image = try ctx.string("image")
         let role = try AWSSteps.role(ctx)
+        AWSSteps.warnPlainTextSecrets(ctx, input: "env", in: "the SageMaker model's environment", readers: "sagemaker:DescribeModel")
+        AWSSteps.warnPlainTextSecrets(ctx, input: "tags", in: "the resources' tags", readers: "sagemaker:ListTags")
         let sm = SageMakerClient(try await AWSSteps.client(ctx))
         let tags = AWSSteps.tags(ctx)
         let probe = SageMakerResources.modelSpec(ctx, name: "", image: image, role: role, tags: tags)
