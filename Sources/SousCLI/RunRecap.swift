@@ -156,7 +156,7 @@ struct RunRecap {
         }
         let spent = priced.compactMap { e, b in b.quote?.cost(forSeconds: e.seconds()) }.reduce(0, +)
         let time = priced.map { DurationText.duration($0.0.seconds()) }.joined(separator: ", ")
-        return [label("cost") + "≈ \(Dollars.format(spent)) (\(rates) at ≈ \(Dollars.format(awsHourly))/h for \(time); estimate)"]
+        return [label("cost") + "\(Dollars.approx(spent)) (\(rates) at ≈ \(Dollars.format(awsHourly))/h for \(time); estimate)"]
     }
 
     /// The banner for endpoints left running: what each costs, since when, when its ttl deletes it, and the exact

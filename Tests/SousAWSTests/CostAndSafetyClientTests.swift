@@ -96,6 +96,7 @@ struct CostAndSafetyClientTests {
         #expect(SageMakerInstanceType.cheapestHolding(gib: 150).map(\.name) == ["ml.g6.48xlarge", "ml.g5.48xlarge"])
         #expect(Dollars.format(1.515) == "$1.515" && Dollars.format(7.09) == "$7.09" && Dollars.format(0.0021) == "$0.0021")
         #expect(Dollars.format(0) == "$0" && Dollars.format(113.068) == "$113.068" && Dollars.format(20.36) == "$20.36")
+        #expect(Dollars.approx(0.077) == "≈ $0.077" && Dollars.approx(0.00001) == "< $0.0001")
         // Every family the issue names is in the table, each row with its memory.
         for family in ["g4dn", "g5", "g6", "p3", "p4d", "p5", "inf2"] {
             #expect(SageMakerInstanceType.all.contains { $0.name.hasPrefix("ml.\(family).") && $0.totalAcceleratorMemoryGiB > 0 })

@@ -113,7 +113,7 @@ import Testing
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains("sous-tagged endpoints in us-east-1:"), "\(status.stdout)")
         #expect(status.stdout.contains("  \(orphan)  InService  up "), "\(status.stdout)")
-        #expect(status.stdout.contains("ml.m5.xlarge × 1 ≈ $0.23/h (estimate), ≈ $"), "\(status.stdout)")
+        #expect(status.stdout.contains("ml.m5.xlarge × 1 ≈ $0.23/h (estimate), ") && status.stdout.contains(" so far"), "\(status.stdout)")
         #expect(status.stdout.contains("orphan: its workspace \(gone.workspace) is gone (or on another machine)"), "\(status.stdout)")
         #expect(status.stdout.contains("3 orphan(s) (endpoints, configs, models no workspace here owns): `sous gc --cloud` deletes them"), "\(status.stdout)")
         let json = try kept.sous(["status", "--cloud", "--json"])
@@ -327,7 +327,7 @@ import Testing
         let json = try f.sous(["run", "b.yaml", "--keep", "--json"])
         #expect(json.status == 0, "\(json.stderr)")
         let progress = json.stdout.split(separator: "\n").filter { $0.contains("\"step_progress\"") }
-        #expect(progress.contains { $0.contains("ml.m5.xlarge × 1 ≈ $0.23/h (estimate), ≈ $") && $0.contains("so far") }, "\(json.stdout)")
+        #expect(progress.contains { $0.contains(" elapsed · ml.m5.xlarge × 1 ≈ $0.23/h (estimate), ") && $0.contains(" so far") }, "\(json.stdout)")
 
         let run = try f.sous(["run", "b.yaml", "--keep"])
         #expect(run.status == 0)
@@ -336,10 +336,10 @@ import Testing
         #expect(run.stderr.contains("         remove it: sous destroy b.yaml\n"), "\(run.stderr)")
         #expect(run.stderr.contains("         or have it deleted later even if sous never runs again: sous keep b.yaml 2h"), "\(run.stderr)")
         let status = try f.sous(["status", "b"])
-        #expect(status.stdout.contains("    ml.m5.xlarge × 1 ≈ $0.23/h (estimate), ≈ $"), "\(status.stdout)")
+        #expect(status.stdout.contains("    ml.m5.xlarge × 1 ≈ $0.23/h (estimate), ") && status.stdout.contains(" so far\n"), "\(status.stdout)")
         #expect(status.stdout.contains("running endpoints of this workspace together: ≈ $0.23/h"), "\(status.stdout)")
         let down = try f.sous(["run", "b.yaml"])
-        #expect(down.stderr.contains("cost     ≈ $") && down.stderr.contains("(ml.m5.xlarge × 1 at ≈ $0.23/h for "), "\(down.stderr)")
+        #expect(down.stderr.contains("cost     ") && down.stderr.contains(" (ml.m5.xlarge × 1 at ≈ $0.23/h for "), "\(down.stderr)")
         #expect(down.stderr.contains("cleanup  done: no endpoint of this recipe is running on AWS."))
     }
 }

@@ -188,4 +188,7 @@ public enum Dollars {
         if s.hasSuffix("0") { s.removeLast() }
         return "$" + s
     }
+
+    /// An estimate: `≈ $0.077`, or `< $0.0001` for less.
+    public static func approx(_ v: Double) -> String { v > 0 && v < 0.0001 ? "< $0.0001" : "≈ " + format(v) }
 }

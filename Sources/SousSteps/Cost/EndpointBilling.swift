@@ -52,7 +52,7 @@ public struct EndpointBilling: Sendable, Equatable {
     public func costSoFar(_ seconds: Double) -> String {
         if local { return "$0" }
         guard let q = quote else { return "?" }
-        return "≈ " + Dollars.format(q.cost(forSeconds: seconds))
+        return Dollars.approx(q.cost(forSeconds: seconds))
     }
 
     /// The live line while an endpoint is being created and waited for.
