@@ -52,10 +52,17 @@ struct CloudInventory {
             ledgers[path] = ledger
             return ledger.live.contains { $0.type == type && $0.name == name } ? nil : "the ledger of \(recipe) in \(ws) does not hold it"
         }
+        /// The resource as an item when sous tagged it (`sous:workspace`), else nil.
+        func tagged(_ type: String, _ name: String, _ arn: String, _ created: Date?) async throws -> Item? {
+            let tags = try await AWSError.nilIfNotFound({ try await sm.listTags(resourceArn: arn) }) ?? [:]
+            guard tags["sous:workspace"] != nil else { return nil }
+            var item = Item(type: type, name: name, arn: arn, created: created, tags: tags)
+            item.orphan = orphan(type, name, tags)
+            return item
+        }
         for e in try await sm.listEndpoints() {
-            let tags = try await AWSError.nilIfNotFound({ try await sm.listTags(resourceArn: e.arn) }) ?? [:]
-            guard tags["sous:workspace"] != nil else { continue }
-            var item = Item(type: "sagemaker.endpoint", name: e.name, arn: e.arn, created: e.creationTime, tags: tags, status: e.status)
+            guard var item = try await tagged("sagemaker.endpoint", e.name, e.arn, e.creationTime) else { continue }
+            item.status = e.status
             if let d = try await AWSError.nilIfNotFound({ try await sm.describeEndpoint(e.name) }) {
                 item.config = d.configName
                 if let c = try await AWSError.nilIfNotFound({ try await sm.describeEndpointConfig(d.configName) }), let v = c.variants.first {
@@ -63,23 +70,15 @@ struct CloudInventory {
                     item.models = c.variants.map(\.modelName)
                 }
             }
-            item.orphan = orphan(item.type, e.name, tags)
             inv.endpoints.append(item)
         }
         for c in try await sm.listEndpointConfigs() {
-            let tags = try await AWSError.nilIfNotFound({ try await sm.listTags(resourceArn: c.arn) }) ?? [:]
-            guard tags["sous:workspace"] != nil else { continue }
-            var item = Item(type: "sagemaker.endpoint-config", name: c.name, arn: c.arn, created: c.creationTime, tags: tags)
+            guard var item = try await tagged("sagemaker.endpoint-config", c.name, c.arn, c.creationTime) else { continue }
             item.models = (try await AWSError.nilIfNotFound({ try await sm.describeEndpointConfig(c.name) }))?.variants.map(\.modelName) ?? []
-            item.orphan = orphan(item.type, c.name, tags)
             inv.configs.append(item)
         }
         for m in try await sm.listModels() {
-            let tags = try await AWSError.nilIfNotFound({ try await sm.listTags(resourceArn: m.arn) }) ?? [:]
-            guard tags["sous:workspace"] != nil else { continue }
-            var item = Item(type: "sagemaker.model", name: m.name, arn: m.arn, created: m.creationTime, tags: tags)
-            item.orphan = orphan(item.type, m.name, tags)
-            inv.models.append(item)
+            if let item = try await tagged("sagemaker.model", m.name, m.arn, m.creationTime) { inv.models.append(item) }
         }
         // A config or model that an owned endpoint (or owned config) uses is not an orphan, whatever its ledger says.
         let usedConfigs = Set(inv.endpoints.filter { $0.orphan == nil }.compactMap(\.config))

@@ -42,22 +42,12 @@ public struct SchedulerClient: Sendable {
         /// `at(yyyy-mm-ddThh:mm:ss)`, read in UTC (``SchedulerClient`` sends `ScheduleExpressionTimezone: UTC`).
         public var expression: String { "at(\(Self.format(at)))" }
 
-        static func format(_ d: Date) -> String {
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.timeZone = TimeZone(identifier: "UTC")
-            f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-            return f.string(from: d)
-        }
+        static func format(_ d: Date) -> String { SchedulerClient.utcFormatter("yyyy-MM-dd'T'HH:mm:ss").string(from: d) }
 
         /// The date of an `at(…)` expression in UTC, or nil for another kind of expression.
         public static func date(ofExpression e: String) -> Date? {
             guard e.hasPrefix("at("), e.hasSuffix(")") else { return nil }
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.timeZone = TimeZone(identifier: "UTC")
-            f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-            return f.date(from: String(e.dropFirst(3).dropLast()))
+            return SchedulerClient.utcFormatter("yyyy-MM-dd'T'HH:mm:ss").date(from: String(e.dropFirst(3).dropLast()))
         }
 
         var body: [String: any Sendable] {
@@ -84,6 +74,15 @@ public struct SchedulerClient: Sendable {
         public var actionAfterCompletion: String?
         /// The date of an `at(…)` expression (nil for `rate`/`cron`).
         public var at: Date? { OneTimeSchedule.date(ofExpression: expression) }
+    }
+
+    /// A POSIX date formatter in UTC with `format` (schedule expressions, and the times sous prints for them).
+    public static func utcFormatter(_ format: String) -> DateFormatter {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = format
+        return f
     }
 
     static func path(_ name: String) -> String { "/schedules/" + AWSURIEncoding.encode(name, keepSlash: false) }

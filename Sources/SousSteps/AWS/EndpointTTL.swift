@@ -49,13 +49,7 @@ public enum EndpointTTL {
     }
 
     /// `2026-12-05 14:00:00 UTC`.
-    public static func format(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
-        return f.string(from: d)
-    }
+    public static func format(_ d: Date) -> String { SchedulerClient.utcFormatter("yyyy-MM-dd HH:mm:ss 'UTC'").string(from: d) }
 
     /// The schedule of endpoint `endpoint` (64 characters at most, `[0-9a-zA-Z-_.]`).
     public static func scheduleName(endpoint: String) -> String {
