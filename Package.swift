@@ -30,7 +30,8 @@ let package = Package(
             name: "CSousYAML", path: "Sources/CSousYAML", pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
 
-        // Leaves.
+        // Leaves. SousBasics: JSON/XML text, stat and folder walk, write loop (imported by any module).
+        .target(name: "SousBasics", swiftSettings: strict),
         .target(name: "SousYAML", dependencies: ["CSousYAML"], swiftSettings: strict),
         // Our own C: the 16-lane MD5 kernel (AVX-512 intrinsics, chosen at run time), which Swift cannot express.
         .target(name: "CSousMD5", path: "Sources/CSousMD5", cSettings: [.unsafeFlags(["-O2"])]),
@@ -48,30 +49,35 @@ let package = Package(
             ]),
 
         // Clients and engine.
-        .target(name: "SousRecipe", dependencies: ["SousYAML"], swiftSettings: strict),
-        .target(name: "SousEngine", dependencies: ["SousRecipe", "SousCrypto"], swiftSettings: strict),
-        .target(name: "SousAWS", dependencies: ["SousHTTP", "SousCrypto"], swiftSettings: strict),
-        .target(name: "SousHub", dependencies: ["SousHTTP", "SousCrypto"], swiftSettings: strict),
+        .target(name: "SousRecipe", dependencies: ["SousYAML", "SousBasics"], swiftSettings: strict),
+        .target(name: "SousEngine", dependencies: ["SousRecipe", "SousCrypto", "SousBasics"], swiftSettings: strict),
+        .target(name: "SousAWS", dependencies: ["SousHTTP", "SousCrypto", "SousBasics"], swiftSettings: strict),
+        .target(name: "SousHub", dependencies: ["SousHTTP", "SousCrypto", "SousBasics"], swiftSettings: strict),
 
         // The local cloud: S3 + SageMaker + SageMaker Runtime on loopback, endpoints served by SousLLM.
         .target(
             name: "SousLocalCloud",
             dependencies: [
-                "SousAWS", "SousLLM", "SousHub", "SousHTTP", "SousCrypto",
+                "SousAWS", "SousLLM", "SousHub", "SousHTTP", "SousCrypto", "SousBasics",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strict),
 
+        // Benchmarks: the measurements `sous bench` runs for scripts/bench-*.sh, and their synthetic inputs.
+        .target(name: "SousBench", dependencies: ["SousAWS", "SousStreaming", "SousLLM"], swiftSettings: strict),
+
         // Step kinds and commands.
         .target(
             name: "SousSteps",
-            dependencies: ["SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousStreaming", "SousCrypto", "SousHTTP"],
+            dependencies: [
+                "SousEngine", "SousRecipe", "SousAWS", "SousHub", "SousStreaming", "SousCrypto", "SousHTTP", "SousBasics",
+            ],
             swiftSettings: strict),
         .target(
             name: "SousCLI",
             dependencies: [
                 "SousSteps", "SousEngine", "SousRecipe", "SousYAML", "SousAWS", "SousHub", "SousHTTP", "SousCrypto",
-                "SousStreaming", "SousLLM", "SousLocalCloud",
+                "SousStreaming", "SousLLM", "SousLocalCloud", "SousBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -80,6 +86,7 @@ let package = Package(
         // Tests.
         .target(
             name: "SousTestSupport", dependencies: ["SousStreaming"], path: "Tests/SousTestSupport", swiftSettings: strict),
+        .testTarget(name: "SousBasicsTests", dependencies: ["SousBasics"], swiftSettings: strict),
         .testTarget(name: "SousYAMLTests", dependencies: ["SousYAML"], swiftSettings: strict),
         .testTarget(name: "SousCryptoTests", dependencies: ["SousCrypto", "SousTestSupport"], swiftSettings: strict),
         .testTarget(name: "SousHTTPTests", dependencies: ["SousHTTP", "SousTestSupport"], swiftSettings: strict),
@@ -90,9 +97,12 @@ let package = Package(
         .testTarget(name: "SousEngineTests", dependencies: ["SousEngine", "SousTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SousAWSTests", dependencies: ["SousAWS", "SousStreaming", "SousTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SousBenchTests", dependencies: ["SousBench", "SousAWS", "SousStreaming", "SousTestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "SousHubTests", dependencies: ["SousHub", "SousTestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousLLM", "SousAWS", "SousTestSupport"],
+            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousLLM", "SousAWS", "SousBasics", "SousTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "SousCLITests", dependencies: ["SousCLI", "SousSteps", "SousStreaming", "SousTestSupport"],

@@ -79,7 +79,7 @@ for shape in $BENCH_SHAPES; do
       # sample the same stretch of (shared, noisy) machine time.
       pre=0; dec=0; gbs=0; peer=0
       for _ in $(seq "$REPS"); do
-        json=$("$SOUS" generate --model "$dir" --bench --threads "$t" --bench-prompt-tokens 128 --bench-tokens 256 --bench-repeats 1 --json)
+        json=$("$SOUS" bench llm --model "$dir" --threads "$t" --prompt-tokens 128 --tokens 256 --repeats 1 --json)
         read -r p d g < <(echo "$json" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print(r["prefillTokensPerSecond"], r["decodeTokensPerSecond"], r["weightBandwidthGBs"])')
         pre=$(max "$pre" "$p"); gbs=$(max "$gbs" "$g"); dec=$(max "$dec" "$d")
         if [[ -n "$PEER" ]]; then peer=$(max "$peer" "$(peer_once "$bin" "$tok" "$t" 256)"); fi

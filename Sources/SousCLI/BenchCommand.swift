@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import SousAWS
-import SousLLM
+import SousBench
 import SousSteps
 import SousStreaming
 
@@ -9,7 +9,47 @@ import SousStreaming
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks (for scripts/bench-*.sh).", shouldDisplay: false,
-        subcommands: [BenchStreamCommand.self])
+        subcommands: [BenchStreamCommand.self, BenchLLMCommand.self])
+}
+
+/// `sous bench llm`: prefill and decode speed of a local model (scripts/bench-llm.sh compares it with llama2.c).
+struct BenchLLMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llm", abstract: "Measure prefill and decode tokens/s of a local model (best of --repeats).")
+
+    @Option(help: "Model directory holding config.json, tokenizer.json and *.safetensors.")
+    var model: String
+
+    @Option(help: "Matmul threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .customLong("prompt-tokens"), help: "Prompt length prefilled in one pass.")
+    var promptTokens: Int = 128
+
+    @Option(help: "Tokens decoded one by one from BOS.")
+    var tokens: Int = 256
+
+    @Option(help: "Runs; the best is reported.")
+    var repeats: Int = 3
+
+    @Flag(help: "Print the result as one JSON object.")
+    var json = false
+
+    func run() throws {
+        let r = try runLLMBenchmark(
+            directory: model, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            promptTokens: promptTokens, decodeTokens: tokens, repeats: repeats)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(r), as: UTF8.self))
+        } else {
+            print(
+                String(
+                    format: "%@ %@ threads=%d prefill %.1f tok/s decode %.1f tok/s (%.1f GB/s of weights)", r.model, r.dtype,
+                    r.threads, r.prefillTokensPerSecond, r.decodeTokensPerSecond, r.weightBandwidthGBs))
+        }
+    }
 }
 
 /// `sous bench stream`: decodes an event-stream file of PayloadParts with the same code `sous invoke`
@@ -28,7 +68,7 @@ struct BenchStreamCommand: AsyncParsableCommand {
     var file: [String] = []
 
     @Option(help: ArgumentHelp("Container format of the payload.", valueName: "tgi|lmi|jsonlines|raw|auto"))
-    var format: String = "auto"
+    var format: StreamFormat = .auto
 
     @Flag(help: "Generate the benchmark files first (into --dir).")
     var generate = false
@@ -47,9 +87,7 @@ struct BenchStreamCommand: AsyncParsableCommand {
 
     func run() async throws {
         var targets: [(path: String, format: StreamFormat)] = []
-        guard let given = StreamFormat(rawValue: format) else {
-            throw ValidationError("unknown format \(format); use tgi, lmi, jsonlines, raw or auto")
-        }
+        let given = format
         if generate || generateOnly {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for f in [StreamFormat.tgi, .lmi] {

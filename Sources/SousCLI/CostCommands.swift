@@ -173,7 +173,7 @@ enum WorkspaceEndpoints {
         if !local.isEmpty {
             let control = LocalCloudControl(workspace: URL(fileURLWithPath: workspaceRoot))
             let running = await control.runningServer()
-            let listed = running == nil ? nil : await control.get(running!, "/_sous/status")
+            let listed = running == nil ? nil : try? await control.get(running!, "/_sous/status")
             let statuses = Dictionary(
                 ((listed?["endpoints"] as? [[String: Any]]) ?? []).compactMap { e in (e["name"] as? String).map { ($0, e["status"] as? String ?? "?") } },
                 uniquingKeysWith: { a, _ in a })

@@ -19,8 +19,8 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "The prompt (the user message when --template is given).")
     var prompt: String = ""
 
-    @Option(help: "Chat template: \(PromptTemplate.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var template: String?
+    @Option(help: "Chat template to wrap the prompt in.")
+    var template: PromptTemplate?
 
     @Option(help: "System message (with --template).")
     var system: String?
@@ -52,42 +52,10 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per token and a summary object.")
     var json = false
 
-    @Flag(help: .hidden)
-    var bench = false
-
-    @Option(name: .customLong("bench-prompt-tokens"), help: .hidden)
-    var benchPromptTokens: Int = 128
-
-    @Option(name: .customLong("bench-tokens"), help: .hidden)
-    var benchTokens: Int = 256
-
-    @Option(name: .customLong("bench-repeats"), help: .hidden)
-    var benchRepeats: Int = 3
-
     func run() async throws {
-        if bench {
-            let r = try runLLMBenchmark(
-                directory: model, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                promptTokens: benchPromptTokens, decodeTokens: benchTokens, repeats: benchRepeats)
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(r), as: UTF8.self))
-            } else {
-                print(
-                    String(
-                        format: "%@ %@ threads=%d prefill %.1f tok/s decode %.1f tok/s (%.1f GB/s of weights)", r.model, r.dtype,
-                        r.threads, r.prefillTokensPerSecond, r.decodeTokensPerSecond, r.weightBandwidthGBs))
-            }
-            return
-        }
         var renderedPrompt = prompt
         var stops = stop
-        if let template {
-            guard let t = PromptTemplate(rawValue: template) else {
-                throw ValidationError(
-                    "unknown template \(template); use one of \(PromptTemplate.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
+        if let t = template {
             var messages: [ChatMessage] = []
             if let system { messages.append(.system(system)) }
             messages.append(.user(prompt))

@@ -11,8 +11,8 @@ struct EndpointOptions: ParsableArguments {
     @Argument(help: "The SageMaker endpoint name.")
     var endpoint: String
 
-    @Option(help: "Prompt format: \(PromptTemplate.allCases.map(\.rawValue).joined(separator: ", ")) (raw sends the text as is).")
-    var template: String = PromptTemplate.llama2Chat.rawValue
+    @Option(help: "Prompt format (raw sends the text as is).")
+    var template: PromptTemplate = .llama2Chat
 
     @Option(help: "System prompt.")
     var system: String?
@@ -21,7 +21,7 @@ struct EndpointOptions: ParsableArguments {
     var container: String = "auto"
 
     @Option(help: ArgumentHelp("The container's output format.", valueName: "auto|tgi|lmi|jsonlines|raw"))
-    var format: String = "auto"
+    var format: StreamFormat = .auto
 
     @Option(name: .customLong("max-new-tokens"), help: "Maximum tokens to generate.")
     var maxNewTokens: Int = 512
@@ -68,8 +68,8 @@ struct EndpointOptions: ParsableArguments {
     /// The checked settings; prints the problem and exits 2 when one is invalid.
     func settings() throws -> InvocationSettings {
         do {
-            let t = try InvocationPayload.template(template)
-            let f = try InvocationPayload.format(format)
+            let t = template
+            let f = format
             let dialect = try InvocationPayload.dialect(container: container)
             var p = GenerationParameters(
                 maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, topK: topK,

@@ -34,7 +34,7 @@ struct RunCommand: AsyncParsableCommand {
         let registry = BuiltinSteps.registry()
         let (recipe, params) = try await self.recipe.load(registry: registry)
         let engine = Engine(registry: registry, workspaceRoot: self.recipe.workspaceRoot, reporter: output.reporter)
-        engine.services.set(ttl.override)
+        engine.services[EndpointTTLSettings.self].set(ttl.override)
         if preflightOnly { return try await runPreflight(recipe, params: params, engine: engine) }
         var options = RunOptions()
         selection.apply(to: &options)

@@ -71,28 +71,29 @@ public func md5OfFile(atPath path: String, offset: UInt64 = 0, length: UInt64? =
     return hasher.finalize()
 }
 
-/// CRC-32 (IEEE 802.3, as used by the AWS event stream and gzip).
+/// CRC-32 (IEEE 802.3, as used by the AWS event stream and gzip), slicing-by-16 (see CRC.swift).
 public struct CRC32: Sendable {
-    private static let table: [UInt32] = (0..<256).map { i -> UInt32 in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
     public private(set) var value: UInt32 = 0
 
     public init() {}
 
-    /// Continues the checksum over `bytes`.
-    public mutating func update(_ bytes: some Sequence<UInt8>) {
-        var c = ~value
-        for b in bytes { c = Self.table[Int((c ^ UInt32(b)) & 0xff)] ^ (c >> 8) }
-        value = ~c
+    /// Continues the checksum over raw memory.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) { value = crc32Update(crc32Tables, value, bytes) }
+
+    /// Continues the checksum over bytes (`[UInt8]`, `Data`, slices).
+    public mutating func update(_ data: some DataProtocol) {
+        for region in data.regions { region.withUnsafeBytes { update($0) } }
     }
 
     /// CRC-32 of `bytes` in one call.
-    public static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
+    public static func checksum(_ bytes: some DataProtocol) -> UInt32 {
         var c = CRC32()
         c.update(bytes)
         return c.value
+    }
+
+    /// CRC-32 of raw memory, continuing from `crc` (0 to start).
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        crc32Update(crc32Tables, crc, bytes)
     }
 }

@@ -16,12 +16,13 @@ extension Engine {
         defer { lock.release() }
         let ledger = try ResourceLedger(path: layout.ledgerPath)
         let secrets = SecretStore(recipe: recipe, environment: options.environment)
+        let key = try layout.hashingKey(create: false)
         let entries = ledger.live.filter { $0.type == type }
         for entry in entries {
             let ctx = StepContext(
                 stepID: entry.step, kind: entry.kind, inputs: ValueMap(), layout: layout, runID: Self.makeRunID(), recipeName: recipe.name,
                 environment: options.environment, assumeYes: options.assumeYes, services: services, ledger: ledger,
-                reporter: reporter, redactor: secrets.redactor)
+                reporter: reporter, redactor: secrets.redactor, key: key)
             try await body(entry, ctx)
         }
         return entries.count

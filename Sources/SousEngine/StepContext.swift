@@ -7,8 +7,9 @@ import SousCrypto
 public final class StepContext: Sendable {
     public let stepID: String
     public let kind: String
-    /// Resolved inputs (secrets in clear: never print or store them), with schema defaults filled in.
-    public let inputs: ValueMap
+    /// Resolved inputs (secrets in clear), with schema defaults filled in: what the kind's ``StepKind/Inputs``
+    /// are decoded from.
+    let inputs: ValueMap
     public let layout: WorkspaceLayout
     public let runID: String
     public let recipeName: String
@@ -16,11 +17,13 @@ public final class StepContext: Sendable {
     public let environment: [String: String]
     /// Answers confirmations automatically (`--yes`).
     public let assumeYes: Bool
-    /// Shared objects the CLI provides to step kinds (clients, configuration).
+    /// Objects step kinds share for the whole run (``ServiceKey``).
     public let services: Services
     let ledger: ResourceLedger
     let reporter: any RunReporter
     let redactor: Redactor
+    /// The workspace's secret-hashing key (``WorkspaceLayout/hashingKey(create:)``).
+    let key: [UInt8]
     /// Environment variables holding the values of the expressions in a shell-command input
     /// (``InputRole/shellCommand``): the command text refers to them instead of holding the values.
     public let commandEnvironment: [String: String]
@@ -30,8 +33,9 @@ public final class StepContext: Sendable {
     init(
         stepID: String, kind: String, inputs: ValueMap, layout: WorkspaceLayout, runID: String, recipeName: String,
         environment: [String: String], assumeYes: Bool, services: Services, ledger: ResourceLedger,
-        reporter: any RunReporter, redactor: Redactor, commandEnvironment: [String: String] = [:]
+        reporter: any RunReporter, redactor: Redactor, key: [UInt8], commandEnvironment: [String: String] = [:]
     ) {
+        self.key = key
         self.commandEnvironment = commandEnvironment
         self.stepID = stepID
         self.kind = kind
@@ -46,30 +50,6 @@ public final class StepContext: Sendable {
         self.reporter = reporter
         self.redactor = redactor
     }
-
-    // MARK: inputs
-
-    public func string(_ name: String) throws -> String {
-        guard let v = inputs[name] else { throw StepError("input '\(name)' is missing") }
-        switch v {
-        case .string(let s): return s
-        case .null: throw StepError("input '\(name)' is missing")
-        default: return v.interpolationText
-        }
-    }
-    public func optionalString(_ name: String) -> String? {
-        guard let v = inputs[name], v != .null else { return nil }
-        return v.stringValue ?? v.interpolationText
-    }
-    public func int(_ name: String) throws -> Int {
-        guard let i = inputs[name]?.intValue else { throw StepError("input '\(name)' must be an int") }
-        return i
-    }
-    public func optionalInt(_ name: String) -> Int? { inputs[name]?.intValue }
-    public func double(_ name: String) -> Double? { inputs[name]?.doubleValue }
-    public func bool(_ name: String) -> Bool { inputs[name]?.boolValue ?? false }
-    public func list(_ name: String) -> [Value] { inputs[name]?.listValue ?? [] }
-    public func map(_ name: String) -> ValueMap { inputs[name]?.mapValue ?? ValueMap() }
 
     // MARK: output
 
@@ -102,6 +82,10 @@ public final class StepContext: Sendable {
     /// Text with every secret replaced by `***`.
     public func redact(_ text: String) -> String { redactor.redact(text) }
 
+    /// A keyed hash (HMAC-SHA-256 under the workspace's key, hex) of `text`: it changes with the text but
+    /// reveals nothing about a secret in it.
+    public func keyedDigest(_ text: String) -> String { Digest.hmacSHA256(key: key, data: Data(text.utf8)).hexString }
+
     /// Resolves a path this step writes; it must stay inside the recipe's work folder
     /// (``WorkspaceLayout/confinedPath(_:)``).
     public func confinedPath(_ path: String) throws -> String { try layout.confinedPath(path) }
@@ -119,11 +103,10 @@ public final class StepContext: Sendable {
     /// resource is adopted instead of created twice.
     /// - Returns: the resource's attributes and whether it was adopted.
     public func createResource(
-        type: String, name: String, request: Value,
+        type: String, name: String, request: ResourceRequest,
         find: () async throws -> ValueMap?,
         create: () async throws -> ValueMap
     ) async throws -> (attributes: ValueMap, adopted: Bool) {
-        let requestHash = Digest.sha256(Data(request.jsonString(sorted: true).utf8)).hexString
         if let open = ledger.openIntent(step: stepID, type: type), open.name == name {
             if let found = try await find() {
                 var e = open
@@ -137,7 +120,7 @@ public final class StepContext: Sendable {
         }
         let id = "\(runID)-\(stepID)-\(type)-\(Digest.sha256(Data(name.utf8)).hexString.prefix(8))"
         var entry = LedgerEntry(
-            id: id, step: stepID, kind: kind, type: type, name: name, requestHash: requestHash, state: .intent,
+            id: id, step: stepID, kind: kind, type: type, name: name, requestHash: request.hash, state: .intent,
             attributes: ValueMap(), runID: runID, at: Date())
         try ledger.append(entry)
         let attrs = try await create()
@@ -165,18 +148,42 @@ public final class StepContext: Sendable {
         try ledger.append(e)
     }
 
-    /// Live ledger resources (any step) of `type` named `name`.
+    /// The live ledger resources of `type`, whichever step created them.
     public func liveResources(type: String) -> [LedgerEntry] { ledger.live.filter { $0.type == type } }
 }
 
-/// A bag of shared objects the CLI hands to step kinds, keyed by type.
-public final class Services: Sendable {
-    private let items: Mutex<[ObjectIdentifier: any Sendable]> = Mutex([:])
-    public init() {}
-    public func set<T: Sendable>(_ value: T, as type: T.Type = T.self) {
-        items.withLock { $0[ObjectIdentifier(type)] = value }
+/// What a create call asks for: its hash, computed once, is what the ledger records, so a recorded resource
+/// made from the same request is recognised.
+public struct ResourceRequest: Sendable {
+    public let value: Value
+    /// SHA-256 of the request's canonical JSON (keys sorted).
+    public let hash: String
+
+    public init(_ value: Value) {
+        self.value = value
+        hash = Digest.sha256(Data(value.jsonString(sorted: true).utf8)).hexString
     }
-    public func get<T: Sendable>(_ type: T.Type) -> T? {
-        items.withLock { $0[ObjectIdentifier(type)] as? T }
+}
+
+/// A service step kinds share for a run (a client cache), named by a type: `services[AWSClients.self]` gives
+/// the one value of that key, made by ``makeValue()`` on first use.
+public protocol ServiceKey {
+    associatedtype Value: Sendable
+    static func makeValue() -> Value
+}
+
+/// The services of a run, one per ``ServiceKey``.
+public final class Services: Sendable {
+    private let items = Mutex<[ObjectIdentifier: any Sendable]>([:])
+    public init() {}
+
+    /// The value of `key`, made on first use (once, even when steps ask at the same time).
+    public subscript<Key: ServiceKey>(key: Key.Type) -> Key.Value {
+        items.withLock { items in
+            if let made = items[ObjectIdentifier(key)] as? Key.Value { return made }
+            let made = Key.makeValue()
+            items[ObjectIdentifier(key)] = made
+            return made
+        }
     }
 }

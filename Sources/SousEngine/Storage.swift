@@ -1,4 +1,5 @@
 public import Foundation
+import SousBasics
 
 /// Errors about the workspace's files (state, lock, ledger, records).
 public struct WorkspaceError: Error, Sendable, CustomStringConvertible {
@@ -128,9 +129,13 @@ public struct WorkspaceLayout: Sendable {
         return out
     }
 
-    /// The secret-hashing key, created on first use (0600).
-    public func hashingKey() throws -> [UInt8] {
+    /// The secret-hashing key (32 random bytes in `keyPath`, 0600): the one way the engine reads it. With
+    /// `create`, it is made when missing (or damaged); without (`sous plan`, which writes nothing), a missing
+    /// key reads as empty, so nothing fingerprinted with it matches a recorded fingerprint.
+    /// - Throws: ``WorkspaceError`` when a new key cannot be written.
+    public func hashingKey(create: Bool) throws -> [UInt8] {
         if let d = FileManager.default.contents(atPath: keyPath), d.count == 32 { return Array(d) }
+        guard create else { return [] }
         var bytes = [UInt8](repeating: 0, count: 32)
         var g = SystemRandomNumberGenerator()
         for i in 0..<32 { bytes[i] = UInt8.random(in: 0...255, using: &g) }
@@ -158,12 +163,8 @@ public struct FileSignature: Codable, Sendable, Equatable {
 
     /// Stat-only signature of `path` (a folder is walked, file contents are not read).
     public static func capture(_ path: String) -> FileSignature? {
-        var st = Foundation.stat()
-        guard lstat(path, &st) == 0 || statPath(path, &st) == 0 else { return nil }
-        if (st.st_mode & S_IFMT) == S_IFLNK {
-            guard statPath(path, &st) == 0 else { return nil }
-        }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
+        guard let st = FileStatus(path) else { return nil }
+        if st.isDirectory {
             // FNV-1a over (path, size, mtime) of every file: a folder's stat signature.
             var total: UInt64 = 0
             var count = 0
@@ -174,61 +175,21 @@ public struct FileSignature: Codable, Sendable, Equatable {
                     h = h &* 0x100_0000_01b3
                 }
             }
-            for (rel, fst) in walk(path) {
-                total += UInt64(fst.st_size)
+            for (rel, fst) in FileTree.regularFiles(under: path) {
+                total += fst.size
                 count += 1
                 var r = rel
                 r.withUTF8 { mix(UnsafeRawBufferPointer($0)) }
-                var fields = (Int64(fst.st_size), mtimeNs(fst))
+                var fields = (Int64(fst.size), fst.modifiedNs)
                 withUnsafeBytes(of: &fields) { mix($0) }
             }
             return FileSignature(size: total, mtimeNs: Int64(h & 0x7fff_ffff_ffff_ffff), isDirectory: true, fileCount: count, sha256: nil)
         }
-        return FileSignature(size: UInt64(st.st_size), mtimeNs: mtimeNs(st), isDirectory: false, fileCount: nil, sha256: nil)
+        return FileSignature(size: st.size, mtimeNs: st.modifiedNs, isDirectory: false, fileCount: nil, sha256: nil)
     }
 
     /// Whether stat data (not content) is unchanged.
     public func sameStat(as other: FileSignature) -> Bool {
         size == other.size && mtimeNs == other.mtimeNs && isDirectory == other.isDirectory && fileCount == other.fileCount
     }
-
-    static func mtimeNs(_ st: Foundation.stat) -> Int64 {
-        Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-    }
-
-    /// Regular files under `root` (following symlinks), sorted by relative path.
-    ///
-    /// Uses `opendir`/`readdir`/`fstatat` directly: FileManager's listing is several times slower
-    /// on Linux, and cached reruns over thousands of files spend their time here.
-    public static func walk(_ root: String) -> [(String, Foundation.stat)] {
-        var out: [(String, Foundation.stat)] = []
-        func visit(_ dir: String, _ rel: String, depth: Int) {
-            guard depth < 64, let d = opendir(dir) else { return }
-            defer { closedir(d) }
-            let dfd = dirfd(d)
-            var names: [String] = []
-            while let e = readdir(d) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
-                    String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-                }
-                if name == "." || name == ".." { continue }
-                names.append(name)
-            }
-            for name in names.sorted() {
-                var st = Foundation.stat()
-                guard fstatat(dfd, name, &st, 0) == 0 else { continue }
-                let r = rel.isEmpty ? name : rel + "/" + name
-                if (st.st_mode & S_IFMT) == S_IFDIR {
-                    visit(dir + "/" + name, r, depth: depth + 1)
-                } else if (st.st_mode & S_IFMT) == S_IFREG {
-                    out.append((r, st))
-                }
-            }
-        }
-        visit(root, "", depth: 0)
-        return out
-    }
 }
-
-/// `stat(2)` under a name no type shadows.
-public func statPath(_ path: String, _ st: inout stat) -> Int32 { stat(path, &st) }

@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import HTTPTypes
 import SousAWS
 import SousHub
@@ -269,5 +270,5 @@ struct EndpointLoader: Sendable {
 
 /// The size of the file at `url`, following symlinks (Hub cache snapshots and mounted S3 objects are links).
 func fileSize(_ url: URL) -> UInt64 {
-    FileStat(url.path)?.size ?? 0
+    FileStatus(url.path)?.size ?? 0
 }

@@ -47,13 +47,9 @@ actor SchedulerService {
         for r in schedules.values { arm(r) }
     }
 
-    func handle(_ wire: WireRequest, body: [UInt8]) async throws -> Response {
-        let parts = wire.rawPath.split(separator: "/").map { String($0).removingPercentEncoding ?? String($0) }
-        guard parts.count == 2, parts[0] == "schedules" else {
-            throw ServiceError(.notFound, "UnknownOperationException", "The sous local cloud's scheduler does not serve \(wire.method) \(wire.rawPath).")
-        }
-        let name = parts[1]
-        switch wire.method {
+    /// One request on `/schedules/{name}`.
+    func handle(_ method: String, name: String, body: [UInt8]) async throws -> Response {
+        switch method {
         case "POST":
             guard schedules[name] == nil else { throw ServiceError(.conflict, "ConflictException", "Schedule \(name) already exists.") }
             let r = try record(name, JSONInput(body), created: Date())
@@ -80,7 +76,7 @@ actor SchedulerService {
             remove(name)
             return Reply.json(.ok, [String: Any](), contentType: "application/json")
         default:
-            throw ServiceError(.methodNotAllowed, "UnknownOperationException", "\(wire.method) \(wire.rawPath) is not a scheduler operation.")
+            throw ServiceError(.methodNotAllowed, "UnknownOperationException", "\(method) /schedules/\(name) is not a scheduler operation.")
         }
     }
 

@@ -449,7 +449,7 @@ public struct RecipeLoader: Sendable {
                 sink.error("\(label): input '\(e.key)' must be \(spec.type.article), found a map", at: e.value.mark)
             }
             switch spec.role {
-            case .value: break
+            case .value, .readPaths: break
             case .outputPath:
                 for p in PathConfinement.problems(e.value) { sink.error("\(label): input '\(e.key)': \(p.message)", at: p.mark) }
             case .shellCommand:

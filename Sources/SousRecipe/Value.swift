@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 
 /// A typed value: what params, step inputs and step outputs hold.
 public indirect enum Value: Sendable, Hashable {
@@ -72,7 +73,7 @@ public indirect enum Value: Sendable, Hashable {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .number(let d): out += d.isFinite ? String(d) : "null"
-        case .string(let s): Value.escapeJSON(s, into: &out)
+        case .string(let s): JSONText.appendQuoted(s, to: &out)
         case .list(let items):
             if items.isEmpty { out += "[]"; return }
             out += "["
@@ -92,32 +93,13 @@ public indirect enum Value: Sendable, Hashable {
             for (i, e) in entries.enumerated() {
                 if i > 0 { out += "," }
                 if pretty { out += "\n" + inner }
-                Value.escapeJSON(e.key, into: &out)
+                JSONText.appendQuoted(e.key, to: &out)
                 out += pretty ? ": " : ":"
                 e.value.writeJSON(into: &out, sorted: sorted, pretty: pretty, indent: inner)
             }
             if pretty { out += "\n" + indent }
             out += "}"
         }
-    }
-
-    /// Appends `s` as a JSON string literal.
-    public static func escapeJSON(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count)
-                    + String(u.value, radix: 16)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
     }
 }
 

@@ -305,20 +305,6 @@ struct EventStreamTests {
         }
     }
 
-    @Test("fast CRC32 equals SousCrypto's CRC32 for every length 0...600 and chained")
-    func fastCRC() {
-        var rng = SeededRandom(seed: 7)
-        let data = (0..<600).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        for n in 0...data.count {
-            let slice = Array(data[0..<n])
-            let fast = slice.withUnsafeBytes { eventStreamCRC32($0) }
-            #expect(fast == CRC32.checksum(slice), "length \(n)")
-        }
-        let a = data.withUnsafeBytes { eventStreamCRC32(UnsafeRawBufferPointer(rebasing: $0[0..<100])) }
-        let ab = data.withUnsafeBytes { eventStreamCRC32(UnsafeRawBufferPointer(rebasing: $0[100...]), continuing: a) }
-        #expect(ab == CRC32.checksum(data))
-    }
-
     @Test("AsyncSequence wrapper decodes chunked bodies and reports truncation")
     func asyncWrapper() async throws {
         let messages = (0..<5).map { EventStreamMessage.event(type: "PayloadPart", payload: Data("part \($0)".utf8)) }

@@ -40,6 +40,43 @@ struct InvokeBenchAndPayloadTests {
         #expect(try SousBinary.run(["--help"], cwd: dir).stdout.contains("bench") == false)
     }
 
+    @Test(
+        "sous bench llm measures the bundled model and prints JSON; generate has no benchmark flags",
+        .enabled(if: FileManager.default.fileExists(atPath: TestPaths.packageRoot.appendingPathComponent("recipes/models/stories260K/config.json").path)))
+    func benchLLM() throws {
+        let dir = try TestPaths.makeTemporaryDirectory("sous-bench-llm")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = TestPaths.packageRoot.appendingPathComponent("recipes/models/stories260K").path
+        let r = try SousBinary.run(
+            ["bench", "llm", "--model", model, "--threads", "1", "--prompt-tokens", "8", "--tokens", "16", "--repeats", "1", "--json"],
+            cwd: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(doc?["threads"] as? Int == 1)
+        #expect(doc?["decodeTokens"] as? Int == 16)
+        #expect((doc?["decodeTokensPerSecond"] as? Double ?? 0) > 0)
+        #expect((doc?["prefillTokensPerSecond"] as? Double ?? 0) > 0)
+        let old = try SousBinary.run(["generate", "--model", model, "--prompt", "x", "--bench"], cwd: dir)
+        #expect(old.status != 0 && old.stderr.contains("--bench"), "\(old.stderr)")
+    }
+
+    @Test("enum options are parsed by argument-parser: an unknown value is refused with the valid ones, before any call")
+    func enumOptions() throws {
+        let dir = try TestPaths.makeTemporaryDirectory("sous-enum-options")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [([String], String)] = [
+            (["invoke", "ep", "--prompt", "hi", "--template", "nope"], "'llama-2-chat', 'chatml', 'zephyr' or 'raw'"),
+            (["invoke", "ep", "--prompt", "hi", "--format", "xml"], "'tgi', 'lmi', 'jsonlines', 'raw' or 'auto'"),
+            (["generate", "--model", dir.path, "--prompt", "hi", "--template", "nope"], "'llama-2-chat'"),
+            (["bench", "stream", "--file", "x.es", "--format", "csv"], "'tgi'"),
+        ]
+        for (args, listed) in cases {
+            let r = try SousBinary.run(args, cwd: dir)
+            #expect(r.status == 64, "\(args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("is invalid for '--") && r.stderr.contains(listed), "\(args): \(r.stderr)")
+        }
+    }
+
     @Test("container hints pick the parameter dialect")
     func dialects() throws {
         #expect(try InvocationPayload.dialect(container: "auto") == .tgi)

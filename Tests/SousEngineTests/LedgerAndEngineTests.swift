@@ -13,33 +13,34 @@ struct FakeResourceKind: StepKind {
     /// Counts create calls (a class so the kind stays a copyable value).
     final class Counter: Sendable { let value = Mutex(0) }
     let counter = Counter()
-    let schema = StepKindSchema(
-        kind: "test.resource", version: 1, category: .create, summary: "a fake cloud resource",
-        inputs: [
-            InputSpec("base", .string, required: true, "base name"),
-            InputSpec("crash_after_create", .bool, default: false, "fail after creating"),
-        ],
-        outputs: [OutputSpec("name", .string, "the resource name")])
+    static let configuration = StepKindConfiguration(name: "test.resource", version: 1, category: .create, summary: "a fake cloud resource")
+    struct Inputs: StepInputs {
+        @Input("base name") var base: String
+        @Input(default: false, "fail after creating") var crashAfterCreate: Bool
+    }
+    struct Outputs: StepOutputs {
+        @Output("the resource name") var name: String
+    }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let base = try ctx.string("base")
-        let name = ctx.pendingName(type: "fake") ?? "\(base)-\(ctx.runID)"
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let name = ctx.pendingName(type: "fake") ?? "\(inputs.base)-\(ctx.runID)"
         let path = cloud + "/" + name
         let (attrs, _) = try await ctx.createResource(
-            type: "fake", name: name, request: .map(["base": .string(try ctx.string("base"))]),
+            type: "fake", name: name, request: ResourceRequest(.map(["base": .string(inputs.base)])),
             find: { FileManager.default.fileExists(atPath: path) ? ["name": .string(name)] : nil },
             create: {
                 counter.value.withLock { $0 += 1 }
                 guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw StepError("cannot create") }
-                if ctx.bool("crash_after_create") { throw StepError("simulated crash") }
+                if inputs.crashAfterCreate { throw StepError("simulated crash") }
                 return ["name": .string(name)]
             })
-        return attrs
+        var outputs = Outputs()
+        outputs.name = attrs["name"]?.stringValue ?? ""
+        return outputs
     }
 
-    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
-        guard let n = outputs["name"]?.stringValue else { return .invalid("no name") }
-        return FileManager.default.fileExists(atPath: cloud + "/" + n) ? .valid : .invalid("resource \(n) no longer exists")
+    func validate(_ outputs: Outputs, inputs: Inputs, ctx: StepContext) async -> OutputCheck {
+        FileManager.default.fileExists(atPath: cloud + "/" + outputs.name) ? .valid : .invalid("resource \(outputs.name) no longer exists")
     }
 
     func destroy(_ resource: LedgerEntry, ctx: StepContext) async throws {
@@ -49,12 +50,13 @@ struct FakeResourceKind: StepKind {
 
 struct FakeTeardownKind: StepKind {
     let cloud: String
-    let schema = StepKindSchema(
-        kind: "test.teardown", version: 1, category: .teardown, summary: "deletes a fake resource",
-        inputs: [InputSpec("name", .string, required: true, "resource")], outputs: [])
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        try FileManager.default.removeItem(atPath: cloud + "/" + (try ctx.string("name")))
-        return [:]
+    static let configuration = StepKindConfiguration(name: "test.teardown", version: 1, category: .teardown, summary: "deletes a fake resource")
+    struct Inputs: StepInputs {
+        @Input("resource") var name: String
+    }
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> NoOutputs {
+        try FileManager.default.removeItem(atPath: cloud + "/" + inputs.name)
+        return NoOutputs()
     }
 }
 

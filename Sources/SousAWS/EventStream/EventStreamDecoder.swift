@@ -1,4 +1,5 @@
 public import Foundation
+import SousCrypto
 
 /// Incremental event-stream decoder: a pure state machine. Feed it bytes as they arrive (in any
 /// slicing), then call `nextMessage()` until it returns nil (= needs more bytes).
@@ -178,7 +179,7 @@ public struct EventStreamDecoder: Sendable {
         let total = Int(p.loadBE32(0))
         let headers = Int(p.loadBE32(4))
         let expected = p.loadBE32(8)
-        let computed = eventStreamCRC32(UnsafeRawBufferPointer(rebasing: p[0..<8]))
+        let computed = CRC32.checksum(UnsafeRawBufferPointer(rebasing: p[0..<8]))
         if computed != expected { return .failure(.preludeChecksumMismatch(expected: expected, computed: computed)) }
         if total < EventStreamLimits.overhead {
             return .failure(.invalidLength("total length \(total) is below the 16-byte minimum"))
@@ -202,7 +203,7 @@ public struct EventStreamDecoder: Sendable {
         let headersLength = Int(f.loadBE32(4))
         let preludeCRC = f.loadBE32(8)
         let expected = f.loadBE32(total - 4)
-        let computed = eventStreamCRC32(UnsafeRawBufferPointer(rebasing: f[8..<total - 4]), continuing: preludeCRC)
+        let computed = CRC32.checksum(UnsafeRawBufferPointer(rebasing: f[8..<total - 4]), continuing: preludeCRC)
         if computed != expected { return .failure(.messageChecksumMismatch(expected: expected, computed: computed)) }
         let headerBlock = UnsafeRawBufferPointer(rebasing: f[12..<12 + headersLength])
         let payloadPart: Bool
@@ -308,7 +309,8 @@ public struct EventStreamDecoder: Sendable {
         return problem
     }
 
-    /// Parses a header block into values (used by tests and by `EventStreamFrameView.message()`).
+    /// Validates a header block and parses it into values (a block that is already validated, as a decoded
+    /// frame's is, goes straight to `materializeHeaders`).
     static func parseHeaders(_ h: UnsafeRawBufferPointer) -> Result<[EventStreamHeader], EventStreamError> {
         if let e = validateHeaders(h) { return .failure(e) }
         return .success(materializeHeaders(h))

@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 import SousHTTP
 
@@ -51,7 +52,7 @@ extension S3Client {
     static func taggingXML(_ tags: [String: String]) -> Data {
         var xml = "<Tagging xmlns=\"\(xmlns)\"><TagSet>"
         for k in tags.keys.sorted() {
-            xml += "<Tag><Key>\(XMLEscape.text(k))</Key><Value>\(XMLEscape.text(tags[k] ?? ""))</Value></Tag>"
+            xml += "<Tag><Key>\(XMLText.escape(k))</Key><Value>\(XMLText.escape(tags[k] ?? ""))</Value></Tag>"
         }
         return Data((xml + "</TagSet></Tagging>").utf8)
     }

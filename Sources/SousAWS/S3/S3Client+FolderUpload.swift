@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 import Synchronization
 
@@ -25,8 +26,8 @@ extension S3Client {
         let root = URL(fileURLWithPath: folder).standardizedFileURL
         guard access(root.path, R_OK | X_OK) == 0 else { throw AWSConfigError("Cannot read the folder \(folder).") }
         var files: [(path: String, key: String, size: UInt64)] = []
-        for (rel, size) in FileStat.regularFiles(under: root.path) {
-            files.append((root.path + "/" + rel, prefix.isEmpty ? rel : prefix + "/" + rel, size))
+        for (rel, status) in FileTree.regularFiles(under: root.path) {
+            files.append((root.path + "/" + rel, prefix.isEmpty ? rel : prefix + "/" + rel, status.size))
         }
         // Large files first (they take longest), then small ones.
         files.sort { ($0.size >= options.multipartThreshold ? 0 : 1, $0.key) < ($1.size >= options.multipartThreshold ? 0 : 1, $1.key) }

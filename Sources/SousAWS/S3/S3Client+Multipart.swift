@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 public import SousHTTP
 
 extension S3Client {
@@ -34,7 +35,7 @@ extension S3Client {
     public func completeMultipartUpload(bucket: String, key: String, uploadId: String, parts: [S3Part]) async throws -> String {
         var xml = "<CompleteMultipartUpload xmlns=\"\(Self.xmlns)\">"
         for p in parts.sorted(by: { $0.number < $1.number }) {
-            xml += "<Part><ETag>\(XMLEscape.text(p.etag))</ETag><PartNumber>\(p.number)</PartNumber></Part>"
+            xml += "<Part><ETag>\(XMLText.escape(p.etag))</ETag><PartNumber>\(p.number)</PartNumber></Part>"
         }
         xml += "</CompleteMultipartUpload>"
         var r = request("CompleteMultipartUpload", "POST", bucket: bucket, key: key, query: [("uploadId", uploadId)])

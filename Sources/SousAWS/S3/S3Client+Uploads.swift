@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 import SousHTTP
 
@@ -11,7 +12,7 @@ extension S3Client {
     {
         // Follow symlinks (Hugging Face cache snapshots link into blobs/).
         let path = URL(fileURLWithPath: givenPath).resolvingSymlinksInPath().path
-        guard let st = FileStat(path) else {
+        guard let st = FileStatus(path) else {
             throw AWSConfigError("Cannot upload \(path): the file does not exist or cannot be read.")
         }
         let size = st.size

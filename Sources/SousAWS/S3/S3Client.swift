@@ -1,4 +1,5 @@
 public import Foundation
+import SousBasics
 public import SousHTTP
 import SousCrypto
 
@@ -166,7 +167,7 @@ public struct S3Client: Sendable {
             let batch = keys[start..<min(start + 1000, keys.count)]
             start += batch.count
             var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete xmlns=\"\(Self.xmlns)\">"
-            for k in batch { xml += "<Object><Key>\(XMLEscape.text(k))</Key></Object>" }
+            for k in batch { xml += "<Object><Key>\(XMLText.escape(k))</Key></Object>" }
             xml += "<Quiet>true</Quiet></Delete>"
             let body = Data(xml.utf8)
             var r = request("DeleteObjects", "POST", bucket: bucket, query: [("delete", "")])

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Activations and KV cache for one sequence; not shared between threads.
-final class InferenceState {
+package final class InferenceState {
     let model: LlamaModel
     let config: LlamaConfig
     let capacity: Int
@@ -28,7 +28,7 @@ final class InferenceState {
     let invFreq: [Float]
     private var allocations: [UnsafeMutablePointer<Float>] = []
 
-    init(model: LlamaModel, capacity requested: Int, chunk: Int = 32) throws {
+    package init(model: LlamaModel, capacity requested: Int, chunk: Int = 32) throws {
         self.model = model
         let c = model.config
         config = c
@@ -72,7 +72,7 @@ final class InferenceState {
 
     /// Runs `tokens` through the model at the next positions; returns the last token's logits when asked.
     @discardableResult
-    func forward(_ tokens: [Int], wantLogits: Bool) throws -> UnsafeMutablePointer<Float> {
+    package func forward(_ tokens: [Int], wantLogits: Bool) throws -> UnsafeMutablePointer<Float> {
         guard position + tokens.count <= capacity else {
             throw LLMError.contextOverflow(promptTokens: position + tokens.count, contextLength: capacity)
         }

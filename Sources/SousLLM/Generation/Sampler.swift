@@ -16,7 +16,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 }
 
 /// Picks the next token from logits.
-struct Sampler {
+package struct Sampler {
     let parameters: SamplingParameters
     var rng: SplitMix64
 
@@ -34,7 +34,7 @@ struct Sampler {
         }
     }
 
-    static func argmax(_ logits: UnsafePointer<Float>, _ n: Int) -> Int {
+    package static func argmax(_ logits: UnsafePointer<Float>, _ n: Int) -> Int {
         var best = 0
         var bestValue = logits[0]
         for i in 1..<n where logits[i] > bestValue {

@@ -139,7 +139,7 @@ public final class LlamaModel: Sendable {
     deinit { pool?.shutdown() }
 
     /// The BOS id to prepend when the tokenizer's post-processor does not add one.
-    var bosTokenID: Int? { config.bosTokenID ?? tokenizer.bosTokenID }
+    package var bosTokenID: Int? { config.bosTokenID ?? tokenizer.bosTokenID }
 
     /// Logits for the position after `tokens` (runs a fresh forward pass over all of them).
     public func logits(for tokens: [Int]) throws -> [Float] {

@@ -1,10 +1,11 @@
 public import Foundation
 import SousAWS
+import Synchronization
 public import SousEngine
 import SousRecipe
 
 /// `sous run --ttl DURATION --ttl-role ARN`: a time to live for every endpoint the run creates (it wins over the
-/// steps' `ttl`/`ttl_role` inputs). The CLI hands it to the steps through the engine's ``Services``.
+/// steps' `ttl`/`ttl_role` inputs).
 public struct EndpointTTLOverride: Sendable, Equatable {
     public var seconds: Double?
     public var role: String?
@@ -12,6 +13,15 @@ public struct EndpointTTLOverride: Sendable, Equatable {
         self.seconds = seconds
         self.role = role
     }
+}
+
+/// The run's ``EndpointTTLOverride``, a service of the run (``Services``): the CLI sets it
+/// (`engine.services[EndpointTTLSettings.self].set(…)`), the endpoint steps and the preflight read it.
+public final class EndpointTTLSettings: Sendable, ServiceKey {
+    private let value = Mutex<EndpointTTLOverride?>(nil)
+    public static func makeValue() -> EndpointTTLSettings { EndpointTTLSettings() }
+    public func set(_ v: EndpointTTLOverride?) { value.withLock { $0 = v } }
+    public var override: EndpointTTLOverride? { value.withLock { $0 } }
 }
 
 /// An endpoint's time to live: a one-time EventBridge Scheduler schedule (`at(…)`, target the SageMaker
@@ -55,39 +65,43 @@ public enum EndpointTTL {
     public static func scheduleName(endpoint: String) -> String {
         let base = "sous-ttl-" + endpoint
         if base.count <= 64 { return base }
-        let hash = String(AWSSteps.requestHash(.string(endpoint)).prefix(8))
+        let hash = String(ResourceRequest(.string(endpoint)).hash.prefix(8))
         return String(base.prefix(55)) + "-" + hash
     }
 
-    static let inputs: [InputSpec] = [
-        InputSpec(
-            "ttl", .string,
-            "time to live, e.g. 2h, 90m, 1d: a one-time EventBridge Scheduler schedule deletes the endpoint that long after this step ran, even if sous never runs again (`sous keep RECIPE 2h` moves it, the clean-up removes it); empty = none"),
-        InputSpec(
-            "ttl_role", .string,
-            "with ttl: the IAM role EventBridge Scheduler assumes to call sagemaker:DeleteEndpoint (trusts scheduler.amazonaws.com; default: $SOUS_SCHEDULER_ROLE)"),
-    ]
+    /// The time-to-live inputs of the endpoint steps (`sagemaker.deploy`, `sagemaker.endpoint`).
+    struct Inputs: StepInputs {
+        @Input(
+            "time to live, e.g. 2h, 90m, 1d: a one-time EventBridge Scheduler schedule deletes the endpoint that long after this step ran, even if sous never runs again (`sous keep RECIPE 2h` moves it, the clean-up removes it); empty = none"
+        ) var ttl: String?
+        @Input(
+            "with ttl: the IAM role EventBridge Scheduler assumes to call sagemaker:DeleteEndpoint (trusts scheduler.amazonaws.com; default: $SOUS_SCHEDULER_ROLE)"
+        ) var ttlRole: String?
+    }
+
+    /// The run's `--ttl`/`--ttl-role`, when given.
+    static func override(_ ctx: StepContext) -> EndpointTTLOverride? { ctx.services[EndpointTTLSettings.self].override }
 
     /// The step's time to live and schedule role (`--ttl`/`--ttl-role` first, then its inputs, then
     /// `SOUS_SCHEDULER_ROLE`); nil without a ttl.
     /// - Throws: ``StepError`` for a ttl that is not a duration, or a ttl without a role: before anything is created.
-    static func settings(_ ctx: StepContext) throws -> (seconds: Double, role: String)? {
-        let override = ctx.services.get(EndpointTTLOverride.self)
+    static func settings(_ ctx: StepContext, _ inputs: Inputs) throws -> (seconds: Double, role: String)? {
+        let override = override(ctx)
         let seconds: Double
         if let s = override?.seconds {
             seconds = s
-        } else if let text = ctx.optionalString("ttl"), !text.isEmpty {
+        } else if let text = inputs.ttl, !text.isEmpty {
             guard let s = parse(text) else { throw StepError("ttl '\(text)' is not a duration: write it like 2h, 90m, 1h30m or 1d") }
             seconds = s
         } else {
             return nil
         }
-        return (seconds, try role(ctx, given: override?.role))
+        return (seconds, try role(ctx, given: override?.role, stepRole: inputs.ttlRole))
     }
 
     /// The schedule role: `given`, else the step's `ttl_role`, else `SOUS_SCHEDULER_ROLE`.
-    static func role(_ ctx: StepContext, given: String?) throws -> String {
-        let candidates = [given, ctx.optionalString("ttl_role"), ctx.environment[roleVariable]]
+    static func role(_ ctx: StepContext, given: String?, stepRole: String?) throws -> String {
+        let candidates = [given, stepRole, ctx.environment[roleVariable]]
         guard let r = candidates.compactMap({ $0 }).first(where: { !$0.isEmpty }) else {
             throw StepError(
                 "a ttl needs a role for EventBridge Scheduler to delete the endpoint with: give the step input 'ttl_role' (or -p ttl_role=… in the notebook recipes, --ttl-role, or $\(roleVariable)), an IAM role that trusts scheduler.amazonaws.com and may call sagemaker:DeleteEndpoint (docs/steps-aws.md, \"Time to live\")")
@@ -127,7 +141,7 @@ public enum EndpointTTL {
             try ctx.updateResource(rec, attributes: attrs)
         } else {
             _ = try await ctx.createResource(
-                type: resourceType, name: s.name, request: .map(["endpoint": .string(endpoint)]),
+                type: resourceType, name: s.name, request: ResourceRequest(.map(["endpoint": .string(endpoint)])),
                 find: { try await AWSError.nilIfNotFound({ try await scheduler.get(s.name) }).map { _ in attrs } },
                 create: {
                     try await put(scheduler, s)
@@ -167,7 +181,7 @@ public enum EndpointTTL {
     /// - Returns: when it fires.
     public static func keep(_ ctx: StepContext, endpoint: LedgerEntry, seconds: Double, role: String?) async throws -> Date {
         let known = schedules(ctx, endpoint: endpoint.name).last?.attributes["role"]?.stringValue
-        let r = try Self.role(ctx, given: role ?? known)
+        let r = try Self.role(ctx, given: role ?? known, stepRole: nil)
         let client = try await AWSClientCache.shared(ctx).client(ctx, region: endpoint.attributes["region"]?.stringValue)
         return try await arm(ctx, client: client, endpoint: endpoint.name, seconds: seconds, role: r)
     }

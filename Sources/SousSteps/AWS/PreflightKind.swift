@@ -16,41 +16,43 @@ struct PreflightKind: StepKind {
     /// The checks, by the names `skip` takes.
     static let checks = ["credentials", "role", "bucket", "hub", "instance_type", "quota", "memory", "ttl_role"]
 
-    let schema = StepKindSchema(
-        kind: PreflightKind.name, version: 1, category: .effect,
-        summary: "Check before spending: credentials, role, bucket, Hub access, instance type and quota, GPU memory (put it before the first create).",
-        inputs: [
-            InputSpec("region", .string, "AWS region (default: the configured region)"),
-            InputSpec("role", .string, "the SageMaker execution role ARN to check (default: $SOUS_SAGEMAKER_ROLE)"),
-            InputSpec("bucket", .string, "the S3 bucket the run uses (empty: see default_bucket)"),
-            InputSpec("default_bucket", .bool, default: .bool(false), "with an empty bucket, check the SageMaker default bucket sagemaker-{region}-{account}"),
-            InputSpec("create_bucket", .bool, default: .bool(false), "a missing bucket is fine: the run creates it (s3.default-bucket does)"),
-            InputSpec("model_id", .string, "the Hub model the run downloads (org/name), or a local folder"),
-            InputSpec("revision", .string, default: .string("main"), "its branch, tag or commit"),
-            InputSpec("token", .string, "Hugging Face token (use ${{ secrets.hf_token }}; default HF_TOKEN)"),
-            InputSpec(
-                "dtype", .string, default: .string("auto"), allowed: ["auto", "float32", "float16", "bfloat16", "int8", "int4"],
-                "the dtype the container serves the weights in (auto: as stored, float32 served as float16)"),
-            InputSpec("instance_type", .string, "the endpoint's instance type, e.g. ml.g5.2xlarge"),
-            InputSpec("instance_count", .int, default: .int(1), "how many instances the endpoint starts"),
-            InputSpec("ttl", .string, "the endpoint's time to live, when it has one (the ttl_role is then checked)"),
-            InputSpec("ttl_role", .string, "the role EventBridge Scheduler assumes for the ttl (default: $SOUS_SCHEDULER_ROLE)"),
-            InputSpec("skip", .list, "checks to leave out: credentials, role, bucket, hub, instance_type, quota, memory, ttl_role"),
-        ],
-        outputs: [
-            OutputSpec("account", .string, "the AWS account the credentials belong to"),
-            OutputSpec("region", .string, "the region checked"),
-            OutputSpec("passed", .list, "the checks that passed"),
-            OutputSpec("unchecked", .list, "the checks that could not be made (each said why)"),
-        ])
+    static let configuration = StepKindConfiguration(
+        name: PreflightKind.name, version: 1, category: .effect,
+        summary: "Check before spending: credentials, role, bucket, Hub access, instance type and quota, GPU memory (put it before the first create).")
 
-    func planDetails(inputs: ValueMap) -> [String] {
-        let skipped = AWSSteps.strings(inputs["skip"])
+    struct Inputs: StepInputs {
+        @Input("AWS region (default: the configured region)") var region: String?
+        @Input("the SageMaker execution role ARN to check (default: $SOUS_SAGEMAKER_ROLE)") var role: String?
+        @Input("the S3 bucket the run uses (empty: see default_bucket)") var bucket: String?
+        @Input(default: false, "with an empty bucket, check the SageMaker default bucket sagemaker-{region}-{account}") var defaultBucket: Bool
+        @Input(default: false, "a missing bucket is fine: the run creates it (s3.default-bucket does)") var createBucket: Bool
+        @Input("the Hub model the run downloads (org/name), or a local folder") var modelId: String?
+        @Input(default: "main", "its branch, tag or commit") var revision: String
+        @Input("Hugging Face token (use ${{ secrets.hf_token }}; default HF_TOKEN)") var token: String?
+        @Input(
+            default: "auto", allowed: ["auto", "float32", "float16", "bfloat16", "int8", "int4"],
+            "the dtype the container serves the weights in (auto: as stored, float32 served as float16)") var dtype: String
+        @Input("the endpoint's instance type, e.g. ml.g5.2xlarge") var instanceType: String?
+        @Input(default: 1, "how many instances the endpoint starts") var instanceCount: Int
+        @Input("the endpoint's time to live, when it has one (the ttl_role is then checked)") var ttl: String?
+        @Input("the role EventBridge Scheduler assumes for the ttl (default: $SOUS_SCHEDULER_ROLE)") var ttlRole: String?
+        @Input("checks to leave out: credentials, role, bucket, hub, instance_type, quota, memory, ttl_role") var skip: [Value]?
+    }
+
+    struct Outputs: StepOutputs {
+        @Output("the AWS account the credentials belong to") var account: String
+        @Output("the region checked") var region: String
+        @Output("the checks that passed") var passed: [Value]
+        @Output("the checks that could not be made (each said why)") var unchecked: [Value]
+    }
+
+    func planDetails(_ inputs: Inputs) -> [String] {
+        let skipped = AWSSteps.strings(inputs.skip.map(Value.list))
         return ["checks " + Self.checks.filter { !skipped.contains($0) }.joined(separator: ", ")]
     }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        var p = Preflight(ctx: ctx)
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        var p = Preflight(ctx: ctx, inputs: inputs)
         await p.runAll()
         for line in p.report { ctx.write(line + "\n") }
         if !p.failures.isEmpty {
@@ -58,16 +60,19 @@ struct PreflightKind: StepKind {
                 "preflight found \(p.failures.count) problem\(p.failures.count == 1 ? "" : "s") before anything was created:\n"
                     + p.failures.map { "  \($0.check): \($0.message)" }.joined(separator: "\n"))
         }
-        return [
-            "account": .string(p.account ?? ""), "region": .string(p.region ?? ""), "passed": .list(p.passed.map(Value.string)),
-            "unchecked": .list(p.unchecked.map(Value.string)),
-        ]
+        var outputs = Outputs()
+        outputs.account = p.account ?? ""
+        outputs.region = p.region ?? ""
+        outputs.passed = p.passed.map(Value.string)
+        outputs.unchecked = p.unchecked.map(Value.string)
+        return outputs
     }
 }
 
 /// One preflight: the checks in order, what each found.
 struct Preflight {
     let ctx: StepContext
+    let inputs: PreflightKind.Inputs
     let local: Bool
     let skip: Set<String>
     var client: AWSClient?
@@ -80,10 +85,11 @@ struct Preflight {
     /// Bytes of the weights and their stored dtype, when the Hub check (or a local folder) told.
     var weights: (bytes: UInt64, storedDType: String?)?
 
-    init(ctx: StepContext) {
+    init(ctx: StepContext, inputs: PreflightKind.Inputs) {
         self.ctx = ctx
+        self.inputs = inputs
         local = EndpointCosts.isLocal(ctx.environment)
-        skip = Set(AWSSteps.strings(ctx.inputs["skip"]))
+        skip = Set(AWSSteps.strings(inputs.skip.map(Value.list)))
     }
 
     mutating func ok(_ check: String, _ message: String) {
@@ -108,7 +114,7 @@ struct Preflight {
         if wanted("role") { await role() }
         if wanted("bucket") { await bucket() }
         if wanted("hub") { await hub() }
-        let type = ctx.optionalString("instance_type").flatMap { $0.isEmpty ? nil : $0 }
+        let type = inputs.instanceType.flatMap { $0.isEmpty ? nil : $0 }
         if let type {
             let quotaName = "\(type) for endpoint usage"
             let quota = wanted("instance_type") || wanted("quota") ? await quota(quotaName) : nil
@@ -123,7 +129,7 @@ struct Preflight {
 
     mutating func credentials() async {
         do {
-            let c = try await AWSSteps.client(ctx)
+            let c = try await AWSSteps.client(ctx, region: inputs.region)
             client = c
             region = c.region
             let id = try await STSClient(c).getCallerIdentity()
@@ -147,7 +153,7 @@ struct Preflight {
 
     mutating func role() async {
         let arn: String
-        do { arn = try AWSSteps.role(ctx) } catch {
+        do { arn = try AWSSteps.role(ctx, given: inputs.role) } catch {
             return fail("role", String(describing: error))
         }
         if local { return ok("role", "\(arn) (the local cloud accepts any role)") }
@@ -179,8 +185,8 @@ struct Preflight {
     // MARK: bucket
 
     mutating func bucket() async {
-        let given = ctx.optionalString("bucket").flatMap { $0.isEmpty ? nil : $0 }
-        guard given != nil || ctx.bool("default_bucket") else { return }
+        let given = inputs.bucket.flatMap { $0.isEmpty ? nil : $0 }
+        guard given != nil || inputs.defaultBucket else { return }
         guard let client = aws("bucket") else { return }
         let name: String
         if let given {
@@ -193,7 +199,7 @@ struct Preflight {
         do {
             if try await S3Client(client).bucketExists(name) {
                 ok("bucket", "s3://\(name) is reachable")
-            } else if ctx.bool("create_bucket") {
+            } else if inputs.createBucket {
                 ok("bucket", "s3://\(name) does not exist yet; the run creates it")
             } else {
                 fail(
@@ -214,7 +220,7 @@ struct Preflight {
     // MARK: Hub
 
     mutating func hub() async {
-        guard let model = ctx.optionalString("model_id").flatMap({ $0.isEmpty ? nil : $0 }) else { return }
+        guard let model = inputs.modelId.flatMap({ $0.isEmpty ? nil : $0 }) else { return }
         if let folder = HubClient.localFolderPath(model, env: ctx.environment) {
             guard let files = try? FileManager.default.subpathsOfDirectory(atPath: folder) else {
                 return fail("hub", "the local folder \(folder) cannot be read: check the path given as model_id")
@@ -223,10 +229,10 @@ struct Preflight {
             return ok("hub", "\(model) is a local folder: nothing to ask the Hub")
         }
         if HubEnvironment.isOffline(env: ctx.environment) { return couldNot("hub", "HF_HUB_OFFLINE is set; the download will use the cache") }
-        let token = ctx.optionalString("token").flatMap { $0.isEmpty ? nil : $0 } ?? HubEnvironment.token(env: ctx.environment)
+        let token = inputs.token.flatMap { $0.isEmpty ? nil : $0 } ?? HubEnvironment.token(env: ctx.environment)
         do {
             let access = try await HubClient(endpoint: HubEnvironment.endpoint(env: ctx.environment)).checkAccess(
-                repoID: model, revision: ctx.optionalString("revision") ?? "main", token: token)
+                repoID: model, revision: inputs.revision, token: token)
             if let b = access.weightBytes { weights = (b, access.storedDType) }
             ok("hub", "\(model) is readable\(token == nil ? " without a token" : " with the token") (HEAD \(access.checkedFile) at \(access.commit.prefix(12)))")
         } catch let e as HubError where [.unreachable, .network, .server, .notAHubEndpoint].contains(e.kind) {
@@ -306,7 +312,7 @@ struct Preflight {
         case .success(nil): return couldNot("quota", "no quota named '\(quotaName)'")
         case .success(let found?): q = found
         }
-        let wanted = max(1, ctx.optionalInt("instance_count") ?? 1)
+        let wanted = max(1, inputs.instanceCount)
         let limit = Int(q.value)
         let howTo = "request an increase in Service Quotas (AWS console → Service Quotas → Amazon SageMaker → '\(quotaName)', region \(region ?? "?")) or pick another instance type"
         guard limit > 0 else { return fail("quota", "the account's quota '\(quotaName)' is 0 in \(region ?? "?"): \(howTo)") }
@@ -364,7 +370,7 @@ struct Preflight {
         guard let weights else { return couldNot("memory", "the size of the weights is not known before the download (no model_id, or the Hub could not be asked)") }
         guard let instance = SageMakerInstanceType.named(type) else { return couldNot("memory", "\(type) is not in sous's instance table") }
         let stored = weights.storedDType.flatMap(Self.bytesPerParameter) ?? 2
-        let requested = ctx.optionalString("dtype") ?? "auto"
+        let requested = inputs.dtype
         let served = requested == "auto" ? min(stored, 2) : Self.bytesPerParameter(requested) ?? stored
         let servedName = requested == "auto" ? (stored > 2 ? "float16" : weights.storedDType ?? "float16") : requested
         let gib = Double(weights.bytes) * served / stored / 1_073_741_824
@@ -393,10 +399,10 @@ struct Preflight {
     // MARK: ttl role
 
     mutating func ttlRole() async {
-        let override = ctx.services.get(EndpointTTLOverride.self)
-        guard override?.seconds != nil || !(ctx.optionalString("ttl") ?? "").isEmpty else { return }
+        let override = EndpointTTL.override(ctx)
+        guard override?.seconds != nil || !(inputs.ttl ?? "").isEmpty else { return }
         let arn: String
-        do { arn = try EndpointTTL.role(ctx, given: override?.role) } catch { return fail("ttl_role", String(describing: error)) }
+        do { arn = try EndpointTTL.role(ctx, given: override?.role, stepRole: inputs.ttlRole) } catch { return fail("ttl_role", String(describing: error)) }
         if local { return ok("ttl_role", "\(arn) (the local cloud accepts any role)") }
         guard let client = aws("ttl_role") else { return }
         await checkRole(client, arn: arn, check: "ttl_role", service: "scheduler.amazonaws.com", purpose: "EventBridge Scheduler", needs: "call sagemaker:DeleteEndpoint")

@@ -1,6 +1,5 @@
 import Foundation
 import SousAWS
-import SousCrypto
 import SousEngine
 import SousRecipe
 
@@ -10,15 +9,11 @@ enum SageMakerResources {
     static let config = "sagemaker.endpoint-config"
     static let endpoint = "sagemaker.endpoint"
 
-    /// A create request as recorded in the ledger: secrets replaced by `***` and a keyed hash (the
-    /// workspace key) of the full request, so a changed token still changes the request hash.
-    static func request(_ ctx: StepContext, _ raw: Value) -> Value {
+    /// A create request as the ledger knows it: secrets replaced by `***` and a keyed hash (the workspace
+    /// key) of the full request, so a changed token still changes the request hash.
+    static func request(_ ctx: StepContext, _ raw: Value) -> ResourceRequest {
         let text = raw.jsonString(sorted: true)
-        let key = FileManager.default.contents(atPath: ctx.layout.keyPath) ?? Data()
-        return .map([
-            "request": .string(ctx.redact(text)),
-            "digest": .string(Digest.hmacSHA256(key: key, data: Data(text.utf8)).hexString),
-        ])
+        return ResourceRequest(.map(["request": .string(ctx.redact(text)), "digest": .string(ctx.keyedDigest(text))]))
     }
 
     /// What `ensure` found or made.
@@ -43,11 +38,10 @@ enum SageMakerResources {
         deleteNow: (String) async throws -> Void
     ) async throws -> Outcome {
         let request = request(ctx, raw)
-        let hash = AWSSteps.requestHash(request)
         var stale: [LedgerEntry] = []
         if let rec = ctx.recordedResource(type: type), rec.state == .created {
             if let attrs = try await describe(rec.name) {
-                if rec.requestHash == hash {
+                if rec.requestHash == request.hash {
                     ctx.log("reusing \(type) '\(rec.name)'")
                     return Outcome(name: rec.name, attributes: attrs, adopted: true, stale: [])
                 }
@@ -133,10 +127,10 @@ enum SageMakerResources {
 
     /// Creates or adopts the endpoint, then waits for InService with live elapsed time and running cost.
     static func endpoint(
-        _ ctx: StepContext, sm: SageMakerClient, configName: String, newName: () -> String, wait: Bool,
-        interval: Double, budget: Double, tags: [String: String], billing: EndpointBilling?,
-        ttl: (seconds: Double, role: String)?
+        _ ctx: StepContext, sm: SageMakerClient, configName: String, newName: () -> String, waiting: WaitInputs, tags: [String: String],
+        billing: EndpointBilling?, ttl: (seconds: Double, role: String)?
     ) async throws -> (outcome: Outcome, status: String) {
+        let (interval, budget) = (waiting.pollInterval, waiting.waitBudget)
         // An endpoint this step made that ended in Failed is not adopted (it would fail again): it is
         // deleted, and a new one is created below.
         if let rec = ctx.recordedResource(type: endpoint), rec.state == .created,
@@ -175,7 +169,7 @@ enum SageMakerResources {
         }
         AWSSteps.crashPoint(ctx, "sagemaker.endpoint.waiting")
         var status = outcome.attributes["status"]?.stringValue ?? "Creating"
-        if wait {
+        if waiting.wait {
             let started = Date()
             let name = outcome.name
             let e = try await sm.waitForEndpoint(
@@ -210,14 +204,11 @@ enum SageMakerResources {
         return SageMakerNames.nameFromBase(base)
     }
 
-    static func variant(_ ctx: StepContext, model: String) throws -> SageMakerProductionVariant {
+    static func variant(_ v: VariantInputs, model: String) -> SageMakerProductionVariant {
         SageMakerProductionVariant(
-            variantName: ctx.optionalString("variant_name") ?? "AllTraffic", modelName: model,
-            instanceType: try ctx.string("instance_type"), initialInstanceCount: ctx.optionalInt("instance_count") ?? 1,
-            initialVariantWeight: 1, volumeSizeInGB: ctx.optionalInt("volume_size"),
-            modelDataDownloadTimeoutInSeconds: ctx.optionalInt("model_data_download_timeout"),
-            containerStartupHealthCheckTimeoutInSeconds: ctx.optionalInt("container_startup_health_check_timeout"),
-            routingStrategy: ctx.optionalString("routing_strategy"))
+            variantName: v.variantName, modelName: model, instanceType: v.instanceType, initialInstanceCount: v.instanceCount,
+            initialVariantWeight: 1, volumeSizeInGB: v.volumeSize, modelDataDownloadTimeoutInSeconds: v.modelDataDownloadTimeout,
+            containerStartupHealthCheckTimeoutInSeconds: v.containerStartupHealthCheckTimeout, routingStrategy: v.routingStrategy)
     }
 
     static func variantRequest(_ v: SageMakerProductionVariant) -> Value {
@@ -230,12 +221,11 @@ enum SageMakerResources {
         ])
     }
 
-    static func modelSpec(_ ctx: StepContext, name: String, image: String, role: String, tags: [String: String]) -> SageMakerModelSpec {
+    static func modelSpec(_ m: ModelInputs, name: String, role: String, tags: [String: String]) -> SageMakerModelSpec {
         SageMakerModelSpec(
-            name: name, executionRoleArn: role, image: image,
-            modelDataUrl: ctx.optionalString("model_data").flatMap { $0.isEmpty ? nil : $0 },
-            modelDataS3Prefix: ctx.optionalString("model_data_prefix").flatMap { $0.isEmpty ? nil : $0 },
-            environment: AWSSteps.stringMap(ctx.map("env")), tags: tags)
+            name: name, executionRoleArn: role, image: m.image, modelDataUrl: m.modelData.flatMap { $0.isEmpty ? nil : $0 },
+            modelDataS3Prefix: m.modelDataPrefix.flatMap { $0.isEmpty ? nil : $0 }, environment: AWSSteps.stringMap(m.env ?? ValueMap()),
+            tags: tags)
     }
 
     static func modelRequest(_ spec: SageMakerModelSpec) -> Value {
@@ -246,33 +236,39 @@ enum SageMakerResources {
             "env": .map(ValueMap(spec.environment.sorted { $0.key < $1.key }.map { ($0.key, Value.string($0.value)) })),
         ])
     }
+}
 
-    static let waitInputs: [InputSpec] = [
-        InputSpec("wait", .bool, default: .bool(true), "wait until the endpoint is InService (fails on Failed with SageMaker's FailureReason)"),
-        InputSpec("poll_interval", .number, default: .int(30), "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60)"),
-        InputSpec("wait_budget", .number, default: .int(3600), "give up waiting after this many seconds"),
-    ]
+extension SageMakerResources {
+    /// Waiting for an endpoint (`sagemaker.endpoint`, `sagemaker.deploy`).
+    struct WaitInputs: StepInputs {
+        @Input(default: true, "wait until the endpoint is InService (fails on Failed with SageMaker's FailureReason)") var wait: Bool
+        @Input(default: 30, "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60)") var pollInterval: Double
+        @Input(default: 3600, "give up waiting after this many seconds") var waitBudget: Double
+    }
 
-    static let variantInputs: [InputSpec] = [
-        InputSpec("instance_type", .string, required: true, "instance type, e.g. ml.g5.12xlarge"),
-        InputSpec("instance_count", .int, default: .int(1), "initial instance count"),
-        InputSpec("variant_name", .string, default: .string("AllTraffic"), "production variant name (the LMI notebook uses variant1)"),
-        InputSpec("volume_size", .int, "ML storage volume in GB (not for instances with local NVMe such as g5)"),
-        InputSpec("model_data_download_timeout", .int, "ModelDataDownloadTimeoutInSeconds (60–3600)"),
-        InputSpec("container_startup_health_check_timeout", .int, "ContainerStartupHealthCheckTimeoutInSeconds (60–3600)"),
-        InputSpec("routing_strategy", .string, allowed: ["LEAST_OUTSTANDING_REQUESTS", "RANDOM"], "RoutingConfig.RoutingStrategy"),
-    ]
+    /// The production variant of an endpoint config (`sagemaker.endpoint-config`, `sagemaker.deploy`).
+    struct VariantInputs: StepInputs {
+        @Input("instance type, e.g. ml.g5.12xlarge") var instanceType: String
+        @Input(default: 1, "initial instance count") var instanceCount: Int
+        @Input(default: "AllTraffic", "production variant name (the LMI notebook uses variant1)") var variantName: String
+        @Input("ML storage volume in GB (not for instances with local NVMe such as g5)") var volumeSize: Int?
+        @Input("ModelDataDownloadTimeoutInSeconds (60–3600)") var modelDataDownloadTimeout: Int?
+        @Input("ContainerStartupHealthCheckTimeoutInSeconds (60–3600)") var containerStartupHealthCheckTimeout: Int?
+        @Input(allowed: ["LEAST_OUTSTANDING_REQUESTS", "RANDOM"], "RoutingConfig.RoutingStrategy") var routingStrategy: String?
+    }
 
-    static let modelInputs: [InputSpec] = [
-        InputSpec("image", .string, required: true, "the serving container image URI (see sagemaker.image-uri)"),
-        InputSpec("env", .map, "container environment (values are sent as strings; use ${{ secrets.x }} for tokens)"),
-        InputSpec("model_data", .string, "ModelDataUrl: S3 URI of a model.tar.gz"),
-        InputSpec("model_data_prefix", .string, "S3 prefix of uncompressed model files (ModelDataSource S3Prefix)"),
-        InputSpec("role", .string, "SageMaker execution role ARN (default: $SOUS_SAGEMAKER_ROLE)"),
-    ]
+    /// A model's container (`sagemaker.model`, `sagemaker.deploy`).
+    struct ModelInputs: StepInputs {
+        @Input("the serving container image URI (see sagemaker.image-uri)") var image: String
+        @Input("container environment (values are sent as strings; use ${{ secrets.x }} for tokens)") var env: ValueMap?
+        @Input("ModelDataUrl: S3 URI of a model.tar.gz") var modelData: String?
+        @Input("S3 prefix of uncompressed model files (ModelDataSource S3Prefix)") var modelDataPrefix: String?
+        @Input("SageMaker execution role ARN (default: $SOUS_SAGEMAKER_ROLE)") var role: String?
+    }
 
-    static let commonInputs: [InputSpec] = [
-        InputSpec("region", .string, "AWS region (default: the configured region)"),
-        InputSpec("tags", .map, "extra tags (sous always adds sous:recipe, sous:run, sous:step, sous:workspace)"),
-    ]
+    /// The region and extra tags of every SageMaker create.
+    struct CommonInputs: StepInputs {
+        @Input("AWS region (default: the configured region)") var region: String?
+        @Input("extra tags (sous always adds sous:recipe, sous:run, sous:step, sous:workspace)") var tags: ValueMap?
+    }
 }

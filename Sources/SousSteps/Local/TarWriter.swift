@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 import SousEngine
 import SousRecipe
@@ -23,13 +24,12 @@ enum TarWriter {
                 for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() {
                     let full = dir + "/" + name
                     let r = rel.isEmpty ? name : rel + "/" + name
-                    var st = stat()
-                    guard statPath(full, &st) == 0 else { continue }
-                    if (st.st_mode & S_IFMT) == S_IFDIR {
+                    guard let st = FileStatus(full) else { continue }
+                    if st.isDirectory {
                         entries.append((r, true, 0, true))
                         try visit(full, r)
-                    } else if (st.st_mode & S_IFMT) == S_IFREG {
-                        entries.append((r, false, UInt64(st.st_size), (st.st_mode & 0o111) != 0))
+                    } else if st.isFile {
+                        entries.append((r, false, st.size, (st.permissions & 0o111) != 0))
                     }
                 }
             }

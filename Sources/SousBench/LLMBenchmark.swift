@@ -1,4 +1,5 @@
 import Foundation
+import SousLLM
 
 /// Throughput of one model on this machine.
 public struct LLMBenchmarkResult: Sendable, Codable, Equatable {

@@ -1,4 +1,5 @@
 public import Foundation
+public import SousAWS
 
 /// Writes an event-stream file of `PayloadPart` frames, cutting the bytes it is given into parts of
 /// seeded random sizes (1...`maxPart`), as SageMaker cuts a container's output. For benchmarks and tests.
@@ -102,8 +103,8 @@ public struct StreamLatencyResult: Sendable, CustomStringConvertible {
     }
 }
 
-/// Measures the event-stream decoder plus a payload consumer (the lead wires `sous bench stream` with
-/// `StreamTextSink` from SousStreaming as the consumer).
+/// Measures the event-stream decoder plus a payload consumer (`sous bench stream` passes SousStreaming's
+/// `StreamTextSink`, the text writer `sous invoke` uses).
 public enum EventStreamBenchmark {
     /// Decodes the whole file (read into memory first, not timed), fed in `readSize` slices; every
     /// `PayloadPart` payload goes to `consume`, which returns the tokens it wrote; `finish` ends the stream.
@@ -155,7 +156,7 @@ public enum EventStreamBenchmark {
             var off = 0
             var frames = 0
             while off + 12 <= raw.count && frames < maxFrames {
-                let total = Int(raw.loadBE32(off))
+                let total = Int(UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: off, as: UInt32.self)))
                 guard total >= 16, off + total <= raw.count else { break }
                 let t0 = monotonicNanoseconds()
                 var written = 0

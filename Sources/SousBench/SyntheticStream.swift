@@ -1,3 +1,5 @@
+public import SousStreaming
+
 /// Deterministic synthetic container outputs for benchmarks and tests (TGI SSE, LMI JSON document,
 /// JSON Lines), built from a seeded token stream with ASCII, accents, CJK, emoji, quotes and newlines.
 /// TGI and JSON Lines carry raw UTF-8; the LMI document is ASCII-escaped (`\uXXXX`) as LMI 0.25 writes it.

@@ -3,7 +3,8 @@ import SousStreaming
 import SousTestSupport
 import Testing
 
-@testable import SousAWS
+import SousAWS
+import SousBench
 
 /// The pieces `sous bench stream` wires together, checked for correctness on small generated files.
 /// scripts/bench-stream.sh runs it in release with SOUS_BENCH_STREAM_MB=100 (target file size) and

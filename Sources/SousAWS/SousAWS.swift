@@ -1,2 +1,0 @@
-// SousAWS module. See README.md for its place in the layers.
-enum SousAWSModule {}
