@@ -95,6 +95,12 @@ public struct Engine: Sendable {
             ledger: try ResourceLedger(path: layout.ledgerPath), key: try layout.hashingKey(create: false), runID: "plan", session: nil)
     }
 
+    /// The ids of the steps a run (or plan) with these options executes.
+    /// - Throws: ``StepError`` when `--step`/`--from` names no step of the recipe.
+    public func selectedSteps(_ recipe: Recipe, options: RunOptions) throws -> Set<String> {
+        try selection(recipe, order: executionOrder(recipe), options: options)
+    }
+
     /// The steps a run (or plan) with these options executes.
     func selection(_ recipe: Recipe, order: [StepSpec], options: RunOptions) throws -> Set<String> {
         switch options.selection {

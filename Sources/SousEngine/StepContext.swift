@@ -182,6 +182,15 @@ public final class StepContext: Sendable {
         try ledger.append(e)
     }
 
+    /// Records new attributes of a live resource (e.g. a schedule moved to another time).
+    public func updateResource(_ entry: LedgerEntry, attributes: ValueMap) throws {
+        var e = entry
+        e.state = .created
+        e.attributes = attributes
+        e.at = Date()
+        try ledger.append(e)
+    }
+
     /// The live ledger resources of `type`, whichever step created them.
     public func liveResources(type: String) -> [LedgerEntry] { ledger.live.filter { $0.type == type } }
 }

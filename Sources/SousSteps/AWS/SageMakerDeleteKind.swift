@@ -41,6 +41,7 @@ struct SageMakerDeleteKind: StepKind {
         for type in [SageMakerResources.endpoint, SageMakerResources.config, SageMakerResources.model] {
             for e in ctx.liveResources(type: type) where gone.contains(e.name) { try ctx.markDeleted(e) }
         }
+        try await EndpointTTL.disarm(ctx, endpoint: name)
         ctx.log("deleted endpoint \(d.endpoint ?? "(gone)"), config \(d.endpointConfig ?? "(gone)"), models \(d.models.joined(separator: ", "))")
         var outputs = Outputs()
         outputs.endpoint = d.endpoint ?? ""
