@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 
 /// HTTP/1.1 and HTTP/2 client over libcurl: one multi handle and one thread per client; connections are
 /// reused across requests to the same host.
@@ -100,25 +101,15 @@ public final class HTTPClient: Sendable {
                 url: HTTPError.redacted(request.url))
         }
         defer { close(fd) }
-        for try await chunk in response.body {
-            let failed = chunk.withUnsafeBytes { raw -> Int32? in
-                var done = 0
-                while done < raw.count {
-                    let n = write(fd, raw.baseAddress!.advanced(by: done), raw.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        return errno
-                    }
-                    done += n
-                }
-                return nil
+        struct WriteFailed: Error { var code: Int32 }
+        do {
+            try await response.body.deliver { bytes in
+                if let failed = writeAll(fd, bytes) { throw WriteFailed(code: failed) }
             }
-            if let failed {
-                response.body.cancel()
-                throw HTTPError(
-                    kind: .fileWrite, message: "cannot write \(path): \(String(cString: strerror(failed)))",
-                    url: HTTPError.redacted(request.url), isTransient: false)
-            }
+        } catch let e as WriteFailed {
+            throw HTTPError(
+                kind: .fileWrite, message: "cannot write \(path): \(String(cString: strerror(e.code)))",
+                url: HTTPError.redacted(request.url), isTransient: false)
         }
         return HTTPResponse(head: response.head, body: Data())
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 
 /// A local folder given as the repository id (`/…`, `./…`, `../…`, `~/…`), taken into the huggingface_hub
@@ -218,7 +219,7 @@ struct LocalFolder {
         do {
             try forEachChunk(ofFile: file.source) { chunk in
                 hasher.update(chunk)
-                if let err = HubClient.writeAll(out, Data(chunk)) { throw HubClient.posixError(err, repoID: path, subject: partial) }
+                if let err = writeAll(out, chunk) { throw HubClient.posixError(err, repoID: path, subject: partial) }
             }
         } catch let e as FileReadError {
             unlink(partial)

@@ -14,6 +14,8 @@ struct RetryFaultTests {
         var query: String
         var objects: Int
         var content_md5_ok: Bool
+        /// Lower-cased names.
+        var headers: [String: String]
     }
 
     func script(_ port: Int, _ steps: [[String: any Sendable]]) async throws {
@@ -184,6 +186,45 @@ struct RetryFaultTests {
             #expect(e.code == "InvalidPart")  // InternalError in a 200 was retried, InvalidPart was not
             #expect(e.status == 200)
         }
+    }
+
+    @Test("the checksums S3 reports back are checked: a part or an object whose CRC32 differs fails the upload")
+    func checksumsAreChecked() async throws {
+        let server = try await startFakeAWS()
+        defer { server.stop() }
+        let c = try client(server.port, maxAttempts: 1, delays: Delays())
+        let dir = try TestPaths.makeTemporaryDirectory("sous-s3-crc-check")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("big.bin")
+        try Data((0..<4000).map { UInt8($0 % 251) }).write(to: file)
+        var options = S3TransferOptions()
+        options.multipartThreshold = 1000
+        options.partSize = 2000
+        options.minimumPartSize = 1
+        options.concurrency = 1
+        options.skipUnchanged = false
+        let created: [String: any Sendable] = [
+            "status": 200, "body": "<InitiateMultipartUploadResult><UploadId>UP1</UploadId></InitiateMultipartUploadResult>",
+        ]
+        let s3 = S3Client(c)
+        // A part stored with another CRC32 than the one sent.
+        try await script(server.port, [created, ["status": 200, "headers": ["ETag": "\"e1\"", "x-amz-checksum-crc32": "AAAAAA=="]], ["status": 204]])
+        let part = try await #require(throws: AWSError.self) { _ = try await s3.uploadFile(file.path, bucket: "b", key: "k", options: options) }
+        #expect(part.code == "ChecksumMismatch" && part.operation == "UploadPart", "\(part)")
+        #expect(part.description.contains("AAAAAA=="))
+        // The object's full CRC32 reported by CompleteMultipartUpload differs from the parts'.
+        try await script(server.port, [
+            created, ["status": 200, "headers": ["ETag": "\"e1\""]], ["status": 200, "headers": ["ETag": "\"e2\""]],
+            ["status": 200, "body": "<CompleteMultipartUploadResult><ETag>\"x-2\"</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32><ChecksumType>FULL_OBJECT</ChecksumType></CompleteMultipartUploadResult>"],
+        ])
+        let object = try await #require(throws: AWSError.self) { _ = try await s3.uploadFile(file.path, bucket: "b", key: "k", options: options) }
+        #expect(object.code == "ChecksumMismatch" && object.operation == "CompleteMultipartUpload", "\(object)")
+        // What was sent: the algorithm and type on create, the part CRCs, and the full-object CRC on complete.
+        let sent = try await log(server.port)
+        #expect(sent.map(\.method) == ["POST", "PUT", "PUT", "POST"])
+        #expect(sent[0].headers["x-amz-checksum-algorithm"] == "CRC32" && sent[0].headers["x-amz-checksum-type"] == "FULL_OBJECT")
+        #expect(sent[1].headers["x-amz-checksum-crc32"] != nil && sent[2].headers["x-amz-checksum-crc32"] != nil)
+        #expect(sent[3].headers["x-amz-checksum-crc32"] != nil && sent[3].headers["x-amz-checksum-type"] == "FULL_OBJECT")
     }
 
     @Test("an ExpiredToken answer refreshes cached credentials once and retries")

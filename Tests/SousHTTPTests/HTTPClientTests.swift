@@ -140,6 +140,37 @@ struct HTTPClientTests {
         }
     }
 
+    @Test func deliverHandsTheBacklogThenEveryChunkInOrder() async throws {
+        try await withServer { base, _ in
+            // The consumer attaches its sink only once libcurl is paused (1 MiB buffered): the backlog goes
+            // first, then the transfer resumes into the sink, and every byte arrives once, in order.
+            let probe = BackpressureProbe()
+            let client = HTTPClient(probe: probe)
+            let response = try await client.stream(HTTPRequest(url: URL(string: "\(base)/stream?chunks=128&size=65536")!))
+            let deadline = Date().addingTimeInterval(20)
+            while !probe.isPaused && Date() < deadline {  // poll until backpressure engages
+                try await Task.sleep(for: .milliseconds(10))  // poll interval
+            }
+            #expect(probe.isPaused)
+            let received = Mutex((total: 0, mismatch: false, calls: 0))
+            try await response.body.deliver { bytes in
+                received.withLock { r in
+                    if Data(bytes) != pattern(r.total..<(r.total + bytes.count)) { r.mismatch = true }
+                    r.total += bytes.count
+                    r.calls += 1
+                }
+            }
+            let r = received.withLock { $0 }
+            #expect(r.total == 128 * 65536)
+            #expect(!r.mismatch)
+            #expect(probe.pauseCount >= 1)
+            // A sink that throws aborts the transfer and its error comes back.
+            struct Full: Error {}
+            let again = try await client.stream(HTTPRequest(url: URL(string: "\(base)/stream?chunks=128&size=65536")!))
+            await #expect(throws: Full.self) { try await again.body.deliver { _ in throw Full() } }
+        }
+    }
+
     @Test func uploadsAFileRegionByteExact() async throws {
         try await withServer { base, _ in
             let dir = try TestPaths.makeTemporaryDirectory()

@@ -11,14 +11,21 @@ public struct S3MultipartState: Codable, Sendable, Equatable {
     public var partSize: UInt64
     /// File modification time (seconds since 1970) when the upload started.
     public var modified: Double
+    /// The checksum algorithm the upload was created with (`CRC32`); nil for a state written before sous sent
+    /// checksums (that upload goes on without them).
+    public var checksumAlgorithm: String?
 
-    public init(bucket: String, key: String, uploadId: String, fileSize: UInt64, partSize: UInt64, modified: Double) {
+    public init(
+        bucket: String, key: String, uploadId: String, fileSize: UInt64, partSize: UInt64, modified: Double,
+        checksumAlgorithm: String? = nil
+    ) {
         self.bucket = bucket
         self.key = key
         self.uploadId = uploadId
         self.fileSize = fileSize
         self.partSize = partSize
         self.modified = modified
+        self.checksumAlgorithm = checksumAlgorithm
     }
 
     /// The state file for `bucket`/`key` inside `directory`.
