@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -147,23 +148,7 @@ struct ServiceError: Error, CustomStringConvertible {
     }
 }
 
-enum XMLText {
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
-
+extension XMLText {
     /// Texts of every `<name>…</name>` element, in order (enough for the small request bodies S3 takes).
     static func elements(_ name: String, in xml: String) -> [String] {
         var out: [String] = []
@@ -174,14 +159,6 @@ enum XMLText {
             rest = rest[close.upperBound...]
         }
         return out
-    }
-
-    static func unescape(_ s: String) -> String {
-        guard s.contains("&") else { return s }
-        var r = s.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
-        r = r.replacingOccurrences(of: "&#xD;", with: "\r").replacingOccurrences(of: "&#xA;", with: "\n")
-        return r.replacingOccurrences(of: "&amp;", with: "&")
     }
 }
 
