@@ -101,7 +101,7 @@ final class RawHTTPConnection {
     /// A request head signed with SigV4 (`secret` may be wrong on purpose), for 127.0.0.1:`port`; `path` may hold a query.
     static func signedHead(
         _ method: String, _ path: String, port: Int, accessKeyId: String, secret: String, service: String,
-        headers: [(String, String)], payloadHash: String, signPayloadHeader: Bool
+        headers: [(String, String)], payloadHash: String, signPayloadHeader: Bool, date: Date = Date()
     ) -> Data {
         var signer = SigV4Signer(
             credentials: AWSCredentials(accessKeyId: accessKeyId, secretAccessKey: secret), region: "us-east-1", service: service)
@@ -111,7 +111,7 @@ final class RawHTTPConnection {
         let signed = signer.sign(
             SigV4Request(
                 method: method, path: parts[0], query: query, headers: [("Host", "127.0.0.1:\(port)")] + headers, payloadHash: payloadHash),
-            date: Date())
+            date: date)
         var head = "\(method) \(path) HTTP/1.1\r\n"
         for h in signed.request.headers { head += "\(h.name): \(h.value)\r\n" }
         return Data((head + "\r\n").utf8)
