@@ -195,6 +195,7 @@ public struct Engine: Sendable {
         var text = v.jsonString()
         // Secret markers carry a keyed hash: show only that a secret is there.
         text = text.replacing(#/«secret:([A-Za-z0-9_\-]+):[0-9a-f]+»/#) { "***(secrets.\($0.1))" }
+        text = text.replacing(#/«env:([A-Za-z0-9_\-.]+):[0-9a-f]+»/#) { "***(env.\($0.1))" }
         text = redactor.redact(text)
         return text.count > 120 ? String(text.prefix(117)) + "…" : text
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 
 /// A local folder given as the repository id (`/…`, `./…`, `../…`, `~/…`), taken into the huggingface_hub
@@ -72,11 +73,11 @@ struct LocalFolder {
         guard (st.st_mode & S_IFMT) == S_IFDIR else {
             throw HubError(.localFolder, repoID: path, detail: "it is not a folder; give the folder that holds the model's files")
         }
-        let real = Self.realPath(path) ?? path
+        let real = HubCache.realPath(path) ?? path
         var roots = [real]
         let parent = (real as NSString).deletingLastPathComponent
         if (parent as NSString).lastPathComponent == "snapshots",
-            let blobs = Self.realPath((parent as NSString).deletingLastPathComponent + "/blobs")
+            let blobs = HubCache.realPath((parent as NSString).deletingLastPathComponent + "/blobs")
         {
             roots.append(blobs)  // a huggingface_hub snapshot: its files are links to ../../blobs/<etag>
         }
@@ -156,7 +157,7 @@ struct LocalFolder {
 
     /// A symbolic link is taken as the file it leads to when that is a regular file inside an allowed root.
     private func followLink(_ rel: String, _ full: String) -> Entry {
-        guard let target = Self.realPath(full) else {
+        guard let target = HubCache.realPath(full) else {
             return .refused("'\(rel)' is a broken symbolic link; remove it or leave it out with ignore_patterns")
         }
         guard allowedRoots.contains(where: { target.hasPrefix($0 + "/") }) else {
@@ -182,12 +183,6 @@ struct LocalFolder {
         return File(
             path: rel, source: source, size: UInt64(st.st_size), mtime: [st.st_mtim.tv_sec, st.st_mtim.tv_nsec],
             sha256: digest.hexString)
-    }
-
-    private static func realPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
     }
 
     // MARK: Writing a blob
@@ -224,7 +219,7 @@ struct LocalFolder {
         do {
             try forEachChunk(ofFile: file.source) { chunk in
                 hasher.update(chunk)
-                if let err = HubClient.writeAll(out, Data(chunk)) { throw HubClient.posixError(err, repoID: path, subject: partial) }
+                if let err = writeAll(out, chunk) { throw HubClient.posixError(err, repoID: path, subject: partial) }
             }
         } catch let e as FileReadError {
             unlink(partial)

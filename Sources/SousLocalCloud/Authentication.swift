@@ -59,18 +59,45 @@ struct SigV4Authentication: RouterMiddleware {
             if declared == nil && wire.header("authorization") != nil {
                 throw ServiceError(.badRequest, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
             }
-            let integrity = try RequestPayload.Integrity(declared: declared)
             try check(verify(wire, bodySHA256: nil), wire, service)
-            return RequestPayload(body: body, integrity: integrity, wire: wire, channel: channel)
+            return try RequestPayload(body: body, integrity: integrity(declared, wire), wire: wire, channel: channel)
         }
         // The signature covers a hash the headers do not carry: refuse what the headers alone show is wrong, then
         // read at most the service's limit and check the signature over it.
         let early = verify(wire, bodySHA256: SigV4Request.emptyPayloadHash)
         if let code = early.code, code != "SignatureDoesNotMatch" { try check(early, wire, service) }
-        let bytes = try await RequestPayload(body: body, integrity: .unsigned, wire: wire, channel: channel)
-            .collect(limit: service.bodyLimit)
+        let bytes = try await RequestPayload(body: body, integrity: .unsigned, wire: wire, channel: channel).collect(limit: service.bodyLimit)
         try check(verify(wire, bodySHA256: Digest.sha256(bytes).hexString), wire, service)
         return RequestPayload(collected: bytes)
+    }
+
+    /// What the signature says about the body, from `x-amz-content-sha256` (nil: a presigned URL): for a signed
+    /// aws-chunked body, the keys that check its chunks, chained from the request's signature.
+    private func integrity(_ declared: String?, _ wire: WireRequest) throws -> RequestPayload.Integrity {
+        switch declared {
+        case nil, "UNSIGNED-PAYLOAD":
+            return .unsigned
+        case "STREAMING-UNSIGNED-PAYLOAD-TRAILER":
+            return .chunked(nil)
+        case "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER":
+            guard let scope = wire.credentialScope, let amzDate = wire.header("x-amz-date"),
+                let auth = wire.header("authorization"), let r = auth.range(of: "Signature=")
+            else { throw ServiceError(.badRequest, "IncompleteSignature", "A signed aws-chunked upload needs an Authorization header and X-Amz-Date.") }
+            let key = AWSChunkedDecoder.Signing.signingKey(
+                secret: credentials.secretAccessKey, day: scope.day, region: scope.region, service: scope.service)
+            return .chunked(
+                AWSChunkedDecoder.Signing(
+                    signingKey: key, amzDate: amzDate, scope: "\(scope.day)/\(scope.region)/\(scope.service)/aws4_request",
+                    previous: String(auth[r.upperBound...].prefix { $0 != "," && $0 != " " })))
+        case let d? where d.utf8.count == 64 && d.allSatisfy(\.isHexDigit):
+            return .sha256(d.lowercased())
+        case let d?:
+            if d.hasPrefix("STREAMING-") {
+                throw ServiceError(.notImplemented, "NotImplemented", "The sous local cloud does not accept \(d) uploads (SigV4a is not supported).")
+            }
+            throw ServiceError(
+                .badRequest, "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-… or a valid sha256 value (got '\(d)').")
+        }
     }
 
     private func verify(_ wire: WireRequest, bodySHA256: String?) -> SigV4Verifier.Outcome {

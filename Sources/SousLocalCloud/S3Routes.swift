@@ -100,14 +100,16 @@ struct S3Route: Sendable {
         S3Route("ListObjects", .get, .bucket) { s3, r in try await s3.listObjects(r) },
         S3Route("DeleteObjects", .post, .bucket, .query(["delete"])) { s3, r in try await s3.deleteObjects(r) },
 
+        S3Route("UploadPartCopy", .put, .object, .queryAndHeader(["uploadId", "partNumber"], "x-amz-copy-source")) { s3, r in
+            try await s3.uploadPartCopy(r)
+        },
         S3Route("UploadPart", .put, .object, .query(["uploadId", "partNumber"])) { s3, r in try await s3.uploadPart(r) },
         S3Route("PutObjectTagging", .put, .object, .query(["tagging"])) { s3, r in try await s3.putTagging(r) },
-        S3Route("CopyObject", .put, .object, .header("x-amz-copy-source")) { _, _ in
-            throw ServiceError(.notImplemented, "NotImplemented", "CopyObject is not supported by the sous local cloud.")
-        },
+        S3Route("CopyObject", .put, .object, .header("x-amz-copy-source")) { s3, r in try await s3.copyObject(r) },
         S3Route("PutObject", .put, .object) { s3, r in try await s3.putObject(r) },
         S3Route("ListParts", .get, .object, .query(["uploadId"])) { s3, r in try await s3.listParts(r) },
         S3Route("GetObjectTagging", .get, .object, .query(["tagging"])) { s3, r in try await s3.getTagging(r) },
+        S3Route("GetObjectAttributes", .get, .object, .query(["attributes"])) { s3, r in try await s3.getObjectAttributes(r) },
         S3Route("GetObject", .get, .object) { s3, r in try await s3.getObject(r, head: false) },
         S3Route("HeadObject", .head, .object) { s3, r in try await s3.getObject(r, head: true) },
         S3Route("AbortMultipartUpload", .delete, .object, .query(["uploadId"])) { s3, r in try await s3.abortUpload(r) },

@@ -184,6 +184,47 @@ import Testing
         #expect(!after.buckets.contains("sous-e2e-multipart"))  // sous created it and it is empty: deleted too
     }
 
+    @Test func destroyAbortsTheStepsUnfinishedUploadsThatNoStateFileKnows() throws {
+        let f = try AWSStepsFixture()
+        let moto = try #require(f.moto)
+        let part = 65_536
+        try FileManager.default.createDirectory(at: f.dir.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try Data(repeating: 7, count: part * 2).write(to: f.dir.appendingPathComponent("data/weights.bin"))
+        try f.write("up.yaml", """
+            name: orphans
+            steps:
+              - id: bucket
+                uses: s3.default-bucket
+                with:
+                  bucket: sous-e2e-orphans
+              - id: up
+                uses: s3.upload
+                with:
+                  source: \(f.dir.path)/data/weights.bin
+                  bucket: ${{ steps.bucket.outputs.bucket }}
+                  prefix: ""
+                  part_size: \(part)
+                  multipart_threshold: \(part)
+            """)
+        let run = try f.sous(["run", "up.yaml"])
+        #expect(run.status == 0, "\(run.stderr)")
+        // An unfinished upload of the step's key that no state file knows (lost, or begun by a killed run), and
+        // one of another key; a foreign object keeps the bucket (and so the uploads) for the check. (Keys
+        // without '/': moto's signature check fails on a '/' in a query value such as ListMultipartUploads'
+        // prefix; SousAWSTests list under a folder prefix against moto without signature checks.)
+        _ = try moto.ask("create-upload sous-e2e-orphans weights.bin")
+        _ = try moto.ask("create-upload sous-e2e-orphans weights.bin.other")
+        _ = try moto.ask("put-object sous-e2e-orphans keep/me")
+        let destroy = try f.sous(["destroy", "up.yaml", "--yes"])
+        #expect(destroy.status == 0, "\(destroy.stderr)")
+        let after = try f.state(bucket: "sous-e2e-orphans")
+        #expect(!after.uploads.contains(["sous-e2e-orphans", "weights.bin"]), "\(after.uploads)")
+        #expect(after.uploads.contains(["sous-e2e-orphans", "weights.bin.other"]), "\(after.uploads)")
+        _ = try moto.ask("abort-uploads sous-e2e-orphans weights.bin.other")
+        _ = try moto.ask("delete-object sous-e2e-orphans keep/me")
+        _ = try moto.ask("delete-bucket sous-e2e-orphans")
+    }
+
     @Test func lmiRecipeRunsEndToEndWithTheHubServerAndLeavesNothingBehind() throws {
         let f = try AWSStepsFixture()
         let hub = try HubServerForSteps(spec: Self.hubSpec, in: f.dir)

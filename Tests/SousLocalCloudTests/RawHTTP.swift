@@ -60,7 +60,7 @@ final class RawHTTPConnection {
     }
 
     /// Reads one response (head, then `Content-Length` bytes of body), waiting at most `timeout` seconds.
-    func readResponse(timeout: TimeInterval = 30) throws -> Response {
+    func readResponse(timeout: TimeInterval = 120) throws -> Response {
         let deadline = Date().addingTimeInterval(timeout)
         var data = Data()
         let separator = Data("\r\n\r\n".utf8)
@@ -89,7 +89,7 @@ final class RawHTTPConnection {
     }
 
     /// True when the server closes the connection (end of stream) before `timeout`.
-    func closedByServer(timeout: TimeInterval = 30) -> Bool {
+    func closedByServer(timeout: TimeInterval = 120) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             guard let more = try? read(deadline: deadline) else { return false }
@@ -101,7 +101,7 @@ final class RawHTTPConnection {
     /// A request head signed with SigV4 (`secret` may be wrong on purpose), for 127.0.0.1:`port`; `path` may hold a query.
     static func signedHead(
         _ method: String, _ path: String, port: Int, accessKeyId: String, secret: String, service: String,
-        headers: [(String, String)], payloadHash: String, signPayloadHeader: Bool
+        headers: [(String, String)], payloadHash: String, signPayloadHeader: Bool, date: Date = Date()
     ) -> Data {
         var signer = SigV4Signer(
             credentials: AWSCredentials(accessKeyId: accessKeyId, secretAccessKey: secret), region: "us-east-1", service: service)
@@ -111,7 +111,7 @@ final class RawHTTPConnection {
         let signed = signer.sign(
             SigV4Request(
                 method: method, path: parts[0], query: query, headers: [("Host", "127.0.0.1:\(port)")] + headers, payloadHash: payloadHash),
-            date: Date())
+            date: date)
         var head = "\(method) \(path) HTTP/1.1\r\n"
         for h in signed.request.headers { head += "\(h.name): \(h.value)\r\n" }
         return Data((head + "\r\n").utf8)

@@ -78,6 +78,17 @@ def answer(cmd, cmd_args):
     if cmd == "delete-object":
         client("s3").delete_object(Bucket=cmd_args[0], Key=cmd_args[1])
         return {}
+    if cmd == "create-upload":  # an unfinished multipart upload sous knows nothing about
+        return {"upload_id": client("s3").create_multipart_upload(Bucket=cmd_args[0], Key=cmd_args[1])["UploadId"]}
+    if cmd == "abort-uploads":  # every unfinished multipart upload of KEY
+        s3 = client("s3")
+        for u in s3.list_multipart_uploads(Bucket=cmd_args[0]).get("Uploads", []):
+            if u["Key"] == cmd_args[1]:
+                s3.abort_multipart_upload(Bucket=cmd_args[0], Key=u["Key"], UploadId=u["UploadId"])
+        return {}
+    if cmd == "delete-bucket":
+        client("s3").delete_bucket(Bucket=cmd_args[0])
+        return {}
     if cmd == "delete-endpoint":
         client("sagemaker").delete_endpoint(EndpointName=cmd_args[0])
         return {}

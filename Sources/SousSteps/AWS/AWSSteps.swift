@@ -69,19 +69,6 @@ enum AWSSteps {
         return r
     }
 
-    /// Test-only crash points: `SOUS_TEST_KILL_AT=<point>` makes sous SIGKILL itself there, the way a
-    /// machine dies, so the end-to-end tests can check that the next run adopts or resumes.
-    static func crashPoint(_ ctx: StepContext, _ point: String) {
-        guard let want = ctx.environment["SOUS_TEST_KILL_AT"], want == point else { return }
-        kill(getpid(), SIGKILL)
-    }
-
-    /// The value of `SOUS_TEST_KILL_AT` after `prefix`, e.g. `s3.upload.parts:` → "3".
-    static func crashParameter(_ ctx: StepContext, _ prefix: String) -> String? {
-        guard let want = ctx.environment["SOUS_TEST_KILL_AT"], want.hasPrefix(prefix) else { return nil }
-        return String(want.dropFirst(prefix.count))
-    }
-
     static func strings(_ v: Value?) -> [String] { (v?.listValue ?? []).compactMap { $0.stringValue } }
 
     static func stringMap(_ m: ValueMap) -> [String: String] {

@@ -13,7 +13,7 @@ struct SageMakerDeleteKind: StepKind {
     struct Inputs: StepInputs {
         @Input("the endpoint to delete") var endpointName: String
         @Input(default: false, "wait until the endpoint is really gone") var wait: Bool
-        @Input(default: 30, "seconds between checks while waiting") var pollInterval: Double
+        @Input(default: 30, "seconds between checks while waiting (at least 0.05)") var pollInterval: Double
         @Input("AWS region (default: the configured region)") var region: String?
     }
 
@@ -35,7 +35,7 @@ struct SageMakerDeleteKind: StepKind {
         let models = configs.flatMap { AWSSteps.strings($0.attributes["models"]) }
         let d = try await sm.deleteDeployment(endpointName: name, endpointConfigName: configName, modelNames: models)
         if inputs.wait, d.endpoint != nil {
-            try await sm.waitForEndpointDeleted(name, interval: .milliseconds(Int64(max(0.01, inputs.pollInterval) * 1000)))
+            try await sm.waitForEndpointDeleted(name, interval: .milliseconds(Int64(max(0, inputs.pollInterval) * 1000)))
         }
         let gone = Set([d.endpoint, d.endpointConfig, configName, name].compactMap { $0 } + d.models + models)
         for type in [SageMakerResources.endpoint, SageMakerResources.config, SageMakerResources.model] {

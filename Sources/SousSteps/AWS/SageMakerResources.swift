@@ -148,7 +148,7 @@ enum SageMakerResources {
             describe: { try await describeEndpoint(sm, $0) },
             create: { name in
                 let arn = try await sm.createEndpoint(name: name, configName: configName, tags: tags)
-                AWSSteps.crashPoint(ctx, "sagemaker.endpoint.created")
+                ctx.crashPoint("sagemaker.endpoint.created")
                 var attrs: ValueMap = [
                     "arn": .string(arn), "region": .string(sm.client.region), "config": .string(configName), "status": .string("Creating"),
                     "created_at": .string(ISO8601DateFormatter().string(from: Date())),
@@ -167,7 +167,7 @@ enum SageMakerResources {
         } else {
             try await EndpointTTL.disarm(ctx, endpoint: outcome.name)
         }
-        AWSSteps.crashPoint(ctx, "sagemaker.endpoint.waiting")
+        ctx.crashPoint("sagemaker.endpoint.waiting")
         var status = outcome.attributes["status"]?.stringValue ?? "Creating"
         if waiting.wait {
             let started = Date()
@@ -242,7 +242,7 @@ extension SageMakerResources {
     /// Waiting for an endpoint (`sagemaker.endpoint`, `sagemaker.deploy`).
     struct WaitInputs: StepInputs {
         @Input(default: true, "wait until the endpoint is InService (fails on Failed with SageMaker's FailureReason)") var wait: Bool
-        @Input(default: 30, "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60)") var pollInterval: Double
+        @Input(default: 30, "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60; at least 0.05)") var pollInterval: Double
         @Input(default: 3600, "give up waiting after this many seconds") var waitBudget: Double
     }
 
