@@ -259,7 +259,7 @@ struct Preflight {
     // MARK: instance type and quota
 
     /// The account's `"<type> for endpoint usage"` quota: `.success(nil)` when Service Quotas has none of that name.
-    mutating func quota(_ name: String) async -> Result<ServiceQuotasClient.Quota?, any Error>? {
+    func quota(_ name: String) async -> Result<ServiceQuotasClient.Quota?, any Error>? {
         if local { return nil }
         guard let client else { return nil }
         do {
