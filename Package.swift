@@ -102,7 +102,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "SousHubTests", dependencies: ["SousHub", "SousTestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousLLM", "SousAWS", "SousTestSupport"],
+            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousLLM", "SousAWS", "SousBasics", "SousTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "SousCLITests", dependencies: ["SousCLI", "SousSteps", "SousStreaming", "SousTestSupport"],

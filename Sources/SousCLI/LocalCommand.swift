@@ -114,10 +114,11 @@ struct LocalStatus: AsyncParsableCommand {
 
     func run() async throws {
         let control = LocalCloudControl(workspace: ws.url)
-        guard let info = await control.runningServer(), let status = await control.get(info, "/_sous/status") else {
+        guard let info = await control.runningServer() else {
             if json { Console.out("{\"running\": false}\n") } else { Console.out("local cloud is not running (start it with `sous local start`)\n") }
             throw ExitCode(3)
         }
+        let status = try await control.get(info, "/_sous/status")
         let buckets = status["buckets"] as? [[String: Any]] ?? []
         let endpoints = status["endpoints"] as? [[String: Any]] ?? []
         if json {

@@ -60,18 +60,6 @@ enum BodyIO {
         return ReceivedFile(url: url, size: UInt64(total), md5: md5, sha256: wantSHA ? sha.finalize() : [])
     }
 
-    /// Collects a small body (JSON requests, XML bodies) up to `limit` bytes.
-    static func collect(_ body: RequestBody, limit: Int) async throws -> [UInt8] {
-        var out: [UInt8] = []
-        for try await buffer in body {
-            guard out.count + buffer.readableBytes <= limit else {
-                throw ServiceError(.contentTooLarge, "EntityTooLarge", "The request body is larger than \(limit) bytes.")
-            }
-            out += buffer.readableBytesView
-        }
-        return out
-    }
-
     /// A response body that streams `length` bytes from `offset` of the bytes held, in order, by `pieces` (one
     /// file, or the parts of a multipart object). Every file is opened before the response starts, so a piece
     /// replaced meanwhile (an overwrite of the key) is still read whole.

@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """boto3 as an independent client of the sous local cloud (driven by SousLocalCloudTests).
 
-Usage: localcloud_boto3.py ENDPOINT_URL ACCESS_KEY SECRET WORKDIR SCENARIO
+Usage: localcloud_boto3.py ENDPOINT_URL WORKDIR SCENARIO   (credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
 Scenarios: s3, s3-batch, s3-batch-after-restart, sagemaker-lmi, sagemaker-tgi, badsecret. Prints `RESULT <json>` and exits 0, or raises.
-Reads credentials from argv only to pass them to boto3 (they are local-cloud keys, not AWS keys).
 """
 import hashlib
 import io
@@ -19,7 +18,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-URL, AKID, SECRET, WORK, SCENARIO = sys.argv[1:6]
+URL, WORK, SCENARIO = sys.argv[1:4]
+AKID, SECRET = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
 REGION = "us-east-1"
 
 

@@ -309,7 +309,8 @@ public struct EventStreamDecoder: Sendable {
         return problem
     }
 
-    /// Parses a header block into values (used by tests and by `EventStreamFrameView.message()`).
+    /// Validates a header block and parses it into values (a block that is already validated, as a decoded
+    /// frame's is, goes straight to `materializeHeaders`).
     static func parseHeaders(_ h: UnsafeRawBufferPointer) -> Result<[EventStreamHeader], EventStreamError> {
         if let e = validateHeaders(h) { return .failure(e) }
         return .success(materializeHeaders(h))

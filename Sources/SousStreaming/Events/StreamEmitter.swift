@@ -22,4 +22,13 @@ struct ClosureEmitter: StreamEmitter {
     }
 
     func event(_ e: StreamEvent) { emit(e) }
+
+    /// Runs `body` with an emitter that hands events to `emit` (the closure form of every parser's `feed` and
+    /// `finish`, over the generic core that writes text as bytes).
+    static func with(_ emit: (StreamEvent) -> Void, _ body: (inout ClosureEmitter) -> Void) {
+        withoutActuallyEscaping(emit) { f in
+            var e = ClosureEmitter(emit: f)
+            body(&e)
+        }
+    }
 }

@@ -132,38 +132,8 @@ struct JSONScanner {
 
     /// Reads a string value (unescaping it); nil for `null`; `failed` for anything else.
     mutating func readStringOrNull() -> String? {
-        guard let c = peek() else {
-            failed = true
-            return nil
-        }
-        if c == 0x6E {
-            _ = readLiteral()
-            return nil
-        }
-        guard c == 0x22 else {
-            _ = skipValue()
-            failed = true
-            return nil
-        }
-        let start = i + 1
-        var j = start
-        var escaped = false
-        while j < end {
-            let b = base[j]
-            if b == 0x22 { break }
-            if b == 0x5C {
-                escaped = true
-                j += 2
-            } else {
-                j += 1
-            }
-        }
-        guard j < end else {
-            failed = true
-            return nil
-        }
-        i = j + 1
-        let raw = UnsafeBufferPointer(start: base + start, count: j - start)
+        guard let (range, escaped) = readRawString() else { return nil }
+        let raw = UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
         if !escaped { return String(decoding: raw, as: UTF8.self) }
         var out = [UInt8]()
         out.reserveCapacity(raw.count)

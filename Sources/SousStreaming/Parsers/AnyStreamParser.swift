@@ -35,17 +35,11 @@ public struct AnyStreamParser: StreamParser {
     }
 
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
-        withoutActuallyEscaping(emit) { f in
-            var e = ClosureEmitter(emit: f)
-            feed(bytes, into: &e)
-        }
+        ClosureEmitter.with(emit) { feed(bytes, into: &$0) }
     }
 
     public mutating func finish(_ emit: (StreamEvent) -> Void) {
-        withoutActuallyEscaping(emit) { f in
-            var e = ClosureEmitter(emit: f)
-            finish(into: &e)
-        }
+        ClosureEmitter.with(emit) { finish(into: &$0) }
     }
 
     mutating func feed<E: StreamEmitter>(_ bytes: UnsafeRawBufferPointer, into e: inout E) {

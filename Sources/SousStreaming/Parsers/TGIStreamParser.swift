@@ -21,17 +21,11 @@ public struct TGIStreamParser: StreamParser {
     public init() {}
 
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (StreamEvent) -> Void) {
-        withoutActuallyEscaping(emit) { f in
-            var e = ClosureEmitter(emit: f)
-            feed(bytes, into: &e)
-        }
+        ClosureEmitter.with(emit) { feed(bytes, into: &$0) }
     }
 
     public mutating func finish(_ emit: (StreamEvent) -> Void) {
-        withoutActuallyEscaping(emit) { f in
-            var e = ClosureEmitter(emit: f)
-            finish(into: &e)
-        }
+        ClosureEmitter.with(emit) { finish(into: &$0) }
     }
 
     /// Core of `feed`: text goes to `e.text` as bytes (no String per token).
