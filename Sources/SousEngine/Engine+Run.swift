@@ -21,7 +21,8 @@ extension Engine {
         let ledger = try ResourceLedger(path: layout.ledgerPath)
         let key = try layout.hashingKey(create: true)
         let runID = Self.makeRunID()
-        let redactor = SecretStore(recipe: recipe, environment: options.environment).redactor
+        let secrets = SecretStore(recipe: recipe, environment: options.environment)
+        let redactor = secrets.redactor
         let recorder = RunRecorder(
             layout: layout, runID: runID, recipe: recipe, ledger: ledger, environment: options.environment, redactor: redactor)
         let steps = try steps(recipe, options: options)
@@ -30,7 +31,9 @@ extension Engine {
             redactor: redactor)
         for warning in ledger.warnings { reporter.handle(.warning(step: nil, message: warning)) }
         do {
-            _ = try await walk(recipe, params: params, options: options, steps: steps, state: state, ledger: ledger, key: key, runID: runID, session: session)
+            _ = try await walk(
+                recipe, params: params, options: options, steps: steps, state: state, ledger: ledger, key: key, secrets: secrets, runID: runID,
+                session: session)
         } catch is CancellationError {
             session.stop(.interrupted, error: InterruptedError().description)
         }

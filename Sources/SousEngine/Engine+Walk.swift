@@ -45,11 +45,11 @@ extension Engine {
     /// - Throws: a plan's first unresolvable input; `CancellationError` when the task is cancelled.
     func walk(
         _ recipe: Recipe, params: ValueMap, options: RunOptions, steps: (order: [StepSpec], selected: Set<String>), state: RecipeState,
-        ledger: ResourceLedger, key: [UInt8], runID: String, session: RunSession?
+        ledger: ResourceLedger, key: [UInt8], secrets: SecretStore, runID: String, session: RunSession?
     ) async throws -> [StepDecision] {
         var walk = StepWalk(
             engine: self, recipe: recipe, params: params, options: options, layout: layout(for: recipe), ledger: ledger, key: key,
-            runID: runID, secrets: SecretStore(recipe: recipe, environment: options.environment), outputs: state.steps.mapValues(\.outputs))
+            runID: runID, secrets: secrets, outputs: state.steps.mapValues(\.outputs))
         var decisions: [StepDecision] = []
         for (i, step) in steps.order.enumerated() {
             guard let kind = registry[step.uses] else { continue }

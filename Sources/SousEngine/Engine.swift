@@ -92,7 +92,8 @@ public struct Engine: Sendable {
         let layout = layout(for: recipe)
         return try await walk(
             recipe, params: params, options: options, steps: try steps(recipe, options: options), state: try RecipeState.load(layout),
-            ledger: try ResourceLedger(path: layout.ledgerPath), key: try layout.hashingKey(create: false), runID: "plan", session: nil)
+            ledger: try ResourceLedger(path: layout.ledgerPath), key: try layout.hashingKey(create: false),
+            secrets: SecretStore(recipe: recipe, environment: options.environment), runID: "plan", session: nil)
     }
 
     /// The ids of the steps a run (or plan) with these options executes.
