@@ -17,6 +17,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Already in the graph through Hummingbird; the local cloud answers TLS with it (boto3's CRT speaks only TLS).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.2"),
     ],
     targets: [
         // C libraries: system-library targets with typed shims (one Swift file wraps each).
@@ -59,7 +61,7 @@ let package = Package(
             name: "SousLocalCloud",
             dependencies: [
                 "SousAWS", "SousLLM", "SousHub", "SousHTTP", "SousCrypto", "SousBasics",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict),
 

@@ -198,8 +198,9 @@ struct LocalFolder {
     }
 
     /// Fills `partial` (the blob's `.incomplete` name, see `HubCache.addBlob`) with `file`'s content: a hard
-    /// link when the cache is on the same file system, else a copy (fsynced). Either way the content must be
-    /// what was hashed, so a file changed meanwhile is never cached under the wrong name.
+    /// link when the cache is on the same file system, else a copy (`addBlob` flushes it before the rename).
+    /// Either way the content must be what was hashed, so a file changed meanwhile is never cached under the
+    /// wrong name.
     /// - Throws: `HubError` (`.localFolder` when the file changed, `.io` / `.diskFull` when writing failed).
     func place(_ file: File, at partial: String) throws {
         unlink(partial)  // left by an interrupted run
@@ -213,8 +214,7 @@ struct LocalFolder {
         }
         let out = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard out >= 0 else { throw HubClient.posixError(errno, repoID: path, subject: partial) }
-        var closed = false
-        defer { if !closed { close(out) } }
+        defer { close(out) }
         var hasher = SHA256Hasher()
         do {
             try forEachChunk(ofFile: file.source) { chunk in
@@ -227,13 +227,6 @@ struct LocalFolder {
         } catch {
             unlink(partial)
             throw error
-        }
-        let synced = fsync(out) == 0 ? nil : errno
-        closed = true
-        close(out)
-        if let synced {
-            unlink(partial)
-            throw HubClient.posixError(synced, repoID: path, subject: partial)
         }
         guard hasher.finalize().hexString == file.sha256 else {
             unlink(partial)

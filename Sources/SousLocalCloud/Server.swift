@@ -5,6 +5,7 @@ import HummingbirdCore
 import Logging
 import ServiceLifecycle
 import NIOCore
+import NIOSSL
 import SousAWS
 import SousCrypto
 import Synchronization
@@ -18,6 +19,8 @@ public final class LocalCloudServer: Sendable {
     let s3Store: S3Store
     let sagemaker: SageMakerService
     let scheduler: SchedulerService
+    /// TLS for the connections that open with a handshake (nil: plain HTTP only).
+    private let tls: NIOSSLContext?
     private let boundPort = Mutex<Int?>(nil)
 
     /// Opens the data directory (reloading buckets, objects and SageMaker resources from disk).
@@ -26,6 +29,7 @@ public final class LocalCloudServer: Sendable {
         s3Store = try S3Store(dataDirectory: configuration.dataDirectory)
         sagemaker = try SageMakerService(configuration: configuration, s3: s3Store)
         scheduler = try SchedulerService(configuration: configuration, sagemaker: sagemaker)
+        tls = LocalCloudTLS.context(directory: configuration.tlsDirectory, log: configuration.log)
     }
 
     /// The port once the server listens.
@@ -44,7 +48,12 @@ public final class LocalCloudServer: Sendable {
         }
         let app = Application(
             responder: responder,
-            server: .http1(configuration: .init(additionalChannelHandlers: [LargeReadsHandler(), ExpectContinueHandler()])),
+            server: HTTPServerBuilder { [tls] responder in
+                TLSOrPlainChannel(
+                    base: HTTP1Channel(
+                        responder: responder, configuration: .init(additionalChannelHandlers: [LargeReadsHandler(), ExpectContinueHandler()])),
+                    tls: tls)
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { [self] channel in
                 let p = channel.localAddress?.port ?? 0

@@ -64,4 +64,22 @@ struct RoutingTests {
         #expect(String(decoding: sts.body, as: UTF8.self).contains("<ErrorResponse"))
         #expect(String(decoding: sts.body, as: UTF8.self).contains("<Code>InvalidAction</Code>"))
     }
+
+    @Test("The same port answers HTTPS with the workspace's certificate (for 127.0.0.1), and authenticates there too")
+    func https() async throws {
+        let cloud = try await LocalCloudFixture()
+        defer { cloud.stop() }
+        let bundle = cloud.dir.appendingPathComponent("tls/ca-bundle.pem").path
+        let script = """
+            import ssl, sys, urllib.request, urllib.error
+            ctx = ssl.create_default_context(cafile=sys.argv[2])
+            try:
+                urllib.request.urlopen(f"https://127.0.0.1:{sys.argv[1]}/_sous/health", context=ctx)
+            except urllib.error.HTTPError as e:
+                print("STATUS", e.code, e.headers.get("x-amzn-ErrorType"))
+            """
+        let port = cloud.port
+        let r = try await offPool { try runProcess(TestPaths.python, ["-c", script, String(port), bundle], environment: ProcessInfo.processInfo.environment) }
+        #expect(r.stdout.contains("STATUS 403 MissingAuthenticationToken"), "\(r.stdout)\n\(r.stderr)")
+    }
 }

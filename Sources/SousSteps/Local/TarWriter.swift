@@ -87,7 +87,8 @@ enum TarWriter {
             if gzip {
                 pending.reserveCapacity(Self.blockLimit)
                 // Header: magic, deflate, no flags, mtime 0, xfl 0, OS 255 (unknown).
-                ([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255] as [UInt8]).withUnsafeBytes { emit($0) }
+                let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]
+                header.withUnsafeBytes { emit($0) }
             }
         }
 
@@ -146,7 +147,8 @@ enum TarWriter {
         /// One stored deflate block holding `pending`.
         mutating func flushBlock(final: Bool) {
             let len = UInt16(pending.count)
-            [final ? 1 : 0, UInt8(len & 0xff), UInt8(len >> 8), UInt8(~len & 0xff), UInt8(~len >> 8)].withUnsafeBytes { emit($0) }
+            let header: [UInt8] = [final ? 1 : 0, UInt8(len & 0xff), UInt8(len >> 8), UInt8(~len & 0xff), UInt8(~len >> 8)]
+            header.withUnsafeBytes { emit($0) }
             let block = pending
             block.withUnsafeBytes { emit($0) }
             pending.removeAll(keepingCapacity: true)
