@@ -42,7 +42,9 @@ struct RunCommand: AsyncParsableCommand {
         options.lockWait = lock.wait
         options.commandLine = CommandLine.arguments.joined(separator: " ")
         do {
-            try budget.check(recipe, params: params, engine: engine, options: options, local: self.cloud.local || recipe.local)
+            try budget.check(
+                recipe, params: params, engine: engine, options: options,
+                local: self.cloud.local || recipe.local || EndpointCosts.isLocal(options.environment))
         } catch let e as StepError {
             throw fail(e)
         }
@@ -183,7 +185,7 @@ struct PlanCommand: AsyncParsableCommand {
             throw fail(error)
         }
         await cloud?.close(liveEndpoints: [], quiet: json)
-        let local = cloud != nil
+        let local = cloud != nil || EndpointCosts.isLocal(options.environment)  // --local, or a shell after `sous local env`
         let costs = PlanCosts.byStep(recipe, params: params, decisions: decisions, registry: registry, environment: options.environment)
         if json {
             let list = decisions.map { d -> Value in

@@ -151,7 +151,7 @@ struct RunRecap {
         guard !priced.isEmpty else { return [] }
         let rates = priced.map { "\($0.1.instanceType) × \($0.1.count)" }.joined(separator: ", ")
         let awsHourly = priced.map { $0.1.awsHourly }.reduce(0, +)
-        if local {
+        if local || priced.allSatisfy({ $0.1.local }) {
             return [label("cost") + "local: $0 · on AWS \(rates) would be billed ≈ \(Dollars.format(awsHourly))/h (estimate) from creation to clean-up"]
         }
         let spent = priced.compactMap { e, b in b.quote?.cost(forSeconds: e.seconds()) }.reduce(0, +)

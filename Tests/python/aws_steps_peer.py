@@ -22,6 +22,7 @@ import sys
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 kw = dict(endpoint_url=endpoint, region_name="us-east-1")
@@ -33,6 +34,11 @@ def client(name):
     return boto3.client(name, **kw)
 
 
+def gone(e):
+    """Whether a ClientError says the thing was deleted (by another test) between the listing and the read."""
+    return e.response.get("Error", {}).get("Code") in ("ValidationException", "NoSuchKey", "NoSuchBucket", "NoSuchUpload")
+
+
 def state():
     sm, s3 = client("sagemaker"), client("s3")
     out = {"endpoints": {}, "configs": {}, "models": {}, "buckets": {}, "uploads": []}
@@ -40,32 +46,49 @@ def state():
     def tags(arn):
         return {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn).get("Tags", [])}
 
-    for e in sm.list_endpoints(MaxResults=100)["Endpoints"]:
-        d = sm.describe_endpoint(EndpointName=e["EndpointName"])
-        out["endpoints"][e["EndpointName"]] = {"status": d["EndpointStatus"], "config": d["EndpointConfigName"],
-                                               "tags": tags(d["EndpointArn"])}
-    for c in sm.list_endpoint_configs(MaxResults=100)["EndpointConfigs"]:
-        d = sm.describe_endpoint_config(EndpointConfigName=c["EndpointConfigName"])
-        out["configs"][c["EndpointConfigName"]] = {
-            "models": [v["ModelName"] for v in d["ProductionVariants"]],
-            "variants": d["ProductionVariants"], "tags": tags(d["EndpointConfigArn"])}
-    for m in sm.list_models(MaxResults=100)["Models"]:
-        d = sm.describe_model(ModelName=m["ModelName"])
+    def endpoint(name):
+        d = sm.describe_endpoint(EndpointName=name)
+        out["endpoints"][name] = {"status": d["EndpointStatus"], "config": d["EndpointConfigName"], "tags": tags(d["EndpointArn"])}
+
+    def config(name):
+        d = sm.describe_endpoint_config(EndpointConfigName=name)
+        out["configs"][name] = {"models": [v["ModelName"] for v in d["ProductionVariants"]], "variants": d["ProductionVariants"],
+                                "tags": tags(d["EndpointConfigArn"])}
+
+    def model(name):
+        d = sm.describe_model(ModelName=name)
         source = d["PrimaryContainer"].get("ModelDataSource", {}).get("S3DataSource", {})
-        out["models"][m["ModelName"]] = {"tags": tags(d["ModelArn"]), "env": d["PrimaryContainer"].get("Environment", {}),
-                                         "image": d["PrimaryContainer"].get("Image"),
-                                         "model_data": d["PrimaryContainer"].get("ModelDataUrl"),
-                                         "model_data_source": source.get("S3Uri")}
-    for b in s3.list_buckets().get("Buckets", []):
+        out["models"][name] = {"tags": tags(d["ModelArn"]), "env": d["PrimaryContainer"].get("Environment", {}),
+                               "image": d["PrimaryContainer"].get("Image"), "model_data": d["PrimaryContainer"].get("ModelDataUrl"),
+                               "model_data_source": source.get("S3Uri")}
+
+    def bucket(name):
         objs = {}
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=b["Name"]):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
             for o in page.get("Contents", []):
-                body = s3.get_object(Bucket=b["Name"], Key=o["Key"])["Body"].read()
-                t = {x["Key"]: x["Value"] for x in s3.get_object_tagging(Bucket=b["Name"], Key=o["Key"])["TagSet"]}
+                try:
+                    body = s3.get_object(Bucket=name, Key=o["Key"])["Body"].read()
+                    t = {x["Key"]: x["Value"] for x in s3.get_object_tagging(Bucket=name, Key=o["Key"])["TagSet"]}
+                except ClientError as e:
+                    if gone(e):
+                        continue
+                    raise
                 objs[o["Key"]] = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body), "tags": t}
-        out["buckets"][b["Name"]] = objs
-        for u in s3.list_multipart_uploads(Bucket=b["Name"]).get("Uploads", []):
-            out["uploads"].append([b["Name"], u["Key"]])
+        out["buckets"][name] = objs
+        for u in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            out["uploads"].append([name, u["Key"]])
+
+    # Other tests share this moto: what was listed may be gone by the time it is read.
+    listed = [(endpoint, e["EndpointName"]) for e in sm.list_endpoints(MaxResults=100)["Endpoints"]]
+    listed += [(config, c["EndpointConfigName"]) for c in sm.list_endpoint_configs(MaxResults=100)["EndpointConfigs"]]
+    listed += [(model, m["ModelName"]) for m in sm.list_models(MaxResults=100)["Models"]]
+    listed += [(bucket, b["Name"]) for b in s3.list_buckets().get("Buckets", [])]
+    for read, name in listed:
+        try:
+            read(name)
+        except ClientError as e:
+            if not gone(e):
+                raise
     return out
 
 
