@@ -17,6 +17,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Already in the graph through Hummingbird; the local cloud answers TLS with it (boto3's CRT speaks only TLS).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.2"),
     ],
     targets: [
         // C libraries: system-library targets with typed shims (one Swift file wraps each).
@@ -50,7 +52,7 @@ let package = Package(
 
         // Clients and engine.
         .target(name: "SousRecipe", dependencies: ["SousYAML", "SousBasics"], swiftSettings: strict),
-        .target(name: "SousEngine", dependencies: ["SousRecipe", "SousCrypto", "SousBasics"], swiftSettings: strict),
+        .target(name: "SousEngine", dependencies: ["SousRecipe", "SousCrypto", "SousBasics"], swiftSettings: strict + [.define("SOUS_FAULT_INJECTION", .when(configuration: .debug))]),
         .target(name: "SousAWS", dependencies: ["SousHTTP", "SousCrypto", "SousBasics"], swiftSettings: strict),
         .target(name: "SousHub", dependencies: ["SousHTTP", "SousCrypto", "SousBasics"], swiftSettings: strict),
 
@@ -59,7 +61,7 @@ let package = Package(
             name: "SousLocalCloud",
             dependencies: [
                 "SousAWS", "SousLLM", "SousHub", "SousHTTP", "SousCrypto", "SousBasics",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict),
 
@@ -102,7 +104,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "SousHubTests", dependencies: ["SousHub", "SousTestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousLLM", "SousAWS", "SousTestSupport"],
+            name: "SousLocalCloudTests", dependencies: ["SousLocalCloud", "SousLLM", "SousAWS", "SousBasics", "SousTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "SousCLITests", dependencies: ["SousCLI", "SousSteps", "SousStreaming", "SousTestSupport"],

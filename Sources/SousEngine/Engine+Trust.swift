@@ -99,8 +99,8 @@ extension Engine {
         return h.finalize().hexString
     }
 
-    /// The question to ask before `step` runs, or nil when it needs none: a step that runs commands
-    /// (``ConfirmableStepKind``) always, and, for a recipe fetched from a URL, a step that creates a
+    /// The question to ask before `step` runs, or nil when it needs none: a step that runs commands (its kind
+    /// has an input of role ``InputRole/shellCommand``) always, and, for a recipe fetched from a URL, a step that creates a
     /// resource (category `create`: uploads, the default bucket, models, endpoint configs, endpoints).
     func approvalRequest(
         _ step: StepSpec, kind: any StepKind, prepared: Prepared, recipe: Recipe, recipeHash: String, key: [UInt8], redactor: Redactor
@@ -111,8 +111,8 @@ extension Engine {
             let material = ([type, recipeHash, step.id] + parts).joined(separator: "\u{0}")
             return type + " " + Digest.hmacSHA256(key: key, data: Data(material.utf8)).hexString
         }
-        if let confirmable = kind as? any ConfirmableStepKind {
-            let command = prepared.displayInputs[confirmable.confirmationInput]?.stringValue ?? ""
+        if let commandInput = kind.schema.inputs.first(where: { $0.role == .shellCommand }) {
+            let command = prepared.displayInputs[commandInput.name]?.stringValue ?? ""
             var lines: [String] = []
             for (i, line) in command.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 lines.append((i == 0 ? "  $ " : "    ") + TrustPrompt.sanitized(redactor.redact(String(line))))
@@ -120,7 +120,7 @@ extension Engine {
             for v in prepared.commandVariables {
                 lines.append("  where \(v.name) = \(TrustPrompt.visible(redactor.redact(v.shown)))   ← ${{ \(v.reference) }}")
             }
-            let details = confirmable.confirmationDetails(inputs: prepared.displayInputs)
+            let details = kind.confirmationDetails(values: prepared.displayInputs)
             lines += details.map { "  " + TrustPrompt.sanitized(redactor.redact($0)) }
             // The run id changes every run and is sous's own: an approval covers any.
             let values = prepared.commandVariables.map { $0.name + "=" + ($0.reference == .runID ? "${{ run.id }}" : $0.value) }
@@ -130,7 +130,7 @@ extension Engine {
                 refusal: body + "\nnot confirmed: review the command, then rerun with --yes to allow it (or answer y on a terminal)")
         }
         if recipe.isRemote && prepared.category == .create {
-            var lines = kind.planDetails(inputs: prepared.displayInputs).map { "  " + $0 }
+            var lines = kind.planDetails(values: prepared.displayInputs).map { "  " + $0 }
             for e in step.inputs {
                 guard let v = prepared.displayInputs[e.key] else { continue }
                 var text = v.stringValue ?? v.jsonString()

@@ -129,9 +129,13 @@ public struct WorkspaceLayout: Sendable {
         return out
     }
 
-    /// The secret-hashing key, created on first use (0600).
-    public func hashingKey() throws -> [UInt8] {
+    /// The secret-hashing key (32 random bytes in `keyPath`, 0600): the one way the engine reads it. With
+    /// `create`, it is made when missing (or damaged); without (`sous plan`, which writes nothing), a missing
+    /// key reads as empty, so nothing fingerprinted with it matches a recorded fingerprint.
+    /// - Throws: ``WorkspaceError`` when a new key cannot be written.
+    public func hashingKey(create: Bool) throws -> [UInt8] {
         if let d = FileManager.default.contents(atPath: keyPath), d.count == 32 { return Array(d) }
+        guard create else { return [] }
         var bytes = [UInt8](repeating: 0, count: 32)
         var g = SystemRandomNumberGenerator()
         for i in 0..<32 { bytes[i] = UInt8.random(in: 0...255, using: &g) }

@@ -31,6 +31,10 @@ public struct LocalCloudPaths: Sendable {
     public var credentialsFile: URL { root.appendingPathComponent("credentials.json") }
     public var dataDirectory: URL { root.appendingPathComponent("data", isDirectory: true) }
     public var logsDirectory: URL { root.appendingPathComponent("logs", isDirectory: true) }
+    /// The server's TLS certificate and key, and `ca-bundle.pem` (the system's CA bundle plus that certificate, for
+    /// `SSL_CERT_FILE`).
+    public var tlsDirectory: URL { root.appendingPathComponent("tls", isDirectory: true) }
+    public var certificateBundle: URL { tlsDirectory.appendingPathComponent("ca-bundle.pem") }
     public var logFile: URL { logsDirectory.appendingPathComponent("server.log") }
 }
 
@@ -41,6 +45,8 @@ public typealias ModelLoader = @Sendable (_ directory: URL) throws -> any TextGe
 public struct LocalCloudConfiguration: Sendable {
     /// Folder holding `s3/`, `sagemaker/` and `tmp/`.
     public var dataDirectory: URL
+    /// Folder of the TLS certificate (made there on first start; `tls/` beside `dataDirectory` by default).
+    public var tlsDirectory: URL
     /// Always loopback.
     public var host: String = "127.0.0.1"
     /// 0 picks a free port.
@@ -62,6 +68,7 @@ public struct LocalCloudConfiguration: Sendable {
 
     public init(dataDirectory: URL, credentials: LocalCloudCredentials, modelLoader: @escaping ModelLoader) {
         self.dataDirectory = dataDirectory
+        tlsDirectory = dataDirectory.deletingLastPathComponent().appendingPathComponent("tls", isDirectory: true)
         self.credentials = credentials
         self.modelLoader = modelLoader
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousLLM
 
 /// Which serving container an image URI stands for.
@@ -45,29 +46,9 @@ protocol OutputFormatter {
     mutating func failure(_ message: String) -> [UInt8]
 }
 
-enum JSONText {
-    /// A JSON string literal for `s` (with quotes).
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    out += String(format: "\\u%04x", u.value)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
-
-    static func number(_ d: Double?) -> String {
+/// Numbers in the containers' JSON answers (4 decimals, `null` for none).
+enum JSONNumber {
+    static func fixed(_ d: Double?) -> String {
         guard let d, d.isFinite else { return "null" }
         return String(format: "%.4f", d)
     }
@@ -92,11 +73,11 @@ struct TGIFormatter: OutputFormatter {
 
     mutating func token(_ t: TokenEvent, index: Int, last: Bool, fullText: String, finish: GenerationFinish?) -> [UInt8] {
         guard stream else { return [] }
-        let tok = "{\"id\":\(t.id),\"text\":\(JSONText.string(t.text)),\"logprob\":\(JSONText.number(t.logprob)),\"special\":\(t.special)}"
+        let tok = "{\"id\":\(t.id),\"text\":\(JSONText.quoted(t.text)),\"logprob\":\(JSONNumber.fixed(t.logprob)),\"special\":\(t.special)}"
         var gen = "null"
         var det = "null"
         if last {
-            gen = JSONText.string(returnFullText ? prompt + fullText : fullText)
+            gen = JSONText.quoted(returnFullText ? prompt + fullText : fullText)
             if details, let finish { det = detailsJSON(finish, index) }
         }
         return Array("data:{\"index\":\(index),\"token\":\(tok),\"generated_text\":\(gen),\"details\":\(det)}\n\n".utf8)
@@ -111,11 +92,11 @@ struct TGIFormatter: OutputFormatter {
             return []
         }
         let det = details ? ",\"details\":\(detailsJSON(reason, generated))" : ""
-        return Array("[{\"generated_text\":\(JSONText.string(text))\(det)}]".utf8)
+        return Array("[{\"generated_text\":\(JSONText.quoted(text))\(det)}]".utf8)
     }
 
     mutating func failure(_ message: String) -> [UInt8] {
-        let body = "{\"error\":\(JSONText.string(message)),\"error_type\":\"generation\"}"
+        let body = "{\"error\":\(JSONText.quoted(message)),\"error_type\":\"generation\"}"
         return Array((stream ? "data:\(body)\n\n" : body).utf8)
     }
 
@@ -129,7 +110,7 @@ struct TGIFormatter: OutputFormatter {
         func invalid(_ m: String) -> ContainerError {
             let msg = "Input validation error: \(m)"
             return ContainerError(
-                status: 422, body: Array("{\"error\":\(JSONText.string(msg)),\"error_type\":\"validation\"}".utf8), message: msg)
+                status: 422, body: Array("{\"error\":\(JSONText.quoted(msg)),\"error_type\":\"validation\"}".utf8), message: msg)
         }
         guard let inputs = obj["inputs"] as? String else {
             throw ContainerError(
@@ -206,20 +187,20 @@ struct LMIFormatter: OutputFormatter {
         jsonLines ? [] : Array("{\"generated_text\": \"".utf8) + (returnFullText ? escapedBody(prompt) : [])
     }
 
-    private func escapedBody(_ s: String) -> [UInt8] { Array(JSONText.string(s).utf8.dropFirst().dropLast()) }
+    private func escapedBody(_ s: String) -> [UInt8] { Array(JSONText.quoted(s).utf8.dropFirst().dropLast()) }
 
     private func detailsJSON(_ reason: GenerationFinish, _ n: Int) -> String {
-        "{\"finish_reason\": \"\(reason.rawValue)\", \"generated_tokens\": \(n), \"inputs\": \(JSONText.string(prompt))}"
+        "{\"finish_reason\": \"\(reason.rawValue)\", \"generated_tokens\": \(n), \"inputs\": \(JSONText.quoted(prompt))}"
     }
 
     mutating func token(_ t: TokenEvent, index: Int, last: Bool, fullText: String, finish: GenerationFinish?) -> [UInt8] {
         guard jsonLines else { return t.special ? [] : escapedBody(t.text) }
-        var tok = "{\"id\": \(t.id), \"text\": \(JSONText.string(t.text)), \"log_prob\": \(JSONText.number(t.logprob))"
+        var tok = "{\"id\": \(t.id), \"text\": \(JSONText.quoted(t.text)), \"log_prob\": \(JSONNumber.fixed(t.logprob))"
         if t.special { tok += ", \"special_token\": true" }
         tok += "}"
         var line = "{\"token\": \(tok)"
         if last {
-            line += ", \"generated_text\": \(JSONText.string(returnFullText ? prompt + fullText : fullText))"
+            line += ", \"generated_text\": \(JSONText.quoted(returnFullText ? prompt + fullText : fullText))"
             if details, let finish { line += ", \"details\": \(detailsJSON(finish, index))" }
         }
         return Array((line + "}\n").utf8)
@@ -232,14 +213,14 @@ struct LMIFormatter: OutputFormatter {
     }
 
     mutating func failure(_ message: String) -> [UInt8] {
-        let line = "{\"token\": {\"id\": -1, \"text\": \"\", \"log_prob\": -1, \"special_token\": true}, \"generated_text\": \"\", \"details\": {\"finish_reason\": \"error\", \"generated_tokens\": null, \"inputs\": null, \"error\": \(JSONText.string(message))}}\n"
+        let line = "{\"token\": {\"id\": -1, \"text\": \"\", \"log_prob\": -1, \"special_token\": true}, \"generated_text\": \"\", \"details\": {\"finish_reason\": \"error\", \"generated_tokens\": null, \"inputs\": null, \"error\": \(JSONText.quoted(message))}}\n"
         return Array((jsonLines ? line : "\"}\n" + line).utf8)
     }
 
     static func parse(_ body: [UInt8], outputFormatter: String?) throws -> (InvocationRequest, jsonLines: Bool) {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             let m = "Input is not a JSON object"
-            throw ContainerError(status: 424, body: Array("{\"code\": 424, \"error\": \(JSONText.string(m))}".utf8), message: m)
+            throw ContainerError(status: 424, body: Array("{\"code\": 424, \"error\": \(JSONText.quoted(m))}".utf8), message: m)
         }
         let inputs: String
         if let s = obj["inputs"] as? String {
@@ -248,7 +229,7 @@ struct LMIFormatter: OutputFormatter {
             inputs = first
         } else {
             let m = "Input is missing the \"inputs\" field"
-            throw ContainerError(status: 424, body: Array("{\"code\": 424, \"error\": \(JSONText.string(m))}".utf8), message: m)
+            throw ContainerError(status: 424, body: Array("{\"code\": 424, \"error\": \(JSONText.quoted(m))}".utf8), message: m)
         }
         let p = obj["parameters"] as? [String: Any] ?? [:]
         var s = SamplingParameters(maxNewTokens: (p["max_new_tokens"] as? NSNumber)?.intValue ?? 30)

@@ -1,4 +1,5 @@
 public import Foundation
+import SousAWS
 import SousHTTP
 
 /// What `server.json` records about a running local cloud.
@@ -67,21 +68,48 @@ public struct LocalCloudControl: Sendable {
         try enc.encode(info).write(to: paths.serverFile, options: .atomic)
     }
 
-    /// The running server: recorded, its process alive, and answering `/_sous/health` with its pid.
+    /// The running server: recorded, its process alive, and answering `/_sous/health` with its pid (to a request
+    /// signed with this workspace's credentials).
     public func runningServer() async -> LocalCloudServerInfo? {
         guard let info = recordedServer(), kill(info.pid, 0) == 0 || errno == EPERM else { return nil }
-        guard let health = await get(info, "/_sous/health"), (health["pid"] as? Int).map(Int32.init) == info.pid else { return nil }
+        guard let health = try? await get(info, "/_sous/health"), (health["pid"] as? Int).map(Int32.init) == info.pid else { return nil }
         return info
     }
 
-    /// GETs an internal route of the server and parses its JSON.
-    public func get(_ info: LocalCloudServerInfo, _ path: String) async -> [String: Any]? {
-        guard let url = URL(string: info.endpointURL + path) else { return nil }
-        var req = HTTPRequest(url: url)
+    /// GETs an internal route of the server, signed with the workspace's credentials (SigV4, service `sous`, as
+    /// every route of the local cloud requires), and parses its JSON.
+    /// - Parameter timeout: seconds for the whole request (connecting: at most 2).
+    /// - Throws: `LocalCloudError` when the server cannot be reached or refuses the request (with its status and
+    ///   error code), or the workspace has no credentials.
+    public func get(_ info: LocalCloudServerInfo, _ path: String, timeout: Int = 5) async throws -> [String: Any] {
+        guard let url = URL(string: info.endpointURL + path), let host = url.host else {
+            throw LocalCloudError("\(info.endpointURL + path) is not a URL.")
+        }
+        guard let d = try? Data(contentsOf: paths.credentialsFile), let creds = try? JSONDecoder().decode(LocalCloudCredentials.self, from: d) else {
+            throw LocalCloudError("\(paths.credentialsFile.path) is missing or unreadable: the local cloud's credentials are needed to ask it.")
+        }
+        let signer = SigV4Signer(
+            credentials: AWSCredentials(accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey), region: info.region,
+            service: "sous")
+        let signed = signer.sign(
+            SigV4Request(method: "GET", path: path, headers: [("Host", "\(host):\(info.port)")], payloadHash: SigV4Request.emptyPayloadHash),
+            date: Date())
+        var req = HTTPRequest(url: url, headers: HTTPHeaders(signed.request.headers.map { ($0.name, $0.value) }))
         req.timeouts.connect = .seconds(2)
-        req.timeouts.total = .seconds(5)
-        guard let r = try? await HTTPClient.shared.send(req), r.status == 200 else { return nil }
-        return try? JSONSerialization.jsonObject(with: r.body) as? [String: Any]
+        req.timeouts.total = .seconds(timeout)
+        let r: HTTPResponse
+        do {
+            r = try await HTTPClient.shared.send(req)
+        } catch {
+            throw LocalCloudError("The local cloud at \(info.endpointURL) did not answer \(path): \(error)")
+        }
+        let object = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any]
+        guard r.status == 200, let object else {
+            let code = r.headers["x-amzn-ErrorType"] ?? "no error code"
+            let message = object?["message"] as? String ?? String(decoding: r.body.prefix(200), as: UTF8.self)
+            throw LocalCloudError("The local cloud at \(info.endpointURL) refused \(path): HTTP \(r.status), \(code): \(message)")
+        }
+        return object
     }
 
     /// Starts `executable local serve` detached (own session, output to `logs/server.log`) unless a server
@@ -129,7 +157,7 @@ public struct LocalCloudControl: Sendable {
         try p.run()
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let info = recordedServer(), await get(info, "/_sous/health") != nil { return (info, true) }
+            if let info = recordedServer(), (try? await get(info, "/_sous/health")) != nil { return (info, true) }
             if !p.isRunning && recordedServer() == nil {
                 throw LocalCloudError("The local cloud exited during start-up (status \(p.terminationStatus)); see \(paths.logFile.path).")
             }

@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -94,7 +95,7 @@ enum Invocation {
                     case .failed(let m): failure = m
                     }
                 }
-                if let failure { all = Array("{\"error\":\(JSONText.string(failure))}".utf8) }
+                if let failure { all = Array("{\"error\":\(JSONText.quoted(failure))}".utf8) }
                 try await writer.write(ByteBuffer(bytes: all))
                 try await writer.finish(nil)
             })

@@ -1,104 +1,19 @@
 import Foundation
+import SousBasics
 import HTTPTypes
 import Hummingbird
 import NIOCore
 import SousAWS
 import SousCrypto
 
-/// S3's REST API, path-style: `/`, `/bucket`, `/bucket/key…`.
+/// S3's REST API, path-style: `/`, `/bucket`, `/bucket/key…`: the handlers of the operations ``S3Route/all`` lists.
 struct S3Service: Sendable {
     let store: S3Store
     let region: String
 
-    func handle(_ wire: WireRequest, body: RequestBody) async throws -> Response {
-        let trimmed = wire.rawPath.drop { $0 == "/" }
-        let bucket: String
-        let rawKey: Substring
-        if let slash = trimmed.firstIndex(of: "/") {
-            bucket = String(trimmed[..<slash]).removingPercentEncoding ?? String(trimmed[..<slash])
-            rawKey = trimmed[trimmed.index(after: slash)...]
-        } else {
-            bucket = trimmed.removingPercentEncoding ?? String(trimmed)
-            rawKey = ""
-        }
-        let key = String(rawKey).removingPercentEncoding ?? String(rawKey)
-        let m = wire.method
-        if wire.hasQuery("tagging") { return try await tagging(bucket, key: key.isEmpty ? nil : key, wire, body) }
-        let handled: Set<String> = [
-            "uploads", "uploadId", "partNumber", "delete", "location", "list-type", "prefix", "delimiter", "max-keys",
-            "continuation-token", "start-after", "encoding-type", "marker", "fetch-owner", "versionId", "x-id",
-            "response-content-type", "response-content-disposition", "response-cache-control", "response-content-encoding",
-            "response-content-language", "response-expires", "max-parts", "part-number-marker", "max-uploads",
-            "key-marker", "upload-id-marker", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
-            "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
-        ]
-        if let sub = wire.query.first(where: { !handled.contains($0.name) }) {
-            throw ServiceError(
-                .notImplemented, "NotImplemented",
-                "The sous local cloud does not implement the S3 subresource ?\(sub.name) (\(m) \(wire.rawPath)).")
-        }
-        if bucket.isEmpty {
-            guard m == "GET" else { throw methodNotAllowed() }
-            return try await listBuckets()
-        }
-        if key.isEmpty {
-            switch m {
-            case "PUT": return try await createBucket(bucket)
-            case "HEAD":
-                try await store.requireBucket(bucket)
-                return Reply.empty(.ok, headers: [("x-amz-bucket-region", region)])
-            case "DELETE":
-                try await store.deleteBucket(bucket)
-                return Reply.empty(.noContent)
-            case "GET":
-                if wire.hasQuery("location") {
-                    try await store.requireBucket(bucket)
-                    let loc = region == "us-east-1" ? "" : XMLText.escape(region)
-                    return Reply.xml(.ok, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\(loc)</LocationConstraint>")
-                }
-                if wire.hasQuery("uploads") { return try await listUploads(bucket) }
-                return try await listObjects(bucket, wire)
-            case "POST":
-                if wire.hasQuery("delete") { return try await deleteObjects(bucket, body: body) }
-                throw methodNotAllowed()
-            default: throw methodNotAllowed()
-            }
-        }
-        switch m {
-        case "PUT":
-            if let id = wire.queryValue("uploadId"), let n = wire.queryValue("partNumber") {
-                return try await uploadPart(bucket, key, id: id, number: n, wire, body)
-            }
-            if wire.header("x-amz-copy-source") != nil {
-                throw ServiceError(.notImplemented, "NotImplemented", "CopyObject is not supported by the sous local cloud.")
-            }
-            return try await putObject(bucket, key, wire, body)
-        case "GET":
-            if let id = wire.queryValue("uploadId") { return try await listParts(bucket, key, id: id) }
-            return try await getObject(bucket, key, wire, head: false)
-        case "HEAD": return try await getObject(bucket, key, wire, head: true)
-        case "DELETE":
-            if let id = wire.queryValue("uploadId") {
-                try await store.abortUpload(bucket, key: key, id: id)
-                return Reply.empty(.noContent)
-            }
-            try await store.deleteObject(bucket, key: key)
-            return Reply.empty(.noContent)
-        case "POST":
-            if wire.hasQuery("uploads") { return try await createUpload(bucket, key, wire) }
-            if let id = wire.queryValue("uploadId") { return try await completeUpload(bucket, key, id: id, body) }
-            throw methodNotAllowed()
-        default: throw methodNotAllowed()
-        }
-    }
-
-    private func methodNotAllowed() -> ServiceError {
-        ServiceError(.methodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource.")
-    }
-
     // MARK: Buckets
 
-    private func listBuckets() async throws -> Response {
+    func listBuckets() async throws -> Response {
         var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Owner><ID>sous-local</ID><DisplayName>sous-local</DisplayName></Owner><Buckets>"
         for b in await store.bucketNames() {
             x += "<Bucket><Name>\(XMLText.escape(b.name))</Name><CreationDate>\(AWSTime.iso8601(b.created))</CreationDate></Bucket>"
@@ -107,45 +22,65 @@ struct S3Service: Sendable {
         return Reply.xml(.ok, x)
     }
 
-    private func createBucket(_ bucket: String) async throws -> Response {
-        try await store.createBucket(bucket)
-        return Reply.empty(.ok, headers: [("Location", "/\(bucket)")])
+    func createBucket(_ r: S3Request) async throws -> Response {
+        try await store.createBucket(r.bucket)
+        return Reply.empty(.ok, headers: [("Location", "/\(r.bucket)")])
+    }
+
+    func headBucket(_ r: S3Request) async throws -> Response {
+        try await store.requireBucket(r.bucket)
+        return Reply.empty(.ok, headers: [("x-amz-bucket-region", region)])
+    }
+
+    func deleteBucket(_ r: S3Request) async throws -> Response {
+        try await store.deleteBucket(r.bucket)
+        return Reply.empty(.noContent)
+    }
+
+    func getBucketLocation(_ r: S3Request) async throws -> Response {
+        try await store.requireBucket(r.bucket)
+        let loc = region == "us-east-1" ? "" : XMLText.escape(region)
+        return Reply.xml(.ok, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\(loc)</LocationConstraint>")
     }
 
     // MARK: Tagging
 
-    private func tagging(_ bucket: String, key: String?, _ wire: WireRequest, _ body: RequestBody) async throws -> Response {
-        switch wire.method {
-        case "PUT":
-            let xml = String(decoding: try await BodyIO.collect(body, limit: 1 << 20), as: UTF8.self)
-            var tags: [String: String] = [:]
-            for t in XMLText.elements("Tag", in: xml) {
-                guard let k = XMLText.elements("Key", in: t).first else { continue }
-                tags[XMLText.unescape(k)] = XMLText.unescape(XMLText.elements("Value", in: t).first ?? "")
-            }
-            if let key { try await store.setObjectTags(bucket, key, tags) } else { try await store.setBucketTags(bucket, tags) }
-            return Reply.empty(key == nil ? .noContent : .ok)
-        case "GET":
-            let tags: [String: String]
-            if let key { tags = try await store.objectTags(bucket, key) } else { tags = try await store.bucketTags(bucket) }
-            if key == nil && tags.isEmpty {
-                throw ServiceError(.notFound, "NoSuchTagSet", "The TagSet does not exist", s3Extra: [("BucketName", bucket)])
-            }
-            var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>"
-            for (k, v) in tags.sorted(by: { $0.key < $1.key }) {
-                x += "<Tag><Key>\(XMLText.escape(k))</Key><Value>\(XMLText.escape(v))</Value></Tag>"
-            }
-            return Reply.xml(.ok, x + "</TagSet></Tagging>")
-        case "DELETE":
-            if let key { try await store.setObjectTags(bucket, key, [:]) } else { try await store.setBucketTags(bucket, [:]) }
-            return Reply.empty(.noContent)
-        default: throw methodNotAllowed()
+    /// The object's key for object tagging, nil for bucket tagging.
+    private func taggedKey(_ r: S3Request) -> String? { r.key.isEmpty ? nil : r.key }
+
+    func putTagging(_ r: S3Request) async throws -> Response {
+        let xml = String(decoding: try await r.payload.collect(limit: 1 << 20), as: UTF8.self)
+        var tags: [String: String] = [:]
+        for t in XMLText.elements("Tag", in: xml) {
+            guard let k = XMLText.elements("Key", in: t).first else { continue }
+            tags[XMLText.unescape(k)] = XMLText.unescape(XMLText.elements("Value", in: t).first ?? "")
         }
+        if let key = taggedKey(r) { try await store.setObjectTags(r.bucket, key, tags) } else { try await store.setBucketTags(r.bucket, tags) }
+        return Reply.empty(taggedKey(r) == nil ? .noContent : .ok)
+    }
+
+    func getTagging(_ r: S3Request) async throws -> Response {
+        let tags: [String: String]
+        if let key = taggedKey(r) { tags = try await store.objectTags(r.bucket, key) } else { tags = try await store.bucketTags(r.bucket) }
+        if taggedKey(r) == nil && tags.isEmpty {
+            throw ServiceError(.notFound, "NoSuchTagSet", "The TagSet does not exist", s3Extra: [("BucketName", r.bucket)])
+        }
+        var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>"
+        for (k, v) in tags.sorted(by: { $0.key < $1.key }) {
+            x += "<Tag><Key>\(XMLText.escape(k))</Key><Value>\(XMLText.escape(v))</Value></Tag>"
+        }
+        return Reply.xml(.ok, x + "</TagSet></Tagging>")
+    }
+
+    func deleteTagging(_ r: S3Request) async throws -> Response {
+        if let key = taggedKey(r) { try await store.setObjectTags(r.bucket, key, [:]) } else { try await store.setBucketTags(r.bucket, [:]) }
+        return Reply.empty(.noContent)
     }
 
     // MARK: Listing
 
-    private func listObjects(_ bucket: String, _ wire: WireRequest) async throws -> Response {
+    func listObjects(_ r: S3Request) async throws -> Response {
+        let bucket = r.bucket, wire = r.wire
         let all = try await store.list(bucket)
         let v2 = wire.queryValue("list-type") == "2"
         let prefix = wire.queryValue("prefix") ?? ""
@@ -220,9 +155,10 @@ struct S3Service: Sendable {
         return s
     }()
 
-    private func deleteObjects(_ bucket: String, body: RequestBody) async throws -> Response {
+    func deleteObjects(_ r: S3Request) async throws -> Response {
+        let bucket = r.bucket
         try await store.requireBucket(bucket)
-        let xml = String(decoding: try await BodyIO.collect(body, limit: 2 << 20), as: UTF8.self)
+        let xml = String(decoding: try await r.payload.collect(limit: 2 << 20), as: UTF8.self)
         let quiet = XMLText.elements("Quiet", in: xml).first?.lowercased() == "true"
         var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         for obj in XMLText.elements("Object", in: xml) {
@@ -232,179 +168,5 @@ struct S3Service: Sendable {
         }
         x += "</DeleteResult>"
         return Reply.xml(.ok, x)
-    }
-
-    // MARK: Objects
-
-    private func metadata(_ wire: WireRequest) -> [String: String] {
-        var m: [String: String] = [:]
-        for h in wire.headers where h.name.lowercased().hasPrefix("x-amz-meta-") {
-            m[String(h.name.lowercased().dropFirst("x-amz-meta-".count))] = h.value
-        }
-        return m
-    }
-
-    /// Tags given with an upload (`x-amz-tagging: k=v&k2=v2`).
-    static func taggingHeader(_ wire: WireRequest) -> [String: String]? {
-        wire.header("x-amz-tagging").map { Dictionary(AWSURIEncoding.parseQuery($0).map { ($0.name, $0.value) }) { _, b in b } }
-    }
-
-    /// Streams the body to a temporary file and checks Content-MD5 and x-amz-content-sha256.
-    private func receive(_ wire: WireRequest, _ body: RequestBody) async throws -> ReceivedFile {
-        if let sha = wire.header("x-amz-content-sha256"), sha.hasPrefix("STREAMING-") {
-            throw ServiceError(
-                .notImplemented, "NotImplemented",
-                "aws-chunked uploads (\(sha)) are not supported by the sous local cloud; send a plain body (signed or UNSIGNED-PAYLOAD).")
-        }
-        let signedHash = wire.header("x-amz-content-sha256").map { $0.count == 64 } ?? false
-        let file = try await BodyIO.receive(body, to: store.temporaryFile(), sha256: signedHash)
-        if let declared = wire.header("content-length").flatMap({ UInt64($0) }), declared != file.size {
-            try? FileManager.default.removeItem(at: file.url)
-            throw ServiceError(
-                .badRequest, "IncompleteBody",
-                "You did not provide the number of bytes specified by the Content-Length HTTP header (\(declared) declared, \(file.size) received).")
-        }
-        if let md5 = wire.header("content-md5"), md5 != file.md5.base64String {
-            try? FileManager.default.removeItem(at: file.url)
-            throw ServiceError(.badRequest, "BadDigest", "The Content-MD5 you specified did not match what we received.")
-        }
-        if let sha = wire.header("x-amz-content-sha256"), sha.count == 64, sha.lowercased() != file.sha256.hexString {
-            try? FileManager.default.removeItem(at: file.url)
-            throw ServiceError(
-                .badRequest, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")
-        }
-        return file
-    }
-
-    private func putObject(_ bucket: String, _ key: String, _ wire: WireRequest, _ body: RequestBody) async throws -> Response {
-        try await store.requireBucket(bucket)
-        let file = try await receive(wire, body)
-        do {
-            let meta = try await store.putObject(
-                bucket, key: key, file: file, contentType: wire.header("content-type"), metadata: metadata(wire),
-                tags: Self.taggingHeader(wire))
-            return Reply.empty(.ok, headers: [("ETag", "\"\(meta.etag)\"")])
-        } catch {
-            try? FileManager.default.removeItem(at: file.url)
-            throw error
-        }
-    }
-
-    private func getObject(_ bucket: String, _ key: String, _ wire: WireRequest, head: Bool) async throws -> Response {
-        let (meta, pieces) = try await store.object(bucket, key)
-        var headers: [(String, String)] = [
-            ("ETag", "\"\(meta.etag)\""), ("Last-Modified", AWSTime.http(meta.lastModified)), ("Accept-Ranges", "bytes"),
-            ("Content-Type", meta.contentType ?? "binary/octet-stream"),
-        ]
-        for (k, v) in meta.metadata.sorted(by: { $0.key < $1.key }) { headers.append(("x-amz-meta-\(k)", v)) }
-        if let inm = wire.header("if-none-match"), inm.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) == meta.etag {
-            return Reply.empty(.notModified, headers: headers)
-        }
-        var start: UInt64 = 0
-        var length = meta.size
-        var status = HTTPResponse.Status.ok
-        if let range = wire.header("range"), let r = Self.parseRange(range, size: meta.size) {
-            guard let (a, b) = r else {
-                if head { return Reply.empty(.rangeNotSatisfiable) }
-                throw ServiceError(
-                    .rangeNotSatisfiable, "InvalidRange", "The requested range is not satisfiable",
-                    s3Extra: [("RangeRequested", range), ("ActualObjectSize", String(meta.size))])
-            }
-            start = a
-            length = b - a + 1
-            status = .partialContent
-            headers.append(("Content-Range", "bytes \(a)-\(b)/\(meta.size)"))
-        }
-        var fields = HTTPFields()
-        for (n, v) in headers { if let name = HTTPField.Name(n) { fields[name] = v } }
-        fields[HTTPField.Name("x-amzn-RequestId")!] = Reply.requestId()
-        if head {
-            fields[.contentLength] = String(length)
-            return Response(status: status, headers: fields, body: ResponseBody())
-        }
-        return Response(status: status, headers: fields, body: try BodyIO.fileBody(pieces, offset: start, length: length))
-    }
-
-    /// nil: no usable Range header (serve everything); .some(nil): unsatisfiable.
-    static func parseRange(_ header: String, size: UInt64) -> (UInt64, UInt64)?? {
-        guard header.hasPrefix("bytes="), !header.contains(",") else { return nil }
-        let spec = header.dropFirst(6)
-        guard let dash = spec.firstIndex(of: "-") else { return nil }
-        let a = spec[..<dash], b = spec[spec.index(after: dash)...]
-        if a.isEmpty {
-            guard let n = UInt64(b) else { return nil }
-            if n == 0 || size == 0 { return .some(nil) }
-            return .some((size - min(n, size), size - 1))
-        }
-        guard let s = UInt64(a) else { return nil }
-        if s >= size { return .some(nil) }
-        if b.isEmpty { return .some((s, size - 1)) }
-        guard let e = UInt64(b), e >= s else { return nil }
-        return .some((s, min(e, size - 1)))
-    }
-
-    // MARK: Multipart
-
-    private func createUpload(_ bucket: String, _ key: String, _ wire: WireRequest) async throws -> Response {
-        let id = try await store.createUpload(
-            bucket, key: key, contentType: wire.header("content-type"), metadata: metadata(wire), tags: Self.taggingHeader(wire))
-        return Reply.xml(
-            .ok,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>\(XMLText.escape(bucket))</Bucket><Key>\(XMLText.escape(key))</Key><UploadId>\(id)</UploadId></InitiateMultipartUploadResult>"
-        )
-    }
-
-    private func uploadPart(
-        _ bucket: String, _ key: String, id: String, number: String, _ wire: WireRequest, _ body: RequestBody
-    ) async throws -> Response {
-        _ = try await store.upload(bucket, key: key, id: id)
-        guard let n = Int(number) else {
-            throw ServiceError(.badRequest, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive")
-        }
-        let file = try await receive(wire, body)
-        do {
-            let p = try await store.putPart(bucket, key: key, id: id, number: n, file: file)
-            return Reply.empty(.ok, headers: [("ETag", "\"\(p.etag)\"")])
-        } catch {
-            try? FileManager.default.removeItem(at: file.url)
-            throw error
-        }
-    }
-
-    private func listParts(_ bucket: String, _ key: String, id: String) async throws -> Response {
-        let (u, parts) = try await store.listParts(bucket, key: key, id: id)
-        var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListPartsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>\(XMLText.escape(bucket))</Bucket><Key>\(XMLText.escape(u.key))</Key><UploadId>\(id)</UploadId><StorageClass>STANDARD</StorageClass><PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>\(parts.last?.number ?? 0)</NextPartNumberMarker><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>"
-        for p in parts {
-            x += "<Part><PartNumber>\(p.number)</PartNumber><LastModified>\(AWSTime.iso8601(p.lastModified))</LastModified><ETag>&quot;\(p.etag)&quot;</ETag><Size>\(p.size)</Size></Part>"
-        }
-        x += "</ListPartsResult>"
-        return Reply.xml(.ok, x)
-    }
-
-    private func listUploads(_ bucket: String) async throws -> Response {
-        var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>\(XMLText.escape(bucket))</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>"
-        for u in try await store.listUploads(bucket) {
-            x += "<Upload><Key>\(XMLText.escape(u.key))</Key><UploadId>\(u.uploadId)</UploadId><Initiated>\(AWSTime.iso8601(u.created))</Initiated><StorageClass>STANDARD</StorageClass></Upload>"
-        }
-        x += "</ListMultipartUploadsResult>"
-        return Reply.xml(.ok, x)
-    }
-
-    private func completeUpload(_ bucket: String, _ key: String, id: String, _ body: RequestBody) async throws -> Response {
-        let xml = String(decoding: try await BodyIO.collect(body, limit: 4 << 20), as: UTF8.self)
-        var requested: [(number: Int, etag: String)] = []
-        for p in XMLText.elements("Part", in: xml) {
-            guard let n = XMLText.elements("PartNumber", in: p).first.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }),
-                let e = XMLText.elements("ETag", in: p).first
-            else {
-                throw ServiceError(.badRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
-            }
-            requested.append((n, XMLText.unescape(e)))
-        }
-        let etag = try await store.completeUpload(bucket, key: key, id: id, requested: requested).etag
-        return Reply.xml(
-            .ok,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>/\(XMLText.escape(bucket))/\(XMLText.escape(key))</Location><Bucket>\(XMLText.escape(bucket))</Bucket><Key>\(XMLText.escape(key))</Key><ETag>&quot;\(etag)&quot;</ETag></CompleteMultipartUploadResult>"
-        )
     }
 }

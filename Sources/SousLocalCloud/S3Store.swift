@@ -18,6 +18,10 @@ struct S3ObjectMeta: Codable, Sendable {
     /// A completed multipart upload keeps its parts as the object's bytes, in order (no copy at completion);
     /// nil for an object held in one file.
     var segments: [S3Segment]? = nil
+    /// The flexible checksum the object was uploaded with, if any.
+    var checksum: StoredChecksum? = nil
+    /// The parts of an object uploaded in parts (GetObject `partNumber`, GetObjectAttributes); nil otherwise.
+    var parts: [S3ObjectPart]? = nil
 
     /// The files holding the bytes, in order, with their sizes.
     var pieces: [S3Segment] { segments ?? [S3Segment(file: file, size: size)] }
@@ -28,6 +32,60 @@ struct S3Segment: Codable, Sendable, Equatable {
     var file: String
     var size: UInt64
 }
+
+/// One part of an object uploaded in parts: its number, size and checksum (base64, of the upload's algorithm).
+struct S3ObjectPart: Codable, Sendable, Equatable {
+    var number: Int
+    var size: UInt64
+    var checksum: String?
+}
+
+/// A flexible checksum as S3 stores and returns it (of an object or of one part).
+struct StoredChecksum: Codable, Sendable, Equatable {
+    var algorithm: ChecksumAlgorithm
+    /// Base64; a composite checksum ends in `-<parts>`.
+    var value: String
+    var type: ChecksumType
+
+    init(algorithm: ChecksumAlgorithm, value: String, type: ChecksumType) {
+        self.algorithm = algorithm
+        self.value = value
+        self.type = type
+    }
+
+    /// The full-object checksum of `digest`.
+    init(_ algorithm: ChecksumAlgorithm, digest: [UInt8]) {
+        self.init(algorithm: algorithm, value: digest.base64String, type: .fullObject)
+    }
+
+    /// The raw digest (nil for a composite value).
+    var digest: [UInt8]? { value.contains("-") ? nil : Data(base64Encoded: value).map { [UInt8]($0) } }
+
+    private enum CodingKeys: String, CodingKey { case algorithm, value, type }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try c.decode(String.self, forKey: .algorithm)
+        guard let a = ChecksumAlgorithm(awsName: name) else {
+            throw DecodingError.dataCorruptedError(forKey: .algorithm, in: c, debugDescription: "unknown checksum algorithm \(name)")
+        }
+        self.init(algorithm: a, value: try c.decode(String.self, forKey: .value), type: try c.decode(ChecksumType.self, forKey: .type))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(algorithm.rawValue, forKey: .algorithm)
+        try c.encode(value, forKey: .value)
+        try c.encode(type, forKey: .type)
+    }
+}
+
+/// How a multipart object's checksum is made: from the whole object's bytes, or from its parts' checksums.
+enum ChecksumType: String, Codable, Sendable {
+    case fullObject = "FULL_OBJECT"
+    case composite = "COMPOSITE"
+}
+
 
 struct S3BucketInfo: Codable, Sendable {
     var name: String
@@ -43,6 +101,11 @@ struct S3UploadInfo: Codable, Sendable {
     var contentType: String?
     var metadata: [String: String]
     var tags: [String: String]?
+    /// The checksum algorithm (AWS name) and type CreateMultipartUpload asked for.
+    var checksumAlgorithmName: String? = nil
+    var checksumType: ChecksumType? = nil
+
+    var checksumAlgorithm: ChecksumAlgorithm? { checksumAlgorithmName.flatMap { ChecksumAlgorithm(awsName: $0) } }
 }
 
 struct S3PartInfo: Codable, Sendable {
@@ -51,14 +114,17 @@ struct S3PartInfo: Codable, Sendable {
     var size: UInt64
     var file: String
     var lastModified: Date
+    /// The part's flexible checksum, when it has one.
+    var checksum: StoredChecksum? = nil
 }
 
-/// A file received from a request body: where it is, its size and digests.
+/// A file received from a request body (or copied from another object): where it is, its size and digests.
 struct ReceivedFile: Sendable {
     var url: URL
     var size: UInt64
     var md5: [UInt8]
-    var sha256: [UInt8]
+    /// The flexible checksum computed over the bytes, when one was asked for.
+    var checksum: (algorithm: ChecksumAlgorithm, digest: [UInt8])? = nil
 }
 
 /// The S3 data, on disk under `data/s3/` with an in-memory index. Objects are plain files; writes go to a
@@ -255,11 +321,55 @@ actor S3Store {
         try FileManager.default.moveItem(at: file.url, to: dir.appendingPathComponent(dataName))
         let meta = S3ObjectMeta(
             key: key, size: file.size, etag: etag ?? file.md5.hexString, lastModified: Date(), contentType: contentType,
-            metadata: metadata, file: dataName, tags: tags)
-        try writeJSON(meta, to: dir.appendingPathComponent("\(h).json"))
-        removeData(of: objects[b]?[key], in: dir)
-        objects[b, default: [:]][key] = meta
+            metadata: metadata, file: dataName, tags: tags, checksum: file.checksum.map { StoredChecksum($0.algorithm, digest: $0.digest) })
+        try commit(meta, in: b)
         return meta
+    }
+
+    /// Writes `meta` as the object of its key (the commit point), then removes the data of the object it replaces.
+    private func commit(_ meta: S3ObjectMeta, in b: String) throws {
+        let dir = objectsDir(b)
+        try writeJSON(meta, to: dir.appendingPathComponent("\(Self.keyHash(meta.key)).json"))
+        if let old = objects[b]?[meta.key] {
+            let kept = Set(meta.pieces.map(\.file))
+            for p in old.pieces where !kept.contains(p.file) { try? FileManager.default.removeItem(at: dir.appendingPathComponent(p.file)) }
+        }
+        objects[b, default: [:]][meta.key] = meta
+    }
+
+    /// CopyObject: the new object shares the source's bytes (its data files are hard-linked, never copied) and
+    /// takes `edit`'s changes to the metadata.
+    func copyObject(
+        from source: (bucket: String, key: String), to b: String, key: String, edit: (inout S3ObjectMeta) -> Void
+    ) throws -> S3ObjectMeta {
+        try requireBucket(b)
+        var (meta, pieces) = try object(source.bucket, source.key)
+        let stem = "\(Self.keyHash(key))-\(UUID().uuidString.prefix(8))"
+        var segments: [S3Segment] = []
+        do {
+            for (i, p) in pieces.enumerated() {
+                let name = pieces.count == 1 ? "\(stem).data" : "\(stem)-s\(i + 1).data"
+                try Self.link(p.url, to: objectsDir(b).appendingPathComponent(name))
+                segments.append(S3Segment(file: name, size: p.size))
+            }
+            meta.key = key
+            meta.file = segments[0].file
+            meta.segments = meta.segments == nil ? nil : segments
+            meta.lastModified = Date()
+            edit(&meta)
+            try commit(meta, in: b)
+            return meta
+        } catch {
+            for s in segments { try? FileManager.default.removeItem(at: objectsDir(b).appendingPathComponent(s.file)) }
+            throw error
+        }
+    }
+
+    /// Hard-links `file` at `to` (data files are never changed once written, so a link is a copy).
+    private static func link(_ file: URL, to: URL) throws {
+        guard Foundation.link(file.path, to.path) == 0 else {
+            throw ServiceError(.internalServerError, "InternalError", "The local cloud could not link \(file.path) to \(to.path) (errno \(errno)).")
+        }
     }
 
     /// Deletes a key; a missing key is not an error (as in S3).
@@ -280,10 +390,15 @@ actor S3Store {
 
     // MARK: Multipart
 
-    func createUpload(_ b: String, key: String, contentType: String?, metadata: [String: String], tags: [String: String]? = nil) throws -> String {
+    func createUpload(
+        _ b: String, key: String, contentType: String?, metadata: [String: String], tags: [String: String]? = nil,
+        checksum: (algorithm: ChecksumAlgorithm, type: ChecksumType)? = nil
+    ) throws -> String {
         try requireBucket(b)
         let id = Digest.randomBytes(24).hexString
-        let info = S3UploadInfo(bucket: b, key: key, uploadId: id, created: Date(), contentType: contentType, metadata: metadata, tags: tags)
+        let info = S3UploadInfo(
+            bucket: b, key: key, uploadId: id, created: Date(), contentType: contentType, metadata: metadata, tags: tags,
+            checksumAlgorithmName: checksum?.algorithm.rawValue, checksumType: checksum?.type)
         try FileManager.default.createDirectory(at: uploadDir(info), withIntermediateDirectories: true)
         try writeJSON(info, to: uploadDir(info).appendingPathComponent("upload.json"))
         uploads[id] = info
@@ -310,7 +425,9 @@ actor S3Store {
         let dir = uploadDir(u)
         let name = "part-\(number)-\(UUID().uuidString.prefix(8)).data"
         try FileManager.default.moveItem(at: file.url, to: dir.appendingPathComponent(name))
-        let p = S3PartInfo(number: number, etag: file.md5.hexString, size: file.size, file: name, lastModified: Date())
+        let p = S3PartInfo(
+            number: number, etag: file.md5.hexString, size: file.size, file: name, lastModified: Date(),
+            checksum: file.checksum.map { StoredChecksum($0.algorithm, digest: $0.digest) })
         try writeJSON(p, to: dir.appendingPathComponent("part-\(number).json"))
         if let old = parts[id]?[number] { try? FileManager.default.removeItem(at: dir.appendingPathComponent(old.file)) }
         parts[id, default: [:]][number] = p
@@ -338,7 +455,16 @@ actor S3Store {
     /// bytes without copying them. The part files are hard-linked into the bucket and committed by writing the
     /// object's metadata; only then is the upload removed, so a crash at any point leaves either the upload
     /// (complete it again) or the object.
-    func completeUpload(_ b: String, key: String, id: String, requested: [(number: Int, etag: String)]) throws -> S3ObjectMeta {
+    /// One part as CompleteMultipartUpload lists it: number, ETag and, when the client sends it, its checksum.
+    struct RequestedPart: Sendable {
+        var number: Int
+        var etag: String
+        var checksum: String?
+    }
+
+    func completeUpload(
+        _ b: String, key: String, id: String, requested: [RequestedPart], declared: StoredChecksum? = nil
+    ) throws -> S3ObjectMeta {
         let u = try upload(b, key: key, id: id)
         guard !requested.isEmpty else {
             throw ServiceError(.badRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
@@ -353,7 +479,7 @@ actor S3Store {
             }
             last = r.number
             let want = r.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
-            guard let p = parts[id]?[r.number], p.etag == want else {
+            guard let p = parts[id]?[r.number], p.etag == want, r.checksum == nil || r.checksum == p.checksum?.value else {
                 throw ServiceError(
                     .badRequest, "InvalidPart",
                     "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
@@ -368,26 +494,22 @@ actor S3Store {
             md5s += hexBytes(p.etag)
             total += p.size
         }
+        let checksum = try Self.objectChecksum(u, chosen, declared: declared)
         let etag = "\(Digest.md5(md5s).hexString)-\(requested.count)"
-        let h = Self.keyHash(key)
         let dir = objectsDir(b)
-        let stem = "\(h)-\(UUID().uuidString.prefix(8))"
+        let stem = "\(Self.keyHash(key))-\(UUID().uuidString.prefix(8))"
         var segments: [S3Segment] = []
         do {
             for p in chosen {
                 let name = "\(stem)-p\(p.number).data"
-                let from = uploadDir(u).appendingPathComponent(p.file).path, to = dir.appendingPathComponent(name).path
-                guard link(from, to) == 0 else {
-                    throw ServiceError(.internalServerError, "InternalError", "The local cloud could not link part \(p.number) into \(to) (errno \(errno)).")
-                }
+                try Self.link(uploadDir(u).appendingPathComponent(p.file), to: dir.appendingPathComponent(name))
                 segments.append(S3Segment(file: name, size: p.size))
             }
             let meta = S3ObjectMeta(
                 key: key, size: total, etag: etag, lastModified: Date(), contentType: u.contentType, metadata: u.metadata,
-                file: segments[0].file, tags: u.tags, segments: segments.count > 1 ? segments : nil)
-            try writeJSON(meta, to: dir.appendingPathComponent("\(h).json"))
-            removeData(of: objects[b]?[key], in: dir)
-            objects[b, default: [:]][key] = meta
+                file: segments[0].file, tags: u.tags, segments: segments.count > 1 ? segments : nil, checksum: checksum,
+                parts: chosen.map { S3ObjectPart(number: $0.number, size: $0.size, checksum: $0.checksum?.value) })
+            try commit(meta, in: b)
             try? FileManager.default.removeItem(at: uploadDir(u))
             uploads[id] = nil
             parts[id] = nil
@@ -396,6 +518,35 @@ actor S3Store {
             for s in segments { try? FileManager.default.removeItem(at: dir.appendingPathComponent(s.file)) }
             throw error
         }
+    }
+
+    /// The checksum of an object completed from `parts`, of the upload's algorithm (else of the one its parts have):
+    /// COMPOSITE, the checksum of the parts' digests followed by `-<parts>`, or FULL_OBJECT, the parts' CRCs combined
+    /// into the whole object's (CRC64NVME's default, and what a declared whole-object value asks for). None when
+    /// some part has no checksum of that algorithm.
+    /// - Throws: `BadDigest` when `declared` (the client's whole-object value) differs; `InvalidRequest` for a
+    ///   FULL_OBJECT SHA checksum.
+    static func objectChecksum(_ u: S3UploadInfo, _ parts: [S3PartInfo], declared: StoredChecksum?) throws -> StoredChecksum? {
+        guard let algorithm = u.checksumAlgorithm ?? declared?.algorithm ?? parts.first?.checksum?.algorithm else { return nil }
+        let digests = parts.compactMap { p in p.checksum.flatMap { $0.algorithm == algorithm ? $0.digest : nil } }
+        guard digests.count == parts.count, let first = digests.first else { return nil }
+        let type = u.checksumType ?? declared?.type ?? (algorithm == .crc64nvme ? .fullObject : .composite)
+        let value: String
+        switch type {
+        case .composite:
+            value = CRCCombine.composite(algorithm, partDigests: digests)
+        case .fullObject:
+            guard algorithm.isCRC else { throw S3Checksums.fullObjectNeedsCRC(algorithm) }
+            var combined = first
+            for (digest, part) in zip(digests.dropFirst(), parts.dropFirst()) {
+                combined = CRCCombine.combine(algorithm, combined, digest, secondLength: part.size)
+            }
+            value = combined.base64String
+        }
+        if let declared, declared.algorithm != algorithm || declared.value != value {
+            throw S3Checksums.badDigest(declared.algorithm)
+        }
+        return StoredChecksum(algorithm: algorithm, value: value, type: type)
     }
 
     /// Joins files into `out` with `sendfile` (the bytes stay in the kernel), falling back to read/write where

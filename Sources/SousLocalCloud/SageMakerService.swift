@@ -397,14 +397,9 @@ actor SageMakerService {
         return h
     }
 
-    nonisolated func runtime(_ wire: WireRequest, body: [UInt8]) async throws -> Response {
-        let parts = wire.rawPath.split(separator: "/").map { String($0).removingPercentEncoding ?? String($0) }
-        guard wire.method == "POST", parts.count == 3, parts[0] == "endpoints",
-            parts[2] == "invocations" || parts[2] == "invocations-response-stream"
-        else {
-            throw ServiceError(.notFound, "UnknownOperationException", "The sous local cloud does not serve \(wire.method) \(wire.rawPath).")
-        }
-        let host = try await host(parts[1])
-        return try Invocation.respond(host: host, body: body, streaming: parts[2] != "invocations", accountId: configuration.accountId)
+    /// InvokeEndpoint (`streaming` false) and InvokeEndpointWithResponseStream.
+    nonisolated func invoke(endpoint name: String, body: [UInt8], streaming: Bool) async throws -> Response {
+        let host = try await host(name)
+        return try Invocation.respond(host: host, body: body, streaming: streaming, accountId: configuration.accountId)
     }
 }

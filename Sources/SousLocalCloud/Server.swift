@@ -5,19 +5,22 @@ import HummingbirdCore
 import Logging
 import ServiceLifecycle
 import NIOCore
+import NIOSSL
 import SousAWS
 import SousCrypto
 import Synchronization
 
 /// The local cloud: one loopback HTTP server (Hummingbird 2) speaking S3 (path-style), STS
-/// GetCallerIdentity, the SageMaker control plane (JSON 1.1) and SageMaker Runtime (rest-json with
-/// event-stream responses). Every request must carry a valid SigV4 signature made with
-/// `configuration.credentials`.
+/// GetCallerIdentity, the SageMaker control plane (JSON 1.1), SageMaker Runtime (rest-json with
+/// event-stream responses), EventBridge Scheduler's one-time schedules (rest-json), and `/_sous/health` and `/_sous/status` for `sous local`. Every request, on every route,
+/// must carry a valid SigV4 signature made with `configuration.credentials` (``SigV4Authentication``).
 public final class LocalCloudServer: Sendable {
     public let configuration: LocalCloudConfiguration
     let s3Store: S3Store
     let sagemaker: SageMakerService
-    private let verifier = SigV4Verifier()
+    let scheduler: SchedulerService
+    /// TLS for the connections that open with a handshake (nil: plain HTTP only).
+    private let tls: NIOSSLContext?
     private let boundPort = Mutex<Int?>(nil)
 
     /// Opens the data directory (reloading buckets, objects and SageMaker resources from disk).
@@ -25,6 +28,8 @@ public final class LocalCloudServer: Sendable {
         self.configuration = configuration
         s3Store = try S3Store(dataDirectory: configuration.dataDirectory)
         sagemaker = try SageMakerService(configuration: configuration, s3: s3Store)
+        scheduler = try SchedulerService(configuration: configuration, sagemaker: sagemaker)
+        tls = LocalCloudTLS.context(directory: configuration.tlsDirectory, log: configuration.log)
     }
 
     /// The port once the server listens.
@@ -35,18 +40,27 @@ public final class LocalCloudServer: Sendable {
     public func run(onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         var logger = Logger(label: "sous.local-cloud")
         logger.logLevel = .critical
-        let responder = CallbackResponder<BasicRequestContext> { [self] request, _ in
-            await self.respond(request)
+        let log = configuration.log
+        let responder = LocalCloudResponder(
+            authentication: SigV4Authentication(credentials: configuration.credentials, region: configuration.region, log: log), log: log
+        ) { [self] service, router in
+            addRoutes(service, router)
         }
         let app = Application(
             responder: responder,
-            server: .http1(configuration: .init(additionalChannelHandlers: [LargeReadsHandler(), ExpectContinueHandler()])),
+            server: HTTPServerBuilder { [tls] responder in
+                TLSOrPlainChannel(
+                    base: HTTP1Channel(
+                        responder: responder, configuration: .init(additionalChannelHandlers: [LargeReadsHandler(), ExpectContinueHandler()])),
+                    tls: tls)
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { [self] channel in
                 let p = channel.localAddress?.port ?? 0
                 self.boundPort.withLock { $0 = p }
                 self.configuration.log("listening on \(self.configuration.host):\(p)")
                 await self.sagemaker.resumeEndpoints()
+                await self.scheduler.resume()
                 onReady(p)
             },
             logger: logger)
@@ -61,96 +75,48 @@ public final class LocalCloudServer: Sendable {
         }
     }
 
-    // MARK: Dispatch
+    // MARK: Routes
 
-    enum Protocol_ { case s3, json, restJSON, query }
-
-    func respond(_ request: Request) async -> Response {
-        let wire = WireRequest(request)
-        if wire.rawPath.hasPrefix("/_sous/") { return await internalRoute(wire) }
-        let service = wire.signingService ?? "s3"
-        let proto: Protocol_ =
-            switch service {
-            case "sagemaker": wire.header("x-amz-target") != nil ? .json : .restJSON
-            case "sts": .query
-            default: .s3
+    /// The routes of one service (``LocalCloudResponder`` has put the error mapping and authentication before them).
+    private func addRoutes(_ service: ServiceProtocol, _ router: Router<LocalCloudContext>) {
+        switch service {
+        case .s3:
+            S3Route.register(on: router, service: S3Service(store: s3Store, region: configuration.region))
+        case .sageMaker:
+            router.post("/") { [sagemaker] _, context in
+                try await sagemaker.handle(target: context.wire.header("x-amz-target") ?? "", body: context.payload.collect(limit: service.bodyLimit))
             }
-        do {
-            switch proto {
-            case .s3:
-                try authenticate(wire, bodySHA256: nil, service: "s3")
-                return try await S3Service(store: s3Store, region: configuration.region).handle(wire, body: request.body)
-            case .json:
-                let body = try await BodyIO.collect(request.body, limit: 8 << 20)
-                try authenticate(wire, bodySHA256: Digest.sha256(body).hexString, service: service)
-                return try await sagemaker.handle(target: wire.header("x-amz-target") ?? "", body: body)
-            case .restJSON:
-                let body = try await BodyIO.collect(request.body, limit: 7 << 20)
-                try authenticate(wire, bodySHA256: Digest.sha256(body).hexString, service: service)
-                return try await sagemaker.runtime(wire, body: body)
-            case .query:
-                let body = try await BodyIO.collect(request.body, limit: 1 << 20)
-                try authenticate(wire, bodySHA256: Digest.sha256(body).hexString, service: service)
-                return sts(body: body)
-            }
-        } catch let e as ServiceError {
-            if e.status.code >= 500 { configuration.log("\(wire.method) \(wire.rawPath): \(e.code): \(e.message)") }
-            return Self.errorResponse(e, proto, head: wire.method == "HEAD")
-        } catch {
-            configuration.log("\(wire.method) \(wire.rawPath): \(error)")
-            let e = ServiceError(.internalServerError, "InternalError", "We encountered an internal error. Please try again.")
-            return Self.errorResponse(e, proto, head: wire.method == "HEAD")
-        }
-    }
-
-    /// The one error mapping: an error in the wire format of the protocol the request spoke.
-    static func errorResponse(_ e: ServiceError, _ proto: Protocol_, head: Bool) -> Response {
-        switch proto {
-        case .s3: e.s3Response(head: head)
-        case .json: e.jsonResponse()
-        case .restJSON: e.restJSONResponse()
-        case .query: e.queryResponse()
-        }
-    }
-
-    private func authenticate(_ wire: WireRequest, bodySHA256: String?, service: String) throws {
-        let creds = configuration.credentials
-        let outcome = verifier.verify(
-            method: wire.method, path: wire.rawPath, rawQuery: wire.rawQuery, headers: wire.headers, bodySHA256: bodySHA256
-        ) { akid in
-            akid == creds.accessKeyId ? SigV4Verifier.KeySecret(secretAccessKey: creds.secretAccessKey) : nil
-        }
-        if case .valid(_, let region, _) = outcome, region != configuration.region {
-            // As AWS: a credential scoped to another (or no) region is refused.
-            configuration.log("refused \(wire.method) \(wire.rawPath): credential scoped to region '\(region)'")
-            if service == "s3" {
-                throw ServiceError(
-                    .badRequest, "AuthorizationHeaderMalformed",
-                    "The authorization header is malformed; the region '\(region)' is wrong; expecting '\(configuration.region)'",
-                    s3Extra: [("Region", configuration.region)])
-            }
-            throw ServiceError(
-                .forbidden, "InvalidSignatureException",
-                "Credential should be scoped to a valid region (got '\(region)', this local cloud serves '\(configuration.region)').")
-        }
-        if case .invalid(let code, let message) = outcome {
-            let status: HTTPResponse.Status =
-                switch code {
-                case "IncompleteSignature", "XAmzContentSHA256Mismatch", "InvalidToken": .badRequest
-                default: .forbidden
+        case .sageMakerRuntime:
+            for (operation, streaming) in [("invocations", false), ("invocations-response-stream", true)] {
+                router.post("/endpoints/:name/\(operation)") { [sagemaker] _, context in
+                    let name = context.parameters.get("name").map { $0.removingPercentEncoding ?? $0 } ?? ""
+                    return try await sagemaker.invoke(endpoint: name, body: context.payload.collect(limit: service.bodyLimit), streaming: streaming)
                 }
-            var c = code
-            if service == "s3" && code == "MissingAuthenticationToken" { c = "AccessDenied" }
-            configuration.log("refused \(wire.method) \(wire.rawPath) (service \(service)): \(c)")
-            throw ServiceError(status, c, message)
+            }
+        case .sts:
+            router.post("/") { [self] _, context in try sts(body: await context.payload.collect(limit: service.bodyLimit)) }
+        case .scheduler:
+            let handler: @Sendable (Request, LocalCloudContext) async throws -> Response = { [scheduler] request, context in
+                let name = context.parameters.get("name").map { $0.removingPercentEncoding ?? $0 } ?? ""
+                return try await scheduler.handle(request.method.rawValue, name: name, body: context.payload.collect(limit: service.bodyLimit))
+            }
+            router.post("/schedules/:name", use: handler)
+            router.get("/schedules/:name", use: handler)
+            router.put("/schedules/:name", use: handler)
+            router.delete("/schedules/:name", use: handler)
+        case .control:
+            router.get("/_sous/health") { _, _ in
+                Reply.json(.ok, ["ok": true, "pid": Int(getpid())], contentType: "application/json")
+            }
+            router.get("/_sous/status") { [self] _, _ in await status() }
         }
     }
 
-    private func sts(body: [UInt8]) -> Response {
+    private func sts(body: [UInt8]) throws -> Response {
         let form = AWSURIEncoding.parseQuery(String(decoding: body, as: UTF8.self).replacingOccurrences(of: "+", with: "%20"))
         let action = form.first { $0.name == "Action" }?.value ?? ""
         guard action == "GetCallerIdentity" else {
-            return ServiceError(.badRequest, "InvalidAction", "The local cloud's STS only answers GetCallerIdentity, not \(action).").queryResponse()
+            throw ServiceError(.badRequest, "InvalidAction", "The local cloud's STS only answers GetCallerIdentity, not \(action).")
         }
         let acct = configuration.accountId
         let x = """
@@ -162,23 +128,16 @@ public final class LocalCloudServer: Sendable {
         return Reply.bytes(.ok, Array(x.utf8), contentType: "text/xml")
     }
 
-    /// Unauthenticated loopback routes for `sous local status/start`: `/_sous/health`, `/_sous/status`.
-    private func internalRoute(_ wire: WireRequest) async -> Response {
-        switch wire.rawPath {
-        case "/_sous/health":
-            return Reply.json(.ok, ["ok": true, "pid": Int(getpid())], contentType: "application/json")
-        case "/_sous/status":
-            var buckets: [[String: Any]] = []
-            for b in await s3Store.bucketNames() {
-                buckets.append(["name": b.name, "objects": await s3Store.objectCount(b.name)])
-            }
-            let endpoints = await sagemaker.endpointSummaries()
-            let (models, configs) = await sagemaker.resourceNames()
-            return Reply.json(
-                .ok, ["pid": Int(getpid()), "buckets": buckets, "endpoints": endpoints, "models": models, "endpointConfigs": configs],
-                contentType: "application/json")
-        default:
-            return Reply.empty(.notFound)
+    /// `/_sous/status`, for `sous local status`: buckets, models, configs and endpoints.
+    private func status() async -> Response {
+        var buckets: [[String: Any]] = []
+        for b in await s3Store.bucketNames() {
+            buckets.append(["name": b.name, "objects": await s3Store.objectCount(b.name)])
         }
+        let endpoints = await sagemaker.endpointSummaries()
+        let (models, configs) = await sagemaker.resourceNames()
+        return Reply.json(
+            .ok, ["pid": Int(getpid()), "buckets": buckets, "endpoints": endpoints, "models": models, "endpointConfigs": configs],
+            contentType: "application/json")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -12,6 +13,17 @@ struct WireRequest: Sendable {
     let rawQuery: String
     let query: [(name: String, value: String)]
     let headers: [(name: String, value: String)]
+
+    /// No request (the context's value before the responder fills it in).
+    static let empty = WireRequest()
+
+    private init() {
+        method = ""
+        rawPath = "/"
+        rawQuery = ""
+        query = []
+        headers = []
+    }
 
     init(_ request: Request) {
         method = request.method.rawValue
@@ -38,8 +50,9 @@ struct WireRequest: Sendable {
     func queryValue(_ name: String) -> String? { query.first { $0.name == name }?.value }
     func hasQuery(_ name: String) -> Bool { query.contains { $0.name == name } }
 
-    /// The signing service named in the Authorization header or presigned query (`s3`, `sagemaker`, `sts`).
-    var signingService: String? {
+    /// The credential scope named in the Authorization header or presigned query (`AKID/day/region/service/aws4_request`):
+    /// unverified, it only chooses the service whose routes answer; the SigV4 middleware then verifies it.
+    var credentialScope: (accessKeyId: String, day: String, region: String, service: String)? {
         let credential: Substring?
         if let auth = header("authorization"), let r = auth.range(of: "Credential=") {
             credential = auth[r.upperBound...].prefix { $0 != "," }
@@ -49,7 +62,7 @@ struct WireRequest: Sendable {
             credential = nil
         }
         guard let parts = credential?.split(separator: "/", omittingEmptySubsequences: false), parts.count == 5 else { return nil }
-        return String(parts[3])
+        return (String(parts[0]), String(parts[1]), String(parts[2]), String(parts[3]))
     }
 }
 
@@ -135,23 +148,7 @@ struct ServiceError: Error, CustomStringConvertible {
     }
 }
 
-enum XMLText {
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
-
+extension XMLText {
     /// Texts of every `<name>…</name>` element, in order (enough for the small request bodies S3 takes).
     static func elements(_ name: String, in xml: String) -> [String] {
         var out: [String] = []
@@ -162,14 +159,6 @@ enum XMLText {
             rest = rest[close.upperBound...]
         }
         return out
-    }
-
-    static func unescape(_ s: String) -> String {
-        guard s.contains("&") else { return s }
-        var r = s.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
-        r = r.replacingOccurrences(of: "&#xD;", with: "\r").replacingOccurrences(of: "&#xA;", with: "\n")
-        return r.replacingOccurrences(of: "&amp;", with: "&")
     }
 }
 

@@ -23,6 +23,9 @@ public enum InputRole: Sendable, Hashable {
     /// A command line run by `/bin/sh -c`: every `${{ }}` in it reaches the shell as an environment
     /// variable, never as command text (``ShellCommand``); `${{ secrets.* }}` is refused there.
     case shellCommand
+    /// A list of paths the step reads: like a `.path` input, each file or folder is part of the step's
+    /// fingerprint by content.
+    case readPaths
 }
 
 /// One input a step kind accepts.

@@ -37,15 +37,12 @@ struct ArchiveTarTests {
         try Data("after the big one\n".utf8).write(to: URL(fileURLWithPath: src + "/z-config.json"))
         let out = dir.appendingPathComponent("model.tar").path
 
-        let started = Date()
         let result = try await offCooperativePool {
             try TarWriter.write(folder: src, to: out, topFolder: nil, gzip: false)
         }
-        let seconds = Date().timeIntervalSince(started)
         #expect(result.files == 2)
         // About 25 s on an idle 2-core machine (SHA-256 of 8 GiB, sparse reads); the bound only catches a
         // pathological slowdown (a per-byte loop) on a machine busy with the other suites.
-        #expect(seconds < 240, "packing took \(seconds) s")
         // The archive of a sparse file is sparse too: far less disk than its size.
         var st = stat()
         #expect(stat(out, &st) == 0)

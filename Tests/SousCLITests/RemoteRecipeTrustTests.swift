@@ -9,31 +9,33 @@ import Testing
 /// A billable resource stand-in: a create step whose "endpoint" is a file in a folder.
 struct FakeEndpointKind: StepKind {
     let cloud: String
-    let schema = StepKindSchema(
-        kind: "test.endpoint", version: 1, category: .create, summary: "a fake endpoint",
-        inputs: [
-            InputSpec("name", .string, required: true, "endpoint name"),
-            InputSpec("instance_type", .string, required: true, "instance type"),
-        ],
-        outputs: [OutputSpec("name", .string, "the endpoint name")])
-
-    func planDetails(inputs: ValueMap) -> [String] { ["\(inputs["instance_type"]?.stringValue ?? "?") × 1"] }
-
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let name = try ctx.string("name")
-        let path = cloud + "/" + name
-        let (attrs, _) = try await ctx.createResource(
-            type: "endpoint", name: name, request: .map(["name": .string(name)]),
-            find: { FileManager.default.fileExists(atPath: path) ? ["name": .string(name)] : nil },
-            create: {
-                guard FileManager.default.createFile(atPath: path, contents: Data((try ctx.string("instance_type")).utf8)) else { throw StepError("cannot create") }
-                return ["name": .string(name)]
-            })
-        return attrs
+    static let configuration = StepKindConfiguration(name: "test.endpoint", version: 1, category: .create, summary: "a fake endpoint")
+    struct Inputs: StepInputs {
+        @Input("endpoint name") var name: String
+        @Input("instance type") var instanceType: String
+    }
+    struct Outputs: StepOutputs {
+        @Output("the endpoint name") var name: String
     }
 
-    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
-        FileManager.default.fileExists(atPath: cloud + "/" + (outputs["name"]?.stringValue ?? "")) ? .valid : .invalid("gone")
+    func planDetails(_ inputs: Inputs) -> [String] { ["\(inputs.instanceType) × 1"] }
+
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let path = cloud + "/" + inputs.name
+        _ = try await ctx.createResource(
+            type: "endpoint", name: inputs.name, request: ResourceRequest(.map(["name": .string(inputs.name)])),
+            find: { FileManager.default.fileExists(atPath: path) ? ["name": .string(inputs.name)] : nil },
+            create: {
+                guard FileManager.default.createFile(atPath: path, contents: Data(inputs.instanceType.utf8)) else { throw StepError("cannot create") }
+                return ["name": .string(inputs.name)]
+            })
+        var outputs = Outputs()
+        outputs.name = inputs.name
+        return outputs
+    }
+
+    func validate(_ outputs: Outputs, inputs: Inputs, ctx: StepContext) async -> OutputCheck {
+        FileManager.default.fileExists(atPath: cloud + "/" + outputs.name) ? .valid : .invalid("gone")
     }
 }
 

@@ -10,15 +10,19 @@ import Testing
 struct FolderReaderKind: StepKind {
     final class Counter: Sendable { let value = Mutex(0) }
     let runs = Counter()
-    let schema = StepKindSchema(
-        kind: "test.folder", version: 1, category: .pure, summary: "reads a folder",
-        inputs: [InputSpec("source", .path, required: true, "a folder")],
-        outputs: [OutputSpec("files", .int, "files seen")])
+    static let configuration = StepKindConfiguration(name: "test.folder", version: 1, category: .pure, summary: "reads a folder")
+    struct Inputs: StepInputs {
+        @Input(.path, "a folder") var source: String
+    }
+    struct Outputs: StepOutputs {
+        @Output("files seen") var files: Int
+    }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
         runs.value.withLock { $0 += 1 }
-        let files = FileManager.default.enumerator(atPath: try ctx.string("source"))?.allObjects.count ?? 0
-        return ["files": .int(files)]
+        var outputs = Outputs()
+        outputs.files = FileManager.default.enumerator(atPath: inputs.source)?.allObjects.count ?? 0
+        return outputs
     }
 }
 
@@ -69,24 +73,30 @@ struct FolderReaderKind: StepKind {
 struct MutatingReaderKind: StepKind {
     final class Counter: Sendable { let value = Mutex(0) }
     let runs = Counter()
-    let schema = StepKindSchema(
-        kind: "test.mutate", version: 1, category: .pure, summary: "reads a file, the first time also appends to it",
-        inputs: [InputSpec("source", .path, required: true, "a file")],
-        outputs: [OutputSpec("bytes", .int, "bytes seen")])
+    static let configuration = StepKindConfiguration(
+        name: "test.mutate", version: 1, category: .pure, summary: "reads a file, the first time also appends to it")
+    struct Inputs: StepInputs {
+        @Input(.path, "a file") var source: String
+    }
+    struct Outputs: StepOutputs {
+        @Output("bytes seen") var bytes: Int
+    }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
         let first = runs.value.withLock { n -> Bool in
             n += 1
             return n == 1
         }
-        let path = try ctx.string("source")
+        let path = inputs.source
         if first {
             let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             try h.seekToEnd()
             try h.write(contentsOf: Data("more".utf8))
             try h.close()
         }
-        return ["bytes": .int(try Data(contentsOf: URL(fileURLWithPath: path)).count)]
+        var outputs = Outputs()
+        outputs.bytes = try Data(contentsOf: URL(fileURLWithPath: path)).count
+        return outputs
     }
 }
 

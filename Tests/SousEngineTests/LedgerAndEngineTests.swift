@@ -1,5 +1,5 @@
 import Foundation
-import SousEngine
+@testable import SousEngine
 import SousRecipe
 import SousTestSupport
 import Synchronization
@@ -13,33 +13,34 @@ struct FakeResourceKind: StepKind {
     /// Counts create calls (a class so the kind stays a copyable value).
     final class Counter: Sendable { let value = Mutex(0) }
     let counter = Counter()
-    let schema = StepKindSchema(
-        kind: "test.resource", version: 1, category: .create, summary: "a fake cloud resource",
-        inputs: [
-            InputSpec("base", .string, required: true, "base name"),
-            InputSpec("crash_after_create", .bool, default: false, "fail after creating"),
-        ],
-        outputs: [OutputSpec("name", .string, "the resource name")])
+    static let configuration = StepKindConfiguration(name: "test.resource", version: 1, category: .create, summary: "a fake cloud resource")
+    struct Inputs: StepInputs {
+        @Input("base name") var base: String
+        @Input(default: false, "fail after creating") var crashAfterCreate: Bool
+    }
+    struct Outputs: StepOutputs {
+        @Output("the resource name") var name: String
+    }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let base = try ctx.string("base")
-        let name = ctx.pendingName(type: "fake") ?? "\(base)-\(ctx.runID)"
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let name = ctx.pendingName(type: "fake") ?? "\(inputs.base)-\(ctx.runID)"
         let path = cloud + "/" + name
         let (attrs, _) = try await ctx.createResource(
-            type: "fake", name: name, request: .map(["base": .string(try ctx.string("base"))]),
+            type: "fake", name: name, request: ResourceRequest(.map(["base": .string(inputs.base)])),
             find: { FileManager.default.fileExists(atPath: path) ? ["name": .string(name)] : nil },
             create: {
                 counter.value.withLock { $0 += 1 }
                 guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw StepError("cannot create") }
-                if ctx.bool("crash_after_create") { throw StepError("simulated crash") }
+                if inputs.crashAfterCreate { throw StepError("simulated crash") }
                 return ["name": .string(name)]
             })
-        return attrs
+        var outputs = Outputs()
+        outputs.name = attrs["name"]?.stringValue ?? ""
+        return outputs
     }
 
-    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
-        guard let n = outputs["name"]?.stringValue else { return .invalid("no name") }
-        return FileManager.default.fileExists(atPath: cloud + "/" + n) ? .valid : .invalid("resource \(n) no longer exists")
+    func validate(_ outputs: Outputs, inputs: Inputs, ctx: StepContext) async -> OutputCheck {
+        FileManager.default.fileExists(atPath: cloud + "/" + outputs.name) ? .valid : .invalid("resource \(outputs.name) no longer exists")
     }
 
     func destroy(_ resource: LedgerEntry, ctx: StepContext) async throws {
@@ -49,12 +50,13 @@ struct FakeResourceKind: StepKind {
 
 struct FakeTeardownKind: StepKind {
     let cloud: String
-    let schema = StepKindSchema(
-        kind: "test.teardown", version: 1, category: .teardown, summary: "deletes a fake resource",
-        inputs: [InputSpec("name", .string, required: true, "resource")], outputs: [])
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        try FileManager.default.removeItem(atPath: cloud + "/" + (try ctx.string("name")))
-        return [:]
+    static let configuration = StepKindConfiguration(name: "test.teardown", version: 1, category: .teardown, summary: "deletes a fake resource")
+    struct Inputs: StepInputs {
+        @Input("resource") var name: String
+    }
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> NoOutputs {
+        try FileManager.default.removeItem(atPath: cloud + "/" + inputs.name)
+        return NoOutputs()
     }
 }
 
@@ -67,6 +69,7 @@ final class EventLog: RunReporter, Sendable {
             case .stepSkipped(_, _, let s, _, let r): "skip \(s): \(r)"
             case .stepFinished(_, _, let s, _, _, _): "ran \(s)"
             case .stepFailed(_, _, let s, _, _, let e): "failed \(s): \(e)"
+            case .warning(_, let m): "warning: \(m)"
             default: nil
             }
         if let line { events.withLock { $0.append(line) } }
@@ -187,5 +190,47 @@ final class EventLog: RunReporter, Sendable {
         let r = Redactor(secrets: ["-----BEGIN KEY-----\nAAAAsecretline1\nBBBBsecretline2\n-----END KEY-----", "ab"])
         let text = "got AAAAsecretline1 and BBBBsecretline2 and ab"
         #expect(r.redact(text) == "got *** and *** and ab")
+    }
+
+    @Test("an append after a line cut by a crash starts on a new line; the cut line is skipped with a warning")
+    func appendAfterATornLine() throws {
+        let path = dir.appendingPathComponent("ledger.jsonl").path
+        let ledger = try ResourceLedger(path: path)
+        func entry(_ id: String, _ state: LedgerEntry.State) -> LedgerEntry {
+            LedgerEntry(
+                id: id, step: "make", kind: "test.resource", type: "fake", name: id, requestHash: "h", state: state, attributes: [:],
+                runID: "r1", at: Date(timeIntervalSince1970: 1_000_000))
+        }
+        try ledger.append(entry("first", .created))
+        // kill -9 in the middle of a write: half a line, no newline.
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data("{\"id\":\"torn\",\"step\":\"ma".utf8))
+        try h.close()
+
+        let next = try ResourceLedger(path: path)
+        #expect(next.entries.map(\.id) == ["first"])
+        #expect(next.warnings.count == 1)
+        #expect(next.warnings.first?.contains("line 2") == true)
+        try next.append(entry("second", .intent))
+
+        let reread = try ResourceLedger(path: path)
+        #expect(reread.entries.map(\.id) == ["first", "second"])
+        #expect(reread.entries.last?.state == .intent)
+        #expect(reread.warnings.count == 1)
+    }
+
+    @Test("a run says when the ledger holds a line cut by a crash")
+    func runWarnsAboutATornLedgerLine() async throws {
+        let log = EventLog()
+        let e = engine(log, kind: FakeResourceKind(cloud: cloud))
+        let r = try recipe("steps:\n  - id: make\n    uses: test.resource\n    with: {base: ep}\n")
+        #expect(try await e.run(r, params: [:], options: RunOptions()).status == .succeeded)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: e.layout(for: r).ledgerPath))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data("{\"id\":".utf8))
+        try h.close()
+        #expect(try await e.run(r, params: [:], options: RunOptions()).status == .succeeded)
+        #expect(log.lines.contains { $0.hasPrefix("warning: ") && $0.contains("ledger.jsonl line 3 is incomplete") }, "\(log.lines)")
     }
 }

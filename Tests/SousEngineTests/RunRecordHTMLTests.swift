@@ -7,74 +7,92 @@ import Testing
 /// Creates a fake endpoint (a file) with an ARN, through the ledger.
 private struct ArnResourceKind: StepKind {
     let cloud: String
-    let schema = StepKindSchema(
-        kind: "test.endpoint", version: 1, category: .create, summary: "a fake endpoint",
-        inputs: [InputSpec("base", .string, required: true, "base name")],
-        outputs: [OutputSpec("name", .string, "the endpoint name")])
+    static let configuration = StepKindConfiguration(name: "test.endpoint", version: 1, category: .create, summary: "a fake endpoint")
+    struct Inputs: StepInputs {
+        @Input("base name") var base: String
+    }
+    struct Outputs: StepOutputs {
+        @Output("the endpoint name") var name: String
+    }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let name = "\(try ctx.string("base"))-\(ctx.runID)"
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let name = "\(inputs.base)-\(ctx.runID)"
         let (attrs, _) = try await ctx.createResource(
-            type: "test.endpoint", name: name, request: .string(name), find: { nil },
+            type: "test.endpoint", name: name, request: ResourceRequest(.string(name)), find: { nil },
             create: {
                 _ = FileManager.default.createFile(atPath: cloud + "/" + name, contents: Data())
                 return ["name": .string(name), "arn": .string("arn:aws:sagemaker:us-east-1:000000000000:endpoint/\(name)")]
             })
-        return ["name": attrs["name"] ?? .null]
+        var outputs = Outputs()
+        outputs.name = attrs["name"]?.stringValue ?? ""
+        return outputs
     }
 }
 
 /// Deletes the fake endpoint named `name` and records it in the ledger.
 private struct DeleteKind: StepKind {
     let cloud: String
-    let schema = StepKindSchema(
-        kind: "test.delete", version: 1, category: .teardown, summary: "deletes a fake endpoint",
-        inputs: [InputSpec("name", .string, required: true, "endpoint")], outputs: [])
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let name = try ctx.string("name")
-        for e in ctx.liveResources(type: "test.endpoint") where e.name == name {
-            try? FileManager.default.removeItem(atPath: cloud + "/" + name)
+    static let configuration = StepKindConfiguration(name: "test.delete", version: 1, category: .teardown, summary: "deletes a fake endpoint")
+    struct Inputs: StepInputs {
+        @Input("endpoint") var name: String
+    }
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> NoOutputs {
+        for e in ctx.liveResources(type: "test.endpoint") where e.name == inputs.name {
+            try? FileManager.default.removeItem(atPath: cloud + "/" + inputs.name)
             try ctx.markDeleted(e)
         }
-        return [:]
+        return NoOutputs()
     }
 }
 
 /// Writes `text` to `code/serving.properties` in the recipe's work folder.
 private struct PropertiesKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "test.properties", version: 1, category: .pure, summary: "writes serving.properties",
-        inputs: [InputSpec("text", .string, required: true, "content")], outputs: [OutputSpec("path", .path, "the file")])
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let path = try ctx.confinedPath("code/serving.properties")
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(try ctx.string("text").utf8).write(to: URL(fileURLWithPath: path))
-        return ["path": .string(path)]
+    static let configuration = StepKindConfiguration(name: "test.properties", version: 1, category: .pure, summary: "writes serving.properties")
+    struct Inputs: StepInputs {
+        @Input("content") var text: String
+    }
+    struct Outputs: StepOutputs {
+        @Output(.path, "the file") var path: String
+    }
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        var outputs = Outputs()
+        outputs.path = try ctx.confinedPath("code/serving.properties")
+        try FileManager.default.createDirectory(atPath: (outputs.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(inputs.text.utf8).write(to: URL(fileURLWithPath: outputs.path))
+        return outputs
     }
 }
 
 /// Prints `message`; fails with it when `fail` is set.
 private struct SayKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "test.say", version: 1, category: .effect, summary: "prints a message",
-        inputs: [InputSpec("message", .string, required: true, "text"), InputSpec("fail", .bool, default: false, "fail with the message")],
-        outputs: [OutputSpec("said", .string, "the message")])
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let m = try ctx.string("message")
-        if ctx.bool("fail") { throw StepError("cannot say: \(m)") }
-        ctx.write(m + "\n")
-        return ["said": .string(ctx.redact(m))]
+    static let configuration = StepKindConfiguration(name: "test.say", version: 1, category: .effect, summary: "prints a message")
+    struct Inputs: StepInputs {
+        @Input("text") var message: String
+        @Input(default: false, "fail with the message") var fail: Bool
+    }
+    struct Outputs: StepOutputs {
+        @Output("the message") var said: String
+    }
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        if inputs.fail { throw StepError("cannot say: \(inputs.message)") }
+        ctx.write(inputs.message + "\n")
+        var outputs = Outputs()
+        outputs.said = ctx.redact(inputs.message)
+        return outputs
     }
 }
 
 /// Counts the step cells in its own run's record.html while it runs.
 private struct PeekKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "test.peek", version: 1, category: .effect, summary: "reads the run's record.html",
-        inputs: [], outputs: [OutputSpec("cells", .int, "step cells on the page")])
-    func run(_ ctx: StepContext) async throws -> ValueMap {
+    static let configuration = StepKindConfiguration(name: "test.peek", version: 1, category: .effect, summary: "reads the run's record.html")
+    struct Outputs: StepOutputs {
+        @Output("step cells on the page") var cells: Int
+    }
+    func run(_ inputs: NoInputs, _ ctx: StepContext) async throws -> Outputs {
         let page = try String(contentsOfFile: ctx.layout.runsDir + "/" + ctx.runID + "/record.html", encoding: .utf8)
-        return ["cells": .int(page.components(separatedBy: "<section class=\"cell ").count - 1)]
+        var outputs = Outputs()
+        outputs.cells = page.components(separatedBy: "<section class=\"cell ").count - 1
+        return outputs
     }
 }
 
@@ -85,21 +103,25 @@ private struct StreamKind: StepKind {
         let late: Double = i >= 20 ? 150 : 0
         return 120 + Double(i) * 8 + late
     }
-    let schema = StepKindSchema(
-        kind: "test.stream", version: 1, category: .effect, summary: "a streamed answer",
-        inputs: [],
-        outputs: [
-            OutputSpec("text", .string, "answer"), OutputSpec("tokens", .int, "tokens"),
-            OutputSpec("time_to_first_token_s", .number, "ttft"), OutputSpec("tokens_per_second", .number, "rate"),
-            OutputSpec("finish_reason", .string, "why it ended"), OutputSpec("arrivals_ms", .list, "arrivals"),
-        ])
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let text = "Once upon a time, <there> was a \"tiny\" model & a cloud."
-        ctx.write(text)
-        return [
-            "text": .string(text), "tokens": .int(38), "time_to_first_token_s": .number(0.12), "tokens_per_second": .number(86.4),
-            "finish_reason": .string("eos_token"), "arrivals_ms": .list(Self.arrivals.map(Value.number)),
-        ]
+    static let configuration = StepKindConfiguration(name: "test.stream", version: 1, category: .effect, summary: "a streamed answer")
+    struct Outputs: StepOutputs {
+        @Output("answer") var text: String
+        @Output("tokens") var tokens: Int
+        @Output("ttft") var timeToFirstTokenS: Double
+        @Output("rate") var tokensPerSecond: Double
+        @Output("why it ended") var finishReason: String
+        @Output("arrivals") var arrivalsMs: [Value]
+    }
+    func run(_ inputs: NoInputs, _ ctx: StepContext) async throws -> Outputs {
+        var outputs = Outputs()
+        outputs.text = "Once upon a time, <there> was a \"tiny\" model & a cloud."
+        ctx.write(outputs.text)
+        outputs.tokens = 38
+        outputs.timeToFirstTokenS = 0.12
+        outputs.tokensPerSecond = 86.4
+        outputs.finishReason = "eos_token"
+        outputs.arrivalsMs = Self.arrivals.map(Value.number)
+        return outputs
     }
 }
 

@@ -43,6 +43,32 @@ struct Boto3Tests {
         #expect(try dataFiles().count == 32)
     }
 
+    @Test(
+        "Flexible checksums: each algorithm on PutObject and GetObject/HeadObject; multipart COMPOSITE and FULL_OBJECT; GetObjectAttributes and PartNumber; bad values refused",
+        .enabled(if: ClientTools.crt, "needs awscrt (the reference CRC32C and CRC64NVME)"))
+    func checksums() async throws {
+        let cloud = try await LocalCloudFixture()
+        defer { cloud.stop() }
+        let r = try await runBoto3(cloud, "s3-checksums")
+        // The values boto3 read back equal zlib's, awscrt's and hashlib's (the script asserts it); a few, to see them.
+        #expect(r["CRC32"] as? String != nil && r["CRC64NVME"] as? String != nil)
+        #expect((r["composite"] as? String)?.hasSuffix("-3") == true)
+        #expect((r["bad_digest"] as? String) == "The CRC32 you specified did not match the calculated checksum.")
+        #expect((r["full_bad"] as? String) == "The CRC32 you specified did not match the calculated checksum.")
+        #expect((r["mismatch"] as? String)?.contains("expected checksum Type: crc32, actual checksum Type: sha1") == true)
+        #expect(r["wrong_part"] != nil && r["bad_value"] != nil)
+    }
+
+    @Test("CopyObject (directives, a new checksum, shared files), UploadPartCopy with ranges, ListMultipartUploads paging")
+    func copies() async throws {
+        let cloud = try await LocalCloudFixture()
+        defer { cloud.stop() }
+        let r = try await runBoto3(cloud, "s3-copies")
+        #expect((r["self_copy"] as? String)?.contains("copy an object to itself") == true)
+        #expect(r["uploads_listed"] as? Int == 6)
+        #expect((r["bad_range"] as? String)?.contains("Range specified is not valid for source object of size") == true)
+    }
+
     @Test("A wrong secret is refused with SignatureDoesNotMatch (S3 and SageMaker)")
     func badSecret() async throws {
         let cloud = try await LocalCloudFixture()

@@ -164,8 +164,7 @@ struct EndpointTests {
         let before = log.tokens.load(ordering: .relaxed)
         let script = """
             import boto3, json, sys
-            rt = boto3.client("sagemaker-runtime", endpoint_url=sys.argv[1], region_name="us-east-1",
-                              aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+            rt = boto3.client("sagemaker-runtime", endpoint_url=sys.argv[1], region_name="us-east-1")
             r = rt.invoke_endpoint_with_response_stream(EndpointName="q", ContentType="application/json",
                 Body=json.dumps({"inputs": "x", "parameters": {"max_new_tokens": 100000}}))
             it = iter(r["Body"])
@@ -173,11 +172,14 @@ struct EndpointTests {
                 next(it)
             print("READ3", flush=True)
             """
-        let args = [TestPaths.python, "-c", script, cloud.url, cloud.credentials.accessKeyId, cloud.credentials.secretAccessKey]
+        let args = [TestPaths.python, "-c", script, cloud.url]
+        // The credentials go through the environment, never the command line.
+        let env = ProcessInfo.processInfo.environment.merging(cloud.awsEnvironment) { _, new in new }
         let printed = try await offPool {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = args
+            p.environment = env
             let out = Pipe()
             p.standardOutput = out
             try p.run()

@@ -51,15 +51,16 @@ final class LocalCloudFixture: Sendable {
     let dir: URL
     let server: LocalCloudServer
     let port: Int
-    let credentials = LocalCloudCredentials.generate()
+    let credentials: LocalCloudCredentials
     let task: Task<Void, any Error>
 
     init(
-        dir: URL? = nil, loader: @escaping ModelLoader = { _ in StoryGenerator() }, memoryLimit: UInt64? = nil,
-        hubEnvironment: [String: String] = ["HF_HUB_OFFLINE": "1"]
+        dir: URL? = nil, credentials: LocalCloudCredentials = .generate(), loader: @escaping ModelLoader = { _ in StoryGenerator() },
+        memoryLimit: UInt64? = nil, hubEnvironment: [String: String] = ["HF_HUB_OFFLINE": "1"]
     ) async throws {
         let d = try dir ?? TestPaths.makeTemporaryDirectory("sous-localcloud")
         self.dir = d
+        self.credentials = credentials
         var config = LocalCloudConfiguration(dataDirectory: d.appendingPathComponent("data"), credentials: credentials, modelLoader: loader)
         config.memoryLimit = memoryLimit
         config.hubEnvironment = hubEnvironment.merging(["HF_HUB_CACHE": d.appendingPathComponent("hf").path]) { a, _ in a }
@@ -120,14 +121,34 @@ func runBoto3(_ cloud: LocalCloudFixture, _ scenario: String) async throws -> [S
 
 func runBoto3Blocking(_ cloud: LocalCloudFixture, _ scenario: String) throws -> [String: Any] {
     let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/localcloud_boto3.py").path
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = [TestPaths.python, script, cloud.url, cloud.credentials.accessKeyId, cloud.credentials.secretAccessKey, cloud.dir.path, scenario]
     var env = ProcessInfo.processInfo.environment
     for k in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"] { env.removeValue(forKey: k) }
     env["AWS_CONFIG_FILE"] = "/dev/null"
     env["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
-    p.environment = env
+    // The credentials go through the environment, never the command line.
+    env["AWS_ACCESS_KEY_ID"] = cloud.credentials.accessKeyId
+    env["AWS_SECRET_ACCESS_KEY"] = cloud.credentials.secretAccessKey
+    let r = try runProcess(TestPaths.python, [script, cloud.url, cloud.dir.path, scenario], environment: env)
+    guard r.status == 0, let line = r.stdout.split(separator: "\n").last(where: { $0.hasPrefix("RESULT ") }) else {
+        throw HarnessError("boto3 scenario \(scenario) failed (\(r.status)):\n\(r.stdout)\n\(r.stderr)")
+    }
+    let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any]
+    return obj ?? [:]
+}
+
+/// What a child process printed and how it ended.
+struct ProcessResult: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `executable ARGS` (through `/usr/bin/env`) with `environment`, draining both pipes, and waits for it.
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> ProcessResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = [executable] + arguments
+    p.environment = environment
     let out = Pipe()
     let err = Pipe()
     p.standardOutput = out
@@ -140,13 +161,9 @@ func runBoto3Blocking(_ cloud: LocalCloudFixture, _ scenario: String) throws -> 
     let o = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     _ = waitUntil(timeout: 10) { !t.isExecuting }
-    let stdout = String(decoding: o, as: UTF8.self)
-    guard p.terminationStatus == 0, let line = stdout.split(separator: "\n").last(where: { $0.hasPrefix("RESULT ") }) else {
-        throw HarnessError(
-            "boto3 scenario \(scenario) failed (\(p.terminationStatus)):\n\(stdout)\n\(String(decoding: errData.withLock { $0 }, as: UTF8.self))")
-    }
-    let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any]
-    return obj ?? [:]
+    return ProcessResult(
+        status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+        stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
 }
 
 struct HarnessError: Error, CustomStringConvertible {

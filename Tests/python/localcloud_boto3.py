@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """boto3 as an independent client of the sous local cloud (driven by SousLocalCloudTests).
 
-Usage: localcloud_boto3.py ENDPOINT_URL ACCESS_KEY SECRET WORKDIR SCENARIO
-Scenarios: s3, s3-batch, s3-batch-after-restart, sagemaker-lmi, sagemaker-tgi, badsecret. Prints `RESULT <json>` and exits 0, or raises.
-Reads credentials from argv only to pass them to boto3 (they are local-cloud keys, not AWS keys).
+Usage: localcloud_boto3.py ENDPOINT_URL WORKDIR SCENARIO   (credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
+Scenarios: s3, s3-batch, s3-batch-after-restart, s3-checksums (needs awscrt, the reference for CRC32C and
+CRC64NVME), s3-copies, sagemaker-lmi, sagemaker-tgi, badsecret. Prints `RESULT <json>` and exits 0, or raises.
 """
+import base64
 import hashlib
 import io
 import json
 import os
 import sys
 import tarfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -19,7 +21,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-URL, AKID, SECRET, WORK, SCENARIO = sys.argv[1:6]
+URL, WORK, SCENARIO = sys.argv[1:4]
+AKID, SECRET = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
 REGION = "us-east-1"
 
 
@@ -288,6 +291,169 @@ def sagemaker_scenario(kind):
     return out
 
 
+def b64(digest):
+    return base64.b64encode(digest).decode()
+
+
+def reference_checksum(algorithm, data):
+    """The checksum of `data` from independent implementations (zlib, awscrt, hashlib), base64 as S3 writes it."""
+    import awscrt.checksums
+    if algorithm == "CRC32":
+        return b64(zlib.crc32(data).to_bytes(4, "big"))
+    if algorithm == "CRC32C":
+        return b64(awscrt.checksums.crc32c(data).to_bytes(4, "big"))
+    if algorithm == "CRC64NVME":
+        return b64(awscrt.checksums.crc64nvme(data).to_bytes(8, "big"))
+    return b64(hashlib.new(algorithm.lower(), data).digest())
+
+
+def s3_checksums_scenario():
+    """Flexible checksums on PutObject, GetObject/HeadObject (ChecksumMode), multipart COMPOSITE and FULL_OBJECT,
+    GetObjectAttributes and GetObject PartNumber, checked against independent implementations; bad values refused."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket="sums")
+    out = {}
+    data = seeded(300_000, 7)
+    for algorithm in ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]:
+        key = f"one/{algorithm}"
+        want = reference_checksum(algorithm, data)
+        r = s3.put_object(Bucket="sums", Key=key, Body=data, ChecksumAlgorithm=algorithm)
+        assert r["Checksum" + algorithm] == want, (algorithm, r.get("Checksum" + algorithm), want)
+        h = s3.head_object(Bucket="sums", Key=key, ChecksumMode="ENABLED")
+        assert h["Checksum" + algorithm] == want and h["ChecksumType"] == "FULL_OBJECT", h
+        g = s3.get_object(Bucket="sums", Key=key, ChecksumMode="ENABLED")  # botocore validates the body against it
+        assert g["Body"].read() == data and g["Checksum" + algorithm] == want
+        assert "Checksum" + algorithm not in s3.get_object(Bucket="sums", Key=key, Range="bytes=0-9", ChecksumMode="ENABLED")
+        out[algorithm] = want
+    # A value that does not match the body, and a malformed one.
+    out["bad_digest"] = expect_error("BadDigest", s3.put_object, Bucket="sums", Key="bad", Body=data, ChecksumCRC32="AAAAAA==")
+    out["bad_value"] = expect_error("InvalidRequest", s3.put_object, Bucket="sums", Key="bad", Body=data, ChecksumSHA256="nope")
+    assert "bad" not in [o["Key"] for o in s3.list_objects_v2(Bucket="sums").get("Contents", [])]
+
+    part = 5 << 20
+    big = seeded(2 * part + 12345, 8)
+    pieces = [big[:part], big[part:2 * part], big[2 * part:]]
+
+    def multipart(key, algorithm, checksum_type=None, declared=None):
+        extra = {"ChecksumType": checksum_type} if checksum_type else {}
+        up = s3.create_multipart_upload(Bucket="sums", Key=key, ChecksumAlgorithm=algorithm, **extra)
+        parts = []
+        for i, p in enumerate(pieces, 1):
+            r = s3.upload_part(Bucket="sums", Key=key, UploadId=up["UploadId"], PartNumber=i, Body=p, ChecksumAlgorithm=algorithm)
+            assert r["Checksum" + algorithm] == reference_checksum(algorithm, p)
+            parts.append({"PartNumber": i, "ETag": r["ETag"], "Checksum" + algorithm: r["Checksum" + algorithm]})
+        kw = {"Checksum" + algorithm: declared, "ChecksumType": "FULL_OBJECT"} if declared else {}
+        return up["UploadId"], parts, lambda: s3.complete_multipart_upload(
+            Bucket="sums", Key=key, UploadId=up["UploadId"], MultipartUpload={"Parts": parts}, **kw)
+
+    # COMPOSITE: the checksum of the parts' checksums, then -<parts>.
+    _, parts, complete = multipart("composite", "SHA256")
+    r = complete()
+    composite = b64(hashlib.sha256(b"".join(base64.b64decode(p["ChecksumSHA256"]) for p in parts)).digest()) + "-3"
+    assert r["ChecksumSHA256"] == composite and r["ChecksumType"] == "COMPOSITE", r
+    h = s3.head_object(Bucket="sums", Key="composite", ChecksumMode="ENABLED")
+    assert h["ChecksumSHA256"] == composite, h
+    second = s3.get_object(Bucket="sums", Key="composite", PartNumber=2, ChecksumMode="ENABLED")
+    assert second["Body"].read() == pieces[1] and second["PartsCount"] == 3
+    assert second["ChecksumSHA256"] == parts[1]["ChecksumSHA256"]
+    attrs = s3.get_object_attributes(Bucket="sums", Key="composite", ObjectAttributes=["ETag", "Checksum", "ObjectParts", "ObjectSize"])
+    assert attrs["ObjectSize"] == len(big) and attrs["ObjectParts"]["TotalPartsCount"] == 3, attrs
+    assert attrs["Checksum"]["ChecksumSHA256"] == composite[:-2] and attrs["Checksum"]["ChecksumType"] == "COMPOSITE", attrs
+    assert [p["Size"] for p in attrs["ObjectParts"]["Parts"]] == [len(p) for p in pieces], attrs
+    out["composite"] = composite
+
+    # FULL_OBJECT: the parts' CRCs combined into the whole object's, and a declared whole-object value checked.
+    for algorithm in ["CRC32", "CRC64NVME"]:
+        whole = reference_checksum(algorithm, big)
+        _, _, complete = multipart(f"full-{algorithm}", algorithm, "FULL_OBJECT", declared=whole)
+        r = complete()
+        assert r["Checksum" + algorithm] == whole and r["ChecksumType"] == "FULL_OBJECT", (algorithm, r)
+        g = s3.get_object(Bucket="sums", Key=f"full-{algorithm}", ChecksumMode="ENABLED")
+        assert g["Body"].read() == big and g["Checksum" + algorithm] == whole
+        out["full_" + algorithm] = whole
+    _, _, complete = multipart("full-bad", "CRC32", "FULL_OBJECT", declared="AAAAAA==")
+    out["full_bad"] = expect_error("BadDigest", complete)
+    # A part's checksum that is not the one uploaded is an unknown part.
+    upload_id, parts, _ = multipart("wrong-part", "CRC32")
+    parts[0]["ChecksumCRC32"] = "AAAAAA=="
+    out["wrong_part"] = expect_error("InvalidPart", s3.complete_multipart_upload, Bucket="sums", Key="wrong-part",
+                                     UploadId=upload_id, MultipartUpload={"Parts": parts})
+    # A part in another algorithm than the upload's.
+    out["mismatch"] = expect_error("InvalidRequest", s3.upload_part, Bucket="sums", Key="wrong-part", UploadId=upload_id,
+                                   PartNumber=1, Body=pieces[0], ChecksumAlgorithm="SHA1")
+    s3.abort_multipart_upload(Bucket="sums", Key="wrong-part", UploadId=upload_id)
+    return out
+
+
+def s3_copies_scenario():
+    """CopyObject (metadata and tagging directives, a new checksum), UploadPartCopy with ranges,
+    ListMultipartUploads with prefix, delimiter and paging."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket="src")
+    s3.create_bucket(Bucket="dst")
+    data = seeded(11 << 20, 9)
+    s3.put_object(Bucket="src", Key="a b/obj", Body=data, ContentType="text/x-src", Metadata={"from": "src"}, Tagging="t=1")
+    src_etag = s3.head_object(Bucket="src", Key="a b/obj")["ETag"]
+    r = s3.copy_object(Bucket="dst", Key="copy", CopySource={"Bucket": "src", "Key": "a b/obj"})
+    assert r["CopyObjectResult"]["ETag"] == src_etag
+    h = s3.head_object(Bucket="dst", Key="copy")
+    assert h["Metadata"] == {"from": "src"} and h["ContentType"] == "text/x-src", h
+    assert s3.get_object(Bucket="dst", Key="copy")["Body"].read() == data
+    assert s3.get_object_tagging(Bucket="dst", Key="copy")["TagSet"] == [{"Key": "t", "Value": "1"}]
+    s3.copy_object(Bucket="dst", Key="replaced", CopySource="src/a b/obj", MetadataDirective="REPLACE",
+                   Metadata={"new": "yes"}, ContentType="text/x-new", TaggingDirective="REPLACE", Tagging="u=2",
+                   ChecksumAlgorithm="CRC32")
+    h = s3.head_object(Bucket="dst", Key="replaced", ChecksumMode="ENABLED")
+    assert h["Metadata"] == {"new": "yes"} and h["ContentType"] == "text/x-new", h
+    assert h["ChecksumCRC32"] == reference_crc32(data), h
+    assert s3.get_object_tagging(Bucket="dst", Key="replaced")["TagSet"] == [{"Key": "u", "Value": "2"}]
+    # Deleting the source leaves the copies whole (they share its files).
+    s3.delete_object(Bucket="src", Key="a b/obj")
+    assert s3.get_object(Bucket="dst", Key="copy")["Body"].read() == data
+    out = {"self_copy": expect_error("InvalidRequest", s3.copy_object, Bucket="dst", Key="copy",
+                                     CopySource={"Bucket": "dst", "Key": "copy"})}
+    out["missing_source"] = expect_error("NoSuchKey", s3.copy_object, Bucket="dst", Key="x", CopySource="src/none")
+    out["if_match"] = expect_error("PreconditionFailed", s3.copy_object, Bucket="dst", Key="x",
+                                   CopySource="dst/copy", CopySourceIfMatch='"0000"')
+
+    # UploadPartCopy: the object's first 6 MiB, then the rest, then a range past its end.
+    up = s3.create_multipart_upload(Bucket="dst", Key="assembled")
+    p1 = s3.upload_part_copy(Bucket="dst", Key="assembled", UploadId=up["UploadId"], PartNumber=1, CopySource="dst/copy",
+                             CopySourceRange=f"bytes=0-{(6 << 20) - 1}")
+    p2 = s3.upload_part_copy(Bucket="dst", Key="assembled", UploadId=up["UploadId"], PartNumber=2, CopySource="dst/copy",
+                             CopySourceRange=f"bytes={6 << 20}-{len(data) - 1}")
+    assert p1["CopyPartResult"]["ETag"] == '"%s"' % hashlib.md5(data[:6 << 20]).hexdigest()
+    out["bad_range"] = expect_error("InvalidArgument", s3.upload_part_copy, Bucket="dst", Key="assembled",
+                                    UploadId=up["UploadId"], PartNumber=3, CopySource="dst/copy",
+                                    CopySourceRange=f"bytes=0-{len(data)}")
+    s3.complete_multipart_upload(Bucket="dst", Key="assembled", UploadId=up["UploadId"], MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": p1["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]}]})
+    assert s3.get_object(Bucket="dst", Key="assembled")["Body"].read() == data
+
+    # ListMultipartUploads: prefix, delimiter, and paging with max-uploads and the markers.
+    ids = {}
+    for k in ["logs/a", "logs/b", "logs/b", "models/x/1", "models/y/2", "top"]:
+        ids.setdefault(k, []).append(s3.create_multipart_upload(Bucket="dst", Key=k)["UploadId"])
+    r = s3.list_multipart_uploads(Bucket="dst", Prefix="models/", Delimiter="/")
+    assert [p["Prefix"] for p in r.get("CommonPrefixes", [])] == ["models/x/", "models/y/"] and "Uploads" not in r, r
+    seen = []
+    kw = {"MaxUploads": 2}
+    while True:
+        page = s3.list_multipart_uploads(Bucket="dst", **kw)
+        seen += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
+        if not page["IsTruncated"]:
+            break
+        kw = {"MaxUploads": 2, "KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+    want = sorted((k, i) for k, v in ids.items() for i in v)
+    assert seen == want, (seen, want)
+    out["uploads_listed"] = len(seen)
+    return out
+
+
+def reference_crc32(data):
+    return b64(zlib.crc32(data).to_bytes(4, "big"))
+
+
 def badsecret_scenario():
     out = {}
     try:
@@ -308,6 +474,10 @@ if __name__ == "__main__":
         result = s3_batch_scenario()
     elif SCENARIO == "s3-batch-after-restart":
         result = s3_batch_after_restart_scenario()
+    elif SCENARIO == "s3-checksums":
+        result = s3_checksums_scenario()
+    elif SCENARIO == "s3-copies":
+        result = s3_copies_scenario()
     elif SCENARIO == "sagemaker-lmi":
         result = sagemaker_scenario("lmi")
     elif SCENARIO == "sagemaker-tgi":

@@ -2,18 +2,16 @@ import SousAWS
 import SousEngine
 import Synchronization
 
-/// One `AWSClient` per region for the whole run (kept in `ctx.services`), built from the run's
-/// environment with `AWSClient.make`, so `AWS_ENDPOINT_URL*` pointing at moto or the local cloud just works.
-final class AWSClientCache: Sendable {
+/// One `AWSClient` per region for the whole run (a service of the run: `ctx.services[AWSClientCache.self]`),
+/// built from the run's environment with `AWSClient.make`, so `AWS_ENDPOINT_URL*` pointing at moto or the
+/// local cloud just works.
+final class AWSClientCache: Sendable, ServiceKey {
     private let clients = Mutex<[String: AWSClient]>([:])
     private let defaultRegion = Mutex<String?>(nil)
 
-    static func shared(_ ctx: StepContext) -> AWSClientCache {
-        if let c = ctx.services.get(AWSClientCache.self) { return c }
-        let c = AWSClientCache()
-        ctx.services.set(c)
-        return c
-    }
+    static func makeValue() -> AWSClientCache { AWSClientCache() }
+
+    static func shared(_ ctx: StepContext) -> AWSClientCache { ctx.services[AWSClientCache.self] }
 
     /// The client for `region` (nil = the configured region: AWS_REGION, profile, …).
     func client(_ ctx: StepContext, region: String?) async throws -> AWSClient {

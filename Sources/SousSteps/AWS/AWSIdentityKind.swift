@@ -9,35 +9,42 @@ import SousRecipe
 /// plan: when the credentials now belong to another account or principal, or the region changed, the
 /// step reruns and everything that uses its outputs follows.
 struct AWSIdentityKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "aws.identity", version: 1, category: .pure,
-        summary: "The AWS account, principal ARN and region the run uses (checked again on every run).",
-        inputs: [
-            InputSpec("region", .string, "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region)")
-        ],
-        outputs: [
-            OutputSpec("account", .string, "the 12-digit account id"),
-            OutputSpec("arn", .string, "the ARN of the user or role the credentials belong to"),
-            OutputSpec("user_id", .string, "the principal's unique id"),
-            OutputSpec("region", .string, "the region the other AWS steps use"),
-        ])
+    static let configuration = StepKindConfiguration(
+        name: "aws.identity", version: 1, category: .pure,
+        summary: "The AWS account, principal ARN and region the run uses (checked again on every run).")
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let client = try await AWSSteps.client(ctx)
-        let id = try await STSClient(client).getCallerIdentity()
-        ctx.log("account \(id.account), \(id.arn), region \(client.region)")
-        return ["account": .string(id.account), "arn": .string(id.arn), "user_id": .string(id.userId), "region": .string(client.region)]
+    struct Inputs: StepInputs {
+        @Input("AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region)") var region: String?
     }
 
-    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
+    struct Outputs: StepOutputs {
+        @Output("the 12-digit account id") var account: String
+        @Output("the ARN of the user or role the credentials belong to") var arn: String
+        @Output("the principal's unique id") var userId: String
+        @Output("the region the other AWS steps use") var region: String
+    }
+
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let client = try await AWSSteps.client(ctx, region: inputs.region)
+        let id = try await STSClient(client).getCallerIdentity()
+        ctx.log("account \(id.account), \(id.arn), region \(client.region)")
+        var outputs = Outputs()
+        outputs.account = id.account
+        outputs.arn = id.arn
+        outputs.userId = id.userId
+        outputs.region = client.region
+        return outputs
+    }
+
+    func validate(_ outputs: Outputs, inputs: Inputs, ctx: StepContext) async -> OutputCheck {
         do {
-            let client = try await AWSSteps.client(ctx)
-            if let r = outputs["region"]?.stringValue, r != client.region {
-                return .invalid("the AWS region changed: \(r) → \(client.region)")
+            let client = try await AWSSteps.client(ctx, region: inputs.region)
+            if outputs.region != client.region {
+                return .invalid("the AWS region changed: \(outputs.region) → \(client.region)")
             }
             let id = try await STSClient(client).getCallerIdentity()
-            if let a = outputs["arn"]?.stringValue, a != id.arn {
-                return .invalid("the AWS identity changed: \(a) → \(id.arn)")
+            if outputs.arn != id.arn {
+                return .invalid("the AWS identity changed: \(outputs.arn) → \(id.arn)")
             }
             return .valid
         } catch {

@@ -8,41 +8,47 @@ import SousRecipe
 /// Only a bucket sous created goes into the ledger; `sous destroy` deletes it only when it is empty
 /// (the default bucket is shared with everything else SageMaker does in the account).
 struct S3DefaultBucketKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "s3.default-bucket", version: 1, category: .create,
-        summary: "The SageMaker default bucket sagemaker-{region}-{account}, created when missing.",
-        inputs: [
-            InputSpec("region", .string, "AWS region (default: the configured region)"),
-            InputSpec("account", .string, "account id (default: asked from STS)"),
-            InputSpec("bucket", .string, "use this bucket instead of the default name (created when missing too); empty = the default"),
-            InputSpec("tags", .map, "extra tags for a bucket sous creates"),
-        ],
-        outputs: [
-            OutputSpec("bucket", .string, "the bucket name"),
-            OutputSpec("region", .string, "its region"),
-            OutputSpec("created", .bool, "whether this step created it"),
-        ])
+    static let configuration = StepKindConfiguration(
+        name: "s3.default-bucket", version: 1, category: .create,
+        summary: "The SageMaker default bucket sagemaker-{region}-{account}, created when missing.")
+
+    struct Inputs: StepInputs {
+        @Input("AWS region (default: the configured region)") var region: String?
+        @Input("account id (default: asked from STS)") var account: String?
+        @Input("use this bucket instead of the default name (created when missing too); empty = the default") var bucket: String?
+        @Input("extra tags for a bucket sous creates") var tags: ValueMap?
+    }
+
+    struct Outputs: StepOutputs {
+        @Output("the bucket name") var bucket: String
+        @Output("its region") var region: String
+        @Output("whether this step created it") var created: Bool
+    }
 
     static let resourceType = "s3.bucket"
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let client = try await AWSSteps.client(ctx)
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let client = try await AWSSteps.client(ctx, region: inputs.region)
         let name: String
-        if let b = ctx.optionalString("bucket"), !b.isEmpty {
+        if let b = inputs.bucket, !b.isEmpty {
             name = b
-        } else if let a = ctx.optionalString("account"), !a.isEmpty {
+        } else if let a = inputs.account, !a.isEmpty {
             name = S3Client.defaultBucketName(region: client.region, accountId: a)
         } else {
             name = S3Client.defaultBucketName(region: client.region, accountId: try await STSClient(client).getCallerIdentity().account)
         }
+        var outputs = Outputs()
+        outputs.bucket = name
+        outputs.region = client.region
+        outputs.created = false
         let s3 = S3Client(client)
         if try await s3.bucketExists(name) {
             ctx.log("bucket \(name) exists")
-            return ["bucket": .string(name), "region": .string(client.region), "created": .bool(false)]
+            return outputs
         }
-        let tags = AWSSteps.tags(ctx)
+        let tags = AWSSteps.tags(ctx, extra: inputs.tags)
         _ = try await ctx.createResource(
-            type: Self.resourceType, name: name, request: .map(["region": .string(client.region)]),
+            type: Self.resourceType, name: name, request: ResourceRequest(.map(["region": .string(client.region)])),
             find: { try await s3.bucketExists(name) ? ["region": .string(client.region)] : nil },
             create: {
                 try await s3.createBucket(name)
@@ -54,13 +60,14 @@ struct S3DefaultBucketKind: StepKind {
                 return ["region": .string(client.region)]
             })
         ctx.log("created bucket \(name)")
-        return ["bucket": .string(name), "region": .string(client.region), "created": .bool(true)]
+        outputs.created = true
+        return outputs
     }
 
-    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
-        guard let bucket = outputs["bucket"]?.stringValue else { return .invalid("no bucket recorded") }
+    func validate(_ outputs: Outputs, inputs: Inputs, ctx: StepContext) async -> OutputCheck {
+        let bucket = outputs.bucket
         do {
-            let client = try await AWSClientCache.shared(ctx).client(ctx, region: outputs["region"]?.stringValue)
+            let client = try await AWSSteps.client(ctx, region: outputs.region)
             return try await S3Client(client).bucketExists(bucket) ? .valid : .invalid("bucket \(bucket) no longer exists")
         } catch {
             return .invalid("could not check bucket \(bucket) (\(error))")

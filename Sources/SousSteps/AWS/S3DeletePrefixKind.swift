@@ -5,30 +5,29 @@ import SousRecipe
 
 /// `s3.delete-prefix`: deletes every object under a prefix (the LMI clean-up cell).
 struct S3DeletePrefixKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "s3.delete-prefix", version: 1, category: .teardown,
-        summary: "Delete every object under s3://bucket/prefix/ (clean-up).",
-        inputs: [
-            InputSpec("bucket", .string, required: true, "the bucket"),
-            InputSpec("prefix", .string, required: true, "the prefix; objects equal to it or under prefix/ are deleted (never empty)"),
-            InputSpec("region", .string, "AWS region of the bucket (default: the configured region)"),
-        ],
-        outputs: [
-            OutputSpec("deleted", .int, "number of objects deleted"),
-            OutputSpec("uri", .string, "s3://bucket/prefix"),
-        ])
+    static let configuration = StepKindConfiguration(
+        name: "s3.delete-prefix", version: 1, category: .teardown, summary: "Delete every object under s3://bucket/prefix/ (clean-up).")
 
-    func planDetails(inputs: ValueMap) -> [String] {
-        ["✗ s3://\(inputs["bucket"]?.stringValue ?? "?")/\(inputs["prefix"]?.stringValue ?? "?")/"]
+    struct Inputs: StepInputs {
+        @Input("the bucket") var bucket: String
+        @Input("the prefix; objects equal to it or under prefix/ are deleted (never empty)") var prefix: String
+        @Input("AWS region of the bucket (default: the configured region)") var region: String?
     }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let bucket = try ctx.string("bucket")
-        let prefix = try ctx.string("prefix").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+    struct Outputs: StepOutputs {
+        @Output("number of objects deleted") var deleted: Int
+        @Output("s3://bucket/prefix") var uri: String
+    }
+
+    func planDetails(_ inputs: Inputs) -> [String] { ["✗ s3://\(inputs.bucket)/\(inputs.prefix)/"] }
+
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let bucket = inputs.bucket
+        let prefix = inputs.prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         guard !prefix.isEmpty else {
             throw StepError("refusing to delete with an empty prefix: that would empty the whole bucket \(bucket)")
         }
-        let s3 = S3Client(try await AWSSteps.client(ctx))
+        let s3 = S3Client(try await AWSSteps.client(ctx, region: inputs.region))
         let keys = try await s3.listObjects(bucket: bucket, prefix: prefix).map(\.key).filter { $0 == prefix || $0.hasPrefix(prefix + "/") }
         let failed = try await s3.deleteObjects(bucket: bucket, keys: keys)
         if let f = failed.first {
@@ -40,6 +39,9 @@ struct S3DeletePrefixKind: StepKind {
             try ctx.markDeleted(e)
         }
         ctx.log("deleted \(keys.count) objects under \(base)/")
-        return ["deleted": .int(keys.count), "uri": .string(base)]
+        var outputs = Outputs()
+        outputs.deleted = keys.count
+        outputs.uri = base
+        return outputs
     }
 }

@@ -11,73 +11,70 @@ import Synchronization
 /// sent again; an interrupted multipart upload resumes from the parts S3 already has (state under the
 /// recipe's workspace folder, `uploads/<step>/`).
 struct S3UploadKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "s3.upload", version: 1, category: .create,
-        summary: "Upload a file or folder to S3 (folder → prefix URI, file → object URI), resuming and skipping unchanged objects.",
-        inputs: [
-            InputSpec("source", .path, required: true, "the file or folder to upload (relative paths are under the workspace folder)"),
-            InputSpec("bucket", .string, required: true, "the bucket"),
-            InputSpec("prefix", .string, default: .string(""), "key prefix (a folder's files keep their relative paths under it)"),
-            InputSpec("key", .string, "exact key for a file upload (instead of prefix/<file name>)"),
-            InputSpec(
-                "part_size", .int,
-                "multipart part size in bytes (default or 0: a sixteenth of each file, 8-64 MiB; S3 needs at least 5 MiB, emulators accept less)"),
-            InputSpec("multipart_threshold", .int, default: .int(8 << 20), "files at least this large use multipart upload"),
-            InputSpec("concurrency", .int, default: .int(8), "parts or small files sent at once"),
-            InputSpec("content_type", .string, "Content-Type of the objects"),
-            InputSpec("tag_objects", .bool, default: .bool(true), "tag each uploaded object with the sous:* tags"),
-            InputSpec("region", .string, "AWS region of the bucket (default: the configured region)"),
-            InputSpec("tags", .map, "extra object tags (S3 keeps at most 10 per object)"),
-        ],
-        outputs: [
-            OutputSpec("uri", .string, "s3://bucket/prefix for a folder, s3://bucket/key for a file"),
-            OutputSpec("bucket", .string, "the bucket"),
-            OutputSpec("prefix", .string, "the key prefix (folder) or the key (file)"),
-            OutputSpec("key", .string, "the object key of a file upload (empty for a folder)"),
-            OutputSpec("keys", .list, "every object key"),
-            OutputSpec("files", .int, "number of files"),
-            OutputSpec("bytes", .int, "total bytes"),
-            OutputSpec("uploaded", .int, "files actually sent (the others were unchanged)"),
-            OutputSpec("parts_reused", .int, "multipart parts taken over from an interrupted upload"),
-        ])
+    static let configuration = StepKindConfiguration(
+        name: "s3.upload", version: 1, category: .create,
+        summary: "Upload a file or folder to S3 (folder → prefix URI, file → object URI), resuming and skipping unchanged objects.")
+
+    struct Inputs: StepInputs {
+        @Input(.path, "the file or folder to upload (relative paths are under the workspace folder)") var source: String
+        @Input("the bucket") var bucket: String
+        @Input(default: "", "key prefix (a folder's files keep their relative paths under it)") var prefix: String
+        @Input("exact key for a file upload (instead of prefix/<file name>)") var key: String?
+        @Input("multipart part size in bytes (default or 0: a sixteenth of each file, 8-64 MiB; S3 needs at least 5 MiB, emulators accept less)")
+        var partSize: Int?
+        @Input(default: .int(8 << 20), "files at least this large use multipart upload") var multipartThreshold: Int
+        @Input(default: 8, "parts or small files sent at once") var concurrency: Int
+        @Input("Content-Type of the objects") var contentType: String?
+        @Input(default: true, "tag each uploaded object with the sous:* tags") var tagObjects: Bool
+        @Input("AWS region of the bucket (default: the configured region)") var region: String?
+        @Input("extra object tags (S3 keeps at most 10 per object)") var tags: ValueMap?
+    }
+
+    struct Outputs: StepOutputs {
+        @Output("s3://bucket/prefix for a folder, s3://bucket/key for a file") var uri: String
+        @Output("the bucket") var bucket: String
+        @Output("the key prefix (folder) or the key (file)") var prefix: String
+        @Output("the object key of a file upload (empty for a folder)") var key: String
+        @Output("every object key") var keys: [Value]
+        @Output("number of files") var files: Int
+        @Output("total bytes") var bytes: Int
+        @Output("files actually sent (the others were unchanged)") var uploaded: Int
+        @Output("multipart parts taken over from an interrupted upload") var partsReused: Int
+    }
 
     static let resourceType = "s3.objects"
 
-    func planDetails(inputs: ValueMap) -> [String] {
-        let bucket = inputs["bucket"]?.stringValue ?? "?"
-        let prefix = inputs["prefix"]?.stringValue ?? ""
-        return ["→ s3://\(bucket)/\(prefix)"]
-    }
+    func planDetails(_ inputs: Inputs) -> [String] { ["→ s3://\(inputs.bucket)/\(inputs.prefix)"] }
 
     static func stateDirectory(_ ctx: StepContext, step: String) -> String { ctx.layout.recipeDir + "/uploads/" + step }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let source = try ctx.string("source")
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let source = inputs.source
         let src = source.hasPrefix("/") ? source : ctx.layout.workDir + "/" + source
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: src, isDirectory: &isDir) else {
             throw StepError("source '\(source)' does not exist")
         }
-        let bucket = try ctx.string("bucket")
-        let prefix = (ctx.optionalString("prefix") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        let client = try await AWSSteps.client(ctx)
+        let bucket = inputs.bucket
+        let prefix = inputs.prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let client = try await AWSSteps.client(ctx, region: inputs.region)
         let s3 = S3Client(client)
         var options = S3TransferOptions()
-        if let requested = ctx.optionalInt("part_size"), requested > 0 {
+        if let requested = inputs.partSize, requested > 0 {
             let partSize = UInt64(max(1024, requested))
             options.partSize = partSize
             options.minimumPartSize = min(options.minimumPartSize, partSize)
         } else {
             options.automaticPartSize = true
         }
-        options.multipartThreshold = UInt64(max(1, ctx.optionalInt("multipart_threshold") ?? (8 << 20)))
-        options.concurrency = max(1, ctx.optionalInt("concurrency") ?? 8)
-        options.contentType = ctx.optionalString("content_type")
+        options.multipartThreshold = UInt64(max(1, inputs.multipartThreshold))
+        options.concurrency = max(1, inputs.concurrency)
+        options.contentType = inputs.contentType
         options.stateDirectory = Self.stateDirectory(ctx, step: ctx.stepID)
-        let killAfter = AWSSteps.crashParameter(ctx, "s3.upload.bytes:").flatMap { UInt64($0) }
+        let killAfter = ctx.crashParameter("s3.upload.bytes:").flatMap { UInt64($0) }
         let meter = ProgressMeter()
         options.progress = { done, total in
-            if let killAfter, done >= killAfter, done < total { AWSSteps.crashPoint(ctx, "s3.upload.bytes:\(killAfter)") }
+            if let killAfter, done >= killAfter, done < total { ctx.crashPoint("s3.upload.bytes:\(killAfter)") }
             guard let elapsed = meter.elapsedIfDue(final: done == total) else { return }
             let secs = max(0.001, AWSSteps.seconds(elapsed))
             ctx.progress(String(format: "%.1f/%.1f MiB, %.1f MiB/s", Double(done) / 1_048_576, Double(total) / 1_048_576, Double(done) / 1_048_576 / secs))
@@ -86,7 +83,7 @@ struct S3UploadKind: StepKind {
         let key: String
         if folder {
             key = ""
-        } else if let k = ctx.optionalString("key"), !k.isEmpty {
+        } else if let k = inputs.key, !k.isEmpty {
             key = k
         } else {
             let name = (src as NSString).lastPathComponent
@@ -95,10 +92,10 @@ struct S3UploadKind: StepKind {
         // The ledger name marks folders with a trailing slash (destroy of an unfinished upload then deletes
         // only under the prefix).
         let name = folder ? "s3://\(bucket)/\(prefix)/" : "s3://\(bucket)/\(key)"
-        let request: Value = .map(["source": .string(src), "bucket": .string(bucket), "prefix": .string(prefix), "key": .string(key)])
+        let request = ResourceRequest(.map(["source": .string(src), "bucket": .string(bucket), "prefix": .string(prefix), "key": .string(key)]))
         var tagged = options
         // Tags travel with the upload (x-amz-tagging), not as one PutObjectTagging request per object.
-        if ctx.bool("tag_objects") { tagged.tags = AWSSteps.tags(ctx) }
+        if inputs.tagObjects { tagged.tags = AWSSteps.tags(ctx, extra: inputs.tags) }
         let opts = tagged
         var files: [S3UploadResult] = []
         var uri = ""
@@ -127,25 +124,31 @@ struct S3UploadKind: StepKind {
         let secs = max(0.001, AWSSteps.seconds(ContinuousClock.now - started))
         ctx.log(String(format: "%@: %d files, %d sent, %d unchanged, %.1f MiB in %.2f s (%.1f MiB/s)", uri, files.count, sent.count,
                        files.count - sent.count, Double(bytes) / 1_048_576, secs, Double(sent.reduce(UInt64(0)) { $0 + $1.size }) / 1_048_576 / secs))
-        return [
-            "uri": .string(uri), "bucket": .string(bucket), "prefix": .string(folder ? prefix : key), "key": .string(key),
-            "keys": .list(files.map { .string($0.key) }), "files": .int(files.count), "bytes": .int(Int(bytes)),
-            "uploaded": .int(sent.count), "parts_reused": .int(files.reduce(0) { $0 + $1.partsReused }),
-        ]
+        var outputs = Outputs()
+        outputs.uri = uri
+        outputs.bucket = bucket
+        outputs.prefix = folder ? prefix : key
+        outputs.key = key
+        outputs.keys = files.map { .string($0.key) }
+        outputs.files = files.count
+        outputs.bytes = Int(bytes)
+        outputs.uploaded = sent.count
+        outputs.partsReused = files.reduce(0) { $0 + $1.partsReused }
+        return outputs
     }
 
-    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
-        guard let bucket = outputs["bucket"]?.stringValue else { return .invalid("no bucket recorded") }
-        let keys = AWSSteps.strings(outputs["keys"])
+    func validate(_ outputs: Outputs, inputs: Inputs, ctx: StepContext) async -> OutputCheck {
+        let bucket = outputs.bucket
+        let keys = outputs.keys.compactMap(\.stringValue)
         do {
-            let client = try await AWSSteps.client(ctx)
+            let client = try await AWSSteps.client(ctx, region: inputs.region)
             let s3 = S3Client(client)
             if keys.count <= 8 {
                 for k in keys where try await s3.headObject(bucket: bucket, key: k) == nil {
                     return .invalid("object s3://\(bucket)/\(k) no longer exists")
                 }
             } else {
-                let prefix = outputs["prefix"]?.stringValue ?? ""
+                let prefix = outputs.prefix
                 let listed = Set(try await s3.listObjects(bucket: bucket, prefix: prefix.isEmpty ? nil : prefix).map(\.key))
                 if let gone = keys.first(where: { !listed.contains($0) }) {
                     return .invalid("object s3://\(bucket)/\(gone) no longer exists")

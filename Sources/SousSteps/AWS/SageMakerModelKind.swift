@@ -5,29 +5,38 @@ import SousRecipe
 
 /// `sagemaker.model`: CreateModel (image, env, model data, role).
 struct SageMakerModelKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "sagemaker.model", version: 1, category: .create,
-        summary: "Create a SageMaker model (image, environment, model data, execution role).",
-        inputs: [
-            InputSpec("name", .string, "the model name, used as given"),
-            InputSpec("base_name", .string, "name_from_base: this plus a timestamp (default: the image's repository name)"),
-        ] + SageMakerResources.modelInputs + SageMakerResources.commonInputs,
-        outputs: [
-            OutputSpec("model_name", .string, "the model name"),
-            OutputSpec("model_arn", .string, "its ARN"),
-        ])
+    static let configuration = StepKindConfiguration(
+        name: "sagemaker.model", version: 1, category: .create,
+        summary: "Create a SageMaker model (image, environment, model data, execution role).")
 
-    func planDetails(inputs: ValueMap) -> [String] { ["image \(inputs["image"]?.stringValue ?? "?")"] }
+    struct Inputs: StepInputs {
+        @Input("the model name, used as given") var name: String?
+        @Input("name_from_base: this plus a timestamp (default: the image's repository name)") var baseName: String?
+        @InputGroup var model: SageMakerResources.ModelInputs
+        @InputGroup var aws: SageMakerResources.CommonInputs
+    }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let image = try ctx.string("image")
-        let role = try AWSSteps.role(ctx)
-        let sm = SageMakerClient(try await AWSSteps.client(ctx))
-        let tags = AWSSteps.tags(ctx)
-        let probe = SageMakerResources.modelSpec(ctx, name: "", image: image, role: role, tags: tags)
+    struct Outputs: StepOutputs {
+        @Output("the model name") var modelName: String
+        @Output("its ARN") var modelArn: String
+    }
+
+    func planDetails(_ inputs: Inputs) -> [String] {
+        ["image \(inputs.model.image)"]
+            + AWSSteps.plainTextSecretNotes(inputs.model.env, input: "env", in: "the SageMaker model's environment", readers: "sagemaker:DescribeModel")
+    }
+
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let image = inputs.model.image
+        let role = try AWSSteps.role(ctx, given: inputs.model.role)
+        AWSSteps.warnPlainTextSecrets(ctx, inputs.model.env, input: "env", in: "the SageMaker model's environment", readers: "sagemaker:DescribeModel")
+        AWSSteps.warnPlainTextSecrets(ctx, inputs.aws.tags, input: "tags", in: "the resources' tags", readers: "sagemaker:ListTags")
+        let sm = SageMakerClient(try await AWSSteps.client(ctx, region: inputs.aws.region))
+        let tags = AWSSteps.tags(ctx, extra: inputs.aws.tags)
+        let probe = SageMakerResources.modelSpec(inputs.model, name: "", role: role, tags: tags)
         let o = try await SageMakerResources.ensure(
             ctx, type: SageMakerResources.model, request: SageMakerResources.modelRequest(probe),
-            newName: { SageMakerResources.name(explicit: ctx.optionalString("name"), base: ctx.optionalString("base_name") ?? SageMakerNames.imageBaseName(image)) },
+            newName: { SageMakerResources.name(explicit: inputs.name, base: inputs.baseName ?? SageMakerNames.imageBaseName(image)) },
             describe: { try await SageMakerResources.describeModel(sm, $0) },
             create: { name in
                 var spec = probe
@@ -37,13 +46,16 @@ struct SageMakerModelKind: StepKind {
             },
             deleteNow: { try await sm.deleteModel($0) })
         try await SageMakerResources.deleteStale(o.stale, ctx: ctx)
-        return ["model_name": .string(o.name), "model_arn": .string(o.attributes["arn"]?.stringValue ?? "")]
+        var outputs = Outputs()
+        outputs.modelName = o.name
+        outputs.modelArn = o.attributes["arn"]?.stringValue ?? ""
+        return outputs
     }
 
-    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
-        guard let name = outputs["model_name"]?.stringValue else { return .invalid("no model recorded") }
+    func validate(_ outputs: Outputs, inputs: Inputs, ctx: StepContext) async -> OutputCheck {
+        let name = outputs.modelName
         do {
-            let sm = SageMakerClient(try await AWSSteps.client(ctx))
+            let sm = SageMakerClient(try await AWSSteps.client(ctx, region: inputs.aws.region))
             return try await SageMakerResources.describeModel(sm, name) == nil ? .invalid("model \(name) no longer exists") : .valid
         } catch {
             return .invalid("could not check model \(name) (\(error))")

@@ -1,6 +1,5 @@
 import Foundation
 import SousAWS
-import SousCrypto
 import SousEngine
 import SousRecipe
 
@@ -10,15 +9,11 @@ enum SageMakerResources {
     static let config = "sagemaker.endpoint-config"
     static let endpoint = "sagemaker.endpoint"
 
-    /// A create request as recorded in the ledger: secrets replaced by `***` and a keyed hash (the
-    /// workspace key) of the full request, so a changed token still changes the request hash.
-    static func request(_ ctx: StepContext, _ raw: Value) -> Value {
+    /// A create request as the ledger knows it: secrets replaced by `***` and a keyed hash (the workspace
+    /// key) of the full request, so a changed token still changes the request hash.
+    static func request(_ ctx: StepContext, _ raw: Value) -> ResourceRequest {
         let text = raw.jsonString(sorted: true)
-        let key = FileManager.default.contents(atPath: ctx.layout.keyPath) ?? Data()
-        return .map([
-            "request": .string(ctx.redact(text)),
-            "digest": .string(Digest.hmacSHA256(key: key, data: Data(text.utf8)).hexString),
-        ])
+        return ResourceRequest(.map(["request": .string(ctx.redact(text)), "digest": .string(ctx.keyedDigest(text))]))
     }
 
     /// What `ensure` found or made.
@@ -43,11 +38,10 @@ enum SageMakerResources {
         deleteNow: (String) async throws -> Void
     ) async throws -> Outcome {
         let request = request(ctx, raw)
-        let hash = AWSSteps.requestHash(request)
         var stale: [LedgerEntry] = []
         if let rec = ctx.recordedResource(type: type), rec.state == .created {
             if let attrs = try await describe(rec.name) {
-                if rec.requestHash == hash {
+                if rec.requestHash == request.hash {
                     ctx.log("reusing \(type) '\(rec.name)'")
                     return Outcome(name: rec.name, attributes: attrs, adopted: true, stale: [])
                 }
@@ -93,6 +87,7 @@ enum SageMakerResources {
         case endpoint: _ = try await AWSError.nilIfNotFound { try await sm.deleteEndpoint(entry.name) }
         case config: _ = try await AWSError.nilIfNotFound { try await sm.deleteEndpointConfig(entry.name) }
         case model: _ = try await AWSError.nilIfNotFound { try await sm.deleteModel(entry.name) }
+        case EndpointTTL.resourceType: try await EndpointTTL.delete(entry, ctx: ctx)
         default: break
         }
     }
@@ -104,14 +99,38 @@ enum SageMakerResources {
             ctx.log("deleting replaced \(e.type) '\(e.name)'")
             try await destroy(e, ctx: ctx)
             try ctx.markDeleted(e)
+            if e.type == endpoint { try await EndpointTTL.disarm(ctx, endpoint: e.name) }
         }
     }
 
-    /// Creates or adopts the endpoint, then waits for InService with live elapsed time.
+    /// What an endpoint made from `configName` is billed for: from the config's ledger entry when this recipe made
+    /// it, else from `DescribeEndpointConfig` (its first production variant).
+    static func billing(_ ctx: StepContext, sm: SageMakerClient, configName: String) async throws -> EndpointBilling? {
+        let local = EndpointCosts.isLocal(ctx.environment)
+        if let rec = ctx.liveResources(type: config).last(where: { $0.name == configName }), var b = EndpointBilling(attributes: rec.attributes) {
+            b.local = local
+            return b
+        }
+        guard let c = try await AWSError.nilIfNotFound({ try await sm.describeEndpointConfig(configName) }), let v = c.variants.first else { return nil }
+        return EndpointBilling(instanceType: v.instanceType, count: v.initialInstanceCount, region: sm.client.region, local: local)
+    }
+
+    /// The ledger attributes of an endpoint config made with `variant`.
+    static func configAttributes(_ ctx: StepContext, sm: SageMakerClient, arn: String, variant: SageMakerProductionVariant) -> ValueMap {
+        var attrs: ValueMap = ["arn": .string(arn), "region": .string(sm.client.region), "models": .list([.string(variant.modelName)])]
+        let b = EndpointBilling(
+            instanceType: variant.instanceType, count: variant.initialInstanceCount, region: sm.client.region,
+            local: EndpointCosts.isLocal(ctx.environment))
+        for e in b.attributes { attrs[e.key] = e.value }
+        return attrs
+    }
+
+    /// Creates or adopts the endpoint, then waits for InService with live elapsed time and running cost.
     static func endpoint(
-        _ ctx: StepContext, sm: SageMakerClient, configName: String, newName: () -> String, wait: Bool,
-        interval: Double, budget: Double, tags: [String: String]
+        _ ctx: StepContext, sm: SageMakerClient, configName: String, newName: () -> String, waiting: WaitInputs, tags: [String: String],
+        billing: EndpointBilling?, ttl: (seconds: Double, role: String)?
     ) async throws -> (outcome: Outcome, status: String) {
+        let (interval, budget) = (waiting.pollInterval, waiting.waitBudget)
         // An endpoint this step made that ended in Failed is not adopted (it would fail again): it is
         // deleted, and a new one is created below.
         if let rec = ctx.recordedResource(type: endpoint), rec.state == .created,
@@ -122,29 +141,43 @@ enum SageMakerResources {
             try await sm.waitForEndpointDeleted(
                 rec.name, interval: .milliseconds(Int64(min(max(interval, 0.01), 5) * 1000)), budget: .seconds(Int64(max(budget, 60))))
             try ctx.markDeleted(rec)
+            try await EndpointTTL.disarm(ctx, endpoint: rec.name)
         }
         let outcome = try await ensure(
             ctx, type: endpoint, request: .map(["config": .string(configName)]), newName: newName,
             describe: { try await describeEndpoint(sm, $0) },
             create: { name in
                 let arn = try await sm.createEndpoint(name: name, configName: configName, tags: tags)
-                AWSSteps.crashPoint(ctx, "sagemaker.endpoint.created")
-                return ["arn": .string(arn), "region": .string(sm.client.region), "config": .string(configName), "status": .string("Creating")]
+                ctx.crashPoint("sagemaker.endpoint.created")
+                var attrs: ValueMap = [
+                    "arn": .string(arn), "region": .string(sm.client.region), "config": .string(configName), "status": .string("Creating"),
+                    "created_at": .string(ISO8601DateFormatter().string(from: Date())),
+                ]
+                for e in billing?.attributes ?? ValueMap() { attrs[e.key] = e.value }
+                return attrs
             },
             deleteNow: { name in
                 try await sm.deleteEndpoint(name)
                 try await sm.waitForEndpointDeleted(name, interval: .milliseconds(Int64(min(interval, 5) * 1000)), budget: .seconds(Int64(max(budget, 60))))
             })
-        ctx.log("\(outcome.adopted ? "adopted" : "created") endpoint \(outcome.name)")
-        AWSSteps.crashPoint(ctx, "sagemaker.endpoint.waiting")
+        ctx.log("\(outcome.adopted ? "adopted" : "created") endpoint \(outcome.name)" + (billing.map { ", billed until it is deleted: \($0.rate)" } ?? ""))
+        // The time to live is armed before the wait, so the endpoint is deleted on time even if sous dies waiting.
+        if let ttl {
+            try await EndpointTTL.arm(ctx, client: sm.client, endpoint: outcome.name, seconds: ttl.seconds, role: ttl.role)
+        } else {
+            try await EndpointTTL.disarm(ctx, endpoint: outcome.name)
+        }
+        ctx.crashPoint("sagemaker.endpoint.waiting")
         var status = outcome.attributes["status"]?.stringValue ?? "Creating"
-        if wait {
+        if waiting.wait {
             let started = Date()
             let name = outcome.name
             let e = try await sm.waitForEndpoint(
                 name, interval: .milliseconds(Int64(max(0.01, interval) * 1000)), budget: .milliseconds(Int64(budget * 1000)),
                 onTick: { e, _ in
-                    ctx.progress("endpoint \(name): \(e.status), \(AWSSteps.clock(Date().timeIntervalSince(started))) elapsed")
+                    let elapsed = Date().timeIntervalSince(started)
+                    ctx.progress(
+                        "endpoint \(name): \(e.status), \(AWSSteps.clock(elapsed)) elapsed" + (billing.map { " · \($0.running(for: elapsed))" } ?? ""))
                 })
             status = e.status
             ctx.log("endpoint \(name) is \(e.status) after \(AWSSteps.clock(Date().timeIntervalSince(started)))")
@@ -171,14 +204,11 @@ enum SageMakerResources {
         return SageMakerNames.nameFromBase(base)
     }
 
-    static func variant(_ ctx: StepContext, model: String) throws -> SageMakerProductionVariant {
+    static func variant(_ v: VariantInputs, model: String) -> SageMakerProductionVariant {
         SageMakerProductionVariant(
-            variantName: ctx.optionalString("variant_name") ?? "AllTraffic", modelName: model,
-            instanceType: try ctx.string("instance_type"), initialInstanceCount: ctx.optionalInt("instance_count") ?? 1,
-            initialVariantWeight: 1, volumeSizeInGB: ctx.optionalInt("volume_size"),
-            modelDataDownloadTimeoutInSeconds: ctx.optionalInt("model_data_download_timeout"),
-            containerStartupHealthCheckTimeoutInSeconds: ctx.optionalInt("container_startup_health_check_timeout"),
-            routingStrategy: ctx.optionalString("routing_strategy"))
+            variantName: v.variantName, modelName: model, instanceType: v.instanceType, initialInstanceCount: v.instanceCount,
+            initialVariantWeight: 1, volumeSizeInGB: v.volumeSize, modelDataDownloadTimeoutInSeconds: v.modelDataDownloadTimeout,
+            containerStartupHealthCheckTimeoutInSeconds: v.containerStartupHealthCheckTimeout, routingStrategy: v.routingStrategy)
     }
 
     static func variantRequest(_ v: SageMakerProductionVariant) -> Value {
@@ -191,12 +221,11 @@ enum SageMakerResources {
         ])
     }
 
-    static func modelSpec(_ ctx: StepContext, name: String, image: String, role: String, tags: [String: String]) -> SageMakerModelSpec {
+    static func modelSpec(_ m: ModelInputs, name: String, role: String, tags: [String: String]) -> SageMakerModelSpec {
         SageMakerModelSpec(
-            name: name, executionRoleArn: role, image: image,
-            modelDataUrl: ctx.optionalString("model_data").flatMap { $0.isEmpty ? nil : $0 },
-            modelDataS3Prefix: ctx.optionalString("model_data_prefix").flatMap { $0.isEmpty ? nil : $0 },
-            environment: AWSSteps.stringMap(ctx.map("env")), tags: tags)
+            name: name, executionRoleArn: role, image: m.image, modelDataUrl: m.modelData.flatMap { $0.isEmpty ? nil : $0 },
+            modelDataS3Prefix: m.modelDataPrefix.flatMap { $0.isEmpty ? nil : $0 }, environment: AWSSteps.stringMap(m.env ?? ValueMap()),
+            tags: tags)
     }
 
     static func modelRequest(_ spec: SageMakerModelSpec) -> Value {
@@ -207,33 +236,39 @@ enum SageMakerResources {
             "env": .map(ValueMap(spec.environment.sorted { $0.key < $1.key }.map { ($0.key, Value.string($0.value)) })),
         ])
     }
+}
 
-    static let waitInputs: [InputSpec] = [
-        InputSpec("wait", .bool, default: .bool(true), "wait until the endpoint is InService (fails on Failed with SageMaker's FailureReason)"),
-        InputSpec("poll_interval", .number, default: .int(30), "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60; at least 0.05)"),
-        InputSpec("wait_budget", .number, default: .int(3600), "give up waiting after this many seconds"),
-    ]
+extension SageMakerResources {
+    /// Waiting for an endpoint (`sagemaker.endpoint`, `sagemaker.deploy`).
+    struct WaitInputs: StepInputs {
+        @Input(default: true, "wait until the endpoint is InService (fails on Failed with SageMaker's FailureReason)") var wait: Bool
+        @Input(default: 30, "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60; at least 0.05)") var pollInterval: Double
+        @Input(default: 3600, "give up waiting after this many seconds") var waitBudget: Double
+    }
 
-    static let variantInputs: [InputSpec] = [
-        InputSpec("instance_type", .string, required: true, "instance type, e.g. ml.g5.12xlarge"),
-        InputSpec("instance_count", .int, default: .int(1), "initial instance count"),
-        InputSpec("variant_name", .string, default: .string("AllTraffic"), "production variant name (the LMI notebook uses variant1)"),
-        InputSpec("volume_size", .int, "ML storage volume in GB (not for instances with local NVMe such as g5)"),
-        InputSpec("model_data_download_timeout", .int, "ModelDataDownloadTimeoutInSeconds (60–3600)"),
-        InputSpec("container_startup_health_check_timeout", .int, "ContainerStartupHealthCheckTimeoutInSeconds (60–3600)"),
-        InputSpec("routing_strategy", .string, allowed: ["LEAST_OUTSTANDING_REQUESTS", "RANDOM"], "RoutingConfig.RoutingStrategy"),
-    ]
+    /// The production variant of an endpoint config (`sagemaker.endpoint-config`, `sagemaker.deploy`).
+    struct VariantInputs: StepInputs {
+        @Input("instance type, e.g. ml.g5.12xlarge") var instanceType: String
+        @Input(default: 1, "initial instance count") var instanceCount: Int
+        @Input(default: "AllTraffic", "production variant name (the LMI notebook uses variant1)") var variantName: String
+        @Input("ML storage volume in GB (not for instances with local NVMe such as g5)") var volumeSize: Int?
+        @Input("ModelDataDownloadTimeoutInSeconds (60–3600)") var modelDataDownloadTimeout: Int?
+        @Input("ContainerStartupHealthCheckTimeoutInSeconds (60–3600)") var containerStartupHealthCheckTimeout: Int?
+        @Input(allowed: ["LEAST_OUTSTANDING_REQUESTS", "RANDOM"], "RoutingConfig.RoutingStrategy") var routingStrategy: String?
+    }
 
-    static let modelInputs: [InputSpec] = [
-        InputSpec("image", .string, required: true, "the serving container image URI (see sagemaker.image-uri)"),
-        InputSpec("env", .map, "container environment (values are sent as strings; use ${{ secrets.x }} for tokens)"),
-        InputSpec("model_data", .string, "ModelDataUrl: S3 URI of a model.tar.gz"),
-        InputSpec("model_data_prefix", .string, "S3 prefix of uncompressed model files (ModelDataSource S3Prefix)"),
-        InputSpec("role", .string, "SageMaker execution role ARN (default: $SOUS_SAGEMAKER_ROLE)"),
-    ]
+    /// A model's container (`sagemaker.model`, `sagemaker.deploy`).
+    struct ModelInputs: StepInputs {
+        @Input("the serving container image URI (see sagemaker.image-uri)") var image: String
+        @Input("container environment (values are sent as strings; use ${{ secrets.x }} for tokens)") var env: ValueMap?
+        @Input("ModelDataUrl: S3 URI of a model.tar.gz") var modelData: String?
+        @Input("S3 prefix of uncompressed model files (ModelDataSource S3Prefix)") var modelDataPrefix: String?
+        @Input("SageMaker execution role ARN (default: $SOUS_SAGEMAKER_ROLE)") var role: String?
+    }
 
-    static let commonInputs: [InputSpec] = [
-        InputSpec("region", .string, "AWS region (default: the configured region)"),
-        InputSpec("tags", .map, "extra tags (sous always adds sous:recipe, sous:run, sous:step, sous:workspace)"),
-    ]
+    /// The region and extra tags of every SageMaker create.
+    struct CommonInputs: StepInputs {
+        @Input("AWS region (default: the configured region)") var region: String?
+        @Input("extra tags (sous always adds sous:recipe, sous:run, sous:step, sous:workspace)") var tags: ValueMap?
+    }
 }

@@ -15,49 +15,47 @@ import SousRecipe
 /// Hub (`models--local--<name>`, commit = digest of the folder's manifest; see docs/hub.md); `validate` then
 /// hashes the selected files again and reruns the step when the commit differs ("local folder … changed").
 struct HFSnapshotKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "hf.snapshot", version: 1, category: .pure,
-        summary: "Download a Hugging Face Hub repo snapshot (like huggingface_hub.snapshot_download) into the shared cache.",
-        inputs: [
-            InputSpec("repo_id", .string, required: true, "the model repository, org/name, or a local folder (/…, ./…, ../…, ~/…)"),
-            InputSpec("revision", .string, default: .string("main"), "branch, tag or commit sha"),
-            InputSpec("allow_patterns", .list, "only files matching one of these globs (fnmatch; * crosses /)"),
-            InputSpec("ignore_patterns", .list, "leave out files matching these globs"),
-            InputSpec("token", .string, "access token for gated or private repos (use ${{ secrets.hf_token }}; default HF_TOKEN)"),
-            InputSpec("local_dir", .string, role: .outputPath, "also copy the files into this folder (relative to the recipe's work folder, and inside it); path then points there"),
-            InputSpec("cache_dir", .string, "the Hub cache (default HF_HUB_CACHE, else $HF_HOME/hub)"),
-            InputSpec("max_workers", .int, default: .int(8), "files downloaded in parallel"),
-        ],
-        outputs: [
-            OutputSpec("path", .path, "the snapshot folder (…/snapshots/<commit>, or local_dir)"),
-            OutputSpec("commit", .string, "the commit sha the revision resolved to"),
-            OutputSpec("files", .list, "repo-relative paths of the selected files"),
-            OutputSpec("total_bytes", .int, "total size of the selected files"),
-        ])
+    static let configuration = StepKindConfiguration(
+        name: "hf.snapshot", version: 1, category: .pure,
+        summary: "Download a Hugging Face Hub repo snapshot (like huggingface_hub.snapshot_download) into the shared cache.")
 
-    func planDetails(inputs: ValueMap) -> [String] {
-        ["\(inputs["repo_id"]?.stringValue ?? "?")@\(inputs["revision"]?.stringValue ?? "main")"]
+    struct Inputs: StepInputs {
+        @Input("the model repository, org/name, or a local folder (/…, ./…, ../…, ~/…)") var repoId: String
+        @Input(default: "main", "branch, tag or commit sha") var revision: String
+        @Input("only files matching one of these globs (fnmatch; * crosses /)") var allowPatterns: [Value]?
+        @Input("leave out files matching these globs") var ignorePatterns: [Value]?
+        @Input("access token for gated or private repos (use ${{ secrets.hf_token }}; default HF_TOKEN)") var token: String?
+        @Input(
+            role: .outputPath,
+            "also copy the files into this folder (relative to the recipe's work folder, and inside it); path then points there")
+        var localDir: String?
+        @Input("the Hub cache (default HF_HUB_CACHE, else $HF_HOME/hub)") var cacheDir: String?
+        @Input(default: 8, "files downloaded in parallel") var maxWorkers: Int
     }
 
-    static func patterns(_ v: Value?) -> [String]? {
-        guard let l = v?.listValue else { return nil }
-        return l.compactMap { $0.stringValue }
+    struct Outputs: StepOutputs {
+        @Output(.path, "the snapshot folder (…/snapshots/<commit>, or local_dir)") var path: String
+        @Output("the commit sha the revision resolved to") var commit: String
+        @Output("repo-relative paths of the selected files") var files: [Value]
+        @Output("total size of the selected files") var totalBytes: Int
     }
 
-    static func request(_ inputs: ValueMap, env: [String: String], localDir: String?) throws -> HubSnapshotRequest {
-        guard let repo = inputs["repo_id"]?.stringValue, !repo.isEmpty else { throw StepError("input 'repo_id' is missing") }
-        let token = inputs["token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? HubEnvironment.token(env: env)
-        let cache = inputs["cache_dir"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? HubEnvironment.cacheDir(env: env)
+    func planDetails(_ inputs: Inputs) -> [String] { ["\(inputs.repoId)@\(inputs.revision)"] }
+
+    static func request(_ inputs: Inputs, env: [String: String], localDir: String?) throws -> HubSnapshotRequest {
+        guard !inputs.repoId.isEmpty else { throw StepError("input 'repo_id' is missing") }
+        let token = inputs.token.flatMap { $0.isEmpty ? nil : $0 } ?? HubEnvironment.token(env: env)
+        let cache = inputs.cacheDir.flatMap { $0.isEmpty ? nil : $0 } ?? HubEnvironment.cacheDir(env: env)
         return HubSnapshotRequest(
-            repoID: HubClient.localFolderPath(repo, env: env) ?? repo, revision: inputs["revision"]?.stringValue ?? "main",
-            allowPatterns: patterns(inputs["allow_patterns"]), ignorePatterns: patterns(inputs["ignore_patterns"]), token: token,
-            cacheDir: cache, localDir: localDir, maxWorkers: max(1, inputs["max_workers"]?.intValue ?? 8),
-            offline: HubEnvironment.isOffline(env: env))
+            repoID: HubClient.localFolderPath(inputs.repoId, env: env) ?? inputs.repoId, revision: inputs.revision,
+            allowPatterns: inputs.allowPatterns.map { $0.compactMap(\.stringValue) },
+            ignorePatterns: inputs.ignorePatterns.map { $0.compactMap(\.stringValue) }, token: token, cacheDir: cache, localDir: localDir,
+            maxWorkers: max(1, inputs.maxWorkers), offline: HubEnvironment.isOffline(env: env))
     }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let localDir = try ctx.optionalString("local_dir").flatMap { $0.isEmpty ? nil : try ctx.confinedPath($0) }
-        let req = try Self.request(ctx.inputs, env: ctx.environment, localDir: localDir)
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let localDir = try inputs.localDir.flatMap { $0.isEmpty ? nil : try ctx.confinedPath($0) }
+        let req = try Self.request(inputs, env: ctx.environment, localDir: localDir)
         let client = HubClient(endpoint: HubEnvironment.endpoint(env: ctx.environment))
         let snap = try await client.snapshot(req) { p in
             let rate = String(format: "%.1f", p.bytesPerSecond / 1_048_576)
@@ -70,15 +68,17 @@ struct HFSnapshotKind: StepKind {
         } else {
             ctx.log("\(req.repoID)@\(req.revision) = \(snap.commit): \(snap.files.count) files, \(snap.totalBytes) bytes (\(snap.downloadedBytes) downloaded) in \(snap.path)")
         }
-        return [
-            "path": .string(snap.path), "commit": .string(snap.commit), "files": .list(snap.files.map(Value.string)),
-            "total_bytes": .int(Int(snap.totalBytes)),
-        ]
+        var outputs = Outputs()
+        outputs.path = snap.path
+        outputs.commit = snap.commit
+        outputs.files = snap.files.map(Value.string)
+        outputs.totalBytes = Int(snap.totalBytes)
+        return outputs
     }
 
-    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
-        guard let recorded = outputs["commit"]?.stringValue else { return .invalid("no commit recorded") }
-        let revision = inputs["revision"]?.stringValue ?? "main"
+    func validate(_ outputs: Outputs, inputs: Inputs, ctx: StepContext) async -> OutputCheck {
+        let recorded = outputs.commit
+        let revision = inputs.revision
         let req: HubSnapshotRequest
         do { req = try Self.request(inputs, env: ctx.environment, localDir: nil) } catch { return .invalid("\(error)") }
         do {

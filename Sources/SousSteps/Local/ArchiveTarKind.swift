@@ -10,37 +10,42 @@ import SousRecipe
 /// input gives the same bytes. gzip output uses stored (uncompressed) deflate blocks: model
 /// weights do not compress, and this keeps sous free of a zlib dependency.
 struct ArchiveTarKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "archive.tar", version: 2, category: .pure,
-        summary: "Pack a folder as a deterministic tar or tar.gz (model.tar.gz for SageMaker).",
-        inputs: [
-            InputSpec("source", .path, required: true, "the folder to pack"),
-            InputSpec("output", .string, required: true, role: .outputPath, "the archive to write, relative to the recipe's work folder (and inside it)"),
-            InputSpec("compression", .string, allowed: ["auto", "none", "gzip"], "gzip, none, or auto (gzip for .gz/.tgz names)"),
-            InputSpec("include_top_folder", .bool, default: .bool(false), "keep the folder's own name as the top of every entry (the LMI notebooks do)"),
-        ],
-        outputs: [
-            OutputSpec("path", .path, "absolute path of the archive"),
-            OutputSpec("size", .int, "size in bytes"),
-            OutputSpec("sha256", .string, "SHA-256 of the archive"),
-            OutputSpec("files", .int, "number of files packed"),
-        ])
+    static let configuration = StepKindConfiguration(
+        name: "archive.tar", version: 2, category: .pure,
+        summary: "Pack a folder as a deterministic tar or tar.gz (model.tar.gz for SageMaker).")
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let source = try ctx.string("source")
-        let src = source.hasPrefix("/") ? source : ctx.layout.workDir + "/" + source
+    struct Inputs: StepInputs {
+        @Input(.path, "the folder to pack") var source: String
+        @Input(role: .outputPath, "the archive to write, relative to the recipe's work folder (and inside it)") var output: String
+        @Input(allowed: ["auto", "none", "gzip"], "gzip, none, or auto (gzip for .gz/.tgz names)") var compression: String?
+        @Input(default: false, "keep the folder's own name as the top of every entry (the LMI notebooks do)") var includeTopFolder: Bool
+    }
+
+    struct Outputs: StepOutputs {
+        @Output(.path, "absolute path of the archive") var path: String
+        @Output("size in bytes") var size: Int
+        @Output("SHA-256 of the archive") var sha256: String
+        @Output("number of files packed") var files: Int
+    }
+
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let src = inputs.source.hasPrefix("/") ? inputs.source : ctx.layout.workDir + "/" + inputs.source
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: src, isDirectory: &isDir), isDir.boolValue else {
-            throw StepError("source '\(source)' is not a folder")
+            throw StepError("source '\(inputs.source)' is not a folder")
         }
-        let outName = try ctx.string("output")
-        let out = try ctx.confinedPath(outName)
-        let mode = ctx.optionalString("compression") ?? "auto"
+        let out = try ctx.confinedPath(inputs.output)
+        let mode = inputs.compression ?? "auto"
         let gzip = mode == "gzip" || (mode == "auto" && (out.hasSuffix(".gz") || out.hasSuffix(".tgz")))
-        let top = ctx.bool("include_top_folder") ? (src as NSString).lastPathComponent : nil
+        let top = inputs.includeTopFolder ? (src as NSString).lastPathComponent : nil
         // Packing reads and hashes every byte: on a thread of its own, not the task pool's.
         let result = try await onOwnThread { try TarWriter.write(folder: src, to: out, topFolder: top, gzip: gzip) }
         ctx.log("packed \(result.files) files into \(out) (\(result.size) bytes)")
-        return ["path": .string(out), "size": .int(Int(result.size)), "sha256": .string(result.sha256), "files": .int(result.files)]
+        var outputs = Outputs()
+        outputs.path = out
+        outputs.size = Int(result.size)
+        outputs.sha256 = result.sha256
+        outputs.files = result.files
+        return outputs
     }
 }

@@ -5,30 +5,32 @@ import SousRecipe
 
 /// `file.write`: writes text, or ordered key/value properties as a `.properties` file.
 struct FileWriteKind: StepKind {
-    let schema = StepKindSchema(
-        kind: "file.write", version: 1, category: .pure,
-        summary: "Write a text file (or an ordered list of key/value properties, like serving.properties) into the recipe's work folder.",
-        inputs: [
-            InputSpec("path", .string, required: true, role: .outputPath, "where to write, relative to the recipe's work folder (and inside it)"),
-            InputSpec("content", .string, "the text to write (give this or 'properties')"),
-            InputSpec("properties", .any, "key/value pairs rendered as key=value lines in order: a map, or a list of one-key maps"),
-        ],
-        outputs: [
-            OutputSpec("path", .path, "absolute path of the file written"),
-            OutputSpec("dir", .string, "the folder holding the file (other files may share it, so it is not checked for changes)"),
-            OutputSpec("sha256", .string, "SHA-256 of the file"),
-            OutputSpec("size", .int, "size in bytes"),
-        ])
+    static let configuration = StepKindConfiguration(
+        name: "file.write", version: 1, category: .pure,
+        summary: "Write a text file (or an ordered list of key/value properties, like serving.properties) into the recipe's work folder.")
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let path = try ctx.confinedPath(try ctx.string("path"))
+    struct Inputs: StepInputs {
+        @Input(role: .outputPath, "where to write, relative to the recipe's work folder (and inside it)") var path: String
+        @Input("the text to write (give this or 'properties')") var content: String?
+        @Input("key/value pairs rendered as key=value lines in order: a map, or a list of one-key maps") var properties: Value?
+    }
+
+    struct Outputs: StepOutputs {
+        @Output(.path, "absolute path of the file written") var path: String
+        @Output("the folder holding the file (other files may share it, so it is not checked for changes)") var dir: String
+        @Output("SHA-256 of the file") var sha256: String
+        @Output("size in bytes") var size: Int
+    }
+
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let path = try ctx.confinedPath(inputs.path)
         let text: String
-        if let props = ctx.inputs["properties"], props != .null {
-            guard ctx.optionalString("content") == nil else {
+        if let props = inputs.properties {
+            guard inputs.content == nil else {
                 throw StepError("give either 'content' or 'properties', not both")
             }
             text = try Self.renderProperties(props)
-        } else if let content = ctx.optionalString("content") {
+        } else if let content = inputs.content {
             text = content
         } else {
             throw StepError("give 'content' (text) or 'properties' (key/value pairs)")
@@ -36,10 +38,12 @@ struct FileWriteKind: StepKind {
         let data = Data(text.utf8)
         try writeAtomically(data, to: path)
         ctx.log("wrote \(data.count) bytes to \(path)")
-        return [
-            "path": .string(path), "dir": .string((path as NSString).deletingLastPathComponent),
-            "sha256": .string(Digest.sha256(data).hexString), "size": .int(data.count),
-        ]
+        var outputs = Outputs()
+        outputs.path = path
+        outputs.dir = (path as NSString).deletingLastPathComponent
+        outputs.sha256 = Digest.sha256(data).hexString
+        outputs.size = data.count
+        return outputs
     }
 
     /// `key=value` lines, in order. Values that are lists or maps are written as JSON.

@@ -11,50 +11,48 @@ import Synchronization
 ///
 /// The `${{ }}` values in `command` reach the shell as environment variables (`"${SOUS_VALUE_1}"` in
 /// the text), never as command text: see ``ShellCommand``. Version 2 (version 1 pasted them in).
-struct ShellKind: ConfirmableStepKind {
-    let confirmationInput = "command"
-    let schema = StepKindSchema(
-        kind: "shell", version: 2, category: .effect,
-        summary: "Run a shell command once you approve it, its ${{ }} values passed as data (cached when it declares the files it reads and writes).",
-        inputs: [
-            InputSpec(
-                "command", .string, required: true, role: .shellCommand,
-                "the command, run with /bin/sh -c in the recipe's work folder after you approve it; each ${{ }} reaches it as data (an environment variable, \"${SOUS_VALUE_1}\" in the text), never as code; no ${{ secrets.x }} here (use env)"),
-            InputSpec("env", .map, "environment variables added for the command (use ${{ secrets.x }} for secrets)"),
-            InputSpec("sources", .list, "files or folders the command reads: part of the cache key"),
-            InputSpec(
-                "generates", .list, role: .outputPath,
-                "files or folders the command writes, inside the recipe's work folder: the step is cached while they exist"),
-            InputSpec("workdir", .string, role: .outputPath, "folder to run in, inside the recipe's work folder"),
-        ],
-        outputs: [
-            OutputSpec("stdout", .string, "the command's standard output (last 64 KiB)"),
-            OutputSpec("exit_code", .int, "its exit status"),
-            OutputSpec("generated", .list, "absolute paths of the declared generated files"),
-        ])
+struct ShellKind: StepKind {
+    static let configuration = StepKindConfiguration(
+        name: "shell", version: 2, category: .effect,
+        summary: "Run a shell command once you approve it, its ${{ }} values passed as data (cached when it declares the files it reads and writes).")
 
-    var pathListInputs: [String] { ["sources"] }
-
-    func category(for inputs: ValueMap) -> StepCategory {
-        (inputs["generates"]?.listValue?.isEmpty == false) ? .pure : .effect
+    struct Inputs: StepInputs {
+        @Input(
+            role: .shellCommand,
+            "the command, run with /bin/sh -c in the recipe's work folder after you approve it; each ${{ }} reaches it as data (an environment variable, \"${SOUS_VALUE_1}\" in the text), never as code; no ${{ secrets.x }} here (use env)")
+        var command: String
+        @Input("environment variables added for the command (use ${{ secrets.x }} for secrets)") var env: ValueMap?
+        @Input(role: .readPaths, "files or folders the command reads: part of the cache key") var sources: [Value]?
+        @Input(
+            role: .outputPath, "files or folders the command writes, inside the recipe's work folder: the step is cached while they exist")
+        var generates: [Value]?
+        @Input(role: .outputPath, "folder to run in, inside the recipe's work folder") var workdir: String?
     }
 
-    func planDetails(inputs: ValueMap) -> [String] {
-        ["$ " + (inputs["command"]?.stringValue ?? "")]
+    struct Outputs: StepOutputs {
+        @Output("the command's standard output (last 64 KiB)") var stdout: String
+        @Output("its exit status") var exitCode: Int
+        @Output("absolute paths of the declared generated files") var generated: [Value]
     }
 
-    func confirmationDetails(inputs: ValueMap) -> [String] {
+    func category(for inputs: Inputs) -> StepCategory {
+        inputs.generates?.isEmpty == false ? .pure : .effect
+    }
+
+    func planDetails(_ inputs: Inputs) -> [String] { ["$ " + inputs.command] }
+
+    func confirmationDetails(_ inputs: Inputs) -> [String] {
         var lines: [String] = []
-        let env = inputs["env"]?.mapValue ?? ValueMap()
+        let env = inputs.env ?? ValueMap()
         if !env.isEmpty {
             lines.append("env: " + env.map { "\($0.key)=" + Value.string($0.value.stringValue ?? $0.value.interpolationText).jsonString() }.joined(separator: " "))
         }
-        if let dir = inputs["workdir"]?.stringValue, !dir.isEmpty { lines.append("in: work/\(dir)") }
+        if let dir = inputs.workdir, !dir.isEmpty { lines.append("in: work/\(dir)") }
         return lines
     }
 
-    func validate(outputs: ValueMap, inputs: ValueMap, ctx: StepContext) async -> OutputCheck {
-        for g in outputs["generated"]?.listValue ?? [] {
+    func validate(_ outputs: Outputs, inputs: Inputs, ctx: StepContext) async -> OutputCheck {
+        for g in outputs.generated {
             if let p = g.stringValue, !FileManager.default.fileExists(atPath: p) {
                 return .invalid("generated file is missing: \(p)")
             }
@@ -62,19 +60,19 @@ struct ShellKind: ConfirmableStepKind {
         return .valid
     }
 
-    func run(_ ctx: StepContext) async throws -> ValueMap {
-        let command = try ctx.string("command")
-        let dir = try ctx.confinedPath(ctx.optionalString("workdir") ?? ".")
+    func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let command = inputs.command
+        let dir = try ctx.confinedPath(inputs.workdir ?? ".")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var generated: [String] = []
-        for g in ctx.list("generates") {
+        for g in inputs.generates ?? [] {
             guard let s = g.stringValue else { throw StepError("'generates' must list paths") }
             generated.append(try ctx.confinedPath(s))
         }
         var env = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM"].contains($0.key) }
         env["SOUS_WORKSPACE"] = ctx.layout.workDir
         env["SOUS_RUN_ID"] = ctx.runID
-        for e in ctx.map("env") { env[e.key] = e.value.stringValue ?? e.value.interpolationText }
+        for e in inputs.env ?? ValueMap() { env[e.key] = e.value.stringValue ?? e.value.interpolationText }
         // The values of the command's ${{ }} expressions, which its text refers to.
         for (name, value) in ctx.commandEnvironment { env[name] = value }
 
@@ -152,6 +150,10 @@ struct ShellKind: ConfirmableStepKind {
         for g in generated where !FileManager.default.fileExists(atPath: g) {
             throw StepError("the command did not create '\(g)', which the step declares in 'generates'")
         }
-        return ["stdout": .string(out), "exit_code": .int(status), "generated": .list(generated.map(Value.string))]
+        var outputs = Outputs()
+        outputs.stdout = out
+        outputs.exitCode = status
+        outputs.generated = generated.map(Value.string)
+        return outputs
     }
 }
