@@ -1,7 +1,9 @@
 import Foundation
+import Synchronization
 import SousBasics
 
-/// HTTP/1.1 and HTTP/2 client over libcurl: one multi handle and one thread per client; connections are
+/// HTTP/1.1 and HTTP/2 client over libcurl: one multi handle and one thread per client (or per transfer
+/// thread, `Configuration.transferThreads`); connections are
 /// reused across requests to the same host.
 public final class HTTPClient: Sendable {
     public struct Configuration: Sendable {
@@ -12,21 +14,30 @@ public final class HTTPClient: Sendable {
         public var userAgent: String = "sous/0.1"
         /// Never turned off by sous itself.
         public var verifyTLS: Bool = true
+        /// Threads driving transfers, each with a libcurl multi handle (and connections) of its own; requests
+        /// go to them in turn. More than one lets the body sinks of parallel transfers (`deliver(to:)`, which
+        /// run on their transfer's thread) use several cores, as parallel downloads that hash what they write
+        /// do. `maxConnectionsPerHost` applies to each.
+        public var transferThreads: Int = 1
         public init() {}
     }
 
-    let multi: CurlMulti
+    let multis: [CurlMulti]
+    private let turn = Atomic<Int>(0)
 
     public init(configuration: Configuration = .init()) {
-        multi = CurlMulti(configuration: configuration)
+        multis = (0..<max(1, configuration.transferThreads)).map { _ in CurlMulti(configuration: configuration) }
     }
 
     /// A client whose transfers report their body buffers to `probe` (tests of backpressure).
     init(configuration: Configuration = .init(), probe: any TransferProbe) {
-        multi = CurlMulti(configuration: configuration, probe: probe)
+        multis = [CurlMulti(configuration: configuration, probe: probe)]
     }
 
-    deinit { multi.submit(.shutdown) }
+    deinit { for m in multis { m.submit(.shutdown) } }
+
+    /// The transfer thread for the next request (in turn).
+    private var multi: CurlMulti { multis[turn.add(1, ordering: .relaxed).oldValue % multis.count] }
 
     /// A process-wide client (connection reuse across calls).
     public static let shared = HTTPClient()

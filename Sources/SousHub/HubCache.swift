@@ -136,8 +136,10 @@ struct HubCache {
             unlink(blob)
         }
         try await write(incomplete(etag))
+        let partial = incomplete(etag)
         do {
-            try DurableFile.publish(incomplete(etag), as: blob)
+            // Flushing a large blob to the disk takes a while: on a thread of its own, not the task pool's.
+            try await onOwnThread { try DurableFile.publish(partial, as: blob) }
         } catch let e as FileWriteError {
             throw HubClient.posixError(e.code, repoID: repoID, subject: blob)
         }

@@ -182,7 +182,7 @@ extension HubClient {
             }
             defer { close(fd) }
             // Hashed and written straight from libcurl's buffer, on its thread: no copy of the bytes.
-            let writer = BlobWriter(fd: fd, hasher: hasher)
+            let writer = BlobHash(hasher)
             do {
                 try await response.body.deliver { bytes in
                     writer.hasher?.update(bytes)
@@ -244,14 +244,10 @@ extension HubClient {
     }
 }
 
-/// The state of one blob download that its body sink updates. `@unchecked Sendable`: only the sink touches
-/// it while the transfer runs (on the transfer's thread, one chunk after another), and the download reads
-/// it after the transfer ended.
-final class BlobWriter: @unchecked Sendable {
-    let fd: Int32
+/// The hash of one blob download, updated by its body sink. `@unchecked Sendable`: only the sink touches it
+/// while the transfer runs (on the transfer's thread, one chunk after another), and the download reads it
+/// after the transfer ended.
+final class BlobHash: @unchecked Sendable {
     var hasher: SHA256Hasher?
-    init(fd: Int32, hasher: SHA256Hasher?) {
-        self.fd = fd
-        self.hasher = hasher
-    }
+    init(_ hasher: SHA256Hasher?) { self.hasher = hasher }
 }

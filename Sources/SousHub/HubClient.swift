@@ -6,8 +6,16 @@ public final class HubClient: Sendable {
     public let endpoint: URL
     let http: HTTPClient
 
+    /// The HTTP client downloads use by default: one transfer thread per core (at most 4), so that the blobs
+    /// downloaded in parallel are hashed and written on several cores, straight from libcurl's buffers.
+    public static let downloadClient: HTTPClient = {
+        var c = HTTPClient.Configuration()
+        c.transferThreads = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
+        return HTTPClient(configuration: c)
+    }()
+
     /// - Parameter endpoint: `HF_ENDPOINT` by default (https://huggingface.co).
-    public init(endpoint: URL = HubEnvironment.endpoint(), http: HTTPClient = .shared) {
+    public init(endpoint: URL = HubEnvironment.endpoint(), http: HTTPClient = HubClient.downloadClient) {
         var s = endpoint.absoluteString
         while s.hasSuffix("/") { s.removeLast() }
         self.endpoint = URL(string: s) ?? endpoint

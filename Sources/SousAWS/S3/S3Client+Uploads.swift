@@ -183,7 +183,7 @@ extension S3Client {
     /// A part's CRC-32: combined from the file's MiB CRCs (no read) when the part is MiB-aligned, else read.
     static func partCRC32(_ path: String, _ digests: FileDigests, _ offset: UInt64, _ length: UInt64) async throws -> [UInt8] {
         if let crc = digests.crc32(offset: offset, length: length) { return crc }
-        return try await offPool {
+        return try await onOwnThread {
             var c = Checksum(.crc32)
             do {
                 try forEachChunk(ofFile: path, offset: offset, length: length) { c.update($0) }
@@ -198,7 +198,7 @@ extension S3Client {
     /// step's fingerprint usually read it already), on a thread of its own.
     /// - Throws: `AWSConfigError` when the file cannot be read or is no longer `size` bytes long.
     static func fileDigestsOffPool(_ path: String, size: UInt64) async throws -> FileDigests {
-        try await offPool {
+        try await onOwnThread {
             do {
                 guard let d = try FileDigestCache.digests(ofFile: path, ifSize: size) else {
                     throw AWSConfigError("\(path) changed while it was being uploaded (it is no longer \(size) bytes); rerun.")
@@ -210,18 +210,9 @@ extension S3Client {
         }
     }
 
-    /// `work` on a thread of its own: hashing a large file takes a while, and doing it on the Swift concurrency
-    /// pool (as wide as the core count; on Linux it shares Dispatch's global queue threads too) would hold up
-    /// the transfers that share the pool meanwhile.
-    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            Thread.detachNewThread { c.resume(with: Result { try work() }) }
-        }
-    }
-
-    /// Hex MD5 of a file region (an ETag to compare with), on a thread of its own (`offPool`).
+    /// Hex MD5 of a file region (an ETag to compare with), on a thread of its own (`onOwnThread`).
     static func md5OffPool(_ path: String, _ offset: UInt64, _ length: UInt64) async throws -> String {
-        try await offPool {
+        try await onOwnThread {
             do {
                 return try md5OfFile(atPath: path, offset: offset, length: length).hexString
             } catch let e as FileReadError {

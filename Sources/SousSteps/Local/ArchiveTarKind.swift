@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 import SousEngine
 import SousRecipe
@@ -37,7 +38,8 @@ struct ArchiveTarKind: StepKind {
         let mode = inputs.compression ?? "auto"
         let gzip = mode == "gzip" || (mode == "auto" && (out.hasSuffix(".gz") || out.hasSuffix(".tgz")))
         let top = inputs.includeTopFolder ? (src as NSString).lastPathComponent : nil
-        let result = try TarWriter.write(folder: src, to: out, topFolder: top, gzip: gzip)
+        // Packing reads and hashes every byte: on a thread of its own, not the task pool's.
+        let result = try await onOwnThread { try TarWriter.write(folder: src, to: out, topFolder: top, gzip: gzip) }
         ctx.log("packed \(result.files) files into \(out) (\(result.size) bytes)")
         var outputs = Outputs()
         outputs.path = out

@@ -15,7 +15,7 @@ private let zeroBlock = [UInt8](repeating: 0, count: 1 << 20)
 /// holes, so a sparse input gives a sparse archive. The archive is written as `<path>.partial`, flushed to
 /// the disk and only then renamed to `path`.
 enum TarWriter {
-    struct Result {
+    struct Result: Sendable {
         var size: UInt64
         var sha256: String
         var files: Int
