@@ -81,5 +81,7 @@ struct RoutingTests {
         let port = cloud.port
         let r = try await offPool { try runProcess(TestPaths.python, ["-c", script, String(port), bundle], environment: ProcessInfo.processInfo.environment) }
         #expect(r.stdout.contains("STATUS 403 MissingAuthenticationToken"), "\(r.stdout)\n\(r.stderr)")
+        let key = try FileManager.default.attributesOfItem(atPath: cloud.dir.appendingPathComponent("tls/key.pem").path)
+        #expect((key[.posixPermissions] as? Int) == 0o600)
     }
 }
