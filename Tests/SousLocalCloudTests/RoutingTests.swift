@@ -65,7 +65,9 @@ struct RoutingTests {
         #expect(String(decoding: sts.body, as: UTF8.self).contains("<Code>InvalidAction</Code>"))
     }
 
-    @Test("The same port answers HTTPS with the workspace's certificate (for 127.0.0.1), and authenticates there too")
+    @Test(
+        "The same port answers HTTPS with the workspace's certificate (for 127.0.0.1), and authenticates there too",
+        .enabled(if: ClientTools.openssl, "needs the openssl tool (the local cloud's TLS certificate)"))
     func https() async throws {
         let cloud = try await LocalCloudFixture()
         defer { cloud.stop() }
