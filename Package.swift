@@ -38,7 +38,7 @@ let package = Package(
         // Our own C: the 16-lane MD5 kernel (AVX-512 intrinsics, chosen at run time), which Swift cannot express.
         .target(name: "CSousMD5", path: "Sources/CSousMD5", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "SousCrypto", dependencies: ["CSousOpenSSL", "CSousMD5"], swiftSettings: strict),
-        .target(name: "SousHTTP", dependencies: ["CSousCurl"], swiftSettings: strict),
+        .target(name: "SousHTTP", dependencies: ["CSousCurl", "SousBasics"], swiftSettings: strict),
         // The containers' formats: stream parsers, prompt templates, generation parameters (no model).
         // Default flags: in release its parsers run as fast with -O as they did with SousLLM's -Ounchecked.
         .target(name: "SousStreaming", swiftSettings: strict),
@@ -52,7 +52,7 @@ let package = Package(
 
         // Clients and engine.
         .target(name: "SousRecipe", dependencies: ["SousYAML", "SousBasics"], swiftSettings: strict),
-        .target(name: "SousEngine", dependencies: ["SousRecipe", "SousCrypto", "SousBasics"], swiftSettings: strict),
+        .target(name: "SousEngine", dependencies: ["SousRecipe", "SousCrypto", "SousBasics"], swiftSettings: strict + [.define("SOUS_FAULT_INJECTION", .when(configuration: .debug))]),
         .target(name: "SousAWS", dependencies: ["SousHTTP", "SousCrypto", "SousBasics"], swiftSettings: strict),
         .target(name: "SousHub", dependencies: ["SousHTTP", "SousCrypto", "SousBasics"], swiftSettings: strict),
 

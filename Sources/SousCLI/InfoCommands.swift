@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SousAWS
 import SousEngine
 import SousRecipe
 import SousSteps
@@ -7,7 +8,10 @@ import SousSteps
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the workspace's recipes, their last runs, recorded outputs and live resources.")
+        abstract: "Show the workspace's recipes, their last runs, recorded outputs, live resources and running endpoints with what they cost.",
+        discussion: """
+            Each live endpoint of the workspace's ledgers is listed with its status (asked from AWS or the local cloud),             age, cost per hour and cost so far (estimates from sous's price table; local: $0). With --cloud, every             sous-tagged endpoint of the region instead, including those whose workspace is gone (orphans: `sous gc             --cloud` deletes them).
+            """)
 
     @Option(name: .customLong("workspace"), help: "The workspace folder (default: $SOUS_WORKSPACE or ./workspace).")
     var workspace: String?
@@ -15,8 +19,15 @@ struct StatusCommand: AsyncParsableCommand {
     var recipe: String?
     @Flag(name: .long, help: "Print JSON.")
     var json = false
+    @Flag(name: .long, help: "List every sous-tagged endpoint of the region (from AWS), including those of workspaces that are gone.")
+    var cloud = false
+    @Flag(name: .long, help: "With --cloud: the workspace's local cloud instead of AWS.")
+    var local = false
+    @Option(help: "With --cloud: the region (default: AWS_REGION or the profile's).")
+    var region: String?
 
     func run() async throws {
+        if cloud { return try await runCloud() }
         let root = RecipeOptions.rootFor(workspace)
         let names = RecipeOptions.recipeNames(in: root)
         let selected = recipe.map { r in names.filter { $0 == r } } ?? names
@@ -26,6 +37,14 @@ struct StatusCommand: AsyncParsableCommand {
         }
         var all: [Value] = []
         let style = OutputStyle(json: false, quiet: false, verbose: false)
+        var endpointsOf: [String: [LedgerEndpoint]] = [:]
+        for name in selected {
+            let entries = (try? ResourceLedger(path: WorkspaceLayout(root: root, recipe: name).ledgerPath).entries) ?? []
+            endpointsOf[name] = LedgerEndpoint.read(entries).filter(\.live)
+        }
+        let statuses = await WorkspaceEndpoints.statuses(endpointsOf.values.flatMap { $0 }, workspaceRoot: root)
+        var totalHourly = 0.0
+        var totalAWS = 0.0
         for name in selected {
             let layout = WorkspaceLayout(root: root, recipe: name)
             let state: RecipeState
@@ -41,6 +60,7 @@ struct StatusCommand: AsyncParsableCommand {
                 })
                 m["steps"] = .map(ValueMap(state.steps.sorted { $0.key < $1.key }.map { ($0.key, .map(["kind": .string($0.value.kind), "finished_at": .string(ISO8601DateFormatter().string(from: $0.value.finishedAt)), "outputs": .map($0.value.outputs)])) }))
                 m["resources"] = .list(live.map { .map(["type": .string($0.type), "name": .string($0.name), "state": .string($0.state.rawValue)]) })
+                m["endpoints"] = .list((endpointsOf[name] ?? []).map { Self.json($0, status: statuses[$0.name]) })
                 all.append(.map(m))
                 continue
             }
@@ -60,8 +80,65 @@ struct StatusCommand: AsyncParsableCommand {
                 Console.out("  live resources (sous destroy removes them):\n")
                 for e in live { Console.out("    \(e.type) \(e.name)\(e.state == .intent ? " (creation unconfirmed)" : "")\n") }
             }
+            for e in endpointsOf[name] ?? [] {
+                totalHourly += e.billing?.hourly ?? 0
+                totalAWS += e.billing?.awsHourly ?? 0
+                Console.out("  " + style.yellow("running endpoint \(e.name)") + "  \(statuses[e.name] ?? "?")  up \(DurationText.duration(e.seconds()))\n")
+                if let b = e.billing { Console.out("    \(b.rate), \(b.costSoFar(e.seconds())) so far\n") }
+                if let at = e.deleteAt { Console.out("    its ttl deletes it at \(EndpointTTL.format(at)) (sous keep \(name) DURATION moves it)\n") }
+            }
         }
-        if json { Console.out(Value.list(all).jsonString(pretty: true) + "\n") }
+        if json {
+            Console.out(Value.list(all).jsonString(pretty: true) + "\n")
+        } else if endpointsOf.values.contains(where: { !$0.isEmpty }) {
+            let rate = totalHourly == 0 ? EndpointCosts.rate(totalAWS, local: true) : "≈ \(Dollars.format(totalHourly))/h"
+            Console.out("running endpoints of this workspace together: \(rate) (\(EndpointCosts.basis))\n")
+        }
+    }
+
+    static func json(_ e: LedgerEndpoint, status: String?) -> Value {
+        .map([
+            "name": .string(e.name), "status": status.map(Value.string) ?? .null, "age_s": .number(e.seconds()),
+            "instance_type": e.billing.map { .string($0.instanceType) } ?? .null, "instance_count": e.billing.map { .int($0.count) } ?? .null,
+            "hourly_usd": e.billing.map { .number($0.hourly) } ?? .null, "aws_hourly_usd": e.billing.map { .number($0.awsHourly) } ?? .null,
+            "cost_so_far_usd": e.billing.map { .number($0.hourly * e.seconds() / 3600) } ?? .null, "local": .bool(e.billing?.local ?? false),
+            "delete_at": e.deleteAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null, "estimate": .bool(true),
+        ])
+    }
+
+    /// `--cloud`: every sous-tagged endpoint of the region, orphans marked.
+    func runCloud() async throws {
+        guard let client = try await CloudTarget.client(local: local, workspace: workspace, region: region) else { return }
+        let inv: CloudInventory
+        do { inv = try await CloudInventory.load(client: client, local: local) } catch { throw fail(error) }
+        if json {
+            let list = inv.endpoints.map { e -> Value in
+                .map([
+                    "name": .string(e.name), "status": e.status.map(Value.string) ?? .null, "age_s": .number(e.age()),
+                    "instance_type": e.billing.map { .string($0.instanceType) } ?? .null,
+                    "hourly_usd": e.billing.map { .number($0.hourly) } ?? .null, "aws_hourly_usd": e.billing.map { .number($0.awsHourly) } ?? .null,
+                    "cost_so_far_usd": e.billing.map { .number($0.hourly * e.age() / 3600) } ?? .null,
+                    "recipe": e.recipe.map(Value.string) ?? .null, "workspace": e.workspace.map(Value.string) ?? .null,
+                    "orphan": e.orphan.map(Value.string) ?? .null, "local": .bool(local), "estimate": .bool(true),
+                ])
+            }
+            Console.out(Value.map(["region": .string(inv.region), "endpoints": .list(list), "orphans": .int(inv.orphans.count)]).jsonString(pretty: true) + "\n")
+            return
+        }
+        let style = OutputStyle(json: false, quiet: false, verbose: false)
+        let place = local ? "the local cloud" : inv.region
+        if inv.endpoints.isEmpty {
+            Console.out("no sous-tagged endpoint is running in \(place)\n")
+        } else {
+            Console.out("sous-tagged endpoints in \(place):\n")
+            for line in inv.endpointLines(style: style) { Console.out(line + "\n") }
+            let hourly = inv.endpoints.compactMap { $0.billing?.hourly }.reduce(0, +)
+            Console.out("together ≈ \(Dollars.format(hourly))/h (\(EndpointCosts.basis))\n")
+        }
+        let orphans = inv.orphans
+        if !orphans.isEmpty {
+            Console.out("\(orphans.count) orphan(s) (endpoints, configs, models no workspace here owns): `sous gc --cloud\(local ? " --local" : "")` deletes them\n")
+        }
     }
 }
 

@@ -65,6 +65,15 @@ struct EndpointOptions: ParsableArguments {
     @Flag(help: "Print one JSON object per token ({\"text\": …}) and a summary object per answer.")
     var json = false
 
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds without a byte of the answer before giving up (default 60).", valueName: "seconds"))
+    var idleTimeout: Double?
+
+    @Option(help: ArgumentHelp("Seconds the whole call may take, retries and the streamed answer included (default 900).", valueName: "seconds"))
+    var deadline: Double?
+
+    @Flag(name: .shortAndLong, help: "Show retries on stderr.")
+    var verbose = false
+
     /// The checked settings; prints the problem and exits 2 when one is invalid.
     func settings() throws -> InvocationSettings {
         do {
@@ -76,7 +85,8 @@ struct EndpointOptions: ParsableArguments {
                 repetitionPenalty: repetitionPenalty, doSample: doSample ? true : nil,
                 stop: stop.isEmpty ? t.stopSequences : stop, returnFullText: false, seed: seed)
             if !doSample && (temperature != nil || topP != nil || topK != nil) { p.doSample = true }
-            let s = InvocationSettings(options: self, template: t, format: f, dialect: dialect, parameters: p)
+            let limits = try InvocationLimits(idleTimeout: idleTimeout, deadline: deadline)
+            let s = InvocationSettings(options: self, template: t, format: f, dialect: dialect, parameters: p, limits: limits)
             _ = try s.request(messages: [.user("check")])  // parameters are checked before any input is read
             return s
         } catch let e as InvocationInputError {
@@ -102,8 +112,13 @@ struct InvocationSettings: Sendable {
     var inferenceComponent: String?
     var region: String?
     var json: Bool
+    var limits: InvocationLimits
+    var verbose: Bool
 
-    init(options o: EndpointOptions, template: PromptTemplate, format: StreamFormat, dialect: GenerationDialect, parameters: GenerationParameters) {
+    init(
+        options o: EndpointOptions, template: PromptTemplate, format: StreamFormat, dialect: GenerationDialect,
+        parameters: GenerationParameters, limits: InvocationLimits
+    ) {
         endpoint = o.endpoint
         self.template = template
         self.format = format
@@ -115,6 +130,8 @@ struct InvocationSettings: Sendable {
         inferenceComponent = o.inferenceComponent
         region = o.region
         json = o.json
+        self.limits = limits
+        verbose = o.verbose
     }
 
     func request(messages: [ChatMessage]) throws -> InvocationRequest {
@@ -129,7 +146,10 @@ struct InvocationSettings: Sendable {
     func client() async throws -> SageMakerRuntimeClient {
         do {
             let aws = try await AWSClient.make(environment: ProcessInfo.processInfo.environment, region: region)
-            return SageMakerRuntimeClient(aws: aws)
+            var client = SageMakerRuntimeClient(aws: aws)
+            client.limits = limits
+            if verbose { client.onRetry = { Console.err("\($0)\n") } }
+            return client
         } catch {
             Console.err("error: \(error)\n")
             throw ExitStatus.stepFailed

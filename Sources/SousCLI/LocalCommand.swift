@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SousLocalCloud
+import SousSteps
 import Synchronization
 
 /// `sous local …`: the loopback cloud (S3 + SageMaker + SageMaker Runtime) of a workspace.
@@ -56,9 +57,14 @@ struct LocalCloudSession {
         for k in LocalCloudControl.unsetVariables { env.removeValue(forKey: k) }
         for (k, v) in LocalCloudControl.environment(info, try control.credentials()) { env[k] = v }
         env["AWS_EC2_METADATA_DISABLED"] = "true"
+        // Costs show as "local: $0", priced at the AWS instance type the recipe names.
+        env[EndpointCosts.localCloudVariable] = info.endpointURL
         // The local cloud accepts any role; a recipe needs none of the user's.
         if (env["SOUS_SAGEMAKER_ROLE"] ?? "").isEmpty {
             env["SOUS_SAGEMAKER_ROLE"] = "arn:aws:iam::000000000000:role/sous-local-execution-role"
+        }
+        if (env[EndpointTTL.roleVariable] ?? "").isEmpty {
+            env[EndpointTTL.roleVariable] = "arn:aws:iam::000000000000:role/sous-local-scheduler-role"
         }
         return LocalCloudSession(environment: env, started: started, workspaceRoot: workspaceRoot)
     }
@@ -190,6 +196,8 @@ struct LocalEnv: AsyncParsableCommand {
         for (k, v) in LocalCloudControl.environment(info, try control.credentials()) {
             Console.out("export \(k)=\(shellQuote(v))\n")
         }
+        // sous run/plan in that shell price endpoints as local ($0) too.
+        Console.out("export \(EndpointCosts.localCloudVariable)=\(shellQuote(info.endpointURL))\n")
     }
 
     func shellQuote(_ s: String) -> String {

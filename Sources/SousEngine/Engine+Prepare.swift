@@ -113,7 +113,13 @@ extension StepWalk {
                         guard let v = options.environment[n] else {
                             throw RecipeError([recipe.diagnostic("environment variable \(n) is not set (used by step '\(step.id)')", at: t.mark)])
                         }
-                        return .string(v)
+                        // A variable whose name says it holds a secret is treated like one.
+                        guard SecretNames.isSecret(n) else { return .string(v) }
+                        switch form {
+                        case .clear: return .string(v)
+                        case .fingerprint: return .string("«env:\(n):\(Digest.hmacSHA256(key: key, data: Data(v.utf8)).hexString.prefix(16))»")
+                        case .masked: return .string("***")
+                        }
                     case .stepOutput(let s, let o):
                         guard let outs = outputs[s] else {
                             throw StepError("step '\(step.id)' needs the outputs of step '\(s)', which has not run in this workspace; run the recipe (or --from \(s)) first")

@@ -28,6 +28,7 @@ extension Engine {
         let session = try RunSession(
             engine: self, recipe: recipe, options: options, state: state, recorder: recorder, runID: runID, steps: steps.order.count,
             redactor: redactor)
+        for warning in ledger.warnings { reporter.handle(.warning(step: nil, message: warning)) }
         do {
             _ = try await walk(recipe, params: params, options: options, steps: steps, state: state, ledger: ledger, key: key, runID: runID, session: session)
         } catch is CancellationError {
@@ -84,6 +85,7 @@ extension Engine {
         defer { lock.release() }
         var state = try RecipeState.load(layout)
         let ledger = try ResourceLedger(path: layout.ledgerPath)
+        for warning in ledger.warnings { reporter.handle(.warning(step: nil, message: warning)) }
         let secrets = SecretStore(recipe: recipe, environment: options.environment)
         let key = try layout.hashingKey(create: false)
         var destroyed: [String] = []
@@ -214,6 +216,7 @@ final class RunSession {
         do {
             try Task.checkCancellation()
             let produced = try await kind.execute(ctx)
+            ctx.finishOutput()
             try Task.checkCancellation()
             try OutputMismatch.check(produced, of: step, kind: kind.schema, in: recipe)
             prepared.finishDeferred { path, isDirectory in try StepWalk.contentDigest(path, isDirectory: isDirectory) }
@@ -237,6 +240,7 @@ final class RunSession {
             recorder.ran(step, inputs: prepared.displayInputs, reason: decision.reason, duration: duration, outputs: shown, ctx: ctx)
             return produced
         } catch {
+            ctx.finishOutput()
             let duration = Date().timeIntervalSince(t0)
             let interrupted = Task.isCancelled || error is CancellationError
             let message = interrupted ? InterruptedError().description : redactor.redact(String(describing: error))

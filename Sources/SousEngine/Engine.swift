@@ -95,6 +95,12 @@ public struct Engine: Sendable {
             ledger: try ResourceLedger(path: layout.ledgerPath), key: try layout.hashingKey(create: false), runID: "plan", session: nil)
     }
 
+    /// The ids of the steps a run (or plan) with these options executes.
+    /// - Throws: ``StepError`` when `--step`/`--from` names no step of the recipe.
+    public func selectedSteps(_ recipe: Recipe, options: RunOptions) throws -> Set<String> {
+        try selection(recipe, order: executionOrder(recipe), options: options)
+    }
+
     /// The steps a run (or plan) with these options executes.
     func selection(_ recipe: Recipe, order: [StepSpec], options: RunOptions) throws -> Set<String> {
         switch options.selection {
@@ -189,6 +195,7 @@ public struct Engine: Sendable {
         var text = v.jsonString()
         // Secret markers carry a keyed hash: show only that a secret is there.
         text = text.replacing(#/«secret:([A-Za-z0-9_\-]+):[0-9a-f]+»/#) { "***(secrets.\($0.1))" }
+        text = text.replacing(#/«env:([A-Za-z0-9_\-.]+):[0-9a-f]+»/#) { "***(env.\($0.1))" }
         text = redactor.redact(text)
         return text.count > 120 ? String(text.prefix(117)) + "…" : text
     }

@@ -22,21 +22,27 @@ public struct LedgerEntry: Codable, Sendable, Equatable {
 
 /// An append-only, fsynced log of the resources a recipe creates (`ledger.jsonl`).
 ///
-/// Each line is a full entry; the last line for an id wins. A line cut by a crash is ignored.
+/// Each line is a full entry; the last line for an id wins. A line cut by a crash is ignored (and reported in
+/// ``warnings``); the next append starts on a new line.
 public final class ResourceLedger: @unchecked Sendable {
     // @unchecked: all mutable state is guarded by `lock`.
     private let path: String
     private let lock = NSLock()
     private var byID: [String: LedgerEntry] = [:]
     private var order: [String] = []
+    /// Problems found reading the file (a line cut by a crash).
+    public private(set) var warnings: [String] = []
 
     public init(path: String) throws {
         self.path = path
         if let data = FileManager.default.contents(atPath: path) {
             let dec = JSONDecoder()
             dec.dateDecodingStrategy = .iso8601
-            for line in data.split(separator: 0x0a) {
-                guard let e = try? dec.decode(LedgerEntry.self, from: Data(line)) else { continue }
+            for (i, line) in data.split(separator: 0x0a, omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+                guard let e = try? dec.decode(LedgerEntry.self, from: Data(line)) else {
+                    warnings.append("\(path) line \(i + 1) is incomplete or damaged (cut by a crash?); it is ignored")
+                    continue
+                }
                 if byID[e.id] == nil { order.append(e.id) }
                 byID[e.id] = e
             }
@@ -68,9 +74,13 @@ public final class ResourceLedger: @unchecked Sendable {
         data.append(0x0a)
         try lock.withLock {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            let fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0o644)
             guard fd >= 0 else { throw WorkspaceError("cannot write the ledger \(path): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
+            // After a crash mid-write the file may end inside a line: start on a new one, or this entry would
+            // join the cut line and be lost with it.
+            var last: UInt8 = 0x0a
+            if lseek(fd, -1, SEEK_END) >= 0, read(fd, &last, 1) == 1, last != 0x0a { data.insert(0x0a, at: 0) }
             let n = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             guard n == data.count, fsync(fd) == 0 else {
                 throw WorkspaceError("cannot write the ledger \(path): \(String(cString: strerror(errno)))")

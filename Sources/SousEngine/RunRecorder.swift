@@ -71,7 +71,7 @@ final class RunRecorder: @unchecked Sendable {
 
     func ran(_ step: StepSpec, inputs: ValueMap, reason: String, duration: Double, outputs: ValueMap, ctx: StepContext) {
         redactor = ctx.redactor
-        let transcript = ctx.transcript.withLock { $0 }
+        let transcript = ctx.transcript
         var e = Entry(
             step: step.id, kind: step.uses, status: "ran", reason: reason, duration: duration, inputs: inputs, outputs: outputs,
             transcript: transcript.isEmpty ? nil : transcript, title: step.title)
@@ -83,7 +83,7 @@ final class RunRecorder: @unchecked Sendable {
 
     func failed(_ step: StepSpec, inputs: ValueMap?, reason: String, duration: Double, error: String, ctx: StepContext?, redactor: Redactor) {
         self.redactor = redactor
-        let transcript = ctx?.transcript.withLock { $0 }
+        let transcript = ctx?.transcript
         var e = Entry(
             step: step.id, kind: step.uses, status: "failed", reason: reason, duration: duration, inputs: inputs, error: error,
             transcript: transcript?.isEmpty == false ? transcript : nil, title: step.title)
@@ -125,10 +125,11 @@ final class RunRecorder: @unchecked Sendable {
     /// Writes the step's log file; returns its path relative to the run folder.
     private func writeLog(_ step: String, _ ctx: StepContext) -> String {
         let lines = ctx.logLines.withLock { $0 }
-        let transcript = ctx.transcript.withLock { $0 }
+        let transcript = ctx.transcript
         var text = lines.joined(separator: "\n")
         if !transcript.isEmpty { text += (text.isEmpty ? "" : "\n") + "--- output ---\n" + transcript }
-        try? writeAtomically(Data((text + "\n").utf8), to: dir + "/logs/\(step).log", durable: false)
+        // Each line was redacted as it came; the whole text is again before it is written.
+        try? writeAtomically(Data((ctx.redact(text) + "\n").utf8), to: dir + "/logs/\(step).log", durable: false)
         return "logs/\(step).log"
     }
 

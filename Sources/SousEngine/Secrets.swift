@@ -11,8 +11,16 @@ struct SecretStore {
     init(recipe: Recipe, environment: [String: String]) {
         self.recipe = recipe
         self.environment = environment
-        // Learn every available secret up front so output is redacted even before a step uses it.
+        // Learn every available secret up front so output is redacted even before a step uses it, and the
+        // values of the environment variables the steps use whose names say they hold secrets.
         for s in recipe.secrets { if let v = try? read(s) { values[s.name] = v; redactor.add(v) } }
+        for step in recipe.steps {
+            for e in step.inputs {
+                for (ref, _) in e.value.references {
+                    if case .env(let n) = ref, SecretNames.isSecret(n), let v = environment[n], !v.isEmpty { redactor.add(v) }
+                }
+            }
+        }
     }
 
     func read(_ s: SecretSpec) throws -> String? {
@@ -77,5 +85,21 @@ enum AbsentValue {
         default:
             return v
         }
+    }
+}
+
+/// Environment variables whose names say they hold a secret: `${{ env.NAME }}` of one is masked, fingerprinted
+/// and redacted like a `${{ secrets.x }}`.
+enum SecretNames {
+    /// Words that mark a secret anywhere in a name (`HF_TOKEN`, `GITHUBTOKEN`, `DB_PASSWORD`, `CLIENT_SECRET`).
+    static let markers = ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "PRIVATE_KEY", "AWS_SESSION"]
+    /// Words that mark a secret as a whole part of a name (`API_KEY`, `MY_APIKEY`, `AUTH`), not inside
+    /// another word (`KEYBOARD`, `MONKEY`).
+    static let parts: Set<String> = ["KEY", "APIKEY", "ACCESSKEY", "AUTH", "PASS"]
+
+    static func isSecret(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        if markers.contains(where: upper.contains) { return true }
+        return upper.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).contains { parts.contains(String($0)) }
     }
 }

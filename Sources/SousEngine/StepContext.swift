@@ -27,7 +27,8 @@ public final class StepContext: Sendable {
     /// Environment variables holding the values of the expressions in a shell-command input
     /// (``InputRole/shellCommand``): the command text refers to them instead of holding the values.
     public let commandEnvironment: [String: String]
-    let transcript = Mutex<String>("")
+    /// The output written so far (redacted), and the stream that redacts it across pieces.
+    private let output: Mutex<(transcript: String, stream: RedactingStream)>
     let logLines = Mutex<[String]>([])
 
     init(
@@ -49,16 +50,34 @@ public final class StepContext: Sendable {
         self.ledger = ledger
         self.reporter = reporter
         self.redactor = redactor
+        output = Mutex(("", RedactingStream(redactor)))
     }
 
     // MARK: output
 
-    /// Streams text to the terminal as it arrives (redacted), and keeps it in the run record.
+    /// Streams text to the terminal as it arrives (redacted), and keeps it in the run record. A secret cut
+    /// between two writes is masked whole: the end of a write that may begin one waits for the next write
+    /// (or the end of the step).
     public func write(_ text: String) {
-        let safe = redactor.redact(text)
-        transcript.withLock { $0 += safe }
-        reporter.handle(.stepOutput(step: stepID, text: safe))
+        emit { $0.feed(text) }
     }
+
+    /// Shows what ``write(_:)`` held back: the step's output has ended.
+    func finishOutput() {
+        emit { $0.finish() }
+    }
+
+    private func emit(_ next: (inout RedactingStream) -> String) {
+        let safe = output.withLock { o -> String in
+            let safe = next(&o.stream)
+            o.transcript += safe
+            return safe
+        }
+        if !safe.isEmpty { reporter.handle(.stepOutput(step: stepID, text: safe)) }
+    }
+
+    /// Everything the step wrote, redacted (again, as a whole).
+    var transcript: String { redactor.redact(output.withLock { $0.transcript }) }
 
     /// A log line: kept in the step's log file, shown with --verbose.
     public func log(_ line: String) {
@@ -89,6 +108,30 @@ public final class StepContext: Sendable {
     /// Resolves a path this step writes; it must stay inside the recipe's work folder
     /// (``WorkspaceLayout/confinedPath(_:)``).
     public func confinedPath(_ path: String) throws -> String { try layout.confinedPath(path) }
+
+    // MARK: fault injection
+
+    /// A crash point for the end-to-end tests: in a debug build (compiled with `SOUS_FAULT_INJECTION`, which
+    /// Package.swift sets for debug builds only), `SOUS_TEST_KILL_AT=<point>` makes sous SIGKILL itself here,
+    /// the way a machine dies, so a test can check that the next run adopts or resumes. A release build has
+    /// no crash points: the variable means nothing to it.
+    public func crashPoint(_ point: String) {
+        #if SOUS_FAULT_INJECTION
+            guard environment["SOUS_TEST_KILL_AT"] == point else { return }
+            kill(getpid(), SIGKILL)
+        #endif
+    }
+
+    /// The value of `SOUS_TEST_KILL_AT` after `prefix` (`s3.upload.bytes:` → "3000"), in a debug build; nil in
+    /// a release build (see ``crashPoint(_:)``).
+    public func crashParameter(_ prefix: String) -> String? {
+        #if SOUS_FAULT_INJECTION
+            guard let want = environment["SOUS_TEST_KILL_AT"], want.hasPrefix(prefix) else { return nil }
+            return String(want.dropFirst(prefix.count))
+        #else
+            return nil
+        #endif
+    }
 
     // MARK: resources
 
@@ -135,6 +178,15 @@ public final class StepContext: Sendable {
     public func markDeleted(_ entry: LedgerEntry) throws {
         var e = entry
         e.state = .deleted
+        e.at = Date()
+        try ledger.append(e)
+    }
+
+    /// Records new attributes of a live resource (e.g. a schedule moved to another time).
+    public func updateResource(_ entry: LedgerEntry, attributes: ValueMap) throws {
+        var e = entry
+        e.state = .created
+        e.attributes = attributes
         e.at = Date()
         try ledger.append(e)
     }

@@ -52,6 +52,9 @@ extension CurlResources {
         let r = self
         let me = Unmanaged.passUnretained(transfer).toOpaque()
         _ = sous_curl_easy_setopt_string(h, CURLOPT_URL, request.url.absoluteString)
+        // http and https only, for the request and any redirect (never file://, ftp://, …).
+        _ = sous_curl_easy_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = sous_curl_easy_setopt_string(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         _ = sous_curl_easy_setopt_ptr(h, CURLOPT_ERRORBUFFER, r.errorBuffer)
         _ = sous_curl_easy_setopt_long(h, CURLOPT_NOSIGNAL, 1)
         _ = sous_curl_easy_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)

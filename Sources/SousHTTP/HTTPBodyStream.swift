@@ -39,6 +39,16 @@ public struct HTTPBodyStream: AsyncSequence, Sendable {
         return data
     }
 
+    /// Hands the rest of the body to `sink` without copying it: each chunk as libcurl delivers it, from
+    /// libcurl's own buffer, on the client's transfer thread (bytes that arrived before this call first, on
+    /// the calling task). Returns at the end of the body. `sink` must be quick (it holds up every transfer of
+    /// the client while it runs) and must not keep the buffer; throwing aborts the transfer. Use it instead
+    /// of iterating, for bodies that go to a file.
+    /// - Throws: what `sink` threw, or the transfer's `HTTPError`.
+    public func deliver(to sink: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) async throws {
+        try await owner.transfer.deliver(to: sink)
+    }
+
     /// Aborts the transfer (idempotent).
     public func cancel() { owner.transfer.cancel() }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 
 /// HTTP/1.1 and HTTP/2 client over libcurl: one multi handle and one thread per client; connections are
 /// reused across requests to the same host.
@@ -30,10 +31,23 @@ public final class HTTPClient: Sendable {
     /// A process-wide client (connection reuse across calls).
     public static let shared = HTTPClient()
 
-    /// Sends a request and collects the whole body.
+    /// Sends a request and collects the whole body, at most `request.responseBodyLimit` bytes.
+    /// - Throws: `HTTPError` (`.bodyTooLarge` past the limit, naming the status and the limit).
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let response = try await stream(request)
-        let body = try await response.body.collect()
+        let limit = request.responseBodyLimit
+        func tooLarge() -> HTTPError {
+            response.body.cancel()
+            return HTTPError(
+                kind: .bodyTooLarge,
+                message: "the HTTP \(response.head.status) response is larger than the \(limit) bytes read into memory at most",
+                url: HTTPError.redacted(response.head.url), isTransient: false)
+        }
+        var body = Data()
+        for try await chunk in response.body {
+            if chunk.count > limit - body.count { throw tooLarge() }
+            body.append(chunk)
+        }
         return HTTPResponse(head: response.head, body: body)
     }
 
@@ -87,25 +101,15 @@ public final class HTTPClient: Sendable {
                 url: HTTPError.redacted(request.url))
         }
         defer { close(fd) }
-        for try await chunk in response.body {
-            let failed = chunk.withUnsafeBytes { raw -> Int32? in
-                var done = 0
-                while done < raw.count {
-                    let n = write(fd, raw.baseAddress!.advanced(by: done), raw.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        return errno
-                    }
-                    done += n
-                }
-                return nil
+        struct WriteFailed: Error { var code: Int32 }
+        do {
+            try await response.body.deliver { bytes in
+                if let failed = writeAll(fd, bytes) { throw WriteFailed(code: failed) }
             }
-            if let failed {
-                response.body.cancel()
-                throw HTTPError(
-                    kind: .fileWrite, message: "cannot write \(path): \(String(cString: strerror(failed)))",
-                    url: HTTPError.redacted(request.url), isTransient: false)
-            }
+        } catch let e as WriteFailed {
+            throw HTTPError(
+                kind: .fileWrite, message: "cannot write \(path): \(String(cString: strerror(e.code)))",
+                url: HTTPError.redacted(request.url), isTransient: false)
         }
         return HTTPResponse(head: response.head, body: Data())
     }

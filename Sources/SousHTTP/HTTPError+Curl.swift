@@ -23,6 +23,7 @@ extension HTTPError {
             CURLE_HTTP2_STREAM, CURLE_SEND_FAIL_REWIND:
             kind = .connectionReset
         case CURLE_TOO_MANY_REDIRECTS: kind = .tooManyRedirects
+        case CURLE_UNSUPPORTED_PROTOCOL: kind = .unsupportedProtocol
         case CURLE_ABORTED_BY_CALLBACK, CURLE_READ_ERROR:
             // Only the request-body read callback aborts (a real cancel was handled above).
             kind = .fileRead

@@ -5,7 +5,12 @@ import Foundation
 public struct HTTPError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable, Equatable {
         case couldNotResolve, couldNotConnect, timedOut, tls, connectionReset, tooManyRedirects, cancelled,
-            fileRead, fileWrite, other
+            fileRead, fileWrite,
+            /// The URL (or a redirect's target) is not http or https: libcurl speaks nothing else for sous.
+            unsupportedProtocol,
+            /// A response read whole is larger than the request's `responseBodyLimit`.
+            bodyTooLarge,
+            other
     }
     public var kind: Kind
     /// libcurl's error text; never contains headers or credentials.
@@ -34,6 +39,8 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
         case .cancelled: what = "the request was cancelled"
         case .fileRead: what = "could not read the request body file"
         case .fileWrite: what = "could not write the response to disk"
+        case .unsupportedProtocol: what = "only http and https URLs are followed"
+        case .bodyTooLarge: what = "the response is too large to read into memory"
         case .other: what = "the request failed"
         }
         let fix: String
@@ -46,6 +53,8 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
         case .cancelled: fix = "nothing to fix"
         case .fileRead: fix = "check the file exists and is readable"
         case .fileWrite: fix = "check free disk space and permissions"
+        case .unsupportedProtocol: fix = "use an http:// or https:// URL (a server redirecting elsewhere is refused)"
+        case .bodyTooLarge: fix = "the server sent far more than this call expects; check the URL and the server"
         case .other: fix = "retry, or report the message above"
         }
         return "HTTP request to \(url) failed: \(what) (\(message)); \(fix)."

@@ -39,6 +39,10 @@ public struct HTTPRequest: Sendable {
     public var followRedirects: Bool = false
     public var maxRedirects: Int = 10
     public var timeouts: HTTPTimeouts = .init()
+    /// The most bytes `HTTPClient.send` reads into memory (64 MiB by default); a larger response fails with
+    /// `HTTPError.Kind.bodyTooLarge` instead. Streams (`HTTPClient.stream`, `download`) are not capped: their
+    /// consumers bound their own memory.
+    public var responseBodyLimit: Int = 64 << 20
 
     public init(method: String = "GET", url: URL, headers: HTTPHeaders = [:], body: HTTPRequestBody = .empty) {
         self.method = method

@@ -38,6 +38,13 @@ final class Transfer: Sendable {
         var cancelRequested = false
         var finished = false
         var failure: HTTPError?
+        /// Where body bytes go straight from libcurl's buffer once the consumer calls `deliver(to:)`.
+        var sink: (@Sendable (UnsafeRawBufferPointer) throws -> Void)?
+        /// The consumer is still handing the bytes buffered before `deliver(to:)` to the sink: new bytes wait.
+        var sinkBusy = false
+        /// What the sink threw (the transfer was aborted for it).
+        var sinkError: (any Error)?
+        var endWaiter: CheckedContinuation<Void, any Error>?
     }
 
     init(url: URL, resources: CurlResources, multi: CurlMulti, probe: (any TransferProbe)?) {
@@ -86,12 +93,23 @@ final class Transfer: Sendable {
 
     enum WriteDecision { case accepted, pause, abort }
 
-    /// Body bytes from libcurl. Returns `.pause` without taking the bytes when the consumer is behind.
+    /// Body bytes from libcurl. Returns `.pause` without taking the bytes when the consumer is behind. With a
+    /// sink (`deliver(to:)`) the bytes go to it here, from libcurl's buffer, without a copy.
     func body(_ raw: UnsafeRawBufferPointer) -> WriteDecision {
         var waiter: CheckedContinuation<Data?, any Error>?
         var chunk: Data?
+        var sink: (@Sendable (UnsafeRawBufferPointer) throws -> Void)?
         let decision: WriteDecision = state.withLock { s in
             if s.cancelRequested { return .abort }
+            if let target = s.sink {
+                if s.sinkBusy {
+                    s.paused = true
+                    probe?.paused()
+                    return .pause
+                }
+                sink = target
+                return .accepted
+            }
             if let w = s.bodyWaiter {
                 s.bodyWaiter = nil
                 waiter = w
@@ -110,6 +128,14 @@ final class Transfer: Sendable {
             return .accepted
         }
         if let waiter { waiter.resume(returning: chunk) }
+        if let sink {
+            do {
+                try sink(raw)
+            } catch {
+                state.withLock { $0.sinkError = error }
+                return .abort
+            }
+        }
         return decision
     }
 
@@ -117,11 +143,16 @@ final class Transfer: Sendable {
     func finish(_ failure: HTTPError?) {
         var headWaiter: CheckedContinuation<HTTPResponseHead, any Error>?
         var bodyWaiter: CheckedContinuation<Data?, any Error>?
+        var endWaiter: CheckedContinuation<Void, any Error>?
+        var endError: (any Error)?
         var head: HTTPResponseHead?
         state.withLock { s in
             guard !s.finished else { return }
             s.finished = true
             s.failure = failure
+            endWaiter = s.endWaiter
+            s.endWaiter = nil
+            endError = s.sinkError ?? failure
             if failure == nil && s.head == nil {
                 s.head = HTTPResponseHead(status: s.status, headers: s.headers, url: url, httpVersion: s.version)
             }
@@ -136,6 +167,9 @@ final class Transfer: Sendable {
         }
         if let bodyWaiter {
             if let failure { bodyWaiter.resume(throwing: failure) } else { bodyWaiter.resume(returning: nil) }
+        }
+        if let endWaiter {
+            if let endError { endWaiter.resume(throwing: endError) } else { endWaiter.resume() }
         }
     }
 
@@ -198,6 +232,55 @@ final class Transfer: Sendable {
                 switch now {
                 case .chunk(let c): cont.resume(returning: c)
                 case .end: cont.resume(returning: nil)
+                case .fail(let e): cont.resume(throwing: e)
+                case .wait: break
+                }
+            }
+        } onCancel: {
+            cancel()
+        }
+    }
+
+    /// Hands the rest of the body to `sink`: first what is already buffered (on this task), then every chunk as
+    /// libcurl delivers it, on the curl thread, straight from libcurl's buffer. Returns at the end of the body.
+    /// - Throws: what `sink` threw (the transfer is aborted), the transfer's `HTTPError`, or `.cancelled`.
+    func deliver(to sink: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) async throws {
+        let backlog = state.withLock { s -> [Data] in
+            let taken = s.chunks
+            s.chunks = []
+            s.buffered = 0
+            s.sink = sink
+            s.sinkBusy = true
+            return taken
+        }
+        do {
+            for chunk in backlog { try chunk.withUnsafeBytes { try sink($0) } }
+        } catch {
+            cancel()
+            throw error
+        }
+        let unpause = state.withLock { s -> Bool in
+            s.sinkBusy = false
+            guard s.paused else { return false }
+            s.paused = false
+            probe?.resumed()
+            return true
+        }
+        if unpause { multi.submit(.unpause(self)) }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+                enum Now { case done, fail(any Error), wait }
+                let now: Now = state.withLock { s in
+                    if s.finished {
+                        if let e = s.sinkError ?? s.failure { return .fail(e) }
+                        return .done
+                    }
+                    if s.cancelRequested { return .fail(cancelledError) }
+                    s.endWaiter = cont
+                    return .wait
+                }
+                switch now {
+                case .done: cont.resume()
                 case .fail(let e): cont.resume(throwing: e)
                 case .wait: break
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 
 /// huggingface_hub's cache layout for one repository:
 /// `<root>/<type>s--org--name/{blobs/<etag>, snapshots/<commit>/<path>, refs/<revision>, trees/<commit>.json,
@@ -46,16 +47,44 @@ struct HubCache {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    /// Writes `text` to `path` atomically (temporary file + rename).
+    /// Writes `text` to `path` atomically and durably (see `DurableFile.write`).
     static func writeAtomically(_ text: String, to path: String) throws {
-        try makeDirectory((path as NSString).deletingLastPathComponent)
-        let tmp = path + ".\(UUID().uuidString.prefix(8).lowercased()).tmp"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
-        guard rename(tmp, path) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw POSIXError(POSIXErrorCode(rawValue: e) ?? .EIO)
+        do {
+            try Data(text.utf8).withUnsafeBytes { try DurableFile.write($0, to: path) }
+        } catch let e as FileWriteError {
+            throw POSIXError(POSIXErrorCode(rawValue: e.code) ?? .EIO)
         }
+    }
+
+    /// `root/<file>` with the folders on the way created, confined to `root` by real path: each existing
+    /// folder on the way (a symbolic link resolved) must be inside `root`'s real path, and a folder is created
+    /// only inside a folder that was checked. `file` must be a safe relative path.
+    /// - Throws: `HubError.unsafePath` (subject `file`) for a link leading out of `root`; file errors otherwise.
+    static func confinedDestination(_ file: String, in root: String, repoID: String) throws -> String {
+        try makeDirectory(root)
+        guard let base = realPath(root) else { throw HubError(.io, repoID: repoID, subject: root, detail: "cannot resolve the folder") }
+        var current = root
+        for part in file.split(separator: "/").dropLast() {
+            current += "/" + part
+            var st = stat()
+            if lstat(current, &st) != 0 {
+                guard mkdir(current, 0o755) == 0 || errno == EEXIST else { throw HubClient.posixError(errno, repoID: repoID, subject: current) }
+            }
+            guard let real = realPath(current), real.hasPrefix(base == "/" ? "/" : base + "/") else {
+                throw HubError(.unsafePath, repoID: repoID, subject: file, detail: "'\(current)' leads out of \(root)")
+            }
+            var dir = stat()
+            guard stat(real, &dir) == 0, (dir.st_mode & S_IFMT) == S_IFDIR else {
+                throw HubError(.io, repoID: repoID, subject: current, detail: "not a folder")
+            }
+        }
+        return root + "/" + file
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
     }
 
     /// `refs/<revision>` ← commit, written only when it changes.
@@ -107,7 +136,11 @@ struct HubCache {
             unlink(blob)
         }
         try await write(incomplete(etag))
-        guard rename(incomplete(etag), blob) == 0 else { throw HubClient.posixError(errno, repoID: repoID, subject: blob) }
+        do {
+            try DurableFile.publish(incomplete(etag), as: blob)
+        } catch let e as FileWriteError {
+            throw HubClient.posixError(e.code, repoID: repoID, subject: blob)
+        }
     }
 
     /// Creates (replacing) the relative symlink `snapshots/<commit>/<file>` → blob, refusing to escape.

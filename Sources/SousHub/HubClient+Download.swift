@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 import SousHTTP
 
@@ -45,7 +46,7 @@ extension HubClient {
                 return
             } catch let error as HubError where error.isRetryable && attempt < c.req.maxRetries {
                 attempt += 1
-                try await Task.sleep(for: .milliseconds(200 << min(attempt, 5)))  // retry backoff
+                try await Task.sleep(for: Self.backoff(attempt: attempt, retryAfter: nil))
             }
         }
     }
@@ -180,20 +181,20 @@ extension HubClient {
                 throw Self.posixError(errno, repoID: repoID, subject: partial)
             }
             defer { close(fd) }
+            // Hashed and written straight from libcurl's buffer, on its thread: no copy of the bytes.
+            let writer = BlobWriter(fd: fd, hasher: hasher)
             do {
-                for try await chunk in response.body {
-                    hasher?.update(chunk)
-                    if let err = Self.writeAll(fd, chunk) {
-                        response.body.cancel()
-                        throw Self.posixError(err, repoID: repoID, subject: blob)
-                    }
-                    c.meter.add(UInt64(chunk.count), to: file)
+                try await response.body.deliver { bytes in
+                    writer.hasher?.update(bytes)
+                    if let err = writeAll(fd, bytes) { throw Self.posixError(err, repoID: repoID, subject: blob) }
+                    c.meter.add(UInt64(bytes.count), to: file)
                 }
             } catch let error as HubError {
                 throw error
             } catch {
                 throw Self.networkError(error, repoID: repoID, file: file)
             }
+            hasher = writer.hasher
         }
 
         let size = Self.fileSize(partial) ?? 0
@@ -241,19 +242,16 @@ extension HubClient {
         guard stat(path, &st) == 0 else { return nil }
         return UInt64(st.st_size)
     }
+}
 
-    static func writeAll(_ fd: Int32, _ data: Data) -> Int32? {
-        data.withUnsafeBytes { raw -> Int32? in
-            var done = 0
-            while done < raw.count {
-                let n = write(fd, raw.baseAddress!.advanced(by: done), raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                done += n
-            }
-            return nil
-        }
+/// The state of one blob download that its body sink updates. `@unchecked Sendable`: only the sink touches
+/// it while the transfer runs (on the transfer's thread, one chunk after another), and the download reads
+/// it after the transfer ended.
+final class BlobWriter: @unchecked Sendable {
+    let fd: Int32
+    var hasher: SHA256Hasher?
+    init(fd: Int32, hasher: SHA256Hasher?) {
+        self.fd = fd
+        self.hasher = hasher
     }
 }

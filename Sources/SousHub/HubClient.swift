@@ -37,14 +37,19 @@ public final class HubClient: Sendable {
         if req.offline { return try offlineSnapshot(req, cache, reason: "HF_HUB_OFFLINE is set") }
         let info: RepoInfo
         do {
-            info = try await repoInfo(repoID: req.repoID, type: req.repoType, revision: req.revision, token: req.token, blobs: true)
-        } catch var error as HubError where error.kind == .unreachable {
-            // Like huggingface_hub: without a network, a cached snapshot still answers.
-            guard var snap = try? offlineSnapshot(req, cache, reason: "the Hub could not be reached") else {
+            info = try await repoInfo(
+                repoID: req.repoID, type: req.repoType, revision: req.revision, token: req.token, blobs: true,
+                maxRetries: req.maxRetries)
+        } catch var error as HubError where error.kind == .unreachable || (error.kind == .server && error.isRetryable) {
+            // Like huggingface_hub: without a network (or with a Hub that keeps failing), a complete cached
+            // snapshot still answers.
+            let reason = error.kind == .unreachable ? "the Hub could not be reached" : "the Hub failed"
+            guard var snap = try? offlineSnapshot(req, cache, reason: reason) else {
                 error.cacheDir = req.cacheDir
                 throw error
             }
-            snap.warnings.append("The Hub could not be reached (\(error.detail)); using the cached snapshot \(snap.commit).")
+            let what = error.kind == .unreachable ? "could not be reached" : "failed"
+            snap.warnings.append("The Hub \(what) (\(error.detail)); using the cached snapshot \(snap.commit).")
             return snap
         }
         let commit = info.commit
@@ -62,8 +67,11 @@ public final class HubClient: Sendable {
             try cache.prepareStorage()
             if HubCache.isSafeRelativePath(req.revision) { try cache.writeRef(req.revision, commit: commit) }
             var tree: [String: HubCache.TreeEntry] = [:]
+            // Only safe names get an entry (see `repoInfo`): the listing is cached when every one of them has one.
             for f in info.files { if let e = f.entry { tree[f.path] = e } }
-            if tree.count == info.files.count { try cache.writeTreeCache(commit, tree) }
+            if tree.count == info.files.filter({ HubCache.isSafeRelativePath($0.path) }).count {
+                try cache.writeTreeCache(commit, tree)
+            }
         } catch let error as HubError {
             throw error
         } catch {
@@ -120,14 +128,9 @@ public final class HubClient: Sendable {
             throw HubError(.notCached, repoID: req.repoID, subject: req.revision, detail: reason, cacheDir: req.cacheDir)
         }
         var files: [String]
-        if let tree = cache.readTreeCache(commit) {
+        let tree = cache.readTreeCache(commit)
+        if let tree {
             files = HubPattern.filter(Array(tree.keys), allow: req.allowPatterns, ignore: req.ignorePatterns).sorted()
-            let missing = files.filter { !FileManager.default.fileExists(atPath: cache.pointer(commit, $0)) }
-            if !missing.isEmpty {
-                throw HubError(
-                    .notCached, repoID: req.repoID, subject: req.revision,
-                    detail: "\(reason); \(missing.count) file(s) missing, e.g. \(missing[0])", cacheDir: req.cacheDir)
-            }
         } else {
             var found: [String] = []
             if let walker = FileManager.default.enumerator(atPath: dir) {
@@ -138,6 +141,18 @@ public final class HubClient: Sendable {
             }
             files = HubPattern.filter(found, allow: req.allowPatterns, ignore: req.ignorePatterns).sorted()
         }
+        // The cache may have been written by another program, or tampered with: its names are checked again.
+        if let bad = files.first(where: { !HubCache.isSafeRelativePath($0) }) {
+            throw HubError(.unsafePath, repoID: req.repoID, subject: bad)
+        }
+        if tree != nil {
+            let missing = files.filter { !FileManager.default.fileExists(atPath: cache.pointer(commit, $0)) }
+            if !missing.isEmpty {
+                throw HubError(
+                    .notCached, repoID: req.repoID, subject: req.revision,
+                    detail: "\(reason); \(missing.count) file(s) missing, e.g. \(missing[0])", cacheDir: req.cacheDir)
+            }
+        }
         let total = files.reduce(UInt64(0)) { $0 + (Self.fileSize(cache.pointer(commit, $1)) ?? 0) }
         var path = dir
         if let local = req.localDir {
@@ -147,19 +162,21 @@ public final class HubClient: Sendable {
         return HubSnapshot(path: path, commit: commit, files: files, totalBytes: total, downloadedBytes: 0, warnings: [])
     }
 
-    /// Copies the snapshot's files (not the symlinks) into `localDir`.
+    /// Copies the snapshot's files (not the symlinks) into `localDir`, confined by real path: a folder on the
+    /// way that is (or leads through) a symbolic link out of `localDir` is refused, never written through.
     func copyOut(_ files: [String], from cache: HubCache, commit: String, to localDir: String, repoID: String) throws {
         for file in files {
+            guard HubCache.isSafeRelativePath(file) else { throw HubError(.unsafePath, repoID: repoID, subject: file) }
             let src = URL(fileURLWithPath: cache.pointer(commit, file)).resolvingSymlinksInPath().path
-            let dst = localDir + "/" + file
+            let dst: String
             do {
-                try HubCache.makeDirectory((dst as NSString).deletingLastPathComponent)
-                if FileManager.default.fileExists(atPath: dst) || (try? FileManager.default.destinationOfSymbolicLink(atPath: dst)) != nil {
-                    try FileManager.default.removeItem(atPath: dst)
-                }
+                dst = try HubCache.confinedDestination(file, in: localDir, repoID: repoID)
+                // A file or link already there is replaced (a link itself, never what it points to).
+                var st = stat()
+                if lstat(dst, &st) == 0 { try FileManager.default.removeItem(atPath: dst) }
                 try FileManager.default.copyItem(atPath: src, toPath: dst)
             } catch {
-                throw Self.ioError(error, repoID: repoID, subject: dst)
+                throw Self.ioError(error, repoID: repoID, subject: localDir + "/" + file)
             }
         }
     }

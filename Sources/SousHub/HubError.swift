@@ -98,6 +98,8 @@ public struct HubError: Error, CustomStringConvertible, Sendable {
             return "Cannot reach the Hugging Face Hub at \(subject) for \(repoID)\(suffix); check the network and proxy settings (https_proxy, no_proxy). "
                 + "To use a mirror set HF_ENDPOINT=https://your-mirror; to use a model already in the cache set HF_HUB_OFFLINE=1 (cache: \(cache)); "
                 + Self.withoutTheHub + "."
+        case .unsafePath where !detail.isEmpty:
+            return "Cannot write '\(subject)' of \(repoID): \(detail), through a symbolic link; nothing is written through it; remove the link or choose another local_dir."
         case .unsafePath:
             return "\(repoID) holds an unsafe file name '\(subject)' (absolute, containing '..' or '\\', or escaping the snapshot); it was refused; exclude the file with ignore patterns, or report the repository (rename the file, for a local folder)."
         case .invalidRepoID:

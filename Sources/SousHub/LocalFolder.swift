@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 
 /// A local folder given as the repository id (`/…`, `./…`, `../…`, `~/…`), taken into the huggingface_hub
@@ -72,11 +73,11 @@ struct LocalFolder {
         guard (st.st_mode & S_IFMT) == S_IFDIR else {
             throw HubError(.localFolder, repoID: path, detail: "it is not a folder; give the folder that holds the model's files")
         }
-        let real = Self.realPath(path) ?? path
+        let real = HubCache.realPath(path) ?? path
         var roots = [real]
         let parent = (real as NSString).deletingLastPathComponent
         if (parent as NSString).lastPathComponent == "snapshots",
-            let blobs = Self.realPath((parent as NSString).deletingLastPathComponent + "/blobs")
+            let blobs = HubCache.realPath((parent as NSString).deletingLastPathComponent + "/blobs")
         {
             roots.append(blobs)  // a huggingface_hub snapshot: its files are links to ../../blobs/<etag>
         }
@@ -156,7 +157,7 @@ struct LocalFolder {
 
     /// A symbolic link is taken as the file it leads to when that is a regular file inside an allowed root.
     private func followLink(_ rel: String, _ full: String) -> Entry {
-        guard let target = Self.realPath(full) else {
+        guard let target = HubCache.realPath(full) else {
             return .refused("'\(rel)' is a broken symbolic link; remove it or leave it out with ignore_patterns")
         }
         guard allowedRoots.contains(where: { target.hasPrefix($0 + "/") }) else {
@@ -184,12 +185,6 @@ struct LocalFolder {
             sha256: digest.hexString)
     }
 
-    private static func realPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
-    }
-
     // MARK: Writing a blob
 
     /// Whether the existing `blob` holds `file`'s content: it is that very file (a hard link made earlier), or
@@ -203,8 +198,9 @@ struct LocalFolder {
     }
 
     /// Fills `partial` (the blob's `.incomplete` name, see `HubCache.addBlob`) with `file`'s content: a hard
-    /// link when the cache is on the same file system, else a copy (fsynced). Either way the content must be
-    /// what was hashed, so a file changed meanwhile is never cached under the wrong name.
+    /// link when the cache is on the same file system, else a copy (`addBlob` flushes it before the rename).
+    /// Either way the content must be what was hashed, so a file changed meanwhile is never cached under the
+    /// wrong name.
     /// - Throws: `HubError` (`.localFolder` when the file changed, `.io` / `.diskFull` when writing failed).
     func place(_ file: File, at partial: String) throws {
         unlink(partial)  // left by an interrupted run
@@ -218,13 +214,12 @@ struct LocalFolder {
         }
         let out = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard out >= 0 else { throw HubClient.posixError(errno, repoID: path, subject: partial) }
-        var closed = false
-        defer { if !closed { close(out) } }
+        defer { close(out) }
         var hasher = SHA256Hasher()
         do {
             try forEachChunk(ofFile: file.source) { chunk in
                 hasher.update(chunk)
-                if let err = HubClient.writeAll(out, Data(chunk)) { throw HubClient.posixError(err, repoID: path, subject: partial) }
+                if let err = writeAll(out, chunk) { throw HubClient.posixError(err, repoID: path, subject: partial) }
             }
         } catch let e as FileReadError {
             unlink(partial)
@@ -232,13 +227,6 @@ struct LocalFolder {
         } catch {
             unlink(partial)
             throw error
-        }
-        let synced = fsync(out) == 0 ? nil : errno
-        closed = true
-        close(out)
-        if let synced {
-            unlink(partial)
-            throw HubClient.posixError(synced, repoID: path, subject: partial)
         }
         guard hasher.finalize().hexString == file.sha256 else {
             unlink(partial)

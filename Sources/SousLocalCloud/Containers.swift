@@ -46,9 +46,9 @@ protocol OutputFormatter {
     mutating func failure(_ message: String) -> [UInt8]
 }
 
-extension JSONText {
-    /// A JSON number with four decimals, or `null`.
-    static func number(_ d: Double?) -> String {
+/// Numbers in the containers' JSON answers (4 decimals, `null` for none).
+enum JSONNumber {
+    static func fixed(_ d: Double?) -> String {
         guard let d, d.isFinite else { return "null" }
         return String(format: "%.4f", d)
     }
@@ -73,7 +73,7 @@ struct TGIFormatter: OutputFormatter {
 
     mutating func token(_ t: TokenEvent, index: Int, last: Bool, fullText: String, finish: GenerationFinish?) -> [UInt8] {
         guard stream else { return [] }
-        let tok = "{\"id\":\(t.id),\"text\":\(JSONText.quoted(t.text)),\"logprob\":\(JSONText.number(t.logprob)),\"special\":\(t.special)}"
+        let tok = "{\"id\":\(t.id),\"text\":\(JSONText.quoted(t.text)),\"logprob\":\(JSONNumber.fixed(t.logprob)),\"special\":\(t.special)}"
         var gen = "null"
         var det = "null"
         if last {
@@ -195,7 +195,7 @@ struct LMIFormatter: OutputFormatter {
 
     mutating func token(_ t: TokenEvent, index: Int, last: Bool, fullText: String, finish: GenerationFinish?) -> [UInt8] {
         guard jsonLines else { return t.special ? [] : escapedBody(t.text) }
-        var tok = "{\"id\": \(t.id), \"text\": \(JSONText.quoted(t.text)), \"log_prob\": \(JSONText.number(t.logprob))"
+        var tok = "{\"id\": \(t.id), \"text\": \(JSONText.quoted(t.text)), \"log_prob\": \(JSONNumber.fixed(t.logprob))"
         if t.special { tok += ", \"special_token\": true" }
         tok += "}"
         var line = "{\"token\": \(tok)"

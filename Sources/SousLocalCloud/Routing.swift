@@ -33,6 +33,8 @@ enum ServiceProtocol: Sendable, CaseIterable {
     case sageMakerRuntime
     /// STS (query protocol).
     case sts
+    /// EventBridge Scheduler's one-time schedules (REST-JSON), for endpoint time-to-live.
+    case scheduler
     /// `/_sous/health` and `/_sous/status`, for `sous local` (JSON).
     case control
 
@@ -44,6 +46,7 @@ enum ServiceProtocol: Sendable, CaseIterable {
         switch wire.credentialScope?.service {
         case "sagemaker": self = wire.header("x-amz-target") != nil ? .sageMaker : .sageMakerRuntime
         case "sts": self = .sts
+        case "scheduler": self = .scheduler
         default: self = .s3
         }
     }
@@ -55,7 +58,7 @@ enum ServiceProtocol: Sendable, CaseIterable {
         case .s3, .control: 0
         case .sageMaker: 8 << 20
         case .sageMakerRuntime: 7 << 20
-        case .sts: 1 << 20
+        case .sts, .scheduler: 1 << 20
         }
     }
 
@@ -64,7 +67,7 @@ enum ServiceProtocol: Sendable, CaseIterable {
         switch self {
         case .s3: error.s3Response(head: head)
         case .sageMaker: error.jsonResponse()
-        case .sageMakerRuntime, .control: error.restJSONResponse()
+        case .sageMakerRuntime, .scheduler, .control: error.restJSONResponse()
         case .sts: error.queryResponse()
         }
     }

@@ -11,13 +11,14 @@ import SousCrypto
 import Synchronization
 
 /// The local cloud: one loopback HTTP server (Hummingbird 2) speaking S3 (path-style), STS
-/// GetCallerIdentity, the SageMaker control plane (JSON 1.1) and SageMaker Runtime (rest-json with
-/// event-stream responses), and `/_sous/health` and `/_sous/status` for `sous local`. Every request, on every route,
+/// GetCallerIdentity, the SageMaker control plane (JSON 1.1), SageMaker Runtime (rest-json with
+/// event-stream responses), EventBridge Scheduler's one-time schedules (rest-json), and `/_sous/health` and `/_sous/status` for `sous local`. Every request, on every route,
 /// must carry a valid SigV4 signature made with `configuration.credentials` (``SigV4Authentication``).
 public final class LocalCloudServer: Sendable {
     public let configuration: LocalCloudConfiguration
     let s3Store: S3Store
     let sagemaker: SageMakerService
+    let scheduler: SchedulerService
     /// TLS for the connections that open with a handshake (nil: plain HTTP only).
     private let tls: NIOSSLContext?
     private let boundPort = Mutex<Int?>(nil)
@@ -27,6 +28,7 @@ public final class LocalCloudServer: Sendable {
         self.configuration = configuration
         s3Store = try S3Store(dataDirectory: configuration.dataDirectory)
         sagemaker = try SageMakerService(configuration: configuration, s3: s3Store)
+        scheduler = try SchedulerService(configuration: configuration, sagemaker: sagemaker)
         tls = LocalCloudTLS.context(directory: configuration.tlsDirectory, log: configuration.log)
     }
 
@@ -58,6 +60,7 @@ public final class LocalCloudServer: Sendable {
                 self.boundPort.withLock { $0 = p }
                 self.configuration.log("listening on \(self.configuration.host):\(p)")
                 await self.sagemaker.resumeEndpoints()
+                await self.scheduler.resume()
                 onReady(p)
             },
             logger: logger)
@@ -92,6 +95,15 @@ public final class LocalCloudServer: Sendable {
             }
         case .sts:
             router.post("/") { [self] _, context in try sts(body: await context.payload.collect(limit: service.bodyLimit)) }
+        case .scheduler:
+            let handler: @Sendable (Request, LocalCloudContext) async throws -> Response = { [scheduler] request, context in
+                let name = context.parameters.get("name").map { $0.removingPercentEncoding ?? $0 } ?? ""
+                return try await scheduler.handle(request.method.rawValue, name: name, body: context.payload.collect(limit: service.bodyLimit))
+            }
+            router.post("/schedules/:name", use: handler)
+            router.get("/schedules/:name", use: handler)
+            router.put("/schedules/:name", use: handler)
+            router.delete("/schedules/:name", use: handler)
         case .control:
             router.get("/_sous/health") { _, _ in
                 Reply.json(.ok, ["ok": true, "pid": Int(getpid())], contentType: "application/json")

@@ -37,6 +37,22 @@ public struct SecretSpec: Sendable {
     public var declaredIn: String
 }
 
+/// A recipe's `budget:`: the most its run may leave running, checked before anything is created.
+public struct RecipeBudget: Sendable, Equatable {
+    /// `max_hourly_cost`: USD per hour of the endpoints the run's selected steps would keep running.
+    public var maxHourlyCost: Double
+    /// Where `max_hourly_cost` is written (for messages: `recipes/x.yaml:5:20`).
+    public var mark: YAMLMark
+
+    public init(maxHourlyCost: Double, mark: YAMLMark) {
+        self.maxHourlyCost = maxHourlyCost
+        self.mark = mark
+    }
+
+    /// `file:line:col` of `max_hourly_cost` (`recipe` when the mark names no file).
+    public func position(recipe: String) -> String { "\(mark.file ?? recipe):\(mark.line):\(mark.column)" }
+}
+
 /// One step of a recipe.
 public struct StepSpec: Sendable {
     public var id: String
@@ -74,6 +90,8 @@ public struct Recipe: Sendable {
     public var description: String?
     /// `local: true` runs it on the local cloud by default.
     public var local: Bool
+    /// `budget:`, the child's or its base's (a child's replaces a base's whole).
+    public var budget: RecipeBudget? = nil
     public var params: [ParamSpec]
     public var secrets: [SecretSpec]
     public var steps: [StepSpec]

@@ -7,6 +7,7 @@ struct RecipeLayer {
     var name: YAMLNode?
     var description: YAMLNode?
     var local: YAMLNode?
+    var budget: YAMLNode?
     var params: YAMLNode?
     var secrets: YAMLNode?
     /// A list once `include:` items are spliced in and `after`/`before`/`remove` are applied.
@@ -21,7 +22,7 @@ struct RecipeLayer {
     /// name is its own).
     func node(mark: YAMLMark) -> YAMLNode {
         let sections: [(String, YAMLNode?)] = [
-            ("description", description), ("local", local), ("params", params), ("secrets", secrets), ("steps", steps),
+            ("description", description), ("local", local), ("budget", budget), ("params", params), ("secrets", secrets), ("steps", steps),
         ]
         return .mapping(
             sections.compactMap { key, value in
@@ -78,6 +79,7 @@ struct RecipeComposer {
             case "name": layer.name = p.value
             case "description": layer.description = p.value
             case "local": layer.local = p.value
+            case "budget": layer.budget = p.value
             case "params": layer.params = p.value
             case "secrets": layer.secrets = p.value
             case "steps":
@@ -219,13 +221,14 @@ struct RecipeComposer {
 
     /// `child` merged over `base` (nil when the child extends nothing): the child wins.
     ///
-    /// `name` is the child's only (a base's name is not inherited); `description` and `local` are
+    /// `name` is the child's only (a base's name is not inherited); `description`, `local` and `budget` are
     /// the child's when given; params merge by name and field by field; secrets by name; steps by
     /// id (see ``mergeSteps(base:child:hasBase:)``).
     mutating func merge(base: RecipeLayer?, child: RecipeLayer) -> RecipeLayer {
         var out = child
         out.description = child.description ?? base?.description
         out.local = child.local ?? base?.local
+        out.budget = child.budget ?? base?.budget
         out.params = mergeSection("params", base?.params, child.params, Self.mergeParams)
         out.secrets = mergeSection("secrets", base?.secrets, child.secrets) { b, c in
             Self.mergePairs(b, c) { _, c in c }

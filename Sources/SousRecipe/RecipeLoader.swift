@@ -21,7 +21,8 @@ public struct RecipeLoader: Sendable {
         self.fetcher = fetcher
     }
 
-    static let topKeys = ["name", "description", "local", "params", "secrets", "steps", "extends"]
+    static let topKeys = ["name", "description", "local", "budget", "params", "secrets", "steps", "extends"]
+    static let budgetKeys = ["max_hourly_cost"]
     static let stepKeys = ["id", "uses", "name", "with"] + RecipeComposer.stepPlacementKeys
     static let paramKeys = ["type", "default", "required", "description"]
     static let secretKeys = ["from", "required", "description"]
@@ -165,6 +166,7 @@ public struct RecipeLoader: Sendable {
                 sink.error("'local' must be true or false", at: node.mark)
             }
         }
+        if let node = layer.budget { recipe.budget = parseBudget(node, &sink) }
         if let node = layer.params { recipe.params = parseParams(node, file: path, &sink) }
         if let node = layer.secrets { recipe.secrets = parseSecrets(node, file: path, &sink) }
         if case .sequence([], _)? = layer.steps, layer.incomplete {
@@ -197,7 +199,32 @@ public struct RecipeLoader: Sendable {
             || fields.contains { ["type", "required", "description"].contains($0.key.scalarText ?? "") }
     }
 
-    // MARK: - params and secrets
+    // MARK: - budget, params and secrets
+
+    /// `budget: {max_hourly_cost: 25}` (USD per hour, more than 0).
+    private func parseBudget(_ node: YAMLNode, _ sink: inout DiagnosticSink) -> RecipeBudget? {
+        guard case .mapping(let fields, _) = node else {
+            sink.error("'budget' must be a map, e.g. budget: {max_hourly_cost: 25} (USD per hour), found \(node.kindDescription)", at: node.mark)
+            return nil
+        }
+        var budget: RecipeBudget?
+        for f in fields {
+            let k = f.key.scalarText ?? ""
+            guard k == "max_hourly_cost" else {
+                sink.error("budget: unknown key '\(k)'\(Suggest.hint(k, Self.budgetKeys)) (known: \(Self.budgetKeys.joined(separator: ", ")))", at: f.key.mark)
+                continue
+            }
+            guard let v = Value(yaml: f.value).doubleValue, v > 0, v.isFinite else {
+                sink.error("budget: 'max_hourly_cost' must be a number of US dollars per hour above 0, found '\(f.value.scalarText ?? f.value.kindDescription)'", at: f.value.mark)
+                continue
+            }
+            budget = RecipeBudget(maxHourlyCost: v, mark: f.value.mark)
+        }
+        if budget == nil, fields.isEmpty {
+            sink.error("'budget' is empty: give max_hourly_cost (USD per hour)", at: node.mark)
+        }
+        return budget
+    }
 
     /// - Parameter file: the top recipe's path (for marks that name no file).
     private func parseParams(_ node: YAMLNode, file: String, _ sink: inout DiagnosticSink) -> [ParamSpec] {

@@ -14,6 +14,16 @@ public enum YAMLParser {
     }
 }
 
+/// Bounds on what one document may hold, so that a small hostile file cannot take exponential time or
+/// memory from whoever walks its tree (aliases are shared when parsed, but every later walk expands them),
+/// nor overflow the stack.
+public enum YAMLLimits {
+    /// Nodes of the document with every alias expanded (the "billion laughs" bound).
+    public static let maxNodes = 100_000
+    /// Sequences and mappings inside each other.
+    public static let maxDepth = 128
+}
+
 /// Writes ``YAMLNode`` trees as YAML text with libyaml's emitter.
 public enum YAMLEmitter {
     /// Writes `node` as one YAML document: mappings and sequences in block style (or everything in
@@ -143,7 +153,11 @@ private final class LibYAMLParser {
     private let parser: UnsafeMutablePointer<yaml_parser_t>
     private let input: UnsafeMutableBufferPointer<UInt8>
     private let file: String?
-    private var anchors: [String: YAMLNode] = [:]
+    private var anchors: [String: (node: YAMLNode, expanded: Int)] = [:]
+    /// Nodes so far, aliases counted as the nodes they stand for (see `YAMLLimits`).
+    private var expanded = 0
+    /// Sequences and mappings open around the current event.
+    private var depth = 0
 
     init(text: String, file: String?) {
         self.file = file
@@ -228,8 +242,30 @@ private final class LibYAMLParser {
         return try node(from: &event)
     }
 
+    /// Counts `count` more nodes (an alias counts as its target's expanded size).
+    private func grow(by count: Int, at mark: YAMLMark, alias: String?) throws(YAMLError) {
+        expanded += count
+        guard expanded > YAMLLimits.maxNodes else { return }
+        let what = alias.map { "alias '*\($0)' expands" } ?? "the document grows"
+        throw YAMLError(
+            message: "\(what) past \(YAMLLimits.maxNodes) nodes (aliases counted as what they repeat); a recipe this large is refused",
+            mark: mark)
+    }
+
     private func node(from event: inout yaml_event_t) throws(YAMLError) -> YAMLNode? {
         let mark = position(event.start_mark)
+        let start = expanded
+        switch event.type {
+        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+            depth += 1
+            if depth > YAMLLimits.maxDepth {
+                throw YAMLError(message: "lists and maps are nested more than \(YAMLLimits.maxDepth) levels deep", mark: mark)
+            }
+        default: break
+        }
+        defer {
+            if event.type == YAML_SEQUENCE_START_EVENT || event.type == YAML_MAPPING_START_EVENT { depth -= 1 }
+        }
         switch event.type {
         case YAML_DOCUMENT_END_EVENT:
             return nil
@@ -238,7 +274,8 @@ private final class LibYAMLParser {
             guard let target = anchors[name] else {
                 throw YAMLError(message: "unknown alias '*\(name)'", mark: mark)
             }
-            return target
+            try grow(by: target.expanded, at: mark, alias: name)
+            return target.node
         case YAML_SCALAR_EVENT:
             let s = event.data.scalar
             let value = String(
@@ -252,7 +289,8 @@ private final class LibYAMLParser {
                 default: .plain
                 }
             let node = YAMLNode.scalar(value, style: style, tag: string(s.tag), mark: mark)
-            if let anchor = string(s.anchor) { anchors[anchor] = node }
+            try grow(by: 1, at: mark, alias: nil)
+            if let anchor = string(s.anchor) { anchors[anchor] = (node, 1) }
             return node
         case YAML_SEQUENCE_START_EVENT:
             let anchor = string(event.data.sequence_start.anchor)
@@ -267,7 +305,8 @@ private final class LibYAMLParser {
                 if let n = try node(from: &child) { items.append(n) }
             }
             let node = YAMLNode.sequence(items, mark: mark)
-            if let anchor { anchors[anchor] = node }
+            try grow(by: 1, at: mark, alias: nil)
+            if let anchor { anchors[anchor] = (node, expanded - start) }
             return node
         case YAML_MAPPING_START_EVENT:
             let anchor = string(event.data.mapping_start.anchor)
@@ -298,7 +337,8 @@ private final class LibYAMLParser {
                 pairs.append(YAMLPair(key: key, value: value))
             }
             let node = YAMLNode.mapping(pairs, mark: mark)
-            if let anchor { anchors[anchor] = node }
+            try grow(by: 1, at: mark, alias: nil)
+            if let anchor { anchors[anchor] = (node, expanded - start) }
             return node
         default:
             throw YAMLError(message: "unexpected YAML event", mark: mark)

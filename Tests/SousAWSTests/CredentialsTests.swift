@@ -215,10 +215,11 @@ struct AssumeRoleTests {
         let iam = IAMClient(moto.client)  // moto answers 500 to IAM calls from an assumed role that does not exist
         let trust = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sagemaker.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#
         let arn = try await iam.createRole("sagemaker_execution_role", assumeRolePolicyDocument: trust)
-        #expect(try await iam.roleArn(roleName: "sagemaker_execution_role") == arn)
+        let role = try await iam.getRole("sagemaker_execution_role")
+        #expect(role.arn == arn && role.trusts(service: "sagemaker.amazonaws.com") && !role.trusts(service: "scheduler.amazonaws.com"))
         #expect(arn == "arn:aws:iam::123456789012:role/sagemaker_execution_role")
         do {
-            _ = try await iam.roleArn(roleName: "missing-role")
+            _ = try await iam.getRole("missing-role")
             Issue.record("expected NoSuchEntity")
         } catch let e as AWSError {
             #expect(e.code == "NoSuchEntity")

@@ -1,25 +1,9 @@
 import Foundation
 @testable import SousAWS
 
-/// AWS IAM (query protocol): the calls the tests make against moto to set up users, keys and roles. sous itself
-/// never calls IAM, so this lives with the tests, on SousAWS's query protocol.
-struct IAMClient: Sendable {
-    let client: AWSClient
-    init(_ client: AWSClient) { self.client = client }
-
-    func call(_ action: String, _ params: [(String, String)]) async throws -> XMLNode {
-        try await AWSQueryProtocol.call(client: client, service: .iam, version: "2010-05-08", action: action, params: params)
-    }
-
-    /// The ARN of a role (`GetRole`).
-    func roleArn(roleName: String) async throws -> String {
-        let root = try await call("GetRole", [("RoleName", roleName)])
-        guard let arn = root.find("Role")?.value("Arn") else {
-            throw AWSError(service: "IAM", operation: "GetRole", status: 200, code: "MalformedResponse", message: "No Role/Arn in the response")
-        }
-        return arn
-    }
-
+/// The IAM calls the tests make against moto to set up users, keys and roles (sous itself only reads roles,
+/// with `IAMClient.getRole`), on SousAWS's query protocol.
+extension IAMClient {
     /// `CreateRole` with a trust policy (JSON text); returns the role ARN.
     @discardableResult
     func createRole(_ roleName: String, assumeRolePolicyDocument: String) async throws -> String {

@@ -14,6 +14,8 @@ struct RetryFaultTests {
         var query: String
         var objects: Int
         var content_md5_ok: Bool
+        /// Lower-cased names.
+        var headers: [String: String]
     }
 
     func script(_ port: Int, _ steps: [[String: any Sendable]]) async throws {
@@ -123,8 +125,8 @@ struct RetryFaultTests {
         #expect(identity.code == "MalformedResponse" && identity.operation == "GetCallerIdentity")
     }
 
-    @Test("multipart upload failure aborts the upload; 200-with-Error on Complete is an error")
-    func multipartAbort() async throws {
+    @Test("a multipart upload that fails after its retries keeps its state and resumes; 200-with-Error on Complete is an error")
+    func multipartFailureKeepsItsState() async throws {
         let server = try await startFakeAWS()
         defer { server.stop() }
         let delays = Delays()
@@ -132,7 +134,8 @@ struct RetryFaultTests {
         let dir = try TestPaths.makeTemporaryDirectory("sous-s3-abort")
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("big.bin")
-        try Data((0..<5000).map { UInt8($0 % 251) }).write(to: file)
+        let bytes = Data((0..<5000).map { UInt8($0 % 251) })
+        try bytes.write(to: file)
         var options = S3TransferOptions()
         options.multipartThreshold = 1000
         options.partSize = 2000
@@ -143,18 +146,33 @@ struct RetryFaultTests {
         try await script(server.port, [
             ["status": 200, "body": "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>UP1</UploadId></InitiateMultipartUploadResult>"],
             ["status": 200, "headers": ["ETag": "\"e1\""]],
-            ["status": 400, "body": "<Error><Code>InvalidArgument</Code><Message>Part number must be an integer</Message></Error>"],
-            ["status": 204],
+            ["status": 503, "body": "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"],
+            ["status": 503, "body": "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"],
+            ["status": 503, "body": "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"],
         ])
         let s3 = S3Client(c)
         await #expect(throws: AWSError.self) {
             _ = try await s3.uploadFile(file.path, bucket: "b", key: "big key.bin", options: options)
         }
-        let reqs = try await log(server.port)
-        #expect(reqs.map(\.method) == ["POST", "PUT", "PUT", "DELETE"])
+        var reqs = try await log(server.port)
+        // No AbortMultipartUpload: the part already sent stays for the next run.
+        #expect(reqs.map(\.method) == ["POST", "PUT", "PUT", "PUT", "PUT"])
         #expect(reqs[0].path == "/b/big%20key.bin")
-        #expect(reqs[3].query == "uploadId=UP1")
         let statePath = S3MultipartState.path(directory: options.stateDirectory!, bucket: "b", key: "big key.bin")
+        #expect(S3MultipartState.load(from: statePath)?.uploadId == "UP1")
+
+        // The next run asks S3 for the parts it has, checks part 1 against the file, sends parts 2 and 3.
+        let md5 = AWSHashing.md5Hex(bytes.prefix(2000))
+        try await script(server.port, [
+            ["status": 200, "body": "<ListPartsResult><Part><PartNumber>1</PartNumber><ETag>\"\(md5)\"</ETag><Size>2000</Size></Part><IsTruncated>false</IsTruncated></ListPartsResult>"],
+            ["status": 200, "headers": ["ETag": "\"e2\""]],
+            ["status": 200, "headers": ["ETag": "\"e3\""]],
+            ["status": 200, "body": "<CompleteMultipartUploadResult><ETag>\"x-3\"</ETag></CompleteMultipartUploadResult>"],
+        ])
+        let resumed = try await s3.uploadFile(file.path, bucket: "b", key: "big key.bin", options: options)
+        #expect(resumed.partsReused == 1)
+        reqs = try await log(server.port)
+        #expect(reqs.map(\.method) == ["GET", "PUT", "PUT", "POST"])
         #expect(!FileManager.default.fileExists(atPath: statePath))
 
         try await script(server.port, [
@@ -168,6 +186,45 @@ struct RetryFaultTests {
             #expect(e.code == "InvalidPart")  // InternalError in a 200 was retried, InvalidPart was not
             #expect(e.status == 200)
         }
+    }
+
+    @Test("the checksums S3 reports back are checked: a part or an object whose CRC32 differs fails the upload")
+    func checksumsAreChecked() async throws {
+        let server = try await startFakeAWS()
+        defer { server.stop() }
+        let c = try client(server.port, maxAttempts: 1, delays: Delays())
+        let dir = try TestPaths.makeTemporaryDirectory("sous-s3-crc-check")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("big.bin")
+        try Data((0..<4000).map { UInt8($0 % 251) }).write(to: file)
+        var options = S3TransferOptions()
+        options.multipartThreshold = 1000
+        options.partSize = 2000
+        options.minimumPartSize = 1
+        options.concurrency = 1
+        options.skipUnchanged = false
+        let created: [String: any Sendable] = [
+            "status": 200, "body": "<InitiateMultipartUploadResult><UploadId>UP1</UploadId></InitiateMultipartUploadResult>",
+        ]
+        let s3 = S3Client(c)
+        // A part stored with another CRC32 than the one sent.
+        try await script(server.port, [created, ["status": 200, "headers": ["ETag": "\"e1\"", "x-amz-checksum-crc32": "AAAAAA=="]], ["status": 204]])
+        let part = try await #require(throws: AWSError.self) { _ = try await s3.uploadFile(file.path, bucket: "b", key: "k", options: options) }
+        #expect(part.code == "ChecksumMismatch" && part.operation == "UploadPart", "\(part)")
+        #expect(part.description.contains("AAAAAA=="))
+        // The object's full CRC32 reported by CompleteMultipartUpload differs from the parts'.
+        try await script(server.port, [
+            created, ["status": 200, "headers": ["ETag": "\"e1\""]], ["status": 200, "headers": ["ETag": "\"e2\""]],
+            ["status": 200, "body": "<CompleteMultipartUploadResult><ETag>\"x-2\"</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32><ChecksumType>FULL_OBJECT</ChecksumType></CompleteMultipartUploadResult>"],
+        ])
+        let object = try await #require(throws: AWSError.self) { _ = try await s3.uploadFile(file.path, bucket: "b", key: "k", options: options) }
+        #expect(object.code == "ChecksumMismatch" && object.operation == "CompleteMultipartUpload", "\(object)")
+        // What was sent: the algorithm and type on create, the part CRCs, and the full-object CRC on complete.
+        let sent = try await log(server.port)
+        #expect(sent.map(\.method) == ["POST", "PUT", "PUT", "POST"])
+        #expect(sent[0].headers["x-amz-checksum-algorithm"] == "CRC32" && sent[0].headers["x-amz-checksum-type"] == "FULL_OBJECT")
+        #expect(sent[1].headers["x-amz-checksum-crc32"] != nil && sent[2].headers["x-amz-checksum-crc32"] != nil)
+        #expect(sent[3].headers["x-amz-checksum-crc32"] != nil && sent[3].headers["x-amz-checksum-type"] == "FULL_OBJECT")
     }
 
     @Test("an ExpiredToken answer refreshes cached credentials once and retries")

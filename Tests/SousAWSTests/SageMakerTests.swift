@@ -131,6 +131,48 @@ struct SageMakerTests {
     }
 }
 
+extension SageMakerTests {
+    @Test("a zero poll interval is raised to the floor: waiting for a deletion keeps to its budget, no busy loop")
+    func pollIntervalFloor() async throws {
+        let server = try await startFakeAWS()
+        defer { server.stop() }
+        let env = ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(server.port)", "HOME": "/nonexistent"]
+        let client = AWSClient(
+            configuration: try AWSConfiguration(environment: env), region: "us-east-1",
+            credentials: StaticCredentialsProvider(AWSCredentials(accessKeyId: "AKID", secretAccessKey: "s")))
+        let sm = SageMakerClient(client)
+        let deleting: [String: any Sendable] = [
+            "status": 200, "body": #"{"EndpointName":"ep","EndpointArn":"arn:ep","EndpointConfigName":"ep","EndpointStatus":"Deleting"}"#,
+        ]
+        let r = HTTPRequest(method: "POST", url: URL(string: "http://127.0.0.1:\(server.port)/__script")!,
+                            body: .bytes(try JSONSerialization.data(withJSONObject: Array(repeating: deleting, count: 5000))))
+        _ = try await HTTPClient.shared.send(r)
+        // A watchdog: without the floor this wait never ends (the time waited never grows).
+        let outcome = try await withThrowingTaskGroup(of: String.self) { group in
+            group.addTask {
+                do {
+                    try await sm.waitForEndpointDeleted("ep", interval: .zero, budget: .milliseconds(400))
+                    return "returned"
+                } catch let e as SageMakerWaitError {
+                    return "\(e.kind)"
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(60))  // watchdog deadline
+                return "still waiting after 60 s"
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        #expect(outcome == "\(SageMakerWaitError.Kind.timedOut(lastStatus: "Deleting", budget: .milliseconds(400)))")
+        let calls = try JSONSerialization.jsonObject(
+            with: try await HTTPClient.shared.send(HTTPRequest(url: URL(string: "http://127.0.0.1:\(server.port)/__log")!)).body) as? [Any]
+        // At most one call per 50 ms of the 0.4 s budget (and the first), however slow the machine.
+        #expect((calls?.count ?? 0) <= 10, "\(calls?.count ?? 0) DescribeEndpoint calls in 0.4 s")
+    }
+}
+
 @Suite("Image URIs and names")
 struct ImageURITests {
     @Test("TGI and LMI images resolve per region, including the non-default ECR accounts")

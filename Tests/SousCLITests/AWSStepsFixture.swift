@@ -19,11 +19,15 @@ final class MotoForSteps: @unchecked Sendable {
 
     /// One moto for the whole test process (starting it costs seconds); it exits with the test process.
     static let shared: Result<MotoForSteps, any Error> = Result { try MotoForSteps() }
+    /// A moto without signature checking, for EventBridge Scheduler: moto checks the signature of a body-less
+    /// request (GetSchedule, DeleteSchedule) against a body it makes up, so boto3's fail there too.
+    static let unsigned: Result<MotoForSteps, any Error> = Result { try MotoForSteps(signed: false) }
 
-    private init() throws {
+    /// A moto of its own (`sous gc --cloud` deletes what no workspace owns, so it must not see other tests' resources).
+    init(signed: Bool = true) throws {
         server = try TestServerProcess(
             executable: TestPaths.python,
-            arguments: [TestPaths.packageRoot.appendingPathComponent("Tests/python/moto_launcher.py").path, "--no-auth-count", "3"])
+            arguments: [TestPaths.packageRoot.appendingPathComponent("Tests/python/moto_launcher.py").path] + (signed ? ["--no-auth-count", "3"] : []))
         let creds = try Self.peer(endpoint: "http://127.0.0.1:\(server.port)", ["bootstrap"], env: [:])
         guard let obj = try JSONSerialization.jsonObject(with: Data(creds.utf8)) as? [String: String],
             let key = obj["key"], let secret = obj["secret"]
@@ -108,11 +112,33 @@ final class AWSStepsFixture {
     let moto: MotoForSteps?
     let dir: URL
     var extraEnv: [String: String] = [:]
+    /// A Hub test server the fixture keeps running (``useHub(spec:)``).
+    private(set) var hub: HubServerForSteps?
+    /// A bucket of this test's own.
+    let bucket = "sous-e2e-\(UUID().uuidString.prefix(8).lowercased())"
     static let role = "arn:aws:iam::123456789012:role/sagemaker_execution_role"
+    /// The role the scheduler tests give EventBridge Scheduler (made by the peer's bootstrap).
+    static let schedulerRole = "arn:aws:iam::123456789012:role/sous-scheduler"
 
-    init(aws: Bool = true) throws {
-        moto = aws ? try MotoForSteps.shared.get() : nil
+    init(aws: Bool = true, moto: MotoForSteps? = nil) throws {
+        self.moto = aws ? try moto ?? MotoForSteps.shared.get() : nil
         dir = try TestPaths.makeTemporaryDirectory("sous-e2e-aws")
+    }
+
+    /// Starts a Hub test server serving `spec` and points HF_ENDPOINT at it.
+    func useHub(spec: String) throws {
+        let h = try HubServerForSteps(spec: spec, in: dir)
+        hub = h
+        extraEnv["HF_ENDPOINT"] = h.endpoint
+    }
+
+    /// The TGI recipes' params for moto: a CPU type moto accepts, the tiny model of `AWSStepsEndToEndTests.hubSpec`
+    /// (call ``useHub(spec:)`` first), this test's bucket, no streaming (moto has none).
+    var tgiParams: [String] {
+        [
+            "-p", "instance_type=ml.m5.xlarge", "-p", "poll_interval=0.05", "-p", "stream=false", "-p", "model_id=org/tiny-chat-hf",
+            "-p", "bucket=\(bucket)", "-p", "prefix=tgi/org/tiny-chat-hf",
+        ]
     }
 
     /// Asks the boto3 peer (see `MotoForSteps.ask`).

@@ -718,7 +718,7 @@ import Testing
                 with: {message: hi}
             """#,
             #"""
-            unknown_top.yaml:2:1: error: unknown key 'stpes'; did you mean 'steps'? (known keys: name, description, local, params, secrets, steps, extends)
+            unknown_top.yaml:2:1: error: unknown key 'stpes'; did you mean 'steps'? (known keys: name, description, local, budget, params, secrets, steps, extends)
             stpes:
             ^
             """#

@@ -58,7 +58,12 @@ import Testing
             #expect(p["max_batch_total_tokens"]?.intValue == v.2 && p["endpoint_base"]?.stringValue == v.3)
             #expect(p["tgi_version"]?.stringValue == "2.0.2" && p["routing_strategy"]?.stringValue == "LEAST_OUTSTANDING_REQUESTS")
             #expect(p["health_check_timeout"]?.intValue == 300 && p["max_input_length"]?.intValue == 2048 && p["max_total_tokens"]?.intValue == 4096)
-            #expect(r.steps.map(\.id) == ["image", "endpoint", "ask_1", "ask_2", "cleanup"])
+            #expect(r.steps.map(\.id) == ["preflight", "bucket", "download", "upload_weights", "image", "endpoint", "ask_1", "ask_2", "cleanup", "delete_s3"])
+            #expect(p["prefix"]?.stringValue == "hf-llm-tgi/meta-llama/Llama-2-\(size)-chat-hf")
+            // The weights come from S3: no token in the model's environment.
+            guard case .map(let env, _)? = r.step("endpoint")?.input("env") else { Issue.record("no env"); continue }
+            #expect(env.map(\.key) == ["HF_MODEL_ID", "SM_NUM_GPUS", "MAX_INPUT_LENGTH", "MAX_TOTAL_TOKENS", "MAX_BATCH_TOTAL_TOKENS"])
+            #expect(env.first?.value.literalValue?.stringValue == "/opt/ml/model")
         }
         let lmi: [String: (String, Int, [String])] = [
             "7b": ("ml.g5.2xlarge", 1, [
@@ -81,6 +86,7 @@ import Testing
             #expect(p["prefix"]?.stringValue == "hf-large-model-djl/meta-llama/Llama-2-\(size)-chat")
             #expect(p["model_base"]?.stringValue == "Llama-2-\(size)-chat-lmi-streaming")
             #expect(p["lmi_framework"]?.stringValue == "djl-lmi" && p["lmi_version"]?.stringValue == "0.28.0")
+            #expect(r.steps.first?.id == "preflight" && r.steps.first?.uses == "preflight")
             #expect(Self.propertyKeys(r) == v.2, "\(size)")
             let text = Self.propertyValues(r)
             #expect(text["option.max_rolling_batch_size"] == (size == "7b" ? "16" : "64"))

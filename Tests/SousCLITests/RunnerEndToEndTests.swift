@@ -244,7 +244,7 @@ import Testing
         #expect(list.status == 0)
         for kind in ["file.write", "archive.tar", "shell", "print"] { #expect(list.stdout.contains(kind)) }
         let one = try sous("steps", "archive.tar")
-        #expect(one.stdout.contains("archive.tar (version 1, category pure)"))
+        #expect(one.stdout.contains("archive.tar (version 2, category pure)"))
         #expect(one.stdout.contains("include_top_folder: bool, default false"))
         let unknown = try sous("steps", "archive.tarr")
         #expect(unknown.status == 2)

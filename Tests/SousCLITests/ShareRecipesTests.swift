@@ -271,7 +271,7 @@ func sha256sum(_ path: String) throws -> String {
         #expect(text.contains("\nextends: \(recipe("llama2-7b-tgi.yaml"))\n") || text.contains("\nextends: ../"), "\(text)")
         #expect(text.contains("\n# params:\n"), "\(text)")
         #expect(text.contains("\n#   model_id: {default: meta-llama/Llama-2-7b-chat-hf}\n"), "\(text)")
-        #expect(text.contains("#   # the model TGI serves (HF_MODEL_ID; a Hub id, or a local folder on the local cloud); string, from "), "\(text)")
+        #expect(text.contains("#   # the model TGI serves (a Hub id, or a local snapshot folder); sous downloads it and serves it from S3; string, from "), "\(text)")
         let validate = try sous("validate", "sub/mine.yaml")
         #expect(validate.status == 0, "\(validate.stderr)")
         // Uncommenting the whole block changes nothing: every default is the base's.
@@ -308,7 +308,7 @@ func sha256sum(_ path: String) throws -> String {
         #expect(Set(before.keys) == Set(after.keys))
         // Key order is kept: params and steps in the order the merge produced.
         let stepIDs = text.split(separator: "\n").filter { $0.hasPrefix("- id: ") }
-        #expect(stepIDs.first == "- id: bucket", "\(text)")
+        #expect(stepIDs.first == "- id: preflight", "\(text)")
     }
 
     @Test func paramsListsTypesDefaultsDescriptionsAndFiles() throws {
@@ -319,7 +319,7 @@ func sha256sum(_ path: String) throws -> String {
         let lines = out.stdout.split(separator: "\n").map(String.init)
         let i = try #require(lines.firstIndex { $0.hasPrefix("  model_id ") })
         #expect(lines[i].hasSuffix("  string        default meta-llama/Llama-2-7b-chat-hf"), "\(lines[i])")
-        #expect(lines[i + 1].trimmingCharacters(in: .whitespaces) == "the model TGI serves (HF_MODEL_ID; a Hub id, or a local folder on the local cloud)")
+        #expect(lines[i + 1].trimmingCharacters(in: .whitespaces) == "the model TGI serves (a Hub id, or a local snapshot folder); sous downloads it and serves it from S3")
         #expect(
             lines[i + 2].trimmingCharacters(in: .whitespaces)
                 == "declared in recipes/base/llama2-tgi.yaml, default set in recipes/llama2-7b-tgi.yaml")
@@ -333,7 +333,7 @@ func sha256sum(_ path: String) throws -> String {
         #expect(model["type"] as? String == "string")
         #expect(model["default"] as? String == "meta-llama/Llama-2-7b-chat-hf")
         #expect(model["required"] as? Bool == false)
-        #expect(model["description"] as? String == "the model TGI serves (HF_MODEL_ID; a Hub id, or a local folder on the local cloud)")
+        #expect(model["description"] as? String == "the model TGI serves (a Hub id, or a local snapshot folder); sous downloads it and serves it from S3")
         #expect(model["file"] as? String == "recipes/base/llama2-tgi.yaml")
         #expect(model["default_file"] as? String == "recipes/llama2-7b-tgi.yaml")
         let askParam = try #require(list.first { $0["name"] as? String == "user_ask_1" })

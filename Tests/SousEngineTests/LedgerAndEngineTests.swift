@@ -1,5 +1,5 @@
 import Foundation
-import SousEngine
+@testable import SousEngine
 import SousRecipe
 import SousTestSupport
 import Synchronization
@@ -69,6 +69,7 @@ final class EventLog: RunReporter, Sendable {
             case .stepSkipped(_, _, let s, _, let r): "skip \(s): \(r)"
             case .stepFinished(_, _, let s, _, _, _): "ran \(s)"
             case .stepFailed(_, _, let s, _, _, let e): "failed \(s): \(e)"
+            case .warning(_, let m): "warning: \(m)"
             default: nil
             }
         if let line { events.withLock { $0.append(line) } }
@@ -189,5 +190,47 @@ final class EventLog: RunReporter, Sendable {
         let r = Redactor(secrets: ["-----BEGIN KEY-----\nAAAAsecretline1\nBBBBsecretline2\n-----END KEY-----", "ab"])
         let text = "got AAAAsecretline1 and BBBBsecretline2 and ab"
         #expect(r.redact(text) == "got *** and *** and ab")
+    }
+
+    @Test("an append after a line cut by a crash starts on a new line; the cut line is skipped with a warning")
+    func appendAfterATornLine() throws {
+        let path = dir.appendingPathComponent("ledger.jsonl").path
+        let ledger = try ResourceLedger(path: path)
+        func entry(_ id: String, _ state: LedgerEntry.State) -> LedgerEntry {
+            LedgerEntry(
+                id: id, step: "make", kind: "test.resource", type: "fake", name: id, requestHash: "h", state: state, attributes: [:],
+                runID: "r1", at: Date(timeIntervalSince1970: 1_000_000))
+        }
+        try ledger.append(entry("first", .created))
+        // kill -9 in the middle of a write: half a line, no newline.
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data("{\"id\":\"torn\",\"step\":\"ma".utf8))
+        try h.close()
+
+        let next = try ResourceLedger(path: path)
+        #expect(next.entries.map(\.id) == ["first"])
+        #expect(next.warnings.count == 1)
+        #expect(next.warnings.first?.contains("line 2") == true)
+        try next.append(entry("second", .intent))
+
+        let reread = try ResourceLedger(path: path)
+        #expect(reread.entries.map(\.id) == ["first", "second"])
+        #expect(reread.entries.last?.state == .intent)
+        #expect(reread.warnings.count == 1)
+    }
+
+    @Test("a run says when the ledger holds a line cut by a crash")
+    func runWarnsAboutATornLedgerLine() async throws {
+        let log = EventLog()
+        let e = engine(log, kind: FakeResourceKind(cloud: cloud))
+        let r = try recipe("steps:\n  - id: make\n    uses: test.resource\n    with: {base: ep}\n")
+        #expect(try await e.run(r, params: [:], options: RunOptions()).status == .succeeded)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: e.layout(for: r).ledgerPath))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data("{\"id\":".utf8))
+        try h.close()
+        #expect(try await e.run(r, params: [:], options: RunOptions()).status == .succeeded)
+        #expect(log.lines.contains { $0.hasPrefix("warning: ") && $0.contains("ledger.jsonl line 3 is incomplete") }, "\(log.lines)")
     }
 }

@@ -7,7 +7,7 @@ import Testing
 
 /// Starts Tests/python/http_test_server.py (off the concurrency pool, so parallel tests starting their
 /// servers never delay this test's continuations), runs `body`, stops the server.
-private func withServer<T>(_ body: (URL, TestServerProcess) async throws -> T) async throws -> T {
+func withServer<T>(_ body: (URL, TestServerProcess) async throws -> T) async throws -> T {
     let script = TestPaths.packageRoot.appendingPathComponent("Tests/python/http_test_server.py").path
     let server = try await TestServerProcess.start(executable: TestPaths.python, arguments: [script])
     defer { server.stop() }
@@ -19,11 +19,11 @@ private func json(_ data: Data) throws -> [String: Any] {
 }
 
 /// One period of the server's byte pattern (i % 251).
-private let patternCycle = Data((0..<251).map { UInt8($0) })
+let patternCycle = Data((0..<251).map { UInt8($0) })
 
 /// Bytes i % 251 for i in `range`, built from whole periods: a per-byte `map` over megabytes takes
 /// seconds of CPU in a debug build and holds one of the (two, on CI) concurrency-pool threads meanwhile.
-private func pattern(_ range: Range<Int>) -> Data {
+func pattern(_ range: Range<Int>) -> Data {
     var out = Data(capacity: range.count)
     var i = range.lowerBound
     while i < range.upperBound {
@@ -137,6 +137,37 @@ struct HTTPClientTests {
             // Never more than the limit plus one libcurl write held in memory.
             #expect(probe.highWaterMark <= bodyBufferLimit + receiveBufferSize)
             #expect(probe.pauseCount >= 2)
+        }
+    }
+
+    @Test func deliverHandsTheBacklogThenEveryChunkInOrder() async throws {
+        try await withServer { base, _ in
+            // The consumer attaches its sink only once libcurl is paused (1 MiB buffered): the backlog goes
+            // first, then the transfer resumes into the sink, and every byte arrives once, in order.
+            let probe = BackpressureProbe()
+            let client = HTTPClient(probe: probe)
+            let response = try await client.stream(HTTPRequest(url: URL(string: "\(base)/stream?chunks=128&size=65536")!))
+            let deadline = Date().addingTimeInterval(20)
+            while !probe.isPaused && Date() < deadline {  // poll until backpressure engages
+                try await Task.sleep(for: .milliseconds(10))  // poll interval
+            }
+            #expect(probe.isPaused)
+            let received = Mutex((total: 0, mismatch: false, calls: 0))
+            try await response.body.deliver { bytes in
+                received.withLock { r in
+                    if Data(bytes) != pattern(r.total..<(r.total + bytes.count)) { r.mismatch = true }
+                    r.total += bytes.count
+                    r.calls += 1
+                }
+            }
+            let r = received.withLock { $0 }
+            #expect(r.total == 128 * 65536)
+            #expect(!r.mismatch)
+            #expect(probe.pauseCount >= 1)
+            // A sink that throws aborts the transfer and its error comes back.
+            struct Full: Error {}
+            let again = try await client.stream(HTTPRequest(url: URL(string: "\(base)/stream?chunks=128&size=65536")!))
+            await #expect(throws: Full.self) { try await again.body.deliver { _ in throw Full() } }
         }
     }
 

@@ -9,7 +9,7 @@ import Testing
 // MARK: - Fixtures
 
 /// The repos served by Tests/python/hub_server.py in these tests.
-private let hubSpec = """
+let hubSpec = """
     {"repos": [
       {"id": "org/tiny", "tags": ["v1"], "files": [
         {"path": "config.json", "text": "{\\"hidden_size\\": 8}"},
@@ -25,6 +25,8 @@ private let hubSpec = """
       {"id": "org/private", "private": true, "files": [{"path": "config.json", "text": "{}"}]},
       {"id": "org/ghost", "files": [{"path": "config.json", "text": "{}"}], "ghost": ["missing.txt"]},
       {"id": "org/evil", "files": [{"path": "ok.txt", "text": "ok"}, {"path": "../escape.txt", "text": "x"}]},
+      {"id": "org/hostile", "files": [{"path": "ok.txt", "text": "ok"}, {"path": "sub/fine.txt", "text": "fine"}],
+       "extra_names": ["../x", "/abs/y", "a/../../z", "sub/./w", "back\\\\slash", ""]},
       {"id": "org/mixed", "files": [
         {"path": "model.safetensors", "size": 100, "seed": 6, "lfs": true},
         {"path": "pytorch_model.bin", "size": 100, "seed": 7, "lfs": true}]},
@@ -41,7 +43,7 @@ private let hubSpec = """
     """
 
 /// A running hub_server.py plus a fresh temporary folder.
-private final class HubFixture {
+final class HubFixture {
     let dir: URL
     let server: TestServerProcess
     let endpoint: URL

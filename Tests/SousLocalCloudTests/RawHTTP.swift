@@ -59,8 +59,7 @@ final class RawHTTPConnection {
         return Data(buffer[0..<n])
     }
 
-    /// Reads one response (head, then `Content-Length` bytes of body), waiting at most `timeout` seconds (generous:
-    /// the server under test runs in the test process, whose other suites may hold the cooperative pool a while).
+    /// Reads one response (head, then `Content-Length` bytes of body), waiting at most `timeout` seconds.
     func readResponse(timeout: TimeInterval = 120) throws -> Response {
         let deadline = Date().addingTimeInterval(timeout)
         var data = Data()
@@ -90,7 +89,7 @@ final class RawHTTPConnection {
     }
 
     /// True when the server closes the connection (end of stream) before `timeout`.
-    func closedByServer(timeout: TimeInterval = 30) -> Bool {
+    func closedByServer(timeout: TimeInterval = 120) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             guard let more = try? read(deadline: deadline) else { return false }

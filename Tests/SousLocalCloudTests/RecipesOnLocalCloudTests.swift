@@ -122,8 +122,16 @@ struct RecipesOnLocalCloudTests {
         #expect(first.stderr.contains("local cloud started") && first.stderr.contains("local cloud stopped"), "\(first.stderr)")
         for line in ["created  bucket sagemaker-us-east-1-", "endpoint quickstart-lmi-streaming-", "(removed by the clean-up)", "answer   ask_1: ",
             "cleanup  done: no endpoint of this recipe is running on the local cloud.", "next     a real model: sous run \(recipe) -p model_id=HuggingFaceTB/SmolLM2-135M-Instruct",
+            "cost     local: $0 · on AWS ml.g5.2xlarge × 1 would be billed ≈ $1.515/h (estimate) from creation to clean-up",
         ] {
             #expect(first.stderr.contains(line), "missing '\(line)' in:\n\(first.stderr)")
+        }
+        // The preflight ran first, on the local cloud's terms.
+        for line in [
+            "[1/13] preflight  preflight\n✓ credentials: account 000000000000", "✓ role: arn:aws:iam::000000000000:role/sous-local-execution-role (the local cloud accepts any role)",
+            "is a local folder: nothing to ask the Hub", "✓ quota: the local cloud has no quotas",
+        ] {
+            #expect(first.stdout.contains(line), "missing '\(line)' in:\n\(first.stdout)")
         }
         // The snapshot came from the bundled folder through the Hugging Face cache.
         let cache = run.dir.appendingPathComponent("hf/models--local--stories260K/snapshots").path

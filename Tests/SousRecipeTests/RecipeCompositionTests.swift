@@ -116,6 +116,39 @@ import Testing
         #expect(r.secret("hf_token")?.source == .env("HF_TOKEN"))
     }
 
+    @Test("budget: max_hourly_cost is read with its position, inherited from a base, replaced by a child's")
+    func budgetIsReadAndInherited() throws {
+        try write("base.yaml", "budget:\n  max_hourly_cost: 25\nsteps:\n  - id: hi\n    uses: print\n    with: {message: hi}")
+        try write("child.yaml", "extends: base.yaml")
+        try write("own.yaml", "extends: base.yaml\nbudget: {max_hourly_cost: 2.5}")
+        let loader = RecipeLoader(kinds: Self.kinds)
+        let inherited = try #require(try loader.load(path: dir.appendingPathComponent("child.yaml").path).budget)
+        #expect(inherited.maxHourlyCost == 25)
+        #expect(inherited.position(recipe: "child.yaml") == "\(dir.path)/base.yaml:2:20")
+        let own = try #require(try load("own.yaml").budget)
+        #expect(own.maxHourlyCost == 2.5 && own.position(recipe: "own.yaml").hasSuffix("/own.yaml:2:27"))
+    }
+
+    @Test("a budget that is not a map of max_hourly_cost above 0 is refused at its position")
+    func budgetErrorsPointAtThePlace() throws {
+        try write("bad.yaml", """
+            budget:
+              max_hourly_cots: 10
+              max_hourly_cost: -3
+            steps:
+              - id: hi
+                uses: print
+                with: {message: hi}
+            """)
+        let bad = failure("bad.yaml")
+        #expect(bad.contains("$DIR/bad.yaml:2:3: error: budget: unknown key 'max_hourly_cots'; did you mean 'max_hourly_cost'? (known: max_hourly_cost)"), "\(bad)")
+        #expect(bad.contains("$DIR/bad.yaml:3:20: error: budget: 'max_hourly_cost' must be a number of US dollars per hour above 0, found '-3'"), "\(bad)")
+        let f2 = try RecipeCompositionTests()
+        try f2.write("scalar.yaml", "budget: 10\nsteps:\n  - id: hi\n    uses: print\n    with: {message: hi}")
+        let scalar = f2.failure("scalar.yaml")
+        #expect(scalar.contains("$DIR/scalar.yaml:1:9: error: 'budget' must be a map, e.g. budget: {max_hourly_cost: 25} (USD per hour), found a scalar"), "\(scalar)")
+    }
+
     @Test func nameIsTheChildsDescriptionAndLocalAreInherited() throws {
         try write("base.yaml", Self.base)
         try write("child.yaml", "extends: base.yaml\nparams: {region: eu-west-1}")

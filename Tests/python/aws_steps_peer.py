@@ -3,11 +3,14 @@
 
 Usage: aws_steps_peer.py ENDPOINT COMMAND [ARGS]
   bootstrap             create IAM user sous-e2e, an access key and an allow-* policy (the unauthenticated
-                        first actions of moto_launcher.py --no-auth-count 3); prints {"key", "secret"}
+                        first actions of moto_launcher.py --no-auth-count 3), then (signed with that key) the roles the
+                        recipes name: sagemaker_execution_role (trusts SageMaker) and sous-scheduler (trusts EventBridge
+                        Scheduler); prints {"key", "secret"}
   state                 prints everything sous could have left: {"endpoints": {name: {status, config, tags}},
                         "configs": {name: [models]}, "models": {name: {tags, env}}, "buckets": {name:
                         {key: {sha256, size, tags}}}, "uploads": [[bucket, key]]} (multipart uploads in progress)
   delete-endpoint NAME  deletes an endpoint behind sous's back
+  schedule NAME         the EventBridge Scheduler schedule NAME ({} when there is none)
   put-object B K / delete-object B K   an object sous did not upload
   serve                 reads the commands above (state, delete-endpoint NAME) one per line on stdin and answers
                         each with one JSON line (saves starting python and boto3 for every question)
@@ -48,9 +51,11 @@ def state():
             "variants": d["ProductionVariants"], "tags": tags(d["EndpointConfigArn"])}
     for m in sm.list_models(MaxResults=100)["Models"]:
         d = sm.describe_model(ModelName=m["ModelName"])
+        source = d["PrimaryContainer"].get("ModelDataSource", {}).get("S3DataSource", {})
         out["models"][m["ModelName"]] = {"tags": tags(d["ModelArn"]), "env": d["PrimaryContainer"].get("Environment", {}),
                                          "image": d["PrimaryContainer"].get("Image"),
-                                         "model_data": d["PrimaryContainer"].get("ModelDataUrl")}
+                                         "model_data": d["PrimaryContainer"].get("ModelDataUrl"),
+                                         "model_data_source": source.get("S3Uri")}
     for b in s3.list_buckets().get("Buckets", []):
         objs = {}
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=b["Name"]):
@@ -73,9 +78,29 @@ def answer(cmd, cmd_args):
     if cmd == "delete-object":
         client("s3").delete_object(Bucket=cmd_args[0], Key=cmd_args[1])
         return {}
+    if cmd == "create-upload":  # an unfinished multipart upload sous knows nothing about
+        return {"upload_id": client("s3").create_multipart_upload(Bucket=cmd_args[0], Key=cmd_args[1])["UploadId"]}
+    if cmd == "abort-uploads":  # every unfinished multipart upload of KEY
+        s3 = client("s3")
+        for u in s3.list_multipart_uploads(Bucket=cmd_args[0]).get("Uploads", []):
+            if u["Key"] == cmd_args[1]:
+                s3.abort_multipart_upload(Bucket=cmd_args[0], Key=u["Key"], UploadId=u["UploadId"])
+        return {}
+    if cmd == "delete-bucket":
+        client("s3").delete_bucket(Bucket=cmd_args[0])
+        return {}
     if cmd == "delete-endpoint":
         client("sagemaker").delete_endpoint(EndpointName=cmd_args[0])
         return {}
+    if cmd == "schedule":
+        sched = client("scheduler")
+        try:
+            s = sched.get_schedule(Name=cmd_args[0])
+        except sched.exceptions.ResourceNotFoundException:
+            return {}
+        return {"expression": s["ScheduleExpression"], "timezone": s.get("ScheduleExpressionTimezone"),
+                "target": s["Target"]["Arn"], "role": s["Target"]["RoleArn"], "input": s["Target"].get("Input"),
+                "after": s.get("ActionAfterCompletion"), "state": s.get("State")}
     raise SystemExit(f"unknown command {cmd}")
 
 
@@ -86,6 +111,10 @@ if command == "bootstrap":
     key = iam.create_access_key(UserName="sous-e2e")["AccessKey"]
     iam.put_user_policy(UserName="sous-e2e", PolicyName="all", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    signed = boto3.client("iam", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], **kw)
+    for role, service in [("sagemaker_execution_role", "sagemaker.amazonaws.com"), ("sous-scheduler", "scheduler.amazonaws.com")]:
+        signed.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}))
     print(json.dumps({"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
 elif command == "serve":
     while True:

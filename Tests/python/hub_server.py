@@ -24,6 +24,9 @@ tags and its sha:
 - Gated repos: downloads need `Authorization: Bearer hf_granted` (none -> 401, other -> 403, X-Error-Code
   GatedRepo). Private repos need `Bearer hf_private` for everything (else 401 RepoNotFound).
 - GET /_stats: {"storage": [{"path", "auth", "range"}], "hub": [{"method", "path", "auth"}]}.
+- GET /_faults?repo=ID&api=503,429,reset[&then=503]: the next listing (api) requests of that repo answer these
+  statuses in turn (`reset`: the connection is closed without an answer); with `then`, every later one answers it.
+- A repo's `"extra_names": [...]` are listed besides its files (hostile names that do not exist).
 """
 import hashlib
 import json
@@ -39,6 +42,7 @@ STATS = {"storage": [], "hub": []}
 REPOS = {}
 BLOBS = {}  # sha256 -> (bytes, file spec)
 CUTS = {}  # sha256 -> remaining cuts
+FAULTS = {}  # repo id -> {"queue": [status or "reset"], "then": status or None}
 STORAGE_PORT = [0]
 STORAGE_BASE = [None]  # external storage base URL (--storage-base)
 
@@ -104,7 +108,7 @@ class Hub(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _error(self, status, code, message, extra=None):
-        headers = {"X-Error-Code": code, "X-Error-Message": message}
+        headers = {"X-Error-Code": code, "X-Error-Message": message} if code else {"X-Error-Message": message}
         headers.update(extra or {})
         self._send(status, json.dumps({"error": message}).encode(), headers)
 
@@ -140,6 +144,13 @@ class Hub(BaseHTTPRequestHandler):
         if url.path == "/_stats":
             with LOCK:
                 return self._send(200, json.dumps(STATS).encode())
+        if url.path == "/_faults":
+            q = parse_qs(url.query)
+            faults = [f if f == "reset" else int(f) for f in q.get("api", [""])[0].split(",") if f]
+            then = q.get("then", [None])[0]
+            with LOCK:
+                FAULTS[q["repo"][0]] = {"queue": faults, "then": int(then) if then else None}
+            return self._send(200, b"{}")
         if len(raw) >= 4 and raw[0] == "api" and raw[1] == "models":
             return self.api(raw[2:], parse_qs(url.query))
         if len(raw) >= 5 and raw[2] == "resolve":
@@ -149,6 +160,14 @@ class Hub(BaseHTTPRequestHandler):
 
     def api(self, parts, query):
         repo_id = unquote(parts[0]) + "/" + unquote(parts[1])
+        with LOCK:
+            f = FAULTS.get(repo_id)
+            fault = (f["queue"].pop(0) if f["queue"] else f["then"]) if f else None
+        if fault == "reset":
+            self.close_connection = True
+            return
+        if fault is not None:
+            return self._error(fault, "", f"injected {fault}", {"Retry-After": "0"})
         repo = REPOS.get(repo_id)
         if repo is None:
             return self._error(401, "RepoNotFound", "Repository not found")
@@ -191,6 +210,8 @@ class Hub(BaseHTTPRequestHandler):
                 if e["lfs"]:
                     s["lfs"] = {"sha256": e["sha256"], "size": e["size"], "pointerSize": e["pointer_size"]}
             siblings.append(s)
+        for name in repo["spec"].get("extra_names", []):
+            siblings.append({"rfilename": name, **({"blobId": "2" * 40, "size": 1} if blobs else {})})
         for g in repo["ghosts"]:
             siblings.append({"rfilename": g, **({"blobId": "0" * 40, "size": 1} if blobs else {})})
         spec = repo["spec"]

@@ -14,7 +14,11 @@ repeats):
   {"format": "tgi"|"lmi"|"jsonlines", "tokens": [...], "details": true,
    "error_after": N, "error": {"type": "ModelStreamError", "message": "...", "error_code": "..."},
    "tgi_error": "message" (after error_after tokens, as an SSE error event),
-   "status": 424, "headers": {...}, "body": "...", "delay_ms": 0, "seed": 1}
+   "status": 424, "headers": {...}, "body": "...", "delay_ms": 0, "seed": 1,
+   "reset": true (the connection is closed before any answer),
+   "cut_after": N (the stream's head and first N wire bytes are sent, then the connection is closed),
+   "stall_after": N (N wire bytes, then nothing until the client gives up),
+   "trickle_ms": T (one PayloadPart of one byte every T ms, forever)}
 Streams are encoded here (independently of sous's encoder) and cut into PayloadParts of random sizes
 (1..max_part bytes, splitting lines, escapes and UTF-8 characters), then into HTTP chunks of random sizes.
 """
@@ -153,6 +157,9 @@ LOCK = threading.Lock()
 COUNTS = {}
 
 
+STALL = threading.Event()  # never set: a stalled answer waits on it until the client hangs up
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -186,6 +193,9 @@ class Handler(BaseHTTPRequestHandler):
         sc = scenarios[name]
         if isinstance(sc, list):
             sc = sc[min(index, len(sc) - 1)]
+        if sc.get("reset"):
+            self.close_connection = True
+            return
         if sc.get("status", 200) != 200:
             h = dict(sc.get("headers", {}))
             h.setdefault("x-amzn-RequestId", "rid-%s-%d" % (name, index))
@@ -232,6 +242,21 @@ class Handler(BaseHTTPRequestHandler):
         delay = sc.get("delay_ms", 0) / 1000.0
         i = 0
         try:
+            if "trickle_ms" in sc:
+                while True:  # until the client gives up (its deadline)
+                    part = payload_part(b"x")
+                    self.wfile.write(b"%x\r\n" % len(part) + part + b"\r\n")
+                    self.wfile.flush()
+                    time.sleep(sc["trickle_ms"] / 1000.0)  # the trickle's pace
+            for key in ("cut_after", "stall_after"):
+                if key in sc:
+                    n = sc[key]
+                    self.wfile.write(b"%x\r\n" % n + wire[:n] + b"\r\n")
+                    self.wfile.flush()
+                    if key == "stall_after":
+                        STALL.wait(120)  # until the client gives up (deadline: 120 s)
+                    self.close_connection = True
+                    return
             while i < len(wire):
                 n = min(len(wire) - i, rng.randint(1, sc.get("max_chunk", 300)))
                 self.wfile.write(b"%x\r\n" % n + wire[i:i + n] + b"\r\n")

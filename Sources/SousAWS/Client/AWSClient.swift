@@ -54,6 +54,8 @@ public final class AWSClient: Sendable {
         case .sagemakerRuntime: "SageMaker Runtime"
         case .sts: "STS"
         case .iam: "IAM"
+        case .scheduler: "EventBridge Scheduler"
+        case .serviceQuotas: "Service Quotas"
         }
     }
 

@@ -7,6 +7,10 @@ public enum AWSService: String, Sendable, CaseIterable {
     case sagemakerRuntime = "sagemaker-runtime"
     case sts
     case iam
+    /// EventBridge Scheduler (the endpoints' time-to-live schedules).
+    case scheduler
+    /// Service Quotas (preflight's endpoint quota check).
+    case serviceQuotas = "service-quotas"
 
     /// SigV4 signing name.
     public var signingName: String {
@@ -15,6 +19,8 @@ public enum AWSService: String, Sendable, CaseIterable {
         case .sagemaker, .sagemakerRuntime: "sagemaker"
         case .sts: "sts"
         case .iam: "iam"
+        case .scheduler: "scheduler"
+        case .serviceQuotas: "servicequotas"
         }
     }
 
@@ -26,6 +32,8 @@ public enum AWSService: String, Sendable, CaseIterable {
         case .sagemakerRuntime: "SAGEMAKER_RUNTIME"
         case .sts: "STS"
         case .iam: "IAM"
+        case .scheduler: "SCHEDULER"
+        case .serviceQuotas: "SERVICE_QUOTAS"
         }
     }
 
@@ -37,6 +45,8 @@ public enum AWSService: String, Sendable, CaseIterable {
         case .sagemakerRuntime: "sagemaker_runtime"
         case .sts: "sts"
         case .iam: "iam"
+        case .scheduler: "scheduler"
+        case .serviceQuotas: "service_quotas"
         }
     }
 
@@ -50,6 +60,8 @@ public enum AWSService: String, Sendable, CaseIterable {
         case .sagemakerRuntime: host = "runtime.sagemaker.\(region).\(suffix)"
         case .sts: host = "sts.\(region).\(suffix)"
         case .iam: host = region.hasPrefix("cn-") ? "iam.cn-north-1.amazonaws.com.cn" : "iam.amazonaws.com"
+        case .scheduler: host = "scheduler.\(region).\(suffix)"
+        case .serviceQuotas: host = "servicequotas.\(region).\(suffix)"
         }
         return URL(string: "https://\(host)")!
     }

@@ -9,8 +9,13 @@ public struct SageMakerRuntimeClient: Sendable {
     public let endpoint: URL
     public let signer: any RequestSigner
     public let http: HTTPClient
-    /// Request timeouts (the stream's low-speed limit bounds a silent model).
-    public var timeouts = HTTPTimeouts()
+    /// How long a call may stay silent, and how long it may take in all.
+    public var limits = InvocationLimits()
+    /// Retries of a call that failed before the first byte of its answer: throttling, 5xx, a refused or
+    /// reset connection. Never after that byte, so a half-printed answer is never asked for twice.
+    public var retry = AWSRetryStrategy(maxAttempts: 3)
+    /// Hears about each retry before its wait, in one sentence (`sous invoke -v` and the step's log show it).
+    public var onRetry: (@Sendable (String) -> Void)?
 
     /// SigV4 signing name of the service.
     public static let signingName = "sagemaker"
@@ -39,41 +44,121 @@ public struct SageMakerRuntimeClient: Sendable {
         return URL(string: "https://runtime.sagemaker.\(region).\(suffix)")!
     }
 
-    /// InvokeEndpoint: the whole answer at once.
-    /// - Throws: `SageMakerRuntimeError` (invalid input, or the service's error), `HTTPError` for transport failures.
+    /// InvokeEndpoint: the whole answer at once (at most 64 MiB).
+    /// - Throws: `SageMakerRuntimeError` (invalid input, the service's error, a timeout, a broken connection),
+    ///   `HTTPError` for other transport failures.
     public func invokeEndpoint(_ input: InvokeEndpointInput) async throws -> InvokeEndpointOutput {
-        let request = try await signedRequest(input, path: "invocations", acceptHeader: "Accept")
-        let response = try await http.send(request)
-        let h = response.headers
-        guard (200..<300).contains(response.status) else {
-            throw Self.serviceError(status: response.status, headers: h, body: response.body, endpoint: input.endpointName)
+        let call = try await call(input, path: "invocations", acceptHeader: "Accept", operation: "InvokeEndpoint")
+        var body = call.first ?? Data()
+        var rest = call.rest.makeAsyncIterator()
+        let limit = HTTPRequest(url: endpoint).responseBodyLimit
+        do {
+            while let chunk = try await rest.next() {
+                guard chunk.count <= limit - body.count else {
+                    throw SageMakerRuntimeError(
+                        kind: .http(status: call.head.status), endpointName: input.endpointName, code: "ResponseTooLarge",
+                        message: "the answer is larger than the \(limit) bytes InvokeEndpoint reads; stream it instead")
+                }
+                body.append(chunk)
+            }
+        } catch let e as HTTPError {
+            let (kind, code, message) = call.classify(e)
+            throw SageMakerRuntimeError(kind: kind, endpointName: input.endpointName, code: code, message: message, receivedByteCount: body.count)
         }
+        let h = call.head.headers
         return InvokeEndpointOutput(
-            body: response.body, contentType: h["Content-Type"],
+            body: body, contentType: h["Content-Type"],
             invokedProductionVariant: h["x-Amzn-Invoked-Production-Variant"],
             customAttributes: h["X-Amzn-SageMaker-Custom-Attributes"],
             newSessionId: h["X-Amzn-SageMaker-New-Session-Id"], closedSessionId: h["X-Amzn-SageMaker-Closed-Session-Id"],
             requestId: h["x-amzn-RequestId"])
     }
 
-    /// InvokeEndpointWithResponseStream: returns once the response head arrives; the payload parts stream.
+    /// InvokeEndpointWithResponseStream: returns once the first bytes of the answer arrive; the payload parts
+    /// stream.
     /// - Throws: `SageMakerRuntimeError` (invalid input, or an HTTP error such as ModelError 424 with the
-    ///   container's message), `HTTPError` when the connection fails before the head.
+    ///   container's message, a timeout), `HTTPError` when the connection fails before the answer.
     public func invokeEndpointWithResponseStream(_ input: InvokeEndpointInput) async throws -> InvokeEndpointStreamOutput {
-        let request = try await signedRequest(input, path: "invocations-response-stream", acceptHeader: "X-Amzn-SageMaker-Accept")
-        let response = try await http.stream(request)
-        let h = response.head.headers
-        guard (200..<300).contains(response.head.status) else {
-            let body = (try? await response.body.collect(upTo: 64 * 1024)) ?? Data()
-            throw Self.serviceError(status: response.head.status, headers: h, body: body, endpoint: input.endpointName)
-        }
+        let call = try await call(
+            input, path: "invocations-response-stream", acceptHeader: "X-Amzn-SageMaker-Accept",
+            operation: "InvokeEndpointWithResponseStream")
+        let h = call.head.headers
         return InvokeEndpointStreamOutput(
             contentType: h["X-Amzn-SageMaker-Content-Type"],
             invokedProductionVariant: h["x-Amzn-Invoked-Production-Variant"],
             customAttributes: h["X-Amzn-SageMaker-Custom-Attributes"],
             requestId: h["x-amzn-RequestId"],
-            payloadParts: SageMakerPayloadStream(
-                response.body, endpointName: input.endpointName, requestId: h["x-amzn-RequestId"]))
+            payloadParts: SageMakerPayloadStream(call, endpointName: input.endpointName, requestId: h["x-amzn-RequestId"]))
+    }
+
+    /// A call whose answer has begun: its head, the first bytes of its body and the rest.
+    struct Call: Sendable {
+        var head: HTTPResponseHead
+        var first: Data?
+        /// The body after `first` (a new iterator goes on where the last one stopped).
+        var rest: HTTPBodyStream
+        var limits: InvocationLimits
+        var started: ContinuousClock.Instant
+
+        /// What a transport failure after the answer began is: a timeout says which limit it hit.
+        func classify(_ error: HTTPError) -> (SageMakerRuntimeError.Kind, code: String, message: String) {
+            if error.kind == .timedOut { return (.timedOut, "Timeout", limits.describeTimeout(after: ContinuousClock.now - started)) }
+            return (.transport, "TransportError", "\(error)")
+        }
+    }
+
+    /// Sends the call and waits for the first bytes of its answer, retrying (see `retry`) while none has come:
+    /// a retryable service error (`SageMakerRuntimeError.isRetryable`), a refused connection, or one that
+    /// broke before the first byte. The deadline covers every attempt.
+    func call(_ input: InvokeEndpointInput, path: String, acceptHeader: String, operation: String) async throws -> Call {
+        let started = ContinuousClock.now
+        var attempt = 1
+        var spent = 0
+        while true {
+            let elapsed = ContinuousClock.now - started
+            var request = try await signedRequest(input, path: path, acceptHeader: acceptHeader)
+            request.timeouts = limits.timeouts(elapsed: elapsed)
+            let failure: String
+            do {
+                let response = try await http.stream(request)
+                let head = response.head
+                if (200..<300).contains(head.status) {
+                    var body = response.body.makeAsyncIterator()
+                    let first = try await body.next()
+                    retry.quota?.release(spent: spent)
+                    return Call(head: head, first: first, rest: response.body, limits: limits, started: started)
+                }
+                let body = (try? await response.body.collect(upTo: 64 * 1024)) ?? Data()
+                let error = Self.serviceError(status: head.status, headers: head.headers, body: body, endpoint: input.endpointName)
+                guard error.isRetryable, attempt < retry.maxAttempts else { throw error }
+                failure = "\(error.code), HTTP \(head.status)"
+            } catch let e as HTTPError where e.kind == .timedOut {
+                throw SageMakerRuntimeError(
+                    kind: .timedOut, endpointName: input.endpointName, code: "Timeout",
+                    message: limits.describeTimeout(after: ContinuousClock.now - started))
+            } catch let e as HTTPError where [.couldNotConnect, .connectionReset].contains(e.kind) && attempt < retry.maxAttempts {
+                failure = e.kind == .couldNotConnect ? "could not connect" : "the connection broke before the answer"
+            }
+            let delay = retry.delay(beforeRetry: attempt)
+            if let deadline = limits.deadline, ContinuousClock.now - started + delay >= deadline {
+                throw SageMakerRuntimeError(
+                    kind: .timedOut, endpointName: input.endpointName, code: "Timeout",
+                    message: "\(failure), and no time is left for a retry before the \(InvocationLimits.seconds(deadline)) s deadline")
+            }
+            if let quota = retry.quota {
+                guard let cost = quota.acquire(timeout: false) else {
+                    throw SageMakerRuntimeError(
+                        kind: .transport, endpointName: input.endpointName, code: "RetryQuotaExceeded",
+                        message: "\(failure); the retry quota of this process is used up")
+                }
+                spent += cost
+            }
+            onRetry?(
+                "\(operation) \(input.endpointName): \(failure) (attempt \(attempt) of \(retry.maxAttempts)); "
+                    + "retrying in \(InvocationLimits.seconds(delay)) s")
+            try await retry.sleep(delay)  // backoff before the next attempt
+            attempt += 1
+        }
     }
 
     /// Builds and signs the POST for `/endpoints/<name>/<path>`.
@@ -95,8 +180,7 @@ public struct SageMakerRuntimeClient: Sendable {
             ("X-Amzn-SageMaker-Session-Id", input.sessionId),
         ]
         for (name, value) in optional { if let value { headers.set(name, value) } }
-        var request = HTTPRequest(method: "POST", url: url, headers: headers, body: .bytes(input.body))
-        request.timeouts = timeouts
+        let request = HTTPRequest(method: "POST", url: url, headers: headers, body: .bytes(input.body))
         return try await signer.sign(request, service: Self.signingName, region: region)
     }
 
@@ -161,18 +245,22 @@ public struct SageMakerPayloadStream: AsyncSequence, Sendable {
     public typealias Element = Data
     public typealias Failure = any Error
 
-    let base: HTTPBodyStream
+    let call: SageMakerRuntimeClient.Call
     let endpointName: String
     let requestId: String?
 
-    init(_ base: HTTPBodyStream, endpointName: String, requestId: String?) {
-        self.base = base
+    init(_ call: SageMakerRuntimeClient.Call, endpointName: String, requestId: String?) {
+        self.call = call
         self.endpointName = endpointName
         self.requestId = requestId
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(events: PayloadEventIterator(base: base.makeAsyncIterator(), endpointName: endpointName, requestId: requestId))
+        var events = PayloadEventIterator(base: call.rest.makeAsyncIterator(), endpointName: endpointName, requestId: requestId)
+        if let first = call.first { events.decoder.feed(first) }
+        let call = call
+        events.classifyTransport = { call.classify($0) }
+        return Iterator(events: events)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
@@ -195,6 +283,8 @@ public struct PayloadEventIterator<Base: AsyncIteratorProtocol> where Base.Eleme
     var done = false
     let endpointName: String
     let requestId: String?
+    /// How a transport error of the body becomes a runtime error (the HTTP stream's timeouts); nil: `.transport`.
+    var classifyTransport: (@Sendable (HTTPError) -> (SageMakerRuntimeError.Kind, code: String, message: String))?
     /// Payload kept for error reports (first 4 MiB).
     var received = Data()
     var receivedCount = 0
@@ -285,6 +375,9 @@ public struct PayloadEventIterator<Base: AsyncIteratorProtocol> where Base.Eleme
             chunk = try await base.next()
         } catch let e as SageMakerRuntimeError {
             throw e
+        } catch let e as HTTPError where classifyTransport != nil {
+            let (kind, code, message) = classifyTransport!(e)
+            throw failure(kind, code: code, message: message)
         } catch {
             throw failure(.transport, code: "TransportError", message: "\(error)")
         }

@@ -17,6 +17,8 @@ public struct SageMakerRuntimeError: Error, CustomStringConvertible, Sendable {
         case transport
         /// The input is invalid (endpoint name, body size, header values); nothing was sent.
         case invalidInput
+        /// The call hit its idle timeout or its deadline (`InvocationLimits`); `message` says which.
+        case timedOut
     }
 
     public var kind: Kind
@@ -86,7 +88,7 @@ public struct SageMakerRuntimeError: Error, CustomStringConvertible, Sendable {
             s += "\(e)"
         case .transport:
             s += "the connection failed while streaming: \(message)"
-        case .invalidInput:
+        case .invalidInput, .timedOut:
             s += "\(message)"
         }
         if receivedByteCount > 0 { s += " (\(receivedByteCount) bytes of output were received before the error)" }

@@ -64,3 +64,44 @@ public struct InvokeEndpointStreamOutput: Sendable {
     /// The `PayloadPart` bytes, in order. Throws `SageMakerRuntimeError` for error events and broken streams.
     public var payloadParts: SageMakerPayloadStream
 }
+
+/// How long an invocation may take: `sagemaker.invoke-stream`'s `idle_timeout` and `deadline`, `sous invoke
+/// --idle-timeout/--deadline`.
+public struct InvocationLimits: Sendable, Equatable {
+    /// A call that receives no byte for this long ends (before the answer begins, or in the middle of a
+    /// stream): a stuck model or connection.
+    public var idleTimeout: Duration
+    /// The whole call, retries and the streamed answer included, ends after this long (a stream that trickles
+    /// forever); nil = no limit.
+    public var deadline: Duration?
+
+    public init(idleTimeout: Duration = .seconds(60), deadline: Duration? = .seconds(900)) {
+        self.idleTimeout = idleTimeout
+        self.deadline = deadline
+    }
+
+    /// The HTTP limits of an attempt that starts `elapsed` after the call: libcurl's low-speed limit (under one
+    /// byte per second for `idleTimeout`) and what is left of the deadline.
+    func timeouts(elapsed: Duration) -> HTTPTimeouts {
+        var t = HTTPTimeouts()
+        t.lowSpeedBytes = 1
+        t.lowSpeedTime = idleTimeout
+        t.connect = min(t.connect, idleTimeout)
+        if let deadline { t.total = max(deadline - elapsed, .milliseconds(1)) }
+        return t
+    }
+
+    /// Which limit a timeout `elapsed` into the call hit, as a sentence.
+    func describeTimeout(after elapsed: Duration) -> String {
+        if let deadline, elapsed + .milliseconds(250) >= deadline {
+            return "the answer did not end within the \(Self.seconds(deadline)) s deadline (raise it with the step's deadline input or sous invoke --deadline)"
+        }
+        return "no byte of the answer for \(Self.seconds(idleTimeout)) s (the idle timeout; raise it with idle_timeout or --idle-timeout if the model is just slow)"
+    }
+
+    /// `2`, `2.5`: seconds for messages.
+    static func seconds(_ d: Duration) -> String {
+        let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+        return ms % 1000 == 0 ? "\(ms / 1000)" : String(format: "%.1f", Double(ms) / 1000)
+    }
+}

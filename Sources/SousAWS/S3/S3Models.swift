@@ -26,11 +26,15 @@ public struct S3Part: Sendable, Equatable, Codable {
     /// ETag as S3 returned it (with quotes).
     public var etag: String
     public var size: UInt64
+    /// The part's CRC-32 (base64), sent with it and listed back by `ListParts`; nil for an upload without
+    /// checksums.
+    public var checksumCRC32: String?
 
-    public init(number: Int, etag: String, size: UInt64) {
+    public init(number: Int, etag: String, size: UInt64, checksumCRC32: String? = nil) {
         self.number = number
         self.etag = etag
         self.size = size
+        self.checksumCRC32 = checksumCRC32
     }
 }
 
@@ -44,6 +48,9 @@ public struct S3UploadResult: Sendable, Equatable {
     /// Parts (multipart only) taken over from an interrupted upload.
     public var partsReused: Int
     public var partCount: Int
+    /// The object's CRC-32 (base64, full-object for a multipart upload) that S3 checked, when it was sent
+    /// (nil for a skipped object, or an upload resumed from a state without checksums).
+    public var checksumCRC32: String? = nil
     public var uri: String { "s3://\(bucket)/\(key)" }
 }
 
@@ -54,4 +61,12 @@ public struct S3FolderUploadResult: Sendable, Equatable {
     public var files: [S3UploadResult]
     public var uploadedCount: Int { files.filter(\.uploaded).count }
     public var skippedCount: Int { files.filter { !$0.uploaded }.count }
+}
+
+/// An unfinished multipart upload (`ListMultipartUploads`).
+public struct S3MultipartUpload: Sendable, Equatable {
+    public var key: String
+    public var uploadId: String
+    /// When it began (ISO 8601, as S3 sends it).
+    public var initiated: String
 }

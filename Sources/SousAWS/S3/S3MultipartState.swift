@@ -1,4 +1,5 @@
 import Foundation
+import SousBasics
 import SousCrypto
 
 /// Persisted state of a multipart upload (for resume).
@@ -10,14 +11,21 @@ public struct S3MultipartState: Codable, Sendable, Equatable {
     public var partSize: UInt64
     /// File modification time (seconds since 1970) when the upload started.
     public var modified: Double
+    /// The checksum algorithm the upload was created with (`CRC32`); nil for a state written before sous sent
+    /// checksums (that upload goes on without them).
+    public var checksumAlgorithm: String?
 
-    public init(bucket: String, key: String, uploadId: String, fileSize: UInt64, partSize: UInt64, modified: Double) {
+    public init(
+        bucket: String, key: String, uploadId: String, fileSize: UInt64, partSize: UInt64, modified: Double,
+        checksumAlgorithm: String? = nil
+    ) {
         self.bucket = bucket
         self.key = key
         self.uploadId = uploadId
         self.fileSize = fileSize
         self.partSize = partSize
         self.modified = modified
+        self.checksumAlgorithm = checksumAlgorithm
     }
 
     /// The state file for `bucket`/`key` inside `directory`.
@@ -26,10 +34,9 @@ public struct S3MultipartState: Codable, Sendable, Equatable {
         return (directory as NSString).appendingPathComponent("s3-multipart-\(name).json")
     }
 
+    /// Writes the state atomically and durably (`DurableFile`): a crash right after never loses the UploadId.
     public func save(to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try JSONEncoder().encode(self).withUnsafeBytes { try DurableFile.write($0, to: path) }
     }
 
     public static func load(from path: String) -> S3MultipartState? {

@@ -1,6 +1,10 @@
 import Foundation
 
 extension SageMakerClient {
+    /// The shortest wait between two `DescribeEndpoint` calls: a smaller (or zero) interval is raised to it, so
+    /// that no wait busy-loops and every wait keeps to its budget.
+    public static let minimumPollInterval: Duration = .milliseconds(50)
+
     /// Polls `DescribeEndpoint` every `interval` until `InService` (returned), `Failed` (throws
     /// `SageMakerWaitError.failed` with the FailureReason) or `budget` runs out (throws `.timedOut`).
     /// `onTick` sees each description and the time waited so far.
@@ -13,6 +17,7 @@ extension SageMakerClient {
         let clock = ContinuousClock()
         let start = clock.now
         var waited: Duration = .zero
+        let interval = max(interval, Self.minimumPollInterval)
         // The first checks come sooner (1 s, 2 s, 4 s, …) up to `interval`: a small model on the local
         // cloud is ready in seconds, and a few extra DescribeEndpoint calls cost nothing on AWS.
         var step = min(interval, .seconds(1))
@@ -34,11 +39,15 @@ extension SageMakerClient {
         }
     }
 
-    /// Polls until `DescribeEndpoint` says the endpoint does not exist (`AWSError.isNotFound`).
+    /// Polls until `DescribeEndpoint` says the endpoint does not exist (`AWSError.isNotFound`), or throws
+    /// `.timedOut` when `budget` (the time waited, slow calls included) runs out.
     public func waitForEndpointDeleted(
         _ name: String, interval: Duration = .seconds(30), budget: Duration = .seconds(1800),
         sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let interval = max(interval, Self.minimumPollInterval)
         var waited: Duration = .zero
         while true {
             let status: String
@@ -51,7 +60,7 @@ extension SageMakerClient {
                 throw SageMakerWaitError(endpointName: name, kind: .timedOut(lastStatus: status, budget: budget))
             }
             try await sleep(interval)  // poll interval
-            waited += interval
+            waited = max(waited + interval, clock.now - start)
         }
     }
 }

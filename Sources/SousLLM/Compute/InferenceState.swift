@@ -83,13 +83,13 @@ package final class InferenceState {
         while start < tokens.count {
             let n = min(chunk, tokens.count - start)
             let last = start + n == tokens.count
-            forwardChunk(Array(tokens[start..<(start + n)]), computeLogits: wantLogits && last)
+            forwardChunk(tokens[start..<(start + n)], computeLogits: wantLogits && last)
             start += n
         }
         return logits
     }
 
-    private func forwardChunk(_ tokens: [Int], computeLogits: Bool) {
+    private func forwardChunk(_ tokens: ArraySlice<Int>, computeLogits: Bool) {
         let c = config
         let dim = c.hiddenSize
         let hd = c.headDim
@@ -151,15 +151,16 @@ package final class InferenceState {
                     item += slots
                 }
             }
-            Kernels.matmul([MatmulTarget(w: w.o, y: xb, yStride: dim)], x: att, xStride: qDim, tokens: n, parallel: parallel)
-            for i in 0..<(n * dim) { x[i] += xb[i] }
+            // x += o · att and, below, x += down · h: the residual adds happen as the rows are written.
+            Kernels.matmul(
+                [MatmulTarget(w: w.o, y: x, yStride: dim, accumulate: true)], x: att, xStride: qDim, tokens: n, parallel: parallel)
             for t in 0..<n { Kernels.rmsNorm(x + t * dim, w.ffnNorm.p, xb + t * dim, dim, c.rmsNormEps) }
             Kernels.matmul(
                 [MatmulTarget(w: w.gate, y: hb, yStride: inter), MatmulTarget(w: w.up, y: hb2, yStride: inter)],
                 x: xb, xStride: dim, tokens: n, parallel: parallel)
             Kernels.swiglu(hb, hb2, n * inter)
-            Kernels.matmul([MatmulTarget(w: w.down, y: xb, yStride: dim)], x: hb, xStride: inter, tokens: n, parallel: parallel)
-            for i in 0..<(n * dim) { x[i] += xb[i] }
+            Kernels.matmul(
+                [MatmulTarget(w: w.down, y: x, yStride: dim, accumulate: true)], x: hb, xStride: inter, tokens: n, parallel: parallel)
         }
         position += n
         if computeLogits {

@@ -121,11 +121,13 @@ struct UncheckedBox<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
-/// One matrix of a fused matmul: y[t, rowOffset + r] for its rows, output row stride yStride.
+/// One matrix of a fused matmul: y[t · yStride + r] for its rows r, either stored or, with `accumulate`, added to
+/// what y holds (a residual connection).
 struct MatmulTarget {
     let w: WeightMatrix
     let y: UnsafeMutablePointer<Float>
     let yStride: Int
+    var accumulate = false
 }
 
 enum Kernels {
@@ -133,9 +135,10 @@ enum Kernels {
     static let parallelThreshold = 1 << 15
     /// Work items per thread in a parallel region (dynamic load balancing).
     static let chunksPerThread = 4
-    /// Rows at most this long (cache-resident models) use the four-rows-at-once matvec; longer rows
-    /// stream one at a time (four interleaved rows measured 2x slower on the 15M shape).
-    static let multiRowMaxCols = 256
+    /// Row blocks per thread in a one-token matmul: few and large, because each block is read as four streams
+    /// that the hardware prefetchers must pick up, yet more than one so a thread the scheduler holds back
+    /// leaves work for the others.
+    static let matvecChunksPerThread = 2
 
     static func widen<F: WeightFormat>(_: F.Type, _ p: UnsafeRawPointer, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
         var i = 0
@@ -148,13 +151,17 @@ enum Kernels {
 
     /// y_j[t, r] = Σ_c W_j[r, c] · x[t, c] for every target j; x is [tokens, cols] with stride xStride.
     /// All targets share `cols`. Rows of all targets are split across threads together.
+    ///
+    /// Every output is one canonical sum (see `dot`), whichever kernel, thread or block computes it, so results
+    /// do not depend on the thread count or on whether a token is decoded alone or in a prompt.
     static func matmul(_ targets: [MatmulTarget], x: UnsafePointer<Float>, xStride: Int, tokens: Int, parallel: Parallel) {
         let cols = targets[0].w.cols
         let totalRows = targets.reduce(0) { $0 + $1.w.rows }
         let work = totalRows * cols * tokens
-        // Several chunks per thread: concurrentPerform hands them out dynamically, so when a worker is not
-        // scheduled (a shared, loaded machine) the calling thread simply takes more of them.
-        let chunks = work < parallelThreshold || parallel.threads == 1 ? 1 : parallel.threads * chunksPerThread
+        // Several chunks per thread: they are handed out dynamically, so when a worker is not scheduled
+        // (a shared, loaded machine) the calling thread simply takes more of them.
+        let perThread = tokens == 1 ? matvecChunksPerThread : chunksPerThread
+        let chunks = work < parallelThreshold || parallel.threads == 1 ? 1 : parallel.threads * perThread
         let xs = SendablePointer(UnsafeMutablePointer(mutating: x))
         parallel.run(chunks) { chunk in
             // Rows [lo, hi) of the concatenation, rounded to multiples of 4.
@@ -175,61 +182,85 @@ enum Kernels {
 
     @inline(__always)
     static func rows(_ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int) {
-        switch t.w.dtype {
-        case .f32: rowsTyped(F32Format.self, t, a, b, x, xStride, tokens)
-        case .bf16: rowsTyped(BF16Format.self, t, a, b, x, xStride, tokens)
-        case .f16: rowsTyped(F16Format.self, t, a, b, x, xStride, tokens)
+        switch (t.w.dtype, tokens) {
+        case (.f32, 1): matvec(F32Format.self, t, a, b, x)
+        case (.bf16, 1): matvec(BF16Format.self, t, a, b, x)
+        case (.f16, 1): matvec(F16Format.self, t, a, b, x)
+        case (.f32, _): matmulRows(F32Format.self, t, a, b, x, xStride, tokens)
+        case (.bf16, _): matmulRows(BF16Format.self, t, a, b, x, xStride, tokens)
+        case (.f16, _): matmulRows(F16Format.self, t, a, b, x, xStride, tokens)
         }
     }
 
-    static func rowsTyped<F: WeightFormat>(
+    /// One token: rows [a, b) as four streams a quarter of the range apart, one row of each at a time.
+    ///
+    /// Decoding is bound by memory bandwidth, and one core reads far more from four independent sequential
+    /// streams (in different pages, each followed by its own hardware prefetcher) than from one: about 27 GB/s
+    /// against 17 on the benchmark machine, where four neighbouring rows read together got only 11. The four
+    /// rows also share the loads of x.
+    static func matvec<F: WeightFormat>(_: F.Type, _ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>) {
+        let cols = t.w.cols
+        let body = cols & ~7
+        let rowBytes = cols * F.byteSize
+        let q = (b - a) / 4
+        let y = t.y
+        let add = t.accumulate
+        for k in 0..<q {
+            let r0 = a + k, r1 = r0 + q, r2 = r1 + q, r3 = r2 + q
+            let w0 = t.w.data + r0 * rowBytes, w1 = t.w.data + r1 * rowBytes
+            let w2 = t.w.data + r2 * rowBytes, w3 = t.w.data + r3 * rowBytes
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var i = 0
+            while i < body {
+                let xv = loadX(x, i)
+                a0 += F.load8(w0, i) * xv
+                a1 += F.load8(w1, i) * xv
+                a2 += F.load8(w2, i) * xv
+                a3 += F.load8(w3, i) * xv
+                i += 8
+            }
+            var s = sum4(a0, a1, a2, a3)
+            while i < cols {
+                s += SIMD4(F.load1(w0, i), F.load1(w1, i), F.load1(w2, i), F.load1(w3, i)) * x[i]
+                i += 1
+            }
+            if add { s += SIMD4(y[r0], y[r1], y[r2], y[r3]) }
+            y[r0] = s[0]
+            y[r1] = s[1]
+            y[r2] = s[2]
+            y[r3] = s[3]
+        }
+        for r in (a + 4 * q)..<b {
+            let d = dot(F.self, t.w.data + r * rowBytes, x, cols)
+            y[r] = add ? y[r] + d : d
+        }
+    }
+
+    /// Several tokens (a prompt): each weight row is read once for four tokens at a time.
+    static func matmulRows<F: WeightFormat>(
         _ f: F.Type, _ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int
     ) {
         let cols = t.w.cols
         let rowBytes = cols * F.byteSize
         let y = t.y
         let ys = t.yStride
-        if tokens == 1 {
-            // One row at a time: a single sequential stream prefetches best (two interleaved rows ran ~2x slower
-            // on large matrices). Small, cache-resident rows go four at a time to share the x loads.
-            var r = a
-            if (cols <= Kernels.multiRowMaxCols) && cols % 8 == 0 {
-                while r + 4 <= b {
-                    let w0 = t.w.data + r * rowBytes
-                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-                    var i = 0
-                    while i < cols {
-                        let xv = loadX(x, i)
-                        a0 += F.load8(w0, i) * xv
-                        a1 += F.load8(w0 + rowBytes, i) * xv
-                        a2 += F.load8(w0 + 2 * rowBytes, i) * xv
-                        a3 += F.load8(w0 + 3 * rowBytes, i) * xv
-                        i += 8
-                    }
-                    UnsafeMutableRawPointer(y + r).storeBytes(of: sum4(a0, a1, a2, a3), as: SIMD4<Float>.self)
-                    r += 4
-                }
-            }
-            while r < b {
-                y[r] = dot(f, t.w.data + r * rowBytes, x, cols)
-                r += 1
-            }
-            return
-        }
+        let add = t.accumulate
         for r in a..<b {
             let w = t.w.data + r * rowBytes
             var tk = 0
             while tk + 4 <= tokens {
                 let x0 = x + tk * xStride
-                let d = dot4(f, w, x0, x0 + xStride, x0 + 2 * xStride, x0 + 3 * xStride, cols)
-                y[tk * ys + r] = d.0
-                y[(tk + 1) * ys + r] = d.1
-                y[(tk + 2) * ys + r] = d.2
-                y[(tk + 3) * ys + r] = d.3
+                var d = dot4(f, w, x0, x0 + xStride, x0 + 2 * xStride, x0 + 3 * xStride, cols)
+                if add { d += SIMD4(y[tk * ys + r], y[(tk + 1) * ys + r], y[(tk + 2) * ys + r], y[(tk + 3) * ys + r]) }
+                y[tk * ys + r] = d[0]
+                y[(tk + 1) * ys + r] = d[1]
+                y[(tk + 2) * ys + r] = d[2]
+                y[(tk + 3) * ys + r] = d[3]
                 tk += 4
             }
             while tk < tokens {
-                y[tk * ys + r] = dot(f, w, x + tk * xStride, cols)
+                let d = dot(f, w, x + tk * xStride, cols)
+                y[tk * ys + r] = add ? y[tk * ys + r] + d : d
                 tk += 1
             }
         }
@@ -240,31 +271,35 @@ enum Kernels {
         UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
     }
 
+    /// The canonical sum of one output: Σ W[c]·x[c] with one 8-lane accumulator over the multiples of 8, its
+    /// lanes reduced as `reduce8`, then the remaining columns added one by one. `matvec`, `dot4` and `sum4`
+    /// compute exactly this, several outputs at a time.
     @inline(__always)
     static func dot<F: WeightFormat>(_: F.Type, _ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var acc = SIMD8<Float>()
         var i = 0
-        while i + 32 <= n {
-            a0 += F.load8(w, i) * loadX(x, i)
-            a1 += F.load8(w, i + 8) * loadX(x, i + 8)
-            a2 += F.load8(w, i + 16) * loadX(x, i + 16)
-            a3 += F.load8(w, i + 24) * loadX(x, i + 24)
-            i += 32
-        }
         while i + 8 <= n {
-            a0 += F.load8(w, i) * loadX(x, i)
+            acc += F.load8(w, i) * loadX(x, i)
             i += 8
         }
-        var s = ((a0 + a1) + (a2 + a3)).sum()
+        var s = reduce8(acc)
         while i < n { s += F.load1(w, i) * x[i]; i += 1 }
         return s
     }
 
+    /// The lanes of `a` summed as (l0 + l1) + (l2 + l3), where l = low half + high half (what `sum4` does per lane).
+    @inline(__always)
+    static func reduce8(_ a: SIMD8<Float>) -> Float {
+        let l = a.lowHalf + a.highHalf
+        return (l[0] + l[1]) + (l[2] + l[3])
+    }
+
+    /// Four canonical sums (see `dot`) that share the weight row: one per x.
     @inline(__always)
     static func dot4<F: WeightFormat>(
         _: F.Type, _ w: UnsafeRawPointer, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
         _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>, _ n: Int
-    ) -> (Float, Float, Float, Float) {
+    ) -> SIMD4<Float> {
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
         var i = 0
         while i + 8 <= n {
@@ -275,19 +310,15 @@ enum Kernels {
             a3 += wv * loadX(x3, i)
             i += 8
         }
-        var s = (a0.sum(), a1.sum(), a2.sum(), a3.sum())
+        var s = sum4(a0, a1, a2, a3)
         while i < n {
-            let wv = F.load1(w, i)
-            s.0 += wv * x0[i]
-            s.1 += wv * x1[i]
-            s.2 += wv * x2[i]
-            s.3 += wv * x3[i]
+            s += SIMD4(repeating: F.load1(w, i)) * SIMD4(x0[i], x1[i], x2[i], x3[i])
             i += 1
         }
         return s
     }
 
-    /// [a0.sum(), a1.sum(), a2.sum(), a3.sum()] with a transposing tree of vector adds (no scalar chains).
+    /// [reduce8(a0), reduce8(a1), reduce8(a2), reduce8(a3)] with a transposing tree of vector adds (no scalar chains).
     @inline(__always)
     static func sum4(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ a2: SIMD8<Float>, _ a3: SIMD8<Float>) -> SIMD4<Float> {
         let u = SIMD8(lowHalf: a0.lowHalf + a0.highHalf, highHalf: a1.lowHalf + a1.highHalf)

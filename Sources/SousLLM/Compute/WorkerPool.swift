@@ -6,8 +6,12 @@ import Synchronization
 /// A decode step has ~4 parallel regions per layer that each last tens of microseconds; waking
 /// libdispatch workers through the kernel for every one of them cost 13–19 % on the 15M shape with 2
 /// threads. These workers spin on an atomic ticket between regions and park on a condition variable
-/// after `spinLimit` idle polls. The caller works on chunks too, so a worker that is not scheduled
-/// (a loaded machine) only means the caller does more of them.
+/// once they have polled for `spinNanoseconds` without a new region. That is long enough to bridge the
+/// serial steps between the regions of a token (almost all under 3 µs) and short enough that a worker
+/// whose caller was descheduled does not burn the CPU time the caller needs: Linux shares CPU time
+/// between sessions (autogroups), so on a loaded machine every microsecond a worker spins is taken from
+/// its own caller (spinning up to ~200 µs made 2 threads 40 % slower than 1 there). The caller works on
+/// chunks too, so a worker that is not scheduled only means the caller does more of them.
 ///
 /// `@unchecked Sendable`: `job` is written by the caller before it publishes a ticket (sequentially
 /// consistent store) and read by workers only after they claim a chunk of that ticket; the caller does
@@ -21,7 +25,7 @@ final class WorkerPool: @unchecked Sendable {
     private let condition = NSCondition()
     nonisolated(unsafe) private var job: (@Sendable (Int) -> Void)?
     private var epoch: UInt64 = 0  // only touched by the caller holding `busy`
-    static let spinLimit = 200_000
+    static let spinNanoseconds: UInt64 = 20_000
     static let maxChunks = 1 << 20 - 1
 
     init(workers: Int) {
@@ -88,25 +92,34 @@ final class WorkerPool: @unchecked Sendable {
         if let body = job { body(i) }
     }
 
+    /// Sleeps until a region newer than epoch `seen` is published or the pool stops.
+    private func park(seen: UInt64) {
+        condition.lock()
+        sleepers.add(1, ordering: .sequentiallyConsistent)
+        while ticket.load(ordering: .sequentiallyConsistent) >> 40 == seen && !stopped.load(ordering: .sequentiallyConsistent) {
+            condition.wait()
+        }
+        sleepers.subtract(1, ordering: .sequentiallyConsistent)
+        condition.unlock()
+    }
+
     private func workerLoop() {
         var seen: UInt64 = 0
         while !stopped.load(ordering: .relaxed) {
             var t = ticket.load(ordering: .acquiring)
             var spins = 0
+            var spinStart: UInt64 = 0
             while t >> 40 == seen {
                 if stopped.load(ordering: .relaxed) { return }
                 spins += 1
-                if spins > WorkerPool.spinLimit {
-                    condition.lock()
-                    sleepers.add(1, ordering: .sequentiallyConsistent)
-                    while ticket.load(ordering: .sequentiallyConsistent) >> 40 == seen
-                        && !stopped.load(ordering: .sequentiallyConsistent)
-                    {
-                        condition.wait()
+                // The clock is read every 64 polls (a poll takes about a nanosecond).
+                if spins & 63 == 0 {
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    if spinStart == 0 { spinStart = now }
+                    if now - spinStart >= WorkerPool.spinNanoseconds {
+                        park(seen: seen)
+                        spinStart = 0
                     }
-                    sleepers.subtract(1, ordering: .sequentiallyConsistent)
-                    condition.unlock()
-                    spins = 0
                 }
                 t = ticket.load(ordering: .acquiring)
             }

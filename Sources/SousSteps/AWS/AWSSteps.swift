@@ -21,6 +21,31 @@ enum AWSSteps {
         return t
     }
 
+    /// Warns when a secret is about to be stored in plain text in a cloud resource: a value of map input `input`
+    /// (a model's `env`, `tags`; `values` is the resolved map) that holds a secret's value. The secret is still sent (the step does what the
+    /// recipe says); the warning says who can read it and how to keep it out.
+    static func warnPlainTextSecrets(_ ctx: StepContext, _ values: ValueMap?, input: String, in place: String, readers: String) {
+        let leaked = (values ?? ValueMap()).filter { e in
+            let text = e.value.stringValue ?? e.value.interpolationText
+            return !text.isEmpty && ctx.redact(text) != text
+        }.map { "\(input).\($0.key)" }
+        guard !leaked.isEmpty else { return }
+        ctx.warn(Self.plainTextSecretWarning(leaked, in: place, readers: readers))
+    }
+
+    /// The lines `sous plan` shows for the same case, from the inputs as shown: values that hold a secret (`***`).
+    static func plainTextSecretNotes(_ shown: ValueMap?, input: String, in place: String, readers: String) -> [String] {
+        let leaked = (shown ?? ValueMap()).filter { ($0.value.stringValue ?? $0.value.interpolationText).contains("***") }
+            .map { "\(input).\($0.key)" }
+        return leaked.isEmpty ? [] : ["⚠ " + plainTextSecretWarning(leaked, in: place, readers: readers)]
+    }
+
+    static func plainTextSecretWarning(_ leaked: [String], in place: String, readers: String) -> String {
+        "\(place) would hold a secret in plain text (\(leaked.joined(separator: ", "))): anyone allowed \(readers) in the account can read it, "
+            + "until the resource is deleted; keep tokens out of it, e.g. serve the weights from S3 as the shipped TGI recipes do "
+            + "(hf.snapshot → s3.upload → model_data_prefix with HF_MODEL_ID=/opt/ml/model)"
+    }
+
     /// Tag values allow letters, digits, spaces and `_ . : / = + - @` (256 characters at most).
     static func tagValue(_ s: String) -> String {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: " _.:/=+-@"))
@@ -42,19 +67,6 @@ enum AWSSteps {
             throw StepError("'\(r)' is not an IAM role ARN (expected arn:aws:iam::ACCOUNT:role/NAME)")
         }
         return r
-    }
-
-    /// Test-only crash points: `SOUS_TEST_KILL_AT=<point>` makes sous SIGKILL itself there, the way a
-    /// machine dies, so the end-to-end tests can check that the next run adopts or resumes.
-    static func crashPoint(_ ctx: StepContext, _ point: String) {
-        guard let want = ctx.environment["SOUS_TEST_KILL_AT"], want == point else { return }
-        kill(getpid(), SIGKILL)
-    }
-
-    /// The value of `SOUS_TEST_KILL_AT` after `prefix`, e.g. `s3.upload.parts:` → "3".
-    static func crashParameter(_ ctx: StepContext, _ prefix: String) -> String? {
-        guard let want = ctx.environment["SOUS_TEST_KILL_AT"], want.hasPrefix(prefix) else { return nil }
-        return String(want.dropFirst(prefix.count))
     }
 
     static func strings(_ v: Value?) -> [String] { (v?.listValue ?? []).compactMap { $0.stringValue } }

@@ -71,10 +71,10 @@ struct S3UploadKind: StepKind {
         options.concurrency = max(1, inputs.concurrency)
         options.contentType = inputs.contentType
         options.stateDirectory = Self.stateDirectory(ctx, step: ctx.stepID)
-        let killAfter = AWSSteps.crashParameter(ctx, "s3.upload.bytes:").flatMap { UInt64($0) }
+        let killAfter = ctx.crashParameter("s3.upload.bytes:").flatMap { UInt64($0) }
         let meter = ProgressMeter()
         options.progress = { done, total in
-            if let killAfter, done >= killAfter, done < total { AWSSteps.crashPoint(ctx, "s3.upload.bytes:\(killAfter)") }
+            if let killAfter, done >= killAfter, done < total { ctx.crashPoint("s3.upload.bytes:\(killAfter)") }
             guard let elapsed = meter.elapsedIfDue(final: done == total) else { return }
             let secs = max(0.001, AWSSteps.seconds(elapsed))
             ctx.progress(String(format: "%.1f/%.1f MiB, %.1f MiB/s", Double(done) / 1_048_576, Double(total) / 1_048_576, Double(done) / 1_048_576 / secs))
@@ -172,9 +172,22 @@ struct S3UploadKind: StepKind {
                 try? FileManager.default.removeItem(atPath: dir + "/" + f)
             }
         }
+        // Unfinished uploads no state file knows (lost, or begun by a run killed before it wrote one): every
+        // upload under the step's prefix (a folder), or of its key (a file).
+        let folder = resource.name.hasSuffix("/")
+        if !folder || uri.key.count > 1 {
+            do {
+                for u in try await s3.listMultipartUploads(bucket: uri.bucket, prefix: uri.key) where folder || u.key == uri.key {
+                    try await s3.abortMultipartUpload(bucket: uri.bucket, key: u.key, uploadId: u.uploadId)
+                    ctx.log("aborted the unfinished upload \(u.uploadId) of s3://\(uri.bucket)/\(u.key)")
+                }
+            } catch {
+                ctx.log("could not list the unfinished uploads under \(resource.name): \(error)")
+            }
+        }
         var keys = AWSSteps.strings(resource.attributes["keys"])
         if resource.state == .intent || keys.isEmpty {
-            if resource.name.hasSuffix("/") {
+            if folder {
                 let prefix = uri.key
                 guard prefix.count > 1 else {
                     ctx.warn("not deleting unfinished upload \(resource.name): its prefix is the whole bucket")

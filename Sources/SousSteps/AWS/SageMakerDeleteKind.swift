@@ -13,7 +13,7 @@ struct SageMakerDeleteKind: StepKind {
     struct Inputs: StepInputs {
         @Input("the endpoint to delete") var endpointName: String
         @Input(default: false, "wait until the endpoint is really gone") var wait: Bool
-        @Input(default: 30, "seconds between checks while waiting") var pollInterval: Double
+        @Input(default: 30, "seconds between checks while waiting (at least 0.05)") var pollInterval: Double
         @Input("AWS region (default: the configured region)") var region: String?
     }
 
@@ -35,12 +35,13 @@ struct SageMakerDeleteKind: StepKind {
         let models = configs.flatMap { AWSSteps.strings($0.attributes["models"]) }
         let d = try await sm.deleteDeployment(endpointName: name, endpointConfigName: configName, modelNames: models)
         if inputs.wait, d.endpoint != nil {
-            try await sm.waitForEndpointDeleted(name, interval: .milliseconds(Int64(max(0.01, inputs.pollInterval) * 1000)))
+            try await sm.waitForEndpointDeleted(name, interval: .milliseconds(Int64(max(0, inputs.pollInterval) * 1000)))
         }
         let gone = Set([d.endpoint, d.endpointConfig, configName, name].compactMap { $0 } + d.models + models)
         for type in [SageMakerResources.endpoint, SageMakerResources.config, SageMakerResources.model] {
             for e in ctx.liveResources(type: type) where gone.contains(e.name) { try ctx.markDeleted(e) }
         }
+        try await EndpointTTL.disarm(ctx, endpoint: name)
         ctx.log("deleted endpoint \(d.endpoint ?? "(gone)"), config \(d.endpointConfig ?? "(gone)"), models \(d.models.joined(separator: ", "))")
         var outputs = Outputs()
         outputs.endpoint = d.endpoint ?? ""

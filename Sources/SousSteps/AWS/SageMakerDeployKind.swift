@@ -5,7 +5,9 @@ import SousRecipe
 
 /// `sagemaker.deploy`: model, endpoint config and endpoint in one step, as `HuggingFaceModel.deploy` does
 /// (model named after the image, endpoint config named like the endpoint, variant AllTraffic).
-struct SageMakerDeployKind: StepKind {
+struct SageMakerDeployKind: BilledEndpointKind {
+    let instanceSource = InstanceSource.inputs
+
     static let configuration = StepKindConfiguration(
         name: "sagemaker.deploy", version: 1, category: .create,
         summary: "Deploy a model to a SageMaker endpoint (CreateModel + CreateEndpointConfig + CreateEndpoint + wait), like HuggingFaceModel.deploy.")
@@ -17,6 +19,7 @@ struct SageMakerDeployKind: StepKind {
         @InputGroup var model: SageMakerResources.ModelInputs
         @InputGroup var variant: SageMakerResources.VariantInputs
         @InputGroup var waiting: SageMakerResources.WaitInputs
+        @InputGroup var ttl: EndpointTTL.Inputs
         @InputGroup var aws: SageMakerResources.CommonInputs
     }
 
@@ -30,11 +33,15 @@ struct SageMakerDeployKind: StepKind {
 
     func planDetails(_ inputs: Inputs) -> [String] {
         ["image \(inputs.model.image)", "\(inputs.variant.instanceType) × \(inputs.variant.instanceCount)"]
+            + AWSSteps.plainTextSecretNotes(inputs.model.env, input: "env", in: "the SageMaker model's environment", readers: "sagemaker:DescribeModel")
     }
 
     func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
+        let ttl = try EndpointTTL.settings(ctx, inputs.ttl)  // a bad ttl fails before anything is created
         let image = inputs.model.image
         let role = try AWSSteps.role(ctx, given: inputs.model.role)
+        AWSSteps.warnPlainTextSecrets(ctx, inputs.model.env, input: "env", in: "the SageMaker model's environment", readers: "sagemaker:DescribeModel")
+        AWSSteps.warnPlainTextSecrets(ctx, inputs.aws.tags, input: "tags", in: "the resources' tags", readers: "sagemaker:ListTags")
         let sm = SageMakerClient(try await AWSSteps.client(ctx, region: inputs.aws.region))
         let tags = AWSSteps.tags(ctx, extra: inputs.aws.tags)
         let imageBase = SageMakerNames.imageBaseName(image)
@@ -58,11 +65,14 @@ struct SageMakerDeployKind: StepKind {
             describe: { try await SageMakerResources.describeConfig(sm, $0) },
             create: { name in
                 let arn = try await sm.createEndpointConfig(name: name, variants: [variant], tags: tags)
-                return ["arn": .string(arn), "region": .string(sm.client.region), "models": .list([.string(model.name)])]
+                return SageMakerResources.configAttributes(ctx, sm: sm, arn: arn, variant: variant)
             },
             deleteNow: { try await sm.deleteEndpointConfig($0) })
         let (endpoint, status) = try await SageMakerResources.endpoint(
-            ctx, sm: sm, configName: config.name, newName: { endpointName }, waiting: inputs.waiting, tags: tags)
+            ctx, sm: sm, configName: config.name, newName: { endpointName }, waiting: inputs.waiting, tags: tags,
+            billing: EndpointBilling(
+                instanceType: variant.instanceType, count: variant.initialInstanceCount, region: sm.client.region,
+                local: EndpointCosts.isLocal(ctx.environment)), ttl: ttl)
         try await SageMakerResources.deleteStale(endpoint.stale + config.stale + model.stale, ctx: ctx)
         var outputs = Outputs()
         outputs.endpointName = endpoint.name

@@ -37,7 +37,7 @@ struct SageMakerEndpointConfigKind: StepKind {
             describe: { try await SageMakerResources.describeConfig(sm, $0) },
             create: { name in
                 let arn = try await sm.createEndpointConfig(name: name, variants: [variant], tags: tags)
-                return ["arn": .string(arn), "region": .string(sm.client.region), "models": .list([.string(model)])]
+                return SageMakerResources.configAttributes(ctx, sm: sm, arn: arn, variant: variant)
             },
             deleteNow: { try await sm.deleteEndpointConfig($0) })
         try await SageMakerResources.deleteStale(o.stale, ctx: ctx)

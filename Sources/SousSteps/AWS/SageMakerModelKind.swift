@@ -21,11 +21,16 @@ struct SageMakerModelKind: StepKind {
         @Output("its ARN") var modelArn: String
     }
 
-    func planDetails(_ inputs: Inputs) -> [String] { ["image \(inputs.model.image)"] }
+    func planDetails(_ inputs: Inputs) -> [String] {
+        ["image \(inputs.model.image)"]
+            + AWSSteps.plainTextSecretNotes(inputs.model.env, input: "env", in: "the SageMaker model's environment", readers: "sagemaker:DescribeModel")
+    }
 
     func run(_ inputs: Inputs, _ ctx: StepContext) async throws -> Outputs {
         let image = inputs.model.image
         let role = try AWSSteps.role(ctx, given: inputs.model.role)
+        AWSSteps.warnPlainTextSecrets(ctx, inputs.model.env, input: "env", in: "the SageMaker model's environment", readers: "sagemaker:DescribeModel")
+        AWSSteps.warnPlainTextSecrets(ctx, inputs.aws.tags, input: "tags", in: "the resources' tags", readers: "sagemaker:ListTags")
         let sm = SageMakerClient(try await AWSSteps.client(ctx, region: inputs.aws.region))
         let tags = AWSSteps.tags(ctx, extra: inputs.aws.tags)
         let probe = SageMakerResources.modelSpec(inputs.model, name: "", role: role, tags: tags)

@@ -87,6 +87,7 @@ enum SageMakerResources {
         case endpoint: _ = try await AWSError.nilIfNotFound { try await sm.deleteEndpoint(entry.name) }
         case config: _ = try await AWSError.nilIfNotFound { try await sm.deleteEndpointConfig(entry.name) }
         case model: _ = try await AWSError.nilIfNotFound { try await sm.deleteModel(entry.name) }
+        case EndpointTTL.resourceType: try await EndpointTTL.delete(entry, ctx: ctx)
         default: break
         }
     }
@@ -98,12 +99,36 @@ enum SageMakerResources {
             ctx.log("deleting replaced \(e.type) '\(e.name)'")
             try await destroy(e, ctx: ctx)
             try ctx.markDeleted(e)
+            if e.type == endpoint { try await EndpointTTL.disarm(ctx, endpoint: e.name) }
         }
     }
 
-    /// Creates or adopts the endpoint, then waits for InService with live elapsed time.
+    /// What an endpoint made from `configName` is billed for: from the config's ledger entry when this recipe made
+    /// it, else from `DescribeEndpointConfig` (its first production variant).
+    static func billing(_ ctx: StepContext, sm: SageMakerClient, configName: String) async throws -> EndpointBilling? {
+        let local = EndpointCosts.isLocal(ctx.environment)
+        if let rec = ctx.liveResources(type: config).last(where: { $0.name == configName }), var b = EndpointBilling(attributes: rec.attributes) {
+            b.local = local
+            return b
+        }
+        guard let c = try await AWSError.nilIfNotFound({ try await sm.describeEndpointConfig(configName) }), let v = c.variants.first else { return nil }
+        return EndpointBilling(instanceType: v.instanceType, count: v.initialInstanceCount, region: sm.client.region, local: local)
+    }
+
+    /// The ledger attributes of an endpoint config made with `variant`.
+    static func configAttributes(_ ctx: StepContext, sm: SageMakerClient, arn: String, variant: SageMakerProductionVariant) -> ValueMap {
+        var attrs: ValueMap = ["arn": .string(arn), "region": .string(sm.client.region), "models": .list([.string(variant.modelName)])]
+        let b = EndpointBilling(
+            instanceType: variant.instanceType, count: variant.initialInstanceCount, region: sm.client.region,
+            local: EndpointCosts.isLocal(ctx.environment))
+        for e in b.attributes { attrs[e.key] = e.value }
+        return attrs
+    }
+
+    /// Creates or adopts the endpoint, then waits for InService with live elapsed time and running cost.
     static func endpoint(
-        _ ctx: StepContext, sm: SageMakerClient, configName: String, newName: () -> String, waiting: WaitInputs, tags: [String: String]
+        _ ctx: StepContext, sm: SageMakerClient, configName: String, newName: () -> String, waiting: WaitInputs, tags: [String: String],
+        billing: EndpointBilling?, ttl: (seconds: Double, role: String)?
     ) async throws -> (outcome: Outcome, status: String) {
         let (interval, budget) = (waiting.pollInterval, waiting.waitBudget)
         // An endpoint this step made that ended in Failed is not adopted (it would fail again): it is
@@ -116,21 +141,33 @@ enum SageMakerResources {
             try await sm.waitForEndpointDeleted(
                 rec.name, interval: .milliseconds(Int64(min(max(interval, 0.01), 5) * 1000)), budget: .seconds(Int64(max(budget, 60))))
             try ctx.markDeleted(rec)
+            try await EndpointTTL.disarm(ctx, endpoint: rec.name)
         }
         let outcome = try await ensure(
             ctx, type: endpoint, request: .map(["config": .string(configName)]), newName: newName,
             describe: { try await describeEndpoint(sm, $0) },
             create: { name in
                 let arn = try await sm.createEndpoint(name: name, configName: configName, tags: tags)
-                AWSSteps.crashPoint(ctx, "sagemaker.endpoint.created")
-                return ["arn": .string(arn), "region": .string(sm.client.region), "config": .string(configName), "status": .string("Creating")]
+                ctx.crashPoint("sagemaker.endpoint.created")
+                var attrs: ValueMap = [
+                    "arn": .string(arn), "region": .string(sm.client.region), "config": .string(configName), "status": .string("Creating"),
+                    "created_at": .string(ISO8601DateFormatter().string(from: Date())),
+                ]
+                for e in billing?.attributes ?? ValueMap() { attrs[e.key] = e.value }
+                return attrs
             },
             deleteNow: { name in
                 try await sm.deleteEndpoint(name)
                 try await sm.waitForEndpointDeleted(name, interval: .milliseconds(Int64(min(interval, 5) * 1000)), budget: .seconds(Int64(max(budget, 60))))
             })
-        ctx.log("\(outcome.adopted ? "adopted" : "created") endpoint \(outcome.name)")
-        AWSSteps.crashPoint(ctx, "sagemaker.endpoint.waiting")
+        ctx.log("\(outcome.adopted ? "adopted" : "created") endpoint \(outcome.name)" + (billing.map { ", billed until it is deleted: \($0.rate)" } ?? ""))
+        // The time to live is armed before the wait, so the endpoint is deleted on time even if sous dies waiting.
+        if let ttl {
+            try await EndpointTTL.arm(ctx, client: sm.client, endpoint: outcome.name, seconds: ttl.seconds, role: ttl.role)
+        } else {
+            try await EndpointTTL.disarm(ctx, endpoint: outcome.name)
+        }
+        ctx.crashPoint("sagemaker.endpoint.waiting")
         var status = outcome.attributes["status"]?.stringValue ?? "Creating"
         if waiting.wait {
             let started = Date()
@@ -138,7 +175,9 @@ enum SageMakerResources {
             let e = try await sm.waitForEndpoint(
                 name, interval: .milliseconds(Int64(max(0.01, interval) * 1000)), budget: .milliseconds(Int64(budget * 1000)),
                 onTick: { e, _ in
-                    ctx.progress("endpoint \(name): \(e.status), \(AWSSteps.clock(Date().timeIntervalSince(started))) elapsed")
+                    let elapsed = Date().timeIntervalSince(started)
+                    ctx.progress(
+                        "endpoint \(name): \(e.status), \(AWSSteps.clock(elapsed)) elapsed" + (billing.map { " · \($0.running(for: elapsed))" } ?? ""))
                 })
             status = e.status
             ctx.log("endpoint \(name) is \(e.status) after \(AWSSteps.clock(Date().timeIntervalSince(started)))")
@@ -203,7 +242,7 @@ extension SageMakerResources {
     /// Waiting for an endpoint (`sagemaker.endpoint`, `sagemaker.deploy`).
     struct WaitInputs: StepInputs {
         @Input(default: true, "wait until the endpoint is InService (fails on Failed with SageMaker's FailureReason)") var wait: Bool
-        @Input(default: 30, "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60)") var pollInterval: Double
+        @Input(default: 30, "seconds between DescribeEndpoint calls (SDK default 30; the LMI notebook uses 60; at least 0.05)") var pollInterval: Double
         @Input(default: 3600, "give up waiting after this many seconds") var waitBudget: Double
     }
 

@@ -1,5 +1,5 @@
 public import Foundation
-import SousAWS
+public import SousAWS
 public import SousStreaming
 
 /// One call to a SageMaker endpoint serving an LLM: what `sagemaker.invoke-stream`, `sous invoke` and
@@ -41,5 +41,22 @@ public struct InvocationRequest: Sendable {
         InvokeEndpointInput(
             endpointName: endpoint, body: body, contentType: "application/json", customAttributes: customAttributes,
             targetVariant: targetVariant, inferenceComponentName: inferenceComponent, sessionId: sessionId)
+    }
+}
+
+extension InvocationLimits {
+    /// The limits from seconds, as the step's `idle_timeout` / `deadline` inputs and `sous invoke
+    /// --idle-timeout` / `--deadline` give them; nil keeps the default.
+    /// - Throws: `InvocationInputError` for a value that is not a positive number.
+    public init(idleTimeout: Double?, deadline: Double?) throws(InvocationInputError) {
+        self.init()
+        func duration(_ name: String, _ seconds: Double) throws(InvocationInputError) -> Duration {
+            guard seconds > 0, seconds.isFinite else {
+                throw InvocationInputError("\(name) must be a positive number of seconds (got \(seconds))")
+            }
+            return .milliseconds(Int64((seconds * 1000).rounded()))
+        }
+        if let idleTimeout { self.idleTimeout = try duration("idle_timeout", idleTimeout) }
+        if let deadline { self.deadline = try duration("deadline", deadline) }
     }
 }

@@ -34,6 +34,10 @@ struct InvokeStreamKind: StepKind {
         @Input("inference component to call") var inferenceComponent: String?
         @Input("stateful session id") var sessionId: String?
         @Input("AWS region (default: AWS_REGION / the profile's region)") var region: String?
+        @Input(default: 60, "seconds without a byte of the answer before the call fails (a stuck model)") var idleTimeout: Double
+        @Input(
+            default: 900, "seconds the whole call may take, retries and the streamed answer included (a stream that trickles forever)")
+        var deadline: Double
     }
 
     struct Outputs: StepOutputs {
@@ -128,7 +132,13 @@ struct InvokeStreamKind: StepKind {
         let request = try Self.request(inputs)
         let region = inputs.region.flatMap { $0.isEmpty ? nil : $0 }
         let aws = try await AWSClient.make(environment: ctx.environment, region: region)
-        let client = SageMakerRuntimeClient(aws: aws)
+        var client = SageMakerRuntimeClient(aws: aws)
+        do {
+            client.limits = try InvocationLimits(idleTimeout: inputs.idleTimeout, deadline: inputs.deadline)
+        } catch {
+            throw StepError(error.description)
+        }
+        client.onRetry = { ctx.log($0) }
         let op = request.stream ? "InvokeEndpointWithResponseStream" : "InvokeEndpoint"
         ctx.log("\(op) \(request.endpoint) in \(aws.region) (\(request.body.count) bytes)")
         ctx.progress("waiting for the first token")

@@ -10,7 +10,7 @@ import SousRecipe
 /// weights do not compress, and this keeps sous free of a zlib dependency.
 struct ArchiveTarKind: StepKind {
     static let configuration = StepKindConfiguration(
-        name: "archive.tar", version: 1, category: .pure,
+        name: "archive.tar", version: 2, category: .pure,
         summary: "Pack a folder as a deterministic tar or tar.gz (model.tar.gz for SageMaker).")
 
     struct Inputs: StepInputs {

@@ -4,7 +4,16 @@ import SousCrypto
 import SousEngine
 import SousRecipe
 
+/// A MiB of zeros, compared against the archive's bytes to find holes.
+private let zeroBlock = [UInt8](repeating: 0, count: 1 << 20)
+
 /// Streams a folder into a tar (optionally gzip) file, hashing the output as it goes.
+///
+/// Entries are ustar; a name longer than ustar's fields or a file of 8 GiB or more (past the 11 octal
+/// digits of the size field) gets a PAX extended header (`path`, `size` records) before its entry, as GNU
+/// tar and Python's tarfile write and read them. Runs of zero bytes in an uncompressed archive are left as
+/// holes, so a sparse input gives a sparse archive. The archive is written as `<path>.partial`, flushed to
+/// the disk and only then renamed to `path`.
 enum TarWriter {
     struct Result {
         var size: UInt64
@@ -47,7 +56,11 @@ enum TarWriter {
             try sink.write(Data(count: 1024))  // two zero blocks end the archive
             let (size, sha) = try sink.finish()
             try handle.close()
-            if rename(tmp, path) != 0 { throw StepError("cannot move the archive into place at \(path)") }
+            do {
+                try DurableFile.publish(tmp, as: path)
+            } catch {
+                throw StepError("cannot move the archive into place at \(path): \(error)")
+            }
             return Result(size: size, sha256: sha, files: files)
         } catch {
             try? handle.close()
@@ -64,72 +77,133 @@ enum TarWriter {
         var written: UInt64 = 0
         var crc = CRC32()
         var rawSize: UInt64 = 0
-        var pending = Data()
+        /// gzip: bytes of the stored block being filled (at most `blockLimit`).
+        var pending: [UInt8] = []
+        static let blockLimit = 65_535
 
         init(handle: FileHandle, gzip: Bool) {
             self.handle = handle
             self.gzip = gzip
             if gzip {
+                pending.reserveCapacity(Self.blockLimit)
                 // Header: magic, deflate, no flags, mtime 0, xfl 0, OS 255 (unknown).
-                emit(Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]))
+                let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]
+                header.withUnsafeBytes { emit($0) }
             }
         }
 
-        mutating func emit(_ d: Data) {
+        /// Appends archive bytes: hashed, then written at the current offset. Without gzip a chunk of only
+        /// zeros is skipped (a hole; `finish` sets the final length).
+        mutating func emit(_ d: UnsafeRawBufferPointer) {
             hasher.update(d)
-            handle.write(d)
+            if gzip || !Self.isZero(d) {
+                var done = 0
+                let fd = handle.fileDescriptor
+                while done < d.count {
+                    let n = pwrite(fd, d.baseAddress! + done, d.count - done, off_t(written) + off_t(done))
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        failure = failure ?? errno
+                        break
+                    }
+                    done += n
+                }
+            }
             written += UInt64(d.count)
+        }
+        /// The first write error (reported by `finish`).
+        var failure: Int32?
+
+        /// Whether `d` holds only zero bytes (compared with `memcmp`, a MiB at a time).
+        static func isZero(_ d: UnsafeRawBufferPointer) -> Bool {
+            zeroBlock.withUnsafeBytes { zeros in
+                var at = 0
+                while at < d.count {
+                    let n = min(d.count - at, zeros.count)
+                    if memcmp(d.baseAddress! + at, zeros.baseAddress!, n) != 0 { return false }
+                    at += n
+                }
+                return true
+            }
         }
 
         mutating func write(_ d: Data) throws {
+            d.withUnsafeBytes { write($0) }
+        }
+
+        mutating func write(_ d: UnsafeRawBufferPointer) {
             guard gzip else { return emit(d) }
             crc.update(d)
             rawSize += UInt64(d.count)
-            pending.append(d)
-            while pending.count >= 65_535 { flushBlock(final: false, count: 65_535) }
+            var at = 0
+            while at < d.count {
+                let take = min(Self.blockLimit - pending.count, d.count - at)
+                pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[at..<(at + take)]))
+                at += take
+                if pending.count == Self.blockLimit { flushBlock(final: false) }
+            }
         }
 
-        mutating func flushBlock(final: Bool, count: Int) {
-            var block = Data([final ? 1 : 0])
-            let len = UInt16(count)
-            block.append(contentsOf: [UInt8(len & 0xff), UInt8(len >> 8), UInt8(~len & 0xff), UInt8(~len >> 8)])
-            block.append(pending.prefix(count))
-            pending.removeFirst(count)
-            emit(block)
+        /// One stored deflate block holding `pending`.
+        mutating func flushBlock(final: Bool) {
+            let len = UInt16(pending.count)
+            let header: [UInt8] = [final ? 1 : 0, UInt8(len & 0xff), UInt8(len >> 8), UInt8(~len & 0xff), UInt8(~len >> 8)]
+            header.withUnsafeBytes { emit($0) }
+            let block = pending
+            block.withUnsafeBytes { emit($0) }
+            pending.removeAll(keepingCapacity: true)
         }
 
         mutating func finish() throws -> (UInt64, String) {
             if gzip {
-                while pending.count >= 65_535 { flushBlock(final: false, count: 65_535) }
-                flushBlock(final: true, count: pending.count)
-                var trailer = Data()
+                flushBlock(final: true)
+                var trailer: [UInt8] = []
                 for v in [crc.value, UInt32(truncatingIfNeeded: rawSize)] {
-                    trailer.append(contentsOf: [UInt8(v & 0xff), UInt8((v >> 8) & 0xff), UInt8((v >> 16) & 0xff), UInt8(v >> 24)])
+                    trailer += [UInt8(v & 0xff), UInt8((v >> 8) & 0xff), UInt8((v >> 16) & 0xff), UInt8(v >> 24)]
                 }
-                emit(trailer)
+                trailer.withUnsafeBytes { emit($0) }
             }
+            if failure == nil, ftruncate(handle.fileDescriptor, off_t(written)) != 0 { failure = errno }  // a trailing hole
+            if let failure { throw StepError("cannot write the archive: \(String(cString: strerror(failure)))") }
             let h = hasher
             return (written, h.finalize().hexString)
         }
 
         mutating func header(name: String, size: UInt64, isDir: Bool, executable: Bool) throws {
+            try write(headerBlocks(name: name, size: size, isDir: isDir, executable: executable))
+        }
+
+        /// The largest size ustar's 11 octal digits hold (8 GiB - 1).
+        static let ustarSizeLimit: UInt64 = (1 << 33) - 1
+
+        /// The header blocks of one entry: a PAX extended header first when the name does not fit ustar's
+        /// fields or the size does not fit its 11 octal digits.
+        func headerBlocks(name: String, size: UInt64, isDir: Bool, executable: Bool) -> Data {
             var nameField = name
             var prefix = ""
-            if Array(name.utf8).count > 100 {
-                // ustar splits long names at a '/' into prefix (155) + name (100); else a PAX header.
-                let bytes = Array(name.utf8)
+            var records = ""
+            let bytes = Array(name.utf8)
+            if bytes.count > 100 {
+                // ustar splits long names at a '/' into prefix (155) + name (100); else a PAX `path` record.
                 if let cut = (0..<min(bytes.count, 156)).reversed().first(where: { bytes[$0] == UInt8(ascii: "/") && bytes.count - $0 - 1 <= 100 && $0 > 0 }) {
                     prefix = String(decoding: bytes[..<cut], as: UTF8.self)
                     nameField = String(decoding: bytes[(cut + 1)...], as: UTF8.self)
                 } else {
-                    let record = paxRecord("path", name)
-                    try write(block(name: "PaxHeaders/entry", size: UInt64(record.count), typeflag: UInt8(ascii: "x"), mode: 0o644, prefix: ""))
-                    try write(padded(Data(record.utf8)))
+                    records += paxRecord("path", name)
                     nameField = String(decoding: bytes.suffix(100).drop { $0 & 0xC0 == 0x80 }, as: UTF8.self)
                 }
             }
+            if size > Self.ustarSizeLimit { records += paxRecord("size", String(size)) }
+            var out = Data()
+            if !records.isEmpty {
+                out += block(name: "PaxHeaders/entry", size: UInt64(records.utf8.count), typeflag: UInt8(ascii: "x"), mode: 0o644, prefix: "")
+                out += padded(Data(records.utf8))
+            }
             let mode = isDir || executable ? 0o755 : 0o644
-            try write(block(name: nameField, size: size, typeflag: isDir ? UInt8(ascii: "5") : UInt8(ascii: "0"), mode: mode, prefix: prefix))
+            // Past the limit the PAX `size` record holds the size; readers ignore the ustar field then.
+            let field = size > Self.ustarSizeLimit ? 0 : size
+            out += block(name: nameField, size: field, typeflag: isDir ? UInt8(ascii: "5") : UInt8(ascii: "0"), mode: mode, prefix: prefix)
+            return out
         }
 
         func paxRecord(_ key: String, _ value: String) -> String {
@@ -176,16 +250,18 @@ enum TarWriter {
             return Data(b)
         }
 
+        /// The file's `size` bytes (pread into one reused buffer), then the padding to a 512-byte block.
         mutating func copyFile(_ path: String, size: UInt64) throws {
-            guard let h = FileHandle(forReadingAtPath: path) else { throw StepError("cannot read \(path)") }
-            defer { try? h.close() }
-            var remaining = size
-            while remaining > 0 {
-                let chunk = h.readData(ofLength: Int(min(remaining, 1 << 20)))
-                if chunk.isEmpty { throw StepError("\(path) shrank while it was being packed") }
-                try write(chunk)
-                remaining -= UInt64(chunk.count)
+            var copied: UInt64 = 0
+            do {
+                try forEachChunk(ofFile: path, length: size) { chunk in
+                    write(chunk)
+                    copied += UInt64(chunk.count)
+                }
+            } catch let e as FileReadError {
+                throw StepError("cannot read \(path): \(String(cString: strerror(e.code)))")
             }
+            if copied < size { throw StepError("\(path) shrank while it was being packed") }
             let rem = Int(size % 512)
             if rem != 0 { try write(Data(count: 512 - rem)) }
         }

@@ -1,0 +1,78 @@
+import Foundation
+@testable import SousLLM
+import Testing
+
+@Suite("Llama runtime: matmul kernels")
+struct KernelTests {
+    /// A rows × cols matrix of finite values stored as `dtype` (f16 includes subnormals), and the storage it
+    /// points into.
+    static func matrix(_ dtype: TensorDType, rows: Int, cols: Int, seed: UInt64) -> (WeightMatrix, Data) {
+        var rng = SplitMix64(seed: seed)
+        var data = Data()
+        for _ in 0..<(rows * cols) {
+            let v = Float(rng.next() >> 40) / Float(1 << 23) - 1
+            switch dtype {
+            case .f32: withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) }
+            case .bf16: withUnsafeBytes(of: UInt16(v.bitPattern >> 16).littleEndian) { data.append(contentsOf: $0) }
+            case .f16:
+                // Sign, exponent 0...30 (0: subnormal; 31, inf and nan, left out), mantissa.
+                let bits = UInt16(rng.next() % 2) << 15 | UInt16(rng.next() % 31) << 10 | UInt16(rng.next() % 1024)
+                withUnsafeBytes(of: bits.littleEndian) { data.append(contentsOf: $0) }
+            }
+        }
+        let owner = data as NSData
+        return (WeightMatrix(data: owner.bytes, dtype: dtype, rows: rows, cols: cols, owner: owner), data)
+    }
+
+    /// The canonical sum `Kernels.dot` of row r with x.
+    static func dot(_ m: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -> Float {
+        let row = m.data + r * m.cols * m.dtype.byteSize
+        switch m.dtype {
+        case .f32: return Kernels.dot(F32Format.self, row, x, m.cols)
+        case .bf16: return Kernels.dot(BF16Format.self, row, x, m.cols)
+        case .f16: return Kernels.dot(F16Format.self, row, x, m.cols)
+        }
+    }
+
+    /// The first (token · rows + row) index where y differs from `expected` in any bit.
+    static func firstMismatch(_ y: UnsafePointer<Float>, _ expected: [Float]) -> Int? {
+        expected.indices.first { y[$0].bitPattern != expected[$0].bitPattern }
+    }
+
+    @Test(
+        "one token (four row streams), a prompt (four tokens per row) and the plain dot product agree bit for bit, for any row split",
+        arguments: [TensorDType.f32, .bf16, .f16])
+    func kernelsAgree(dtype: TensorDType) {
+        // 37 rows (not a multiple of 4) of 172 columns (not a multiple of 8): every remainder path runs.
+        let rows = 37, cols = 172, tokens = 5
+        let (m, storage) = Self.matrix(dtype, rows: rows, cols: cols, seed: 7)
+        defer { withExtendedLifetime(storage) {} }
+        var rng = SplitMix64(seed: 11)
+        let x = (0..<(tokens * cols)).map { _ in Float(rng.next() >> 40) / Float(1 << 24) - 0.5 }
+        let start = (0..<(tokens * rows)).map { Float($0 % 13) - 6 }
+        x.withUnsafeBufferPointer { xb in
+            let x = xb.baseAddress!
+            var want = [Float](repeating: 0, count: tokens * rows)
+            for t in 0..<tokens { for r in 0..<rows { want[t * rows + r] = Self.dot(m, r, x + t * cols) } }
+            let y = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rows)
+            defer { y.deallocate() }
+            for accumulate in [false, true] {
+                let expected = accumulate ? zip(start, want).map { $0 + $1 } : want
+                for splits in [[0, rows], [0, 1, rows], [0, 9, 10, 30, rows], [0, 17, 18, 19, rows]] {
+                    // Decode: each token alone, the rows in blocks as threads would take them.
+                    y.update(from: start, count: tokens * rows)
+                    for t in 0..<tokens {
+                        let target = MatmulTarget(w: m, y: y + t * rows, yStride: rows, accumulate: accumulate)
+                        for (a, b) in zip(splits, splits.dropFirst()) { Kernels.rows(target, a, b, x + t * cols, cols, 1) }
+                    }
+                    #expect(Self.firstMismatch(y, expected) == nil, "decode, accumulate \(accumulate), splits \(splits)")
+                    // Prefill: all tokens at once.
+                    y.update(from: start, count: tokens * rows)
+                    let target = MatmulTarget(w: m, y: y, yStride: rows, accumulate: accumulate)
+                    for (a, b) in zip(splits, splits.dropFirst()) { Kernels.rows(target, a, b, x, cols, tokens) }
+                    #expect(Self.firstMismatch(y, expected) == nil, "prefill, accumulate \(accumulate), splits \(splits)")
+                }
+            }
+        }
+    }
+}
