@@ -49,9 +49,10 @@ enum LocalCloudTLS {
         p.standardOutput = output
         p.standardError = output
         p.standardInput = FileHandle.nullDevice
-        // The key is written 0600: the umask keeps it private from the moment openssl creates it.
-        let old = umask(0o077)
-        defer { umask(old) }
+        // The key file exists, mode 0600, before openssl writes into it (it truncates, keeping the mode).
+        guard FileManager.default.createFile(atPath: key.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw LocalCloudError("Could not create \(key.path) for the local cloud's TLS key; check the workspace is writable.")
+        }
         try p.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()

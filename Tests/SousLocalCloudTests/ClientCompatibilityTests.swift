@@ -24,6 +24,8 @@ enum ClientTools {
     static let crt = python("import boto3, awscrt")
     static let awscli = run("aws", ["--version"])
     static let rclone = run("rclone", ["version"])
+    /// The local cloud makes its TLS certificate with the `openssl` tool.
+    static let openssl = run("openssl", ["version"])
 }
 
 /// Mainstream S3 clients, run as they are run by users (subprocesses, their own configuration): each uploads and
@@ -67,7 +69,9 @@ struct ClientCompatibilityTests {
 
     /// boto3 creates its CRT client with TLS on whatever the endpoint's scheme (boto/boto3#4689): it reaches the local
     /// cloud's TLS side, and trusts its certificate through SSL_CERT_FILE.
-    @Test("boto3 with the AWS CRT transfer client", .enabled(if: ClientTools.crt, "needs boto3[crt] (awscrt)"))
+    @Test(
+        "boto3 with the AWS CRT transfer client", .enabled(if: ClientTools.crt, "needs boto3[crt] (awscrt)"),
+        .enabled(if: ClientTools.openssl, "needs the openssl tool (the local cloud's TLS certificate)"))
     func boto3CRT() async throws {
         let r = try await run("boto3-crt")
         #expect(r["manager"] as? String == "CRTTransferManager")

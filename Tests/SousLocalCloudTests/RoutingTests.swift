@@ -65,7 +65,9 @@ struct RoutingTests {
         #expect(String(decoding: sts.body, as: UTF8.self).contains("<Code>InvalidAction</Code>"))
     }
 
-    @Test("The same port answers HTTPS with the workspace's certificate (for 127.0.0.1), and authenticates there too")
+    @Test(
+        "The same port answers HTTPS with the workspace's certificate (for 127.0.0.1), and authenticates there too",
+        .enabled(if: ClientTools.openssl, "needs the openssl tool (the local cloud's TLS certificate)"))
     func https() async throws {
         let cloud = try await LocalCloudFixture()
         defer { cloud.stop() }
@@ -81,5 +83,7 @@ struct RoutingTests {
         let port = cloud.port
         let r = try await offPool { try runProcess(TestPaths.python, ["-c", script, String(port), bundle], environment: ProcessInfo.processInfo.environment) }
         #expect(r.stdout.contains("STATUS 403 MissingAuthenticationToken"), "\(r.stdout)\n\(r.stderr)")
+        let key = try FileManager.default.attributesOfItem(atPath: cloud.dir.appendingPathComponent("tls/key.pem").path)
+        #expect((key[.posixPermissions] as? Int) == 0o600)
     }
 }
