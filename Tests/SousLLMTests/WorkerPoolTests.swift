@@ -40,6 +40,40 @@ struct WorkerPoolTests {
         }
         #expect(total.load(ordering: .relaxed) == 8)
     }
+
+    @Test("a caller whose worker is blocked in the last chunk sleeps, and that chunk's end wakes it")
+    func callerSleepsForBlockedWorker() throws {
+        let pool = WorkerPool(workers: 1)
+        defer { pool.shutdown() }
+        let caller = pthread_self()
+        let workerStarted = Atomic<Bool>(false)
+        let release = DispatchSemaphore(value: 0)
+        let sawCallerSleeping = Atomic<Bool>(false)
+        // Releases the worker once the caller sleeps (or, if it never does, after 10 s so the test ends).
+        let watcher = Thread {
+            let deadline = Date().addingTimeInterval(10)
+            while !pool.callerIsWaiting && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
+            sawCallerSleeping.store(pool.callerIsWaiting, ordering: .relaxed)
+            release.signal()
+        }
+        watcher.start()
+        let ran = pool.run(2) { _ in
+            if pthread_equal(pthread_self(), caller) != 0 {
+                // The caller's chunk lasts until the worker holds the other one.
+                let deadline = Date().addingTimeInterval(10)
+                while !workerStarted.load(ordering: .acquiring) && Date() < deadline {}
+            } else {
+                workerStarted.store(true, ordering: .releasing)
+                release.wait()  // blocked: uses no CPU time
+            }
+        }
+        let started = workerStarted.load(ordering: .relaxed)
+        let slept = sawCallerSleeping.load(ordering: .relaxed)
+        #expect(ran)
+        #expect(started, "the worker took no chunk")
+        #expect(slept, "the caller spun instead of sleeping")
+        #expect(!pool.callerIsWaiting)
+    }
 }
 
 @Suite("Llama runtime: worker spin policy")
@@ -52,7 +86,7 @@ struct SpinPolicyTests {
         var cpu: UInt64 = 50_000
         var t = t0
         while t - t0 <= 2_000_000 {
-            if policy.shouldPark(now: t, callerCPU: cpuPerPoll.map { _ in cpu }) { return t - t0 }
+            if policy.shouldPark(now: t, cpuTime: cpuPerPoll.map { _ in cpu }) { return t - t0 }
             t += 2_000
             cpu += cpuPerPoll ?? 0
         }

@@ -7,7 +7,9 @@ import Synchronization
 /// sleeping thread through the kernel for every one of them costs more than the region gains. These
 /// workers spin on an atomic ticket between regions for as long as the caller is running (see
 /// `SpinPolicy`) and park on a condition variable otherwise. The caller works on chunks too, so a
-/// worker that is not scheduled only means the caller does more of them.
+/// worker that is not scheduled only means the caller does more of them. Once out of chunks, the caller
+/// waits for the ones workers hold the same way: it spins while a worker runs and sleeps until the last
+/// chunk is done otherwise (a worker descheduled in the middle of a chunk).
 ///
 /// `@unchecked Sendable`: `job` is written by the caller before it publishes a ticket (sequentially
 /// consistent store) and read by workers only after they claim a chunk of that ticket; the caller does
@@ -18,6 +20,11 @@ final class WorkerPool: @unchecked Sendable {
     private let sleepers = Atomic<Int>(0)
     /// The CPU-time clock of the thread that published the latest region (`SpinPolicy.currentThreadClock`).
     private let callerClock = Atomic<Int>(SpinPolicy.noClock)
+    /// The workers' CPU-time clocks, added as they start.
+    private let workerClocks = Mutex<[Int]>([])
+    /// Set while the caller sleeps on `finished` for the last chunks of a region.
+    private let callerWaiting = Atomic<Bool>(false)
+    private let finished = NSCondition()
     private let stopped = Atomic<Bool>(false)
     private let busy = Atomic<Bool>(false)
     private let condition = NSCondition()
@@ -60,13 +67,42 @@ final class WorkerPool: @unchecked Sendable {
             condition.unlock()
         }
         work(epoch: e, body)
-        var spins = 0
+        var policy = SpinPolicy()
         while pending.load(ordering: .acquiring) > 0 {
-            spins += 1
-            if spins > 1000 { sched_yield() }
+            if policy.shouldPark(cpuTime: workersCPUTime()) {
+                finished.lock()
+                callerWaiting.store(true, ordering: .sequentiallyConsistent)
+                while pending.load(ordering: .sequentiallyConsistent) > 0 { finished.wait() }
+                callerWaiting.store(false, ordering: .sequentiallyConsistent)
+                finished.unlock()
+            }
         }
         job = nil
         return true
+    }
+
+    /// Whether the caller sleeps for the last chunks of a region (for tests).
+    var callerIsWaiting: Bool { callerWaiting.load(ordering: .relaxed) }
+
+    /// The CPU time all workers have used (nil without per-thread clocks).
+    private func workersCPUTime() -> UInt64? {
+        workerClocks.withLock { clocks in
+            clocks.reduce(UInt64(0) as UInt64?) { sum, clock in
+                guard let sum, let t = SpinPolicy.cpuTime(clock) else { return nil }
+                return sum + t
+            }
+        }
+    }
+
+    /// Counts a worker's chunk as done, waking the caller if it sleeps for the last one.
+    private func chunkDone() {
+        if pending.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
+            && callerWaiting.load(ordering: .sequentiallyConsistent)
+        {
+            finished.lock()
+            finished.broadcast()
+            finished.unlock()
+        }
     }
 
     /// Claims and runs chunks of ticket epoch `e` until none is left.
@@ -102,13 +138,15 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func workerLoop() {
+        let clock = SpinPolicy.currentThreadClock()
+        workerClocks.withLock { $0.append(clock) }
         var seen: UInt64 = 0
         while !stopped.load(ordering: .relaxed) {
             var t = ticket.load(ordering: .acquiring)
             var policy = SpinPolicy()
             while t >> 40 == seen {
                 if stopped.load(ordering: .relaxed) { return }
-                if policy.shouldPark(callerClock: callerClock.load(ordering: .relaxed)) {
+                if policy.shouldPark(cpuTime: SpinPolicy.cpuTime(callerClock.load(ordering: .relaxed))) {
                     park(seen: seen)
                     policy = SpinPolicy()
                 }
@@ -121,23 +159,24 @@ final class WorkerPool: @unchecked Sendable {
                 guard t >> 40 == seen, t & 0xf_ffff < (t >> 20) & 0xf_ffff else { break }
                 if ticket.compareExchange(expected: t, desired: t + 1, ordering: .acquiringAndReleasing).exchanged {
                     runJob(Int(t & 0xf_ffff))
-                    pending.subtract(1, ordering: .releasing)
+                    chunkDone()
                 }
             }
         }
     }
 }
 
-/// When a worker waiting for the next region stops spinning and parks.
+/// When a thread waiting on another one stops spinning and sleeps: a worker waiting for the caller's next
+/// region, or the caller waiting for the workers' last chunks.
 ///
-/// It spins while the caller runs: then the next region is at most a few serial steps away (almost
-/// always under 3 µs) or the caller is finishing its own chunks, and a parked worker would join it late
-/// (a wake-up through the kernel takes tens of microseconds, more on a busy machine). It parks as soon as
-/// the caller has had less than half of the last `checkNanoseconds` of CPU time: the caller was
-/// descheduled, blocked, or went on to other work. Spinning then would only take CPU time from the
-/// caller, because Linux shares CPU time between sessions (autogroups), not threads: a worker spinning on
-/// the other core halves its own caller's share on a loaded machine. `maxSpinNanoseconds` bounds the spin
-/// in any case. Without a per-thread CPU clock (not Linux) the worker spins for that long.
+/// It spins while the other side runs: then the next region is at most a few serial steps away (almost
+/// always under 3 µs), or a chunk is being finished, and a thread that slept would resume late (a wake-up
+/// through the kernel takes tens of microseconds, more on a busy machine). It sleeps as soon as the other
+/// side has had less than half of the last `checkNanoseconds` of CPU time: it was descheduled, blocked,
+/// or went on to other work. Spinning then would only take CPU time from it, because Linux shares CPU
+/// time between sessions (autogroups), not threads: a thread spinning on one core shrinks the share of
+/// its own process's threads on the other on a loaded machine. `maxSpinNanoseconds` bounds the spin in any
+/// case. Without per-thread CPU clocks (not Linux) the spin always lasts that long.
 struct SpinPolicy {
     static let checkNanoseconds: UInt64 = 10_000
     static let maxSpinNanoseconds: UInt64 = 1_000_000
@@ -145,27 +184,27 @@ struct SpinPolicy {
     private var polls = 0
     private var start: UInt64 = 0
     private var checkedAt: UInt64 = 0
-    private var callerCPU: UInt64 = 0
+    private var otherCPU: UInt64 = 0
 
-    /// Called on every poll; reads the clocks every 64th.
-    mutating func shouldPark(callerClock: Int) -> Bool {
+    /// Called on every poll with the other side's CPU time (nil: no clock); reads the clocks every 64th.
+    mutating func shouldPark(cpuTime read: @autoclosure () -> UInt64?) -> Bool {
         polls += 1
         guard polls & 63 == 0 else { return false }
-        return shouldPark(now: DispatchTime.now().uptimeNanoseconds, callerCPU: Self.cpuTime(callerClock))
+        return shouldPark(now: DispatchTime.now().uptimeNanoseconds, cpuTime: read())
     }
 
-    /// The decision at monotonic time `now` (nanoseconds), given a reader of the caller's CPU time (nil
-    /// result: no clock), called only when it is due.
-    mutating func shouldPark(now: UInt64, callerCPU read: @autoclosure () -> UInt64?) -> Bool {
+    /// The decision at monotonic time `now` (nanoseconds), given a reader of the other side's CPU time,
+    /// called only when it is due.
+    mutating func shouldPark(now: UInt64, cpuTime read: @autoclosure () -> UInt64?) -> Bool {
         guard start != 0 else {
-            (start, checkedAt, callerCPU) = (now, now, read() ?? 0)
+            (start, checkedAt, otherCPU) = (now, now, read() ?? 0)
             return false
         }
         if now - start >= Self.maxSpinNanoseconds { return true }
         guard now - checkedAt >= Self.checkNanoseconds, let cpu = read() else { return false }
-        // A clock that went back belongs to another caller thread: count that as not running.
-        let running = cpu >= callerCPU && (cpu - callerCPU) * 2 >= now - checkedAt
-        (checkedAt, callerCPU) = (now, cpu)
+        // A clock that went back belongs to another thread (a new caller, an exited worker): not running.
+        let running = cpu >= otherCPU && (cpu - otherCPU) * 2 >= now - checkedAt
+        (checkedAt, otherCPU) = (now, cpu)
         return !running
     }
 
