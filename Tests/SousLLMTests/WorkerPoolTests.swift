@@ -40,4 +40,83 @@ struct WorkerPoolTests {
         }
         #expect(total.load(ordering: .relaxed) == 8)
     }
+
+    @Test("a caller whose worker is blocked in the last chunk sleeps, and that chunk's end wakes it")
+    func callerSleepsForBlockedWorker() throws {
+        let pool = WorkerPool(workers: 1)
+        defer { pool.shutdown() }
+        let caller = pthread_self()
+        let workerStarted = Atomic<Bool>(false)
+        let release = DispatchSemaphore(value: 0)
+        let sawCallerSleeping = Atomic<Bool>(false)
+        // Releases the worker once the caller sleeps (or, if it never does, after 10 s so the test ends).
+        let watcher = Thread {
+            let deadline = Date().addingTimeInterval(10)
+            while !pool.callerIsWaiting && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
+            sawCallerSleeping.store(pool.callerIsWaiting, ordering: .relaxed)
+            release.signal()
+        }
+        watcher.start()
+        let ran = pool.run(2) { _ in
+            if pthread_equal(pthread_self(), caller) != 0 {
+                // The caller's chunk lasts until the worker holds the other one.
+                let deadline = Date().addingTimeInterval(10)
+                while !workerStarted.load(ordering: .acquiring) && Date() < deadline {}
+            } else {
+                workerStarted.store(true, ordering: .releasing)
+                release.wait()  // blocked: uses no CPU time
+            }
+        }
+        let started = workerStarted.load(ordering: .relaxed)
+        let slept = sawCallerSleeping.load(ordering: .relaxed)
+        #expect(ran)
+        #expect(started, "the worker took no chunk")
+        #expect(slept, "the caller spun instead of sleeping")
+        #expect(!pool.callerIsWaiting)
+    }
+}
+
+@Suite("Llama runtime: worker spin policy")
+struct SpinPolicyTests {
+    /// Feeds `policy` polls 2 µs apart from t = 1 ms on, the caller's CPU time advancing by `cpuPerPoll` each
+    /// (nil: no clock); returns the spin time at which it parked, or nil if it kept spinning for 2 ms.
+    static func parkTime(cpuPerPoll: UInt64?) -> UInt64? {
+        var policy = SpinPolicy()
+        let t0: UInt64 = 1_000_000
+        var cpu: UInt64 = 50_000
+        var t = t0
+        while t - t0 <= 2_000_000 {
+            if policy.shouldPark(now: t, cpuTime: cpuPerPoll.map { _ in cpu }) { return t - t0 }
+            t += 2_000
+            cpu += cpuPerPoll ?? 0
+        }
+        return nil
+    }
+
+    @Test("a worker spins while its caller runs, parks within one check once the caller stops, and after 1 ms in any case")
+    func parksWhenCallerStops() throws {
+        // Caller on the CPU all the time, or 60 % of it: spin up to the cap.
+        #expect(Self.parkTime(cpuPerPoll: 2_000) == SpinPolicy.maxSpinNanoseconds)
+        #expect(Self.parkTime(cpuPerPoll: 1_200) == SpinPolicy.maxSpinNanoseconds)
+        // Caller descheduled or blocked (no CPU time, or 40 %): park at the first check.
+        let check = (SpinPolicy.checkNanoseconds + 1_999) / 2_000 * 2_000
+        #expect(Self.parkTime(cpuPerPoll: 0) == check)
+        #expect(Self.parkTime(cpuPerPoll: 800) == check)
+        // No per-thread clock: spin up to the cap.
+        #expect(Self.parkTime(cpuPerPoll: nil) == SpinPolicy.maxSpinNanoseconds)
+    }
+
+    @Test("the calling thread's CPU clock advances while it computes")
+    func callerClock() throws {
+        #if os(Linux)
+            let clock = SpinPolicy.currentThreadClock()
+            let before = try #require(SpinPolicy.cpuTime(clock))
+            var x: UInt64 = 1
+            for i in 0..<5_000_000 { x = x &* 6_364_136_223_846_793_005 &+ UInt64(i) }
+            #expect(x != 0)
+            #expect(try #require(SpinPolicy.cpuTime(clock)) > before)
+        #else
+            #expect(SpinPolicy.cpuTime(SpinPolicy.currentThreadClock()) == nil)
+        #endif
+    }
 }

@@ -194,10 +194,9 @@ enum Kernels {
 
     /// One token: rows [a, b) as four streams a quarter of the range apart, one row of each at a time.
     ///
-    /// Decoding is bound by memory bandwidth, and one core reads far more from four independent sequential
-    /// streams (in different pages, each followed by its own hardware prefetcher) than from one: about 27 GB/s
-    /// against 17 on the benchmark machine, where four neighbouring rows read together got only 11. The four
-    /// rows also share the loads of x.
+    /// Decoding is bound by memory bandwidth, and one core reads much faster from four independent sequential
+    /// streams (in different pages, each followed by its own hardware prefetcher) than from one; four
+    /// neighbouring rows read together are slower than one stream. The four rows also share the loads of x.
     static func matvec<F: WeightFormat>(_: F.Type, _ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>) {
         let cols = t.w.cols
         let body = cols & ~7

@@ -3,15 +3,13 @@ import Synchronization
 
 /// Persistent worker threads for `Parallel.run`, replacing a `DispatchQueue.concurrentPerform` per matmul.
 ///
-/// A decode step has ~4 parallel regions per layer that each last tens of microseconds; waking
-/// libdispatch workers through the kernel for every one of them cost 13–19 % on the 15M shape with 2
-/// threads. These workers spin on an atomic ticket between regions and park on a condition variable
-/// once they have polled for `spinNanoseconds` without a new region. That is long enough to bridge the
-/// serial steps between the regions of a token (almost all under 3 µs) and short enough that a worker
-/// whose caller was descheduled does not burn the CPU time the caller needs: Linux shares CPU time
-/// between sessions (autogroups), so on a loaded machine every microsecond a worker spins is taken from
-/// its own caller (spinning up to ~200 µs made 2 threads 40 % slower than 1 there). The caller works on
-/// chunks too, so a worker that is not scheduled only means the caller does more of them.
+/// A decode step has ~5 parallel regions per layer that each last tens of microseconds; waking a
+/// sleeping thread through the kernel for every one of them costs more than the region gains. These
+/// workers spin on an atomic ticket between regions for as long as the caller is running (see
+/// `SpinPolicy`) and park on a condition variable otherwise. The caller works on chunks too, so a
+/// worker that is not scheduled only means the caller does more of them. Once out of chunks, the caller
+/// waits for the ones workers hold the same way: it spins while a worker runs and sleeps until the last
+/// chunk is done otherwise (a worker descheduled in the middle of a chunk).
 ///
 /// `@unchecked Sendable`: `job` is written by the caller before it publishes a ticket (sequentially
 /// consistent store) and read by workers only after they claim a chunk of that ticket; the caller does
@@ -20,12 +18,18 @@ final class WorkerPool: @unchecked Sendable {
     private let ticket = Atomic<UInt64>(0)  // epoch << 40 | count << 20 | next index
     private let pending = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
+    /// The CPU-time clock of the thread that published the latest region (`SpinPolicy.currentThreadClock`).
+    private let callerClock = Atomic<Int>(SpinPolicy.noClock)
+    /// The workers' CPU-time clocks, added as they start.
+    private let workerClocks = Mutex<[Int]>([])
+    /// Set while the caller sleeps on `finished` for the last chunks of a region.
+    private let callerWaiting = Atomic<Bool>(false)
+    private let finished = NSCondition()
     private let stopped = Atomic<Bool>(false)
     private let busy = Atomic<Bool>(false)
     private let condition = NSCondition()
     nonisolated(unsafe) private var job: (@Sendable (Int) -> Void)?
     private var epoch: UInt64 = 0  // only touched by the caller holding `busy`
-    static let spinNanoseconds: UInt64 = 20_000
     static let maxChunks = 1 << 20 - 1
 
     init(workers: Int) {
@@ -52,6 +56,7 @@ final class WorkerPool: @unchecked Sendable {
         else { return false }
         defer { busy.store(false, ordering: .releasing) }
         job = body
+        callerClock.store(SpinPolicy.currentThreadClock(), ordering: .relaxed)
         pending.store(n, ordering: .sequentiallyConsistent)
         epoch = (epoch + 1) & 0xff_ffff
         let e = epoch
@@ -62,13 +67,42 @@ final class WorkerPool: @unchecked Sendable {
             condition.unlock()
         }
         work(epoch: e, body)
-        var spins = 0
+        var policy = SpinPolicy()
         while pending.load(ordering: .acquiring) > 0 {
-            spins += 1
-            if spins > 1000 { sched_yield() }
+            if policy.shouldPark(cpuTime: workersCPUTime()) {
+                finished.lock()
+                callerWaiting.store(true, ordering: .sequentiallyConsistent)
+                while pending.load(ordering: .sequentiallyConsistent) > 0 { finished.wait() }
+                callerWaiting.store(false, ordering: .sequentiallyConsistent)
+                finished.unlock()
+            }
         }
         job = nil
         return true
+    }
+
+    /// Whether the caller sleeps for the last chunks of a region (for tests).
+    var callerIsWaiting: Bool { callerWaiting.load(ordering: .relaxed) }
+
+    /// The CPU time all workers have used (nil without per-thread clocks).
+    private func workersCPUTime() -> UInt64? {
+        workerClocks.withLock { clocks in
+            clocks.reduce(UInt64(0) as UInt64?) { sum, clock in
+                guard let sum, let t = SpinPolicy.cpuTime(clock) else { return nil }
+                return sum + t
+            }
+        }
+    }
+
+    /// Counts a worker's chunk as done, waking the caller if it sleeps for the last one.
+    private func chunkDone() {
+        if pending.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
+            && callerWaiting.load(ordering: .sequentiallyConsistent)
+        {
+            finished.lock()
+            finished.broadcast()
+            finished.unlock()
+        }
     }
 
     /// Claims and runs chunks of ticket epoch `e` until none is left.
@@ -104,22 +138,17 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func workerLoop() {
+        let clock = SpinPolicy.currentThreadClock()
+        workerClocks.withLock { $0.append(clock) }
         var seen: UInt64 = 0
         while !stopped.load(ordering: .relaxed) {
             var t = ticket.load(ordering: .acquiring)
-            var spins = 0
-            var spinStart: UInt64 = 0
+            var policy = SpinPolicy()
             while t >> 40 == seen {
                 if stopped.load(ordering: .relaxed) { return }
-                spins += 1
-                // The clock is read every 64 polls (a poll takes about a nanosecond).
-                if spins & 63 == 0 {
-                    let now = DispatchTime.now().uptimeNanoseconds
-                    if spinStart == 0 { spinStart = now }
-                    if now - spinStart >= WorkerPool.spinNanoseconds {
-                        park(seen: seen)
-                        spinStart = 0
-                    }
+                if policy.shouldPark(cpuTime: SpinPolicy.cpuTime(callerClock.load(ordering: .relaxed))) {
+                    park(seen: seen)
+                    policy = SpinPolicy()
                 }
                 t = ticket.load(ordering: .acquiring)
             }
@@ -130,9 +159,75 @@ final class WorkerPool: @unchecked Sendable {
                 guard t >> 40 == seen, t & 0xf_ffff < (t >> 20) & 0xf_ffff else { break }
                 if ticket.compareExchange(expected: t, desired: t + 1, ordering: .acquiringAndReleasing).exchanged {
                     runJob(Int(t & 0xf_ffff))
-                    pending.subtract(1, ordering: .releasing)
+                    chunkDone()
                 }
             }
         }
+    }
+}
+
+/// When a thread waiting on another one stops spinning and sleeps: a worker waiting for the caller's next
+/// region, or the caller waiting for the workers' last chunks.
+///
+/// It spins while the other side runs: then the next region is at most a few serial steps away (almost
+/// always under 3 µs), or a chunk is being finished, and a thread that slept would resume late (a wake-up
+/// through the kernel takes tens of microseconds, more on a busy machine). It sleeps as soon as the other
+/// side has had less than half of the last `checkNanoseconds` of CPU time: it was descheduled, blocked,
+/// or went on to other work. Spinning then would only take CPU time from it, because Linux shares CPU
+/// time between sessions (autogroups), not threads: a thread spinning on one core shrinks the share of
+/// its own process's threads on the other on a loaded machine. `maxSpinNanoseconds` bounds the spin in any
+/// case. Without per-thread CPU clocks (not Linux) the spin always lasts that long.
+struct SpinPolicy {
+    static let checkNanoseconds: UInt64 = 10_000
+    static let maxSpinNanoseconds: UInt64 = 1_000_000
+    static let noClock = -1
+    private var polls = 0
+    private var start: UInt64 = 0
+    private var checkedAt: UInt64 = 0
+    private var otherCPU: UInt64 = 0
+
+    /// Called on every poll with the other side's CPU time (nil: no clock); reads the clocks every 64th.
+    mutating func shouldPark(cpuTime read: @autoclosure () -> UInt64?) -> Bool {
+        polls += 1
+        guard polls & 63 == 0 else { return false }
+        return shouldPark(now: DispatchTime.now().uptimeNanoseconds, cpuTime: read())
+    }
+
+    /// The decision at monotonic time `now` (nanoseconds), given a reader of the other side's CPU time,
+    /// called only when it is due.
+    mutating func shouldPark(now: UInt64, cpuTime read: @autoclosure () -> UInt64?) -> Bool {
+        guard start != 0 else {
+            (start, checkedAt, otherCPU) = (now, now, read() ?? 0)
+            return false
+        }
+        if now - start >= Self.maxSpinNanoseconds { return true }
+        guard now - checkedAt >= Self.checkNanoseconds, let cpu = read() else { return false }
+        // A clock that went back belongs to another thread (a new caller, an exited worker): not running.
+        let running = cpu >= otherCPU && (cpu - otherCPU) * 2 >= now - checkedAt
+        (checkedAt, otherCPU) = (now, cpu)
+        return !running
+    }
+
+    /// The calling thread's CPU-time clock id, or `noClock`.
+    static func currentThreadClock() -> Int {
+        #if os(Linux)
+            var clock = clockid_t()
+            return pthread_getcpuclockid(pthread_self(), &clock) == 0 ? Int(clock) : noClock
+        #else
+            return noClock
+        #endif
+    }
+
+    /// CPU time consumed by the thread of `clock` in nanoseconds (0 once that thread has exited), or nil
+    /// without a clock.
+    static func cpuTime(_ clock: Int) -> UInt64? {
+        #if os(Linux)
+            guard clock != noClock else { return nil }
+            var ts = timespec()
+            guard clock_gettime(clockid_t(clock), &ts) == 0 else { return 0 }
+            return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        #else
+            return nil
+        #endif
     }
 }
