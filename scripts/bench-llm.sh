@@ -13,7 +13,8 @@
 #   BENCH_GOAL_RATIO  sous/run.c decode ratio every row must reach (default 1.2)
 #   BENCH_GOAL_MEM    fraction of the memory bandwidth the 110M rows must read weights at (default 0.7)
 #   SOUS_BUILD_FLAGS extra `swift build` flags, e.g. "-Xswiftc -target-cpu -Xswiftc haswell" (AVX2; not the default)
-#   SOUS_BIN      a sous binary to measure instead of building one (e.g. an older build, for a before/after table)
+#   SOUS_BIN      a sous binary to measure instead of the shared release build .build/release/sous
+#                 (scripts/lib/release.sh; e.g. an older build, for a before/after table)
 #   RUNC          path to llama2.c's run.c (default /work/peers/run.c). It is NOT part of this repository:
 #                 fetch karpathy/llama2.c run.c yourself; without it only sous is measured.
 # Checkpoints are random weights (numpy, Tests/python/llm_make_model.py) with llama2.c's shapes
@@ -33,14 +34,8 @@ SHARED=${SOUS_SHARED_DIR:-$ROOT/../shared}
 mkdir -p "$BENCH_DIR"
 command -v gcc >/dev/null || { echo "!! gcc is needed (memory bandwidth kernel and run.c)"; exit 1; }
 
-if [[ -n "${SOUS_BIN:-}" ]]; then
-  SOUS=$SOUS_BIN
-else
-  echo "== building sous (release)"
-  # shellcheck disable=SC2086
-  swift build -c release --product sous ${SOUS_BUILD_FLAGS:-} 2>&1 | tail -1
-  SOUS=$ROOT/.build/release/sous
-fi
+source scripts/lib/release.sh  # SOUS_BIN: the shared release build (or the one given)
+SOUS=$SOUS_BIN
 
 PEER=""
 if [[ -f "$RUNC" ]]; then

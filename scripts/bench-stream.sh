@@ -13,9 +13,8 @@ DIR="${SOUS_BENCH_DIR:-$(mktemp -d /tmp/sous-bench-stream.XXXXXX)}"
 mkdir -p "$DIR"
 PY="${SOUS_PYTHON:-python3}"
 
-echo "== building the release sous binary"
-swift build -c release --product sous 2>&1 | tail -1
-SOUS="$(swift build -c release --show-bin-path)/sous"
+source scripts/lib/release.sh  # SOUS_BIN: the shared release build (or the one given)
+SOUS=$SOUS_BIN
 
 # The files: synthetic TGI and LMI outputs cut into PayloadParts at seeded random places (same seeds as
 # RuntimeBenchmarkTests). SOUS_BENCH_STREAM_REUSE=1 keeps files already in $DIR.
