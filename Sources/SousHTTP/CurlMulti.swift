@@ -26,6 +26,9 @@ final class CurlMulti: Sendable {
     let configuration: HTTPClient.Configuration
     /// Handed to every transfer (tests only).
     private let probe: (any TransferProbe)?
+    /// Transfers started on this thread and not yet finished (`HTTPClient` starts a request on the least busy).
+    private let inFlight = Atomic<Int>(0)
+    var transfersInFlight: Int { inFlight.load(ordering: .relaxed) }
 
     init(configuration: HTTPClient.Configuration, probe: (any TransferProbe)? = nil) {
         _ = curlGlobalInit
@@ -69,11 +72,21 @@ final class CurlMulti: Sendable {
             resources.release()
             throw error
         }
+        inFlight.add(1, ordering: .relaxed)
         guard submit(.add(transfer)) else {
+            inFlight.subtract(1, ordering: .relaxed)
             resources.release()
             throw HTTPError(kind: .cancelled, message: "the HTTP client was shut down", url: HTTPError.redacted(request.url))
         }
         return transfer
+    }
+
+    /// Ends a transfer on the curl thread: its easy handle released, it no longer counts as in flight, then its
+    /// consumer is told (so a request started after that sees this thread as less busy).
+    private func end(_ t: Transfer, _ error: HTTPError?) {
+        t.resources.release()
+        inFlight.subtract(1, ordering: .relaxed)
+        t.finish(error)
     }
 
     // MARK: The curl thread
@@ -96,19 +109,16 @@ final class CurlMulti: Sendable {
                 case .add(let t):
                     guard let easy = t.resources.easy else { continue }
                     if t.isCancelRequested {
-                        t.resources.release()
-                        t.finish(HTTPError(kind: .cancelled, message: "cancelled", url: HTTPError.redacted(t.url)))
+                        end(t, HTTPError(kind: .cancelled, message: "cancelled", url: HTTPError.redacted(t.url)))
                     } else if curl_multi_add_handle(m, easy) == CURLM_OK {
                         active[easy] = t
                     } else {
-                        t.resources.release()
-                        t.finish(HTTPError(kind: .other, message: "libcurl refused the transfer", url: HTTPError.redacted(t.url)))
+                        end(t, HTTPError(kind: .other, message: "libcurl refused the transfer", url: HTTPError.redacted(t.url)))
                     }
                 case .cancel(let t):
                     if let easy = t.resources.easy, active.removeValue(forKey: easy) != nil {
                         _ = curl_multi_remove_handle(m, easy)
-                        t.resources.release()
-                        t.finish(HTTPError(kind: .cancelled, message: "cancelled", url: HTTPError.redacted(t.url)))
+                        end(t, HTTPError(kind: .cancelled, message: "cancelled", url: HTTPError.redacted(t.url)))
                     }
                 case .unpause(let t):
                     if let easy = t.resources.easy, active[easy] != nil { _ = sous_curl_easy_unpause(easy) }
@@ -123,8 +133,7 @@ final class CurlMulti: Sendable {
                     }
                     for (easy, t) in active {
                         _ = curl_multi_remove_handle(m, easy)
-                        t.resources.release()
-                        t.finish(HTTPError(kind: .cancelled, message: "client shut down", url: HTTPError.redacted(t.url)))
+                        end(t, HTTPError(kind: .cancelled, message: "client shut down", url: HTTPError.redacted(t.url)))
                     }
                     curl_multi_cleanup(m)
                     return
@@ -138,9 +147,7 @@ final class CurlMulti: Sendable {
                 let code = sous_curl_msg_result(msg)
                 _ = curl_multi_remove_handle(m, easy)
                 guard let t = active.removeValue(forKey: easy) else { continue }
-                let error = code == CURLE_OK ? nil : HTTPError.curl(code, transfer: t)
-                t.resources.release()
-                t.finish(error)
+                end(t, code == CURLE_OK ? nil : HTTPError.curl(code, transfer: t))
             }
             var fds: Int32 = 0
             _ = curl_multi_poll(m, nil, 0, 1000, &fds)

@@ -14,8 +14,8 @@ public final class HTTPClient: Sendable {
         public var userAgent: String = "sous/0.1"
         /// Never turned off by sous itself.
         public var verifyTLS: Bool = true
-        /// Threads driving transfers, each with a libcurl multi handle (and connections) of its own; requests
-        /// go to them in turn. More than one lets the body sinks of parallel transfers (`deliver(to:)`, which
+        /// Threads driving transfers, each with a libcurl multi handle (and connections) of its own; a request
+        /// goes to the one with the fewest transfers in flight. More than one lets the body sinks of parallel transfers (`deliver(to:)`, which
         /// run on their transfer's thread) use several cores, as parallel downloads that hash what they write
         /// do. `maxConnectionsPerHost` applies to each.
         public var transferThreads: Int = 1
@@ -36,8 +36,17 @@ public final class HTTPClient: Sendable {
 
     deinit { for m in multis { m.submit(.shutdown) } }
 
-    /// The transfer thread for the next request (in turn).
-    private var multi: CurlMulti { multis[turn.add(1, ordering: .relaxed).oldValue % multis.count] }
+    /// The transfer thread for the next request: the one with the fewest transfers in flight (the first such
+    /// after the previous pick), so long downloads spread over the threads instead of landing on one in turn.
+    private var multi: CurlMulti {
+        let first = turn.add(1, ordering: .relaxed).oldValue
+        var best = multis[first % multis.count]
+        for i in 1..<multis.count {
+            let m = multis[(first + i) % multis.count]
+            if m.transfersInFlight < best.transfersInFlight { best = m }
+        }
+        return best
+    }
 
     /// A process-wide client (connection reuse across calls).
     public static let shared = HTTPClient()

@@ -21,7 +21,7 @@ protocol TransferProbe: Sendable {
 final class Transfer: Sendable {
     let url: URL
     let resources: CurlResources
-    private let multi: CurlMulti
+    let multi: CurlMulti
     private let probe: (any TransferProbe)?
     private let state = Mutex(State())
 

@@ -354,6 +354,24 @@ struct HTTPClientTests {
         }
     }
 
+    @Test func requestsGoToTheLeastBusyTransferThread() async throws {
+        try await withServer { base, _ in
+            // Two threads. A long transfer holds the first; a short one runs and ends on the second; the next long
+            // transfer must go to the idle second thread (taking turns would put it beside the first one).
+            var configuration = HTTPClient.Configuration()
+            configuration.transferThreads = 2
+            let client = HTTPClient(configuration: configuration)
+            let first = try await client.stream(HTTPRequest(url: base.appendingPathComponent("stall")))
+            let short = try await client.send(HTTPRequest(url: URL(string: "\(base)/bytes?n=1000")!))
+            #expect(short.body.count == 1000)
+            let second = try await client.stream(HTTPRequest(url: base.appendingPathComponent("stall")))
+            #expect(first.body.owner.transfer.multi !== second.body.owner.transfer.multi)
+            #expect(client.multis.map(\.transfersInFlight) == [1, 1])
+            first.body.cancel()
+            second.body.cancel()
+        }
+    }
+
     @Test func connectionsAreReused() async throws {
         try await withServer { base, _ in
             let client = HTTPClient()
