@@ -182,11 +182,10 @@ extension HubClient {
             }
             defer { close(fd) }
             // Hashed and written straight from libcurl's buffer, on its thread: no copy of the bytes.
-            let writer = BlobHash(hasher)
+            let writer = BlobWriter(hasher, fd: fd, at: have)
             do {
                 try await response.body.deliver { bytes in
-                    writer.hasher?.update(bytes)
-                    if let err = writeAll(fd, bytes) { throw Self.posixError(err, repoID: repoID, subject: blob) }
+                    if let err = writer.write(bytes) { throw Self.posixError(err, repoID: repoID, subject: blob) }
                     c.meter.add(UInt64(bytes.count), to: file)
                 }
             } catch let error as HubError {
@@ -244,10 +243,36 @@ extension HubClient {
     }
 }
 
-/// The hash of one blob download, updated by its body sink. `@unchecked Sendable`: only the sink touches it
-/// while the transfer runs (on the transfer's thread, one chunk after another), and the download reads it
+/// The body sink of one blob download: hashes each chunk and appends it to the `.incomplete` file, and every
+/// `writeBackStep` bytes starts the disk write of what it wrote (`DurableFile.startWriteBack`), so the `fsync`
+/// that publishes the blob finds little left to flush. `@unchecked Sendable`: only the sink touches it while
+/// the transfer runs (on the transfer's thread, one chunk after another), and the download reads `hasher`
 /// after the transfer ended.
-final class BlobHash: @unchecked Sendable {
+final class BlobWriter: @unchecked Sendable {
+    /// 8 MiB: large enough that the calls cost nothing, small enough that the disk starts early.
+    static let writeBackStep: Int64 = 8 << 20
     var hasher: SHA256Hasher?
-    init(_ hasher: SHA256Hasher?) { self.hasher = hasher }
+    private let fd: Int32
+    /// The file's size, and how much of it was handed to the disk.
+    private var end: Int64
+    private var handedOff: Int64
+
+    init(_ hasher: SHA256Hasher?, fd: Int32, at offset: UInt64) {
+        self.hasher = hasher
+        self.fd = fd
+        end = Int64(offset)
+        handedOff = Int64(offset)
+    }
+
+    /// Hashes and appends `bytes`; returns the `errno` of a failed write.
+    func write(_ bytes: UnsafeRawBufferPointer) -> Int32? {
+        hasher?.update(bytes)
+        if let err = writeAll(fd, bytes) { return err }
+        end += Int64(bytes.count)
+        if end - handedOff >= Self.writeBackStep {
+            DurableFile.startWriteBack(fd, offset: handedOff, length: end - handedOff)
+            handedOff = end
+        }
+        return nil
+    }
 }

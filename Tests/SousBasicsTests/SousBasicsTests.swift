@@ -119,3 +119,28 @@ private final class ReadBack: @unchecked Sendable {
         return value!
     }
 }
+
+@Suite struct DurableFileTests {
+    @Test("startWriteBack hands a written range to the disk (Linux) and leaves the content as it was")
+    func writeBackKeepsTheContent() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sous-writeback-\(UUID().uuidString)").path
+        try DurableFile.makeFolders(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/blob.incomplete"
+        let bytes = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        #expect(fd >= 0)
+        let failed = bytes.withUnsafeBytes { writeAll(fd, $0) }
+        #expect(failed == nil)
+        let started = DurableFile.startWriteBack(fd, offset: 0, length: Int64(bytes.count))
+        close(fd)
+        #if os(Linux)
+        #expect(started)
+        #else
+        #expect(!started)
+        #endif
+        #expect(!DurableFile.startWriteBack(-1, offset: 0, length: 1))  // a bad descriptor is reported, not hidden
+        try DurableFile.publish(path, as: dir + "/blob")
+        #expect(FileManager.default.contents(atPath: dir + "/blob") == Data(bytes))
+    }
+}
