@@ -59,6 +59,49 @@ import Testing
         #expect(s.endpoints.isEmpty && s.models.isEmpty && s.configs.isEmpty)
     }
 
+    @Test("sous prices update caches a region's AWS Price List (from a test server); prices, plan and budgets then use it, with its date, as an estimate")
+    func pricesFromTheAWSPriceList() throws {
+        let f = try AWSStepsFixture()
+        let server = try PriceListOffer.serve(in: f.dir)
+        defer { server.stop() }
+        let env = ["SOUS_PRICE_LIST_URL": "http://127.0.0.1:\(server.port)"]
+        let recipe = AWSStepsFixture.recipe("llama2-7b-tgi.yaml")
+
+        // Before: the built-in table, saying eu-west-1 differs.
+        let before = try f.sous(["prices", "--region", "eu-west-1", "ml.g5.2xlarge"], env: env)
+        #expect(before.status == 0, "\(before.stderr)")
+        #expect(before.stdout.contains("prices: SageMaker real-time inference on-demand list prices, us-east-1"), "\(before.stdout)")
+        #expect(before.stdout.contains("eu-west-1 differs: `sous prices update --region eu-west-1` fetches its prices from the AWS Price List"), "\(before.stdout)")
+        #expect(before.stdout.contains("≈ $1.515/h  (us-east-1 list price; eu-west-1 differs)"), "\(before.stdout)")
+
+        let update = try f.sous(["prices", "update", "--region", "eu-west-1"], env: env)
+        #expect(update.status == 0, "\(update.stderr)")
+        let cache = f.dir.appendingPathComponent("cache/sous/prices/eu-west-1.json").path
+        #expect(update.stdout == "eu-west-1: 2 instance types, AWS Price List for eu-west-1, published 2025-06-12 (version 20250612172112), cached in \(cache)\n")
+
+        let after = try f.sous(["prices", "--region", "eu-west-1", "ml.g5.2xlarge", "ml.g5.12xlarge", "ml.g9.mega"], env: env)
+        #expect(after.stdout.contains("prices: AWS Price List for eu-west-1, published 2025-06-12 (cached in \(cache))"), "\(after.stdout)")
+        #expect(after.stdout.contains("≈ $9.877/h  (AWS Price List for eu-west-1, published 2025-06-12)"), "\(after.stdout)")
+        #expect(after.stdout.contains("≈ $7.09/h  (us-east-1 list price; eu-west-1 differs)"), "\(after.stdout)")
+        #expect(after.stdout.contains("ml.g9.mega") && after.stdout.contains("no price"), "\(after.stdout)")
+
+        let plan = try f.sous(["plan", recipe, "-p", "region=eu-west-1"])
+        #expect(plan.stdout.contains("cost ml.g5.2xlarge × 1 ≈ $9.877/h (estimate; AWS Price List for eu-west-1, published 2025-06-12)"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("estimate: AWS Price List for eu-west-1, published 2025-06-12 (cached by `sous prices update`), else SageMaker real-time"), "\(plan.stdout)")
+        let json = try f.sous(["plan", recipe, "-p", "region=eu-west-1", "--json"])
+        let steps = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let cost = try #require(steps.first { $0["step"] as? String == "endpoint" }?["cost"] as? [String: Any])
+        #expect(cost["hourly_usd"] as? Double == 9.8765 && cost["estimate"] as? Bool == true)
+        // us-east-1 has no cached list: the built-in table, as before.
+        #expect(try f.sous(["plan", recipe]).stdout.contains("      cost ml.g5.2xlarge × 1 ≈ $1.515/h (estimate)\n"))
+        // A budget is checked against the region's price.
+        let refused = try f.sous(["plan", recipe, "-p", "region=eu-west-1", "--max-hourly-cost", "5"])
+        #expect(refused.stdout.contains("budget   ≈ $9.877/h (estimate), over $5.00/h (--max-hourly-cost)"), "\(refused.stdout)")
+        // A region AWS has no list for.
+        let missing = try f.sous(["prices", "update", "--region", "eu-north-1"], env: env)
+        #expect(missing.status == 1 && missing.stderr.contains("error: eu-north-1: GET http://127.0.0.1:\(server.port)/offers/v1.0/aws/AmazonSageMaker/current/eu-north-1/index.json answered HTTP 404"), "\(missing.stderr)")
+    }
+
     @Test("a budget (--max-hourly-cost, or the recipe's budget:) refuses the run before anything is created")
     func budgetRefusalCreatesNothing() throws {
         let f = try AWSStepsFixture()
