@@ -94,6 +94,7 @@ struct RunRecap {
         case "s3.bucket": "bucket"
         case "s3.object", "s3.objects", "s3.upload": "S3 upload"
         case EndpointTTL.resourceType: "ttl schedule"
+        case CloudInventory.uploadType: "unfinished upload"
         default: type
         }
     }

@@ -78,6 +78,12 @@ extension SageMakerPriceList {
         cacheDirectory(environment: environment) + "/\(region).json"
     }
 
+    /// The regions with a cache file, sorted.
+    public static func cachedRegions(environment: [String: String]) -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory(environment: environment))) ?? []
+        return files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.filter(isRegionName).sorted()
+    }
+
     private static let memo = Mutex<[String: SageMakerPriceList?]>([:])
 
     /// The cached price list of `region`, or nil when there is none (or it cannot be read: quotes then use the
