@@ -19,7 +19,10 @@ public import Foundation
 /// update` cached the region's own prices from the AWS Price List: ``SageMakerPriceQuote``), and savings plans,
 /// storage and data transfer are not included. Types without a published figure found when the table was made are
 /// left out rather than guessed (among them ml.p3.8xlarge, ml.p3.16xlarge, ml.g6.xlarge, ml.g6.4xlarge,
-/// ml.g6.8xlarge, ml.p4de, ml.p5e, ml.g6e, and most CPU sizes).
+/// ml.g6.8xlarge, ml.p4de, ml.p5e, ml.g6e, and most CPU sizes). A search of public repositories and pages on 2026-12-05
+/// found no more real-time hosting figures traceable to AWS (those found disagree with each other, or are notebook or
+/// EC2 prices), so none were added: `sous prices update` caches a region's prices from AWS's own Price List instead
+/// (``SageMakerPriceList``), which quotes use first.
 public struct SageMakerInstanceType: Sendable, Equatable {
     /// `ml.g5.2xlarge`.
     public var name: String
