@@ -220,6 +220,9 @@ import Testing
         // 1h cannot be seen to spare a young upload here.)
         let here = try f.sous(["gc", "--cloud"])
         #expect(here.status == 2 && here.stderr.contains("pass --yes"), "\(here.stderr)")
+        // moto checks a body-less REST request's signature against a made-up body, so ListSchedules fails when signed
+        // (boto3's too): gc says it could not look at the schedules and goes on with the rest.
+        #expect(here.stderr.hasPrefix("warning: could not look at EventBridge Scheduler schedules in us-east-1 (EventBridge Scheduler ListSchedules failed with SignatureDoesNotMatch (HTTP 403)"), "\(here.stderr)")
         #expect(here.stdout.hasPrefix("no orphans in us-east-1: every sous-tagged endpoint, endpoint config and model belongs to a workspace here\n"), "\(here.stdout)")
         #expect(here.stdout.contains("unfinished multipart uploads under sous's S3 locations (1), aborted:\n  unfinished upload s3://\(bucket)/w.bin  begun "), "\(here.stdout)")
         #expect(here.stdout.contains("under s3://\(bucket)/w.bin (recipe up in \(f.workspace)); its parts are billed as storage"), "\(here.stdout)")
