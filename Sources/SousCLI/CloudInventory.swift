@@ -26,7 +26,7 @@ struct CloudInventory {
         var orphan: String?
         /// Schedules: their group. Uploads: their bucket, key and upload id.
         var group: String?
-        var upload: (bucket: String, key: String, id: String)?
+        var upload: (bucket: String, key: String, id: String, region: String)?
 
         var workspace: String? { tags["sous:workspace"] }
         var recipe: String? { tags["sous:recipe"] }
@@ -107,7 +107,7 @@ struct CloudInventory {
                             let began = iso.date(from: u.initiated) ?? plain.date(from: u.initiated)
                             if let began, now.timeIntervalSince(began) < minimumAge { continue }
                             var item = Item(type: uploadType, name: "s3://\(uri.bucket)/\(u.key)", arn: "", created: began, tags: [:])
-                            item.upload = (uri.bucket, u.key, u.uploadId)
+                            item.upload = (uri.bucket, u.key, u.uploadId, region)
                             item.orphan = "unfinished upload \(u.uploadId.prefix(16))… under \(e.name) (recipe \(recipe) in \(root)); its parts are billed as storage"
                             items.append(item)
                         }

@@ -184,7 +184,7 @@ struct GCCommand: AsyncParsableCommand {
         for u in uploads {
             guard let up = u.upload else { continue }
             do {
-                _ = try await AWSError.nilIfNotFound { try await S3Client(client).abortMultipartUpload(bucket: up.bucket, key: up.key, uploadId: up.id) }
+                _ = try await AWSError.nilIfNotFound { try await S3Client(client.withRegion(up.region)).abortMultipartUpload(bucket: up.bucket, key: up.key, uploadId: up.id) }
                 Console.out("aborted \(CloudTarget.noun(u.type)) \(u.name)\n")
             } catch {
                 failures.append("\(CloudTarget.noun(u.type)) \(u.name): \(error)")
