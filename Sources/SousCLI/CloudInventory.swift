@@ -24,7 +24,7 @@ struct CloudInventory {
         var models: [String] = []
         /// Why no workspace on this machine owns it (nil: a ledger holds it).
         var orphan: String?
-        /// Schedules: their group. Uploads: their bucket, key and upload id.
+        /// Schedules: their group. Uploads: their bucket, key, upload id and the bucket's region.
         var group: String?
         var upload: (bucket: String, key: String, id: String, region: String)?
 
@@ -70,7 +70,6 @@ struct CloudInventory {
                 guard let endpoint = input?["EndpointName"] as? String else { continue }
                 var item = Item(type: EndpointTTL.resourceType, name: s.name, arn: full.arn, created: nil, tags: [:])
                 item.group = s.groupName
-                item.config = endpoint
                 if !allEndpointNames.contains(endpoint) {
                     item.orphan = "its endpoint \(endpoint) is gone"
                 } else if orphanEndpoints.contains(endpoint) {
