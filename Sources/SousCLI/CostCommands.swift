@@ -62,52 +62,105 @@ struct KeepCommand: AsyncParsableCommand {
     }
 }
 
-/// `sous gc --cloud`: deletes the sous-tagged endpoints, endpoint configs and models of the region that no workspace
-/// on this machine owns, in dependency order (endpoint → endpoint config → model), after asking.
+/// `sous gc --cloud`: deletes what sous left behind that no workspace on this machine owns, after asking: the
+/// sous-tagged endpoints, endpoint configs and models of the regions (in dependency order: endpoint → its ttl schedule →
+/// endpoint config → model), sous's ttl schedules whose endpoint is gone, and unfinished multipart uploads under the S3
+/// locations sous's uploads used.
 struct GCCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc",
-        abstract: "Delete orphans: sous-tagged endpoints, endpoint configs and models of the region that no workspace on this machine owns.",
+        abstract: "Delete orphans: sous-tagged endpoints, configs and models no workspace here owns, ttl schedules of gone endpoints, unfinished uploads.",
         discussion: """
-            A resource is an orphan when its sous:workspace folder is gone, its recipe has no ledger there, or that \
-            ledger does not hold it (the workspace was deleted, or sous lost track of it). Resources of workspaces on \
-            other machines look like orphans too: read the list before answering. `sous status --cloud` shows the \
-            same list without deleting.
+            A SageMaker resource is an orphan when its sous:workspace folder is gone, its recipe has no ledger there, or \
+            that ledger does not hold it (the workspace was deleted, or sous lost track of it). Resources of workspaces on \
+            other machines look like orphans too: read the list before answering. A ttl schedule (sous-ttl-…, EventBridge \
+            Scheduler) is an orphan when its endpoint is gone or an orphan. An unfinished multipart upload is swept when it \
+            is under an S3 location an s3.upload step of a workspace's ledger wrote to (this workspace's, and those the \
+            region's sous tags name that are on this machine) and began more than --min-upload-age ago (an upload still \
+            running is left alone; an aborted upload cannot be resumed). Schedules and uploads are looked at on AWS only. \
+            `sous status --cloud` shows the SageMaker part without deleting.
             """)
 
     @Flag(name: .long, help: "Look at the cloud (the region's sous-tagged resources); required.")
     var cloud = false
     @Flag(name: .long, help: "The local cloud of the workspace instead of AWS.")
     var local = false
-    @Option(help: "The region (default: AWS_REGION or the profile's).")
-    var region: String?
-    @Option(name: .customLong("workspace"), help: "The workspace whose local cloud --local means (default: $SOUS_WORKSPACE or ./workspace).")
+    @Option(
+        name: .customLong("region"),
+        help: ArgumentHelp("A region to look in (repeat it, or separate with commas; default: AWS_REGION or the profile's).", valueName: "region"))
+    var regions: [String] = []
+    @Flag(name: .long, help: "Every region sous has prices for: us-east-1 and those `sous prices update` cached.")
+    var allRegions = false
+    @Option(name: .customLong("workspace"), help: "The workspace whose local cloud --local means, and whose uploads are swept (default: $SOUS_WORKSPACE or ./workspace).")
     var workspace: String?
+    @Option(
+        name: .customLong("min-upload-age"),
+        help: ArgumentHelp("Leave unfinished uploads begun less than this long ago (2h, 30m; 0 sweeps all).", valueName: "duration"))
+    var minUploadAge = "1h"
     @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.")
     var yes = false
 
+    var regionList: [String] {
+        if allRegions {
+            return [SageMakerInstanceType.pricedRegion] + SageMakerPriceList.cachedRegions(environment: ProcessInfo.processInfo.environment)
+                .filter { $0 != SageMakerInstanceType.pricedRegion }
+        }
+        var seen: Set<String> = []
+        return regions.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty && seen.insert($0).inserted }
+    }
+
+    var minimumUploadAge: Double? { minUploadAge == "0" ? 0 : EndpointTTL.parse(minUploadAge) }
+
     func validate() throws {
         if !cloud { throw ValidationError("`sous gc` needs --cloud: it deletes the region's sous-tagged resources that no workspace owns (`sous destroy RECIPE` cleans up one recipe)") }
+        if allRegions && !regions.isEmpty { throw ValidationError("give --region or --all-regions, not both") }
+        if local && (allRegions || regionList.count > 1) { throw ValidationError("the local cloud has one region: --local takes no --region list or --all-regions") }
+        for r in regionList where !SageMakerPriceList.isRegionName(r) { throw ValidationError("'\(r)' is not an AWS region name (like us-east-1)") }
+        if minimumUploadAge == nil { throw ValidationError("--min-upload-age \(minUploadAge) is not a duration; write it like 1h, 30m, or 0") }
     }
 
     func run() async throws {
-        guard let client = try await CloudTarget.client(local: local, workspace: workspace, region: region) else { return }
-        let inv: CloudInventory
-        do { inv = try await CloudInventory.load(client: client, local: local) } catch { throw fail(error) }
-        let orphans = inv.orphans
-        let place = local ? "the local cloud" : "\(inv.region)"
-        guard !orphans.isEmpty else {
-            Console.out("no orphans in \(place): every sous-tagged endpoint, endpoint config and model belongs to a workspace here\n")
-            return
+        let list = regionList
+        guard let client = try await CloudTarget.client(local: local, workspace: workspace, region: list.first) else { return }
+        var inventories: [CloudInventory] = []
+        do {
+            for region in local ? [client.region] : (list.isEmpty ? [client.region] : list) {
+                var inv = try await CloudInventory.load(client: local ? client : client.withRegion(region), local: local)
+                if !local { await inv.loadSchedules(client: client.withRegion(region)) }
+                inventories.append(inv)
+            }
+        } catch { throw fail(error) }
+        var uploads: [CloudInventory.Item] = []
+        var unchecked = inventories.flatMap(\.unchecked)
+        if !local {
+            let tagged = inventories.flatMap { $0.endpoints + $0.configs + $0.models }.compactMap(\.workspace)
+            let roots = [RecipeOptions.rootFor(workspace)] + tagged.filter { FileManager.default.fileExists(atPath: $0) }
+            let found = await CloudInventory.unfinishedUploads(client: client, workspaces: roots, minimumAge: minimumUploadAge ?? 3600)
+            uploads = found.items
+            unchecked += found.unchecked
         }
-        let hourly = inv.endpoints.filter { $0.orphan != nil }.compactMap { $0.billing?.hourly }.reduce(0, +)
-        Console.out("orphans in \(place) (\(orphans.count)), deleted in this order:\n")
-        for o in orphans {
-            var line = "  \(CloudTarget.noun(o.type)) \(o.name)"
-            if let b = o.billing { line += "  \(b.rate), up \(DurationText.duration(o.age()))" }
-            Console.out(line + "\n      \(o.orphan ?? "")\n")
+        for u in unchecked { Console.err("warning: could not look at \(u)\n") }
+
+        var orphans: [CloudInventory.Item] = []
+        for inv in inventories {
+            let found = inv.orphans
+            let place = local ? "the local cloud" : inv.region
+            orphans += found
+            guard !found.isEmpty else {
+                Console.out("no orphans in \(place): every sous-tagged endpoint, endpoint config and model belongs to a workspace here\n")
+                continue
+            }
+            Console.out("orphans in \(place) (\(found.count)), deleted in this order:\n")
+            for o in found { Console.out(Self.line(o)) }
+            let hourly = inv.endpoints.filter { $0.orphan != nil }.compactMap { $0.billing?.hourly }.reduce(0, +)
+            if hourly > 0 { Console.out("deleting them saves ≈ \(Dollars.format(hourly))/h (estimate)\n") }
         }
-        if hourly > 0 { Console.out("deleting them saves ≈ \(Dollars.format(hourly))/h (estimate)\n") }
+        if !uploads.isEmpty {
+            Console.out("unfinished multipart uploads under sous's S3 locations (\(uploads.count)), aborted:\n")
+            for u in uploads { Console.out(Self.line(u)) }
+        }
+        orphans += uploads
+        guard !orphans.isEmpty else { return }
         if !yes {
             guard isatty(STDIN_FILENO) == 1 else {
                 Console.err("error: pass --yes to delete without a prompt\n")
@@ -116,23 +169,48 @@ struct GCCommand: AsyncParsableCommand {
             Console.err("Delete them? [y/N] ")
             guard (readLine() ?? "").lowercased().hasPrefix("y") else { throw ExitStatus.stepFailed }
         }
-        let sm = SageMakerClient(client)
         var failures: [String] = []
-        for o in orphans {
-            do {
-                switch o.type {
-                case "sagemaker.endpoint": _ = try await AWSError.nilIfNotFound { try await sm.deleteEndpoint(o.name) }
-                case "sagemaker.endpoint-config": _ = try await AWSError.nilIfNotFound { try await sm.deleteEndpointConfig(o.name) }
-                default: _ = try await AWSError.nilIfNotFound { try await sm.deleteModel(o.name) }
+        for inv in inventories {
+            let regional = local ? client : client.withRegion(inv.region)
+            for o in inv.orphans {
+                do {
+                    try await Self.delete(o, client: regional)
+                    Console.out("deleted \(CloudTarget.noun(o.type)) \(o.name)\n")
+                } catch {
+                    failures.append("\(CloudTarget.noun(o.type)) \(o.name): \(error)")
                 }
-                Console.out("deleted \(CloudTarget.noun(o.type)) \(o.name)\n")
+            }
+        }
+        for u in uploads {
+            guard let up = u.upload else { continue }
+            do {
+                _ = try await AWSError.nilIfNotFound { try await S3Client(client.withRegion(up.region)).abortMultipartUpload(bucket: up.bucket, key: up.key, uploadId: up.id) }
+                Console.out("aborted \(CloudTarget.noun(u.type)) \(u.name)\n")
             } catch {
-                failures.append("\(CloudTarget.noun(o.type)) \(o.name): \(error)")
+                failures.append("\(CloudTarget.noun(u.type)) \(u.name): \(error)")
             }
         }
         if !failures.isEmpty {
             Console.err("error: could not delete \(failures.count) resource(s):\n" + failures.map { "  " + $0 }.joined(separator: "\n") + "\n")
             throw ExitStatus.stepFailed
+        }
+    }
+
+    /// `  endpoint NAME  rate, up 3h12m` and the reason on the next line.
+    static func line(_ o: CloudInventory.Item) -> String {
+        var line = "  \(CloudTarget.noun(o.type)) \(o.name)"
+        if let b = o.billing { line += "  \(b.rate), up \(DurationText.duration(o.age()))" }
+        if o.type == CloudInventory.uploadType, o.created != nil { line += "  begun \(DurationText.duration(o.age())) ago" }
+        return line + "\n      \(o.orphan ?? "")\n"
+    }
+
+    static func delete(_ o: CloudInventory.Item, client: AWSClient) async throws {
+        let sm = SageMakerClient(client)
+        switch o.type {
+        case "sagemaker.endpoint": _ = try await AWSError.nilIfNotFound { try await sm.deleteEndpoint(o.name) }
+        case "sagemaker.endpoint-config": _ = try await AWSError.nilIfNotFound { try await sm.deleteEndpointConfig(o.name) }
+        case EndpointTTL.resourceType: try await SchedulerClient(client).delete(o.name, groupName: o.group)
+        default: _ = try await AWSError.nilIfNotFound { try await sm.deleteModel(o.name) }
         }
     }
 }

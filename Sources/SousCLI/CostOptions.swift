@@ -51,7 +51,7 @@ enum PlanCosts {
     static func detail(_ c: EndpointCost, willRun: Bool, local: Bool) -> String {
         let s: String
         if let type = c.instanceType, let q = c.quote {
-            s = "cost \(type) × \(c.count) \(EndpointCosts.rate(q.hourly, local: local)) (estimate\(q.regionFallback ? "; " + q.basis : ""))"
+            s = "cost \(type) × \(c.count) \(EndpointCosts.rate(q.hourly, local: local)) (estimate\(q.note.map { "; " + $0 } ?? ""))"
         } else {
             s = "cost: " + c.summary
         }
@@ -72,7 +72,7 @@ enum PlanCosts {
         if !kept.isEmpty {
             out.append("         already running: \(EndpointCosts.rate(EndpointCosts.hourly(kept), local: local)) (estimate)")
         }
-        if !costs.isEmpty { out.append("         " + EndpointCosts.basis) }
+        if !costs.isEmpty { out.append("         " + EndpointCosts.basis(regions: costs.values.map(\.region))) }
         if let budget {
             let all = running + kept
             let refused = budget.refusal(all) != nil

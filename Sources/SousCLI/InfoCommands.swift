@@ -92,7 +92,7 @@ struct StatusCommand: AsyncParsableCommand {
             Console.out(Value.list(all).jsonString(pretty: true) + "\n")
         } else if endpointsOf.values.contains(where: { !$0.isEmpty }) {
             let rate = totalHourly == 0 ? EndpointCosts.rate(totalAWS, local: true) : "≈ \(Dollars.format(totalHourly))/h"
-            Console.out("running endpoints of this workspace together: \(rate) (\(EndpointCosts.basis))\n")
+            Console.out("running endpoints of this workspace together: \(rate) (\(EndpointCosts.basis(regions: endpointsOf.values.flatMap { $0.compactMap(\.billing?.region) })))\n")
         }
     }
 
@@ -133,7 +133,7 @@ struct StatusCommand: AsyncParsableCommand {
             Console.out("sous-tagged endpoints in \(place):\n")
             for line in inv.endpointLines(style: style) { Console.out(line + "\n") }
             let hourly = inv.endpoints.compactMap { $0.billing?.hourly }.reduce(0, +)
-            Console.out("together ≈ \(Dollars.format(hourly))/h (\(EndpointCosts.basis))\n")
+            Console.out("together ≈ \(Dollars.format(hourly))/h (\(EndpointCosts.basis(regions: [inv.region])))\n")
         }
         let orphans = inv.orphans
         if !orphans.isEmpty {

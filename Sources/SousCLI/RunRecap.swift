@@ -94,6 +94,7 @@ struct RunRecap {
         case "s3.bucket": "bucket"
         case "s3.object", "s3.objects", "s3.upload": "S3 upload"
         case EndpointTTL.resourceType: "ttl schedule"
+        case CloudInventory.uploadType: "unfinished upload"
         default: type
         }
     }
@@ -151,12 +152,14 @@ struct RunRecap {
         guard !priced.isEmpty else { return [] }
         let rates = priced.map { "\($0.1.instanceType) × \($0.1.count)" }.joined(separator: ", ")
         let awsHourly = priced.map { $0.1.awsHourly }.reduce(0, +)
+        let notes = Set(priced.compactMap { $0.1.quote?.note }).sorted()
+        let estimate = (["estimate"] + notes).joined(separator: "; ")
         if local || priced.allSatisfy({ $0.1.local }) {
-            return [label("cost") + "local: $0 · on AWS \(rates) would be billed ≈ \(Dollars.format(awsHourly))/h (estimate) from creation to clean-up"]
+            return [label("cost") + "local: $0 · on AWS \(rates) would be billed ≈ \(Dollars.format(awsHourly))/h (\(estimate)) from creation to clean-up"]
         }
         let spent = priced.compactMap { e, b in b.quote?.cost(forSeconds: e.seconds()) }.reduce(0, +)
         let time = priced.map { DurationText.duration($0.0.seconds()) }.joined(separator: ", ")
-        return [label("cost") + "\(Dollars.approx(spent)) (\(rates) at ≈ \(Dollars.format(awsHourly))/h for \(time); estimate)"]
+        return [label("cost") + "\(Dollars.approx(spent)) (\(rates) at ≈ \(Dollars.format(awsHourly))/h for \(time); \(estimate))"]
     }
 
     /// The banner for endpoints left running: what each costs, since when, when its ttl deletes it, and the exact

@@ -20,7 +20,7 @@ public struct SousMain: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, PlanCommand.self, StatusCommand.self, ReportCommand.self, ValidateCommand.self, StepsCommand.self,
             DestroyCommand.self, LocalCommand.self, GenerateCommand.self, InvokeCommand.self, ChatCommand.self,
-            HubCommand.self, BenchCommand.self, NewCommand.self, ParamsCommand.self, KeepCommand.self, GCCommand.self,
+            HubCommand.self, BenchCommand.self, NewCommand.self, ParamsCommand.self, KeepCommand.self, GCCommand.self, PricesCommand.self,
         ])
     public init() {}
 }

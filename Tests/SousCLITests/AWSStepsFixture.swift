@@ -153,7 +153,7 @@ final class AWSStepsFixture {
 
     var env: [String: String] {
         var e = [
-            "AWS_REGION": "us-east-1", "HOME": dir.path, "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_REGION": "us-east-1", "HOME": dir.path, "XDG_CACHE_HOME": dir.appendingPathComponent("cache").path, "AWS_EC2_METADATA_DISABLED": "true",
             "SOUS_SAGEMAKER_ROLE": Self.role, "HF_TOKEN": "hf_e2e_secret_token", "HF_HUB_CACHE": dir.appendingPathComponent("hf").path,
         ]
         if let moto {

@@ -59,6 +59,49 @@ import Testing
         #expect(s.endpoints.isEmpty && s.models.isEmpty && s.configs.isEmpty)
     }
 
+    @Test("sous prices update caches a region's AWS Price List (from a test server); prices, plan and budgets then use it, with its date, as an estimate")
+    func pricesFromTheAWSPriceList() throws {
+        let f = try AWSStepsFixture()
+        let server = try PriceListOffer.serve(in: f.dir)
+        defer { server.stop() }
+        let env = ["SOUS_PRICE_LIST_URL": "http://127.0.0.1:\(server.port)"]
+        let recipe = AWSStepsFixture.recipe("llama2-7b-tgi.yaml")
+
+        // Before: the built-in table, saying eu-west-1 differs.
+        let before = try f.sous(["prices", "--region", "eu-west-1", "ml.g5.2xlarge"], env: env)
+        #expect(before.status == 0, "\(before.stderr)")
+        #expect(before.stdout.contains("prices: SageMaker real-time inference on-demand list prices, us-east-1"), "\(before.stdout)")
+        #expect(before.stdout.contains("eu-west-1 differs: `sous prices update --region eu-west-1` fetches its prices from the AWS Price List"), "\(before.stdout)")
+        #expect(before.stdout.contains("≈ $1.515/h  (us-east-1 list price; eu-west-1 differs)"), "\(before.stdout)")
+
+        let update = try f.sous(["prices", "update", "--region", "eu-west-1"], env: env)
+        #expect(update.status == 0, "\(update.stderr)")
+        let cache = f.dir.appendingPathComponent("cache/sous/prices/eu-west-1.json").path
+        #expect(update.stdout == "eu-west-1: 2 instance types, AWS Price List for eu-west-1, published 2025-06-12 (version 20250612172112), cached in \(cache)\n")
+
+        let after = try f.sous(["prices", "--region", "eu-west-1", "ml.g5.2xlarge", "ml.g5.12xlarge", "ml.g9.mega"], env: env)
+        #expect(after.stdout.contains("prices: AWS Price List for eu-west-1, published 2025-06-12 (cached in \(cache))"), "\(after.stdout)")
+        #expect(after.stdout.contains("≈ $9.877/h  (AWS Price List for eu-west-1, published 2025-06-12)"), "\(after.stdout)")
+        #expect(after.stdout.contains("≈ $7.09/h  (us-east-1 list price; eu-west-1 differs)"), "\(after.stdout)")
+        #expect(after.stdout.contains("ml.g9.mega") && after.stdout.contains("no price"), "\(after.stdout)")
+
+        let plan = try f.sous(["plan", recipe, "-p", "region=eu-west-1"])
+        #expect(plan.stdout.contains("cost ml.g5.2xlarge × 1 ≈ $9.877/h (estimate; AWS Price List for eu-west-1, published 2025-06-12)"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("estimate: AWS Price List for eu-west-1, published 2025-06-12 (cached by `sous prices update`), else SageMaker real-time"), "\(plan.stdout)")
+        let json = try f.sous(["plan", recipe, "-p", "region=eu-west-1", "--json"])
+        let steps = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let cost = try #require(steps.first { $0["step"] as? String == "endpoint" }?["cost"] as? [String: Any])
+        #expect(cost["hourly_usd"] as? Double == 9.8765 && cost["estimate"] as? Bool == true)
+        // us-east-1 has no cached list: the built-in table, as before.
+        #expect(try f.sous(["plan", recipe]).stdout.contains("      cost ml.g5.2xlarge × 1 ≈ $1.515/h (estimate)\n"))
+        // A budget is checked against the region's price.
+        let refused = try f.sous(["plan", recipe, "-p", "region=eu-west-1", "--max-hourly-cost", "5"])
+        #expect(refused.stdout.contains("budget   ≈ $9.877/h (estimate), over $5.00/h (--max-hourly-cost)"), "\(refused.stdout)")
+        // A region AWS has no list for.
+        let missing = try f.sous(["prices", "update", "--region", "eu-north-1"], env: env)
+        #expect(missing.status == 1 && missing.stderr.contains("error: eu-north-1: GET http://127.0.0.1:\(server.port)/offers/v1.0/aws/AmazonSageMaker/current/eu-north-1/index.json answered HTTP 404"), "\(missing.stderr)")
+    }
+
     @Test("a budget (--max-hourly-cost, or the recipe's budget:) refuses the run before anything is created")
     func budgetRefusalCreatesNothing() throws {
         let f = try AWSStepsFixture()
@@ -139,6 +182,95 @@ import Testing
         #expect(try kept.sous(["gc", "--cloud", "--yes"]).stdout.contains("no orphans in us-east-1"))
     }
 
+    @Test("gc --cloud looks in several regions (--region a,b; --all-regions), and aborts unfinished uploads under sous's S3 locations after listing them")
+    func gcSweepsRegionsAndUploads() throws {
+        // A moto of its own (signature checking on): gc deletes what no workspace on this machine owns.
+        let moto = try MotoForSteps(signed: true)
+        let gone = try AWSStepsFixture(moto: moto)
+        let f = try AWSStepsFixture(moto: moto)
+        try gone.write("d.yaml", Self.deployRecipe(name: "d"))
+        #expect(try gone.sous(["run", "d.yaml", "--keep"], env: ["AWS_REGION": "eu-west-1"]).status == 0)
+        let orphan = try #require(gone.outputs("d", "endpoint")["endpoint_name"] as? String)
+        try FileManager.default.removeItem(atPath: gone.workspace)
+
+        // An upload of this workspace (a file, so the key has no '/': moto's signature check fails on a '/' in
+        // ListMultipartUploads' prefix), an unfinished upload of its key, and one of another key sous never wrote.
+        let bucket = "sous-e2e-gc-\(UUID().uuidString.prefix(6).lowercased())"
+        try Data(repeating: 7, count: 1000).write(to: f.dir.appendingPathComponent("w.bin"))
+        try f.write("up.yaml", """
+            name: up
+            steps:
+              - id: bucket
+                uses: s3.default-bucket
+                with:
+                  bucket: \(bucket)
+              - id: up
+                uses: s3.upload
+                with:
+                  source: \(f.dir.path)/w.bin
+                  bucket: ${{ steps.bucket.outputs.bucket }}
+                  prefix: ""
+            """)
+        #expect(try f.sous(["run", "up.yaml"]).status == 0)
+        _ = try moto.ask("create-upload \(bucket) w.bin")
+        _ = try moto.ask("create-upload \(bucket) other.bin")
+
+        // The configured region only: no SageMaker orphan there; the upload is listed and, without --yes (and no
+        // terminal), nothing is aborted. (moto reports every upload as begun in 2010, so --min-upload-age's default
+        // 1h cannot be seen to spare a young upload here.)
+        let here = try f.sous(["gc", "--cloud"])
+        #expect(here.status == 2 && here.stderr.contains("pass --yes"), "\(here.stderr)")
+        // moto checks a body-less REST request's signature against a made-up body, so ListSchedules fails when signed
+        // (boto3's too): gc says it could not look at the schedules and goes on with the rest.
+        #expect(here.stderr.hasPrefix("warning: could not look at EventBridge Scheduler schedules in us-east-1 (EventBridge Scheduler ListSchedules failed with SignatureDoesNotMatch (HTTP 403)"), "\(here.stderr)")
+        #expect(here.stdout.hasPrefix("no orphans in us-east-1: every sous-tagged endpoint, endpoint config and model belongs to a workspace here\n"), "\(here.stdout)")
+        #expect(here.stdout.contains("unfinished multipart uploads under sous's S3 locations (1), aborted:\n  unfinished upload s3://\(bucket)/w.bin  begun "), "\(here.stdout)")
+        #expect(here.stdout.contains("under s3://\(bucket)/w.bin (recipe up in \(f.workspace)); its parts are billed as storage"), "\(here.stdout)")
+        #expect(try f.state(bucket: bucket).uploads.count == 2, "nothing was aborted without --yes")
+
+        // Two regions: the eu-west-1 orphans are listed, then everything is deleted in order.
+        let asked = try f.sous(["gc", "--cloud", "--region", "us-east-1,eu-west-1", "--min-upload-age", "0"])
+        #expect(asked.stdout.contains("orphans in eu-west-1 (3), deleted in this order:\n  endpoint \(orphan)  ml.m5.xlarge × 1"), "\(asked.stdout)")
+        let gc = try f.sous(["gc", "--cloud", "--region", "us-east-1", "--region", "eu-west-1", "--min-upload-age", "0", "--yes"])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        let done = gc.stdout.split(separator: "\n").filter { $0.hasPrefix("deleted ") || $0.hasPrefix("aborted ") }.map(String.init)
+        #expect(done.count == 4 && done[0] == "deleted endpoint \(orphan)" && done[1] == "deleted endpoint config \(orphan)", "\(gc.stdout)")
+        #expect(done[2].hasPrefix("deleted model ") && done[3] == "aborted unfinished upload s3://\(bucket)/w.bin", "\(gc.stdout)")
+        #expect(try f.state(bucket: bucket).uploads == [[bucket, "other.bin"]], "the upload sous never wrote stays")
+
+        // --all-regions: us-east-1 and the regions whose prices are cached.
+        try FileManager.default.createDirectory(at: f.dir.appendingPathComponent("cache/sous/prices"), withIntermediateDirectories: true)
+        try #"{"region":"eu-west-1","publicationDate":"2025-06-12T17:21:12Z","version":"1","source":"test","fetchedAt":"2025-06-13T00:00:00Z","hourly":{"ml.m5.xlarge":0.5}}"#
+            .write(to: f.dir.appendingPathComponent("cache/sous/prices/eu-west-1.json"), atomically: true, encoding: .utf8)
+        let all = try f.sous(["gc", "--cloud", "--all-regions", "--yes"])
+        #expect(all.stdout.contains("no orphans in us-east-1") && all.stdout.contains("no orphans in eu-west-1"), "\(all.stdout)")
+        #expect(try f.sous(["gc", "--cloud", "--all-regions", "--region", "eu-west-1"]).status == 64)
+        _ = try moto.ask("abort-uploads \(bucket) other.bin")
+    }
+
+    @Test("gc --cloud deletes sous's ttl schedules whose endpoint is gone (moto without signature checks: its Scheduler GETs fail them)")
+    func gcDeletesSchedulesOfGoneEndpoints() throws {
+        let moto = try MotoForSteps(signed: false)
+        let f = try AWSStepsFixture(moto: moto)
+        let role = AWSStepsFixture.schedulerRole
+        for name in ["t", "u"] {
+            try f.write("\(name).yaml", Self.deployRecipe(name: name))
+            #expect(try f.sous(["run", "\(name).yaml", "--keep", "-p", "ttl=2h", "-p", "ttl_role=\(role)"]).status == 0)
+        }
+        // t's endpoint is deleted behind sous's back: its schedule is left; u's endpoint and schedule are owned.
+        let deleted = try #require(f.outputs("t", "endpoint")["endpoint_name"] as? String)
+        let kept = try #require(f.outputs("u", "endpoint")["endpoint_name"] as? String)
+        let (gone, owned) = (try Self.scheduleName(f, deleted), try Self.scheduleName(f, kept, recipe: "u"))
+        _ = try moto.ask("delete-endpoint \(deleted)")
+        let gc = try f.sous(["gc", "--cloud", "--yes"])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        #expect(gc.stdout.contains("  ttl schedule \(gone)\n      its endpoint \(deleted) is gone\n"), "\(gc.stdout)")
+        #expect(gc.stdout.contains("deleted ttl schedule \(gone)\n") && !gc.stdout.contains(owned), "\(gc.stdout)")
+        #expect(try f.ask("schedule \(gone)") == "{}")
+        #expect(try f.ask("schedule \(owned)") != "{}", "the schedule of a live, owned endpoint stays")
+        #expect(try f.sous(["destroy", "u.yaml", "--yes"]).status == 0)
+    }
+
     @Test("ttl: a one-time DeleteEndpoint schedule at now + ttl, moved by sous keep, removed by the clean-up and by destroy")
     func ttlScheduleLifecycle() throws {
         let f = try AWSStepsFixture(moto: try MotoForSteps.unsigned.get())
@@ -192,13 +324,19 @@ import Testing
 
     /// The schedule the ledger of recipe `t` names for `endpoint`, as boto3 reads it ([:] when moto has none).
     static func schedule(_ f: AWSStepsFixture, _ endpoint: String) throws -> [String: Any] {
-        let ledger = try String(contentsOfFile: "\(f.workspace)/t/ledger.jsonl", encoding: .utf8)
+        let name = try scheduleName(f, endpoint)
+        return try #require(try JSONSerialization.jsonObject(with: Data(try f.ask("schedule \(name)").utf8)) as? [String: Any])
+    }
+
+    /// The name of the schedule the ledger of `recipe` records for `endpoint`.
+    static func scheduleName(_ f: AWSStepsFixture, _ endpoint: String, recipe: String = "t") throws -> String {
+        let ledger = try String(contentsOfFile: "\(f.workspace)/\(recipe)/ledger.jsonl", encoding: .utf8)
         let entries = ledger.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let name = try #require(
             entries.last { $0["type"] as? String == "scheduler.schedule" && ($0["attributes"] as? [String: Any])?["endpoint"] as? String == endpoint }?["name"]
                 as? String)
         #expect(name.hasPrefix("sous-ttl-") && name.count <= 64)
-        return try #require(try JSONSerialization.jsonObject(with: Data(try f.ask("schedule \(name)").utf8)) as? [String: Any])
+        return name
     }
 
     static func at(_ s: [String: Any]) throws -> Date {

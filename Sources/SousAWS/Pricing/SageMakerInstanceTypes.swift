@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// What sous knows about a SageMaker real-time inference instance type: its on-demand price and its memory.
 ///
@@ -15,10 +15,14 @@ import Foundation
 ///   Inf2 AWS Inferentia2 32 GB, Trn1 AWS Trainium 32 GB).
 ///
 /// Every price shown from this table is an **estimate**: list prices change, other regions differ (no other
-/// region's figures are in the table yet, so elsewhere the us-east-1 price is shown and says so), and savings plans,
+/// region's figures are in the table, so elsewhere the us-east-1 price is shown and says so, unless `sous prices
+/// update` cached the region's own prices from the AWS Price List: ``SageMakerPriceQuote``), and savings plans,
 /// storage and data transfer are not included. Types without a published figure found when the table was made are
 /// left out rather than guessed (among them ml.p3.8xlarge, ml.p3.16xlarge, ml.g6.xlarge, ml.g6.4xlarge,
-/// ml.g6.8xlarge, ml.p4de, ml.p5e, ml.g6e, and most CPU sizes).
+/// ml.g6.8xlarge, ml.p4de, ml.p5e, ml.g6e, and most CPU sizes). A search of public repositories and pages on 2026-12-05
+/// found no more real-time hosting figures traceable to AWS (those found disagree with each other, or are notebook or
+/// EC2 prices), so none were added: `sous prices update` caches a region's prices from AWS's own Price List instead
+/// (``SageMakerPriceList``), which quotes use first.
 public struct SageMakerInstanceType: Sendable, Equatable {
     /// `ml.g5.2xlarge`.
     public var name: String
@@ -148,33 +152,65 @@ extension SageMakerInstanceType {
     }
 }
 
-/// An hourly price from ``SageMakerInstanceType``'s table, for `count` instances of a type in a region.
+/// An hourly price for `count` instances of a type in a region: from the region's cached AWS Price List
+/// (``SageMakerPriceList``, `sous prices update`) when it has the type, else from ``SageMakerInstanceType``'s
+/// built-in table (us-east-1 prices, standing in for other regions and saying so). Always an estimate.
 public struct SageMakerPriceQuote: Sendable, Equatable {
+    /// Where the price comes from.
+    public enum Source: Sendable, Equatable {
+        /// The region's cached AWS Price List (its region and publication date).
+        case priceList(region: String, published: String)
+        /// The built-in table, for us-east-1.
+        case table
+        /// The built-in table's us-east-1 price standing in for another region.
+        case tableFallback
+    }
+
     public var instanceType: String
     public var count: Int
     public var region: String
     /// USD per hour for all `count` instances.
     public var hourly: Double
-    /// True when the table has no price for `region` and the us-east-1 price stands in for it.
-    public var regionFallback: Bool
+    public var source: Source
 
-    /// The quote, or nil when the table does not know the type.
-    public init?(instanceType: String, count: Int = 1, region: String) {
-        guard let t = SageMakerInstanceType.named(instanceType) else { return nil }
+    /// True when the us-east-1 price of the built-in table stands in for another region.
+    public var regionFallback: Bool { source == .tableFallback }
+
+    /// The quote, or nil when neither the region's cached price list nor the built-in table knows the type.
+    /// - Parameter environment: where the price cache is (`XDG_CACHE_HOME`, `HOME`).
+    public init?(instanceType: String, count: Int = 1, region: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        let unit: Double
+        if let list = SageMakerPriceList.cached(region: region, environment: environment), let p = list.hourly[instanceType] {
+            unit = p
+            source = .priceList(region: list.region, published: list.publicationDay)
+        } else if let t = SageMakerInstanceType.named(instanceType) {
+            unit = t.usEast1Hourly
+            source = region == SageMakerInstanceType.pricedRegion ? .table : .tableFallback
+        } else {
+            return nil
+        }
         self.instanceType = instanceType
         self.count = max(1, count)
         self.region = region
-        hourly = t.usEast1Hourly * Double(self.count)
-        regionFallback = region != SageMakerInstanceType.pricedRegion
+        hourly = unit * Double(self.count)
     }
 
     /// The cost of running for `seconds`.
     public func cost(forSeconds seconds: Double) -> Double { hourly * max(0, seconds) / 3600 }
 
-    /// What the estimate is based on: "us-east-1 list price" or "us-east-1 list price; eu-west-1 differs".
+    /// What the estimate is based on: "us-east-1 list price", "us-east-1 list price; eu-west-1 differs", or
+    /// "AWS Price List for eu-west-1, published 2025-06-12".
     public var basis: String {
-        regionFallback ? "us-east-1 list price; \(region) differs" : "us-east-1 list price"
+        switch source {
+        case .priceList(let r, let d): "AWS Price List for \(r), published \(d)"
+        case .table: "us-east-1 list price"
+        case .tableFallback: "us-east-1 list price; \(region) differs"
+        }
     }
+
+    /// What a price line adds after "estimate": nil for the built-in table's own region (the footnote says it),
+    /// else ``basis``.
+    public var note: String? { source == .table ? nil : basis }
 }
 
 /// Money as sous prints it: list prices keep their third decimal (`$1.515`, `$7.09`, `$113.068`), amounts below a

@@ -87,10 +87,43 @@ public struct SchedulerClient: Sendable {
 
     static func path(_ name: String) -> String { "/schedules/" + AWSURIEncoding.encode(name, keepSlash: false) }
 
+    /// A schedule as `ListSchedules` summarises it.
+    public struct Summary: Sendable, Equatable {
+        public var name: String
+        public var groupName: String?
+        public var state: String
+        public var targetArn: String
+    }
+
+    /// `ListSchedules` of every group (all pages), of the schedules whose name begins with `namePrefix`.
+    public func list(namePrefix: String) async throws -> [Summary] {
+        var out: [Summary] = []
+        var token: String?
+        repeat {
+            var q: [(name: String, value: String)] = [("NamePrefix", namePrefix), ("MaxResults", "100")]
+            if let token { q.append(("NextToken", token)) }
+            let o = try await send("ListSchedules", "GET", path: "/schedules", query: q)
+            for s in o["Schedules"] as? [[String: Any]] ?? [] {
+                guard let name = s["Name"] as? String else { continue }
+                out.append(Summary(
+                    name: name, groupName: s["GroupName"] as? String, state: s["State"] as? String ?? "",
+                    targetArn: (s["Target"] as? [String: Any])?["Arn"] as? String ?? ""))
+            }
+            token = (o["NextToken"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+        return out
+    }
+
     func send(_ operation: String, _ method: String, name: String, query: [(name: String, value: String)] = [], body: [String: any Sendable]? = nil)
         async throws -> [String: Any]
     {
-        var r = AWSRequest(service: .scheduler, operation: operation, method: method, path: Self.path(name), query: query)
+        try await send(operation, method, path: Self.path(name), query: query, body: body)
+    }
+
+    func send(_ operation: String, _ method: String, path: String, query: [(name: String, value: String)] = [], body: [String: any Sendable]? = nil)
+        async throws -> [String: Any]
+    {
+        var r = AWSRequest(service: .scheduler, operation: operation, method: method, path: path, query: query)
         if let body {
             r.headers.set("Content-Type", "application/json")
             r.body = .bytes(try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))

@@ -41,11 +41,13 @@ public struct EndpointBilling: Sendable, Equatable {
     /// What it really costs per hour: 0 on the local cloud.
     public var hourly: Double { local ? 0 : awsHourly }
 
-    /// `ml.g5.2xlarge × 1 ≈ $1.515/h (estimate)`, `… local: $0 (≈ $1.515/h on AWS)`, or `… (not in the price table)`.
+    /// `ml.g5.2xlarge × 1 ≈ $1.515/h (estimate)` (with the quote's ``SageMakerPriceQuote/note``: `(estimate; AWS Price List
+    /// for eu-west-1, published 2025-06-12)`), `… local: $0 (≈ $1.515/h on AWS)`, or `… (not in the price table)`.
     public var rate: String {
         let what = "\(instanceType) × \(count)"
         guard let q = quote else { return "\(what) (cost unknown: not in the price table)" }
-        return local ? "\(what), \(EndpointCosts.rate(q.hourly, local: true))" : "\(what) \(EndpointCosts.rate(q.hourly, local: false)) (estimate)"
+        let note = q.note.map { "; " + $0 } ?? ""
+        return local ? "\(what), \(EndpointCosts.rate(q.hourly, local: true))" : "\(what) \(EndpointCosts.rate(q.hourly, local: false)) (estimate\(note))"
     }
 
     /// The cost of `seconds` of running: `≈ $0.077` (`$0` locally, `?` when unknown).

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import SousAWS
 public import SousEngine
 public import SousRecipe
@@ -49,9 +49,13 @@ public enum EndpointCosts {
 
     public static func isLocal(_ environment: [String: String]) -> Bool { !(environment[localCloudVariable] ?? "").isEmpty }
 
-    /// The footnote every estimate carries.
-    public static var basis: String {
-        "estimate: \(SageMakerInstanceType.priceSource); other regions, storage and data transfer differ"
+    /// The footnote every estimate carries: the built-in table's source, and for each of `regions` whose AWS Price
+    /// List `sous prices update` cached, that list and its date.
+    public static func basis(regions: [String], environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let lists = Set(regions).sorted().compactMap { SageMakerPriceList.cached(region: $0, environment: environment) }
+        guard !lists.isEmpty else { return "estimate: \(SageMakerInstanceType.priceSource); other regions, storage and data transfer differ" }
+        return "estimate: " + lists.map(\.basis).joined(separator: "; ")
+            + " (cached by `sous prices update`), else \(SageMakerInstanceType.priceSource); storage and data transfer not included"
     }
 
     /// The cost of each step of `steps` that creates an endpoint, in recipe order.
@@ -83,7 +87,7 @@ public enum EndpointCosts {
             var cost = EndpointCost(step: step.id, instanceType: type, count: count, region: region, quote: nil, unknown: unknown)
             if let type {
                 cost.quote = SageMakerPriceQuote(instanceType: type, count: count, region: region)
-                if cost.quote == nil { cost.unknown = "\(type) is not in sous's price table" }
+                if cost.quote == nil { cost.unknown = "\(type) is not in sous's price table" + (SageMakerPriceList.cached(region: region) == nil ? "" : " nor in the cached AWS Price List for \(region)") }
             }
             out.append(cost)
         }
@@ -171,7 +175,7 @@ public struct CostBudget: Sendable, Equatable {
         case .over:
             let lines = costs.map { "  \($0.step): \($0.summary)" }.joined(separator: "\n")
             return "the run's endpoints would cost \(summary(costs)):\n\(lines)\n"
-                + "pick a smaller instance type (-p instance_type=…) or raise the budget (\(EndpointCosts.basis))"
+                + "pick a smaller instance type (-p instance_type=…) or raise the budget (\(EndpointCosts.basis(regions: costs.map(\.region))))"
         }
     }
 }
