@@ -11,6 +11,11 @@ import Synchronization
 /// waits for the ones workers hold the same way: it spins while a worker runs and sleeps until the last
 /// chunk is done otherwise (a worker descheduled in the middle of a chunk).
 ///
+/// A worker descheduled in the middle of a chunk holds up the whole region until the scheduler runs it again,
+/// which on a loaded machine is milliseconds later. Then the caller runs the regions of the next
+/// `soloNanoseconds` (5 ms) alone: on a machine that has no core to spare, the workers' share of the CPU buys no
+/// speed, and a region the caller runs alone never waits for a thread that is not running.
+///
 /// `@unchecked Sendable`: `job` is written by the caller before it publishes a ticket (sequentially
 /// consistent store) and read by workers only after they claim a chunk of that ticket; the caller does
 /// not replace it until every claimed chunk is done (`pending` reaches zero).
@@ -30,9 +35,14 @@ final class WorkerPool: @unchecked Sendable {
     private let condition = NSCondition()
     nonisolated(unsafe) private var job: (@Sendable (Int) -> Void)?
     private var epoch: UInt64 = 0  // only touched by the caller holding `busy`
+    /// Until when (monotonic nanoseconds) regions run on the caller alone; 0: not solo. Only touched by the
+    /// caller holding `busy`.
+    private var soloUntil: UInt64 = 0
+    private let soloNanoseconds: UInt64
     static let maxChunks = 1 << 20 - 1
 
-    init(workers: Int) {
+    init(workers: Int, soloNanoseconds: UInt64 = 5_000_000) {
+        self.soloNanoseconds = soloNanoseconds
         for _ in 0..<max(workers, 0) {
             let t = Thread { [self] in self.workerLoop() }
             t.stackSize = 1 << 20
@@ -55,6 +65,13 @@ final class WorkerPool: @unchecked Sendable {
             busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { return false }
         defer { busy.store(false, ordering: .releasing) }
+        if soloUntil != 0 {
+            if DispatchTime.now().uptimeNanoseconds < soloUntil {
+                for i in 0..<n { body(i) }
+                return true
+            }
+            soloUntil = 0
+        }
         job = body
         callerClock.store(SpinPolicy.currentThreadClock(), ordering: .relaxed)
         pending.store(n, ordering: .sequentiallyConsistent)
@@ -70,6 +87,7 @@ final class WorkerPool: @unchecked Sendable {
         var policy = SpinPolicy()
         while pending.load(ordering: .acquiring) > 0 {
             if policy.shouldPark(cpuTime: workersCPUTime()) {
+                if policy.otherStopped { soloUntil = DispatchTime.now().uptimeNanoseconds + soloNanoseconds }
                 finished.lock()
                 callerWaiting.store(true, ordering: .sequentiallyConsistent)
                 while pending.load(ordering: .sequentiallyConsistent) > 0 { finished.wait() }
@@ -83,6 +101,9 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Whether the caller sleeps for the last chunks of a region (for tests).
     var callerIsWaiting: Bool { callerWaiting.load(ordering: .relaxed) }
+
+    /// Whether the next region runs on the caller alone (for tests; call between regions).
+    var isSolo: Bool { soloUntil != 0 && DispatchTime.now().uptimeNanoseconds < soloUntil }
 
     /// The CPU time all workers have used (nil without per-thread clocks).
     private func workersCPUTime() -> UInt64? {
@@ -185,6 +206,9 @@ struct SpinPolicy {
     private var start: UInt64 = 0
     private var checkedAt: UInt64 = 0
     private var otherCPU: UInt64 = 0
+    /// Whether the last `shouldPark` that returned true did so because the other side was not running (not
+    /// because the spin reached `maxSpinNanoseconds`).
+    private(set) var otherStopped = false
 
     /// Called on every poll with the other side's CPU time (nil: no clock); reads the clocks every 64th.
     mutating func shouldPark(cpuTime read: @autoclosure () -> UInt64?) -> Bool {
@@ -200,11 +224,15 @@ struct SpinPolicy {
             (start, checkedAt, otherCPU) = (now, now, read() ?? 0)
             return false
         }
-        if now - start >= Self.maxSpinNanoseconds { return true }
+        if now - start >= Self.maxSpinNanoseconds {
+            otherStopped = false
+            return true
+        }
         guard now - checkedAt >= Self.checkNanoseconds, let cpu = read() else { return false }
         // A clock that went back belongs to another thread (a new caller, an exited worker): not running.
         let running = cpu >= otherCPU && (cpu - otherCPU) * 2 >= now - checkedAt
         (checkedAt, otherCPU) = (now, cpu)
+        otherStopped = !running
         return !running
     }
 
