@@ -127,6 +127,32 @@ struct SpinPolicyTests {
         #expect(Self.parkReason(cpuPerPoll: 2_000) == false)
     }
 
+    @Test("a caller with less than 80 % of a core over a 2 ms window is starved; a new caller starts a new window")
+    func callerShare() {
+        let w = CallerShare.windowNanoseconds
+        var share = CallerShare()
+        // (time since the start, caller clock, its CPU time) per region, and whether that region finds it starved.
+        let feed: [(UInt64, Int, UInt64, Bool)] = [
+            (0, 7, 500, false),
+            (w / 2, 7, 500, false),  // within the window: not checked
+            (w, 7, 500 + w * 9 / 10, false),  // 90 % of the window on the CPU
+            (2 * w, 7, 500 + w * 9 / 10 + w / 2, true),  // 50 % of the next one
+            (3 * w, 8, 0, false),  // another thread's clock: a new window, whatever its CPU time
+            (4 * w, 8, w / 10, true),
+            (9 * w, 8, w / 10, false),  // idle for longer than four windows: not judged, a new window
+            (10 * w, 8, w / 10 + w / 2, true),
+        ]
+        for (i, (t, clock, cpu, want)) in feed.enumerated() {
+            let got = share.starved(now: 1_000_000 + t, clock: clock, cpuTime: cpu)
+            #expect(got == want, "region \(i)")
+        }
+        // No clock: never starved.
+        var none = CallerShare()
+        let first = none.starved(now: 1, clock: SpinPolicy.noClock, cpuTime: nil)
+        let second = none.starved(now: 1 + 2 * w, clock: SpinPolicy.noClock, cpuTime: nil)
+        #expect(!first && !second)
+    }
+
     @Test("the calling thread's CPU clock advances while it computes")
     func callerClock() throws {
         #if os(Linux)

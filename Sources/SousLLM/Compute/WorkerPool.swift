@@ -12,9 +12,11 @@ import Synchronization
 /// chunk is done otherwise (a worker descheduled in the middle of a chunk).
 ///
 /// A worker descheduled in the middle of a chunk holds up the whole region until the scheduler runs it again,
-/// which on a loaded machine is milliseconds later. Then the caller runs the regions of the next
-/// `soloNanoseconds` (5 ms) alone: on a machine that has no core to spare, the workers' share of the CPU buys no
-/// speed, and a region the caller runs alone never waits for a thread that is not running.
+/// which on a loaded machine is milliseconds later. Then, and when the caller itself got less than 80 % of a
+/// core over the last 2 ms (`CallerShare`), the caller runs the regions of the next `soloNanoseconds` (5 ms)
+/// alone: on a machine that has no core to spare, the workers' share of the CPU buys no speed (Linux shares
+/// CPU time between sessions, so a worker's time is taken from its own caller), and a region the caller runs
+/// alone never waits for a thread that is not running.
 ///
 /// `@unchecked Sendable`: `job` is written by the caller before it publishes a ticket (sequentially
 /// consistent store) and read by workers only after they claim a chunk of that ticket; the caller does
@@ -38,6 +40,7 @@ final class WorkerPool: @unchecked Sendable {
     /// Until when (monotonic nanoseconds) regions run on the caller alone; 0: not solo. Only touched by the
     /// caller holding `busy`.
     private var soloUntil: UInt64 = 0
+    private var share = CallerShare()  // only touched by the caller holding `busy`
     private let soloNanoseconds: UInt64
     static let maxChunks = 1 << 20 - 1
 
@@ -65,15 +68,21 @@ final class WorkerPool: @unchecked Sendable {
             busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { return false }
         defer { busy.store(false, ordering: .releasing) }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let clock = SpinPolicy.currentThreadClock()
+        if soloUntil == 0, share.starved(now: now, clock: clock, cpuTime: SpinPolicy.cpuTime(clock)) {
+            soloUntil = now + soloNanoseconds
+        }
         if soloUntil != 0 {
-            if DispatchTime.now().uptimeNanoseconds < soloUntil {
+            if now < soloUntil {
                 for i in 0..<n { body(i) }
                 return true
             }
             soloUntil = 0
+            share = CallerShare()
         }
         job = body
-        callerClock.store(SpinPolicy.currentThreadClock(), ordering: .relaxed)
+        callerClock.store(clock, ordering: .relaxed)
         pending.store(n, ordering: .sequentiallyConsistent)
         epoch = (epoch + 1) & 0xff_ffff
         let e = epoch
@@ -184,6 +193,27 @@ final class WorkerPool: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+/// Whether the thread that publishes regions got less than `minimum` of a core over the last window of
+/// `windowNanoseconds` (descheduled in favour of other work: the machine has no core to spare).
+struct CallerShare {
+    static let windowNanoseconds: UInt64 = 2_000_000
+    static let minimum = 0.8
+    private var start: UInt64 = 0
+    private var startCPU: UInt64 = 0
+    private var clock = SpinPolicy.noClock
+
+    /// Called at each region with the monotonic time, the caller's CPU clock and its CPU time (nil: no clock);
+    /// true once a window shows the caller starved. A window restarts when the caller changes, and a gap of
+    /// over four windows between regions (a caller idle between requests) is not judged.
+    mutating func starved(now: UInt64, clock c: Int, cpuTime read: @autoclosure () -> UInt64?) -> Bool {
+        if start != 0 && c == clock && now - start < Self.windowNanoseconds { return false }
+        guard let cpu = read() else { return false }
+        defer { (start, startCPU, clock) = (now, cpu, c) }
+        guard start != 0, c == clock, cpu >= startCPU, now - start <= 4 * Self.windowNanoseconds else { return false }
+        return Double(cpu - startCPU) < Self.minimum * Double(now - start)
     }
 }
 
