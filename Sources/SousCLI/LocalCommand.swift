@@ -177,7 +177,7 @@ struct LocalLogs: AsyncParsableCommand {
 struct LocalEnv: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "env", abstract: "Print `export` lines that point the AWS CLI, boto3 and sous at the local cloud.",
-        discussion: "Use: eval \"$(sous local env)\". Starts nothing; run `sous local start` first (or pass --start).")
+        discussion: "Use: eval \"$(sous local env)\". Starts nothing; run `sous local start` first (or pass --start). Prints the AWS endpoint variables and local credentials, SOUS_LOCAL_CLOUD, and SSL_CERT_FILE (the system's CAs plus the local cloud's certificate, for clients that speak only TLS such as boto3's CRT transfer client) when the certificate exists.")
     @OptionGroup var ws: WorkspaceOption
     @Flag(help: "Start the local cloud when it is not running.")
     var start = false
@@ -198,6 +198,11 @@ struct LocalEnv: AsyncParsableCommand {
         }
         // sous run/plan in that shell price endpoints as local ($0) too.
         Console.out("export \(EndpointCosts.localCloudVariable)=\(shellQuote(info.endpointURL))\n")
+        // Clients that speak only TLS (boto3's CRT transfer client) trust the local cloud's certificate through
+        // this bundle (the system's CAs plus that certificate, so other HTTPS keeps working).
+        if FileManager.default.fileExists(atPath: control.paths.certificateBundle.path) {
+            Console.out("export SSL_CERT_FILE=\(shellQuote(control.paths.certificateBundle.path))\n")
+        }
     }
 
     func shellQuote(_ s: String) -> String {

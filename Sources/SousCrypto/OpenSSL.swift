@@ -105,3 +105,81 @@ public struct SHA256Hasher {
         return Array(out.prefix(Int(len)))
     }
 }
+
+/// Authenticated encryption with AES-256-GCM over OpenSSL's `EVP_CIPHER_CTX`: a sealed box is
+/// `nonce (12 bytes) ‖ ciphertext ‖ tag (16 bytes)`, with a fresh random nonce per seal.
+public enum SealedBox {
+    public static let keyLength = 32
+    static let nonceLength = 12
+    static let tagLength = 16
+
+    public struct OpenError: Error, CustomStringConvertible {
+        public init() {}
+        public var description: String {
+            "the sealed data could not be opened (it was changed, or sealed under another key)"
+        }
+    }
+
+    /// Encrypts `plaintext` under a 32-byte `key`.
+    public static func seal(_ plaintext: [UInt8], key: [UInt8]) -> [UInt8] {
+        precondition(key.count == keyLength, "AES-256-GCM needs a 32-byte key")
+        let nonce = Digest.randomBytes(nonceLength)
+        var body = [UInt8](repeating: 0, count: plaintext.count + tagLength)
+        let ok = body.withUnsafeMutableBufferPointer { op in
+            withContext(encrypt: true, key: key, nonce: nonce) { ctx in
+                let out = op.baseAddress!
+                var len: Int32 = 0
+                var total: Int32 = 0
+                let updated = plaintext.withUnsafeBufferPointer { ip in
+                    ip.isEmpty || EVP_EncryptUpdate(ctx, out, &len, ip.baseAddress, Int32(ip.count)) == 1
+                }
+                total += len
+                guard updated, EVP_EncryptFinal_ex(ctx, out + Int(total), &len) == 1 else { return false }
+                total += len
+                return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, Int32(tagLength), out + Int(total)) == 1
+            }
+        }
+        precondition(ok, "AES-256-GCM encryption failed in OpenSSL")
+        return nonce + body
+    }
+
+    /// Decrypts and authenticates what `seal` made under the same key.
+    public static func open(_ sealed: [UInt8], key: [UInt8]) throws(OpenError) -> [UInt8] {
+        guard key.count == keyLength, sealed.count >= nonceLength + tagLength else { throw OpenError() }
+        let nonce = Array(sealed.prefix(nonceLength))
+        let body = Array(sealed[nonceLength..<(sealed.count - tagLength)])
+        var tag = Array(sealed.suffix(tagLength))
+        var plain = [UInt8](repeating: 0, count: body.count + tagLength)
+        let ok = plain.withUnsafeMutableBufferPointer { op in
+            withContext(encrypt: false, key: key, nonce: nonce) { ctx in
+                let out = op.baseAddress!
+                var len: Int32 = 0
+                let updated = body.withUnsafeBufferPointer { ip in
+                    ip.isEmpty || EVP_DecryptUpdate(ctx, out, &len, ip.baseAddress, Int32(ip.count)) == 1
+                }
+                let tagSet = tag.withUnsafeMutableBytes {
+                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), $0.baseAddress) == 1
+                }
+                var finalLen: Int32 = 0
+                return updated && tagSet && EVP_DecryptFinal_ex(ctx, out + Int(len), &finalLen) == 1
+            }
+        }
+        guard ok else { throw OpenError() }
+        return Array(plain.prefix(body.count))
+    }
+
+    private static func withContext(
+        encrypt: Bool, key: [UInt8], nonce: [UInt8], _ work: (OpaquePointer) -> Bool
+    ) -> Bool {
+        guard let ctx = EVP_CIPHER_CTX_new() else { return false }
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        let initialized = key.withUnsafeBufferPointer { kp in
+            nonce.withUnsafeBufferPointer { np in
+                encrypt
+                    ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, kp.baseAddress, np.baseAddress) == 1
+                    : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, kp.baseAddress, np.baseAddress) == 1
+            }
+        }
+        return initialized && work(ctx)
+    }
+}

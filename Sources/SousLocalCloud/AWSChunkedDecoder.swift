@@ -24,13 +24,6 @@ struct AWSChunkedDecoder {
         /// The seed signature (the request's), then each chunk's in turn.
         var previous: String
 
-        /// The signing key of a secret for a day, region and service (SigV4's key derivation).
-        static func signingKey(secret: String, day: String, region: String, service: String) -> [UInt8] {
-            var key = Digest.hmacSHA256(key: Array("AWS4\(secret)".utf8), data: Array(day.utf8))
-            for part in [region, service, "aws4_request"] { key = Digest.hmacSHA256(key: key, data: Array(part.utf8)) }
-            return key
-        }
-
         /// The signature of the next chunk, whose data hashes to `dataSHA256`.
         func chunkSignature(dataSHA256: [UInt8]) -> String {
             sign(["AWS4-HMAC-SHA256-PAYLOAD", amzDate, scope, previous, Self.emptySHA256, dataSHA256.hexString])

@@ -83,7 +83,7 @@ struct SigV4Authentication: RouterMiddleware {
             guard let scope = wire.credentialScope, let amzDate = wire.header("x-amz-date"),
                 let auth = wire.header("authorization"), let r = auth.range(of: "Signature=")
             else { throw ServiceError(.badRequest, "IncompleteSignature", "A signed aws-chunked upload needs an Authorization header and X-Amz-Date.") }
-            let key = AWSChunkedDecoder.Signing.signingKey(
+            let key = SigV4Signer.signingKey(
                 secret: credentials.secretAccessKey, day: scope.day, region: scope.region, service: scope.service)
             return .chunked(
                 AWSChunkedDecoder.Signing(

@@ -22,7 +22,7 @@ public struct LocalCloudCredentials: Sendable, Codable, Equatable {
     }
 }
 
-/// Where the local cloud keeps its files: `<workspace>/.sous/local-cloud/{server.json,credentials.json,data/,logs/}`.
+/// Where the local cloud keeps its files: `<workspace>/.sous/local-cloud/{server.json,credentials.json,environment.key,data/,logs/,tls/}`.
 public struct LocalCloudPaths: Sendable {
     public var root: URL
     public init(workspace: URL) { root = workspace.appendingPathComponent(".sous/local-cloud", isDirectory: true) }
@@ -47,6 +47,9 @@ public struct LocalCloudConfiguration: Sendable {
     public var dataDirectory: URL
     /// Folder of the TLS certificate (made there on first start; `tls/` beside `dataDirectory` by default).
     public var tlsDirectory: URL
+    /// The key that seals models' Environment in `dataDirectory` (made there, mode 0600, on first start;
+    /// `environment.key` beside `dataDirectory` by default, so the data folder alone never reveals a secret).
+    public var environmentKeyFile: URL
     /// Always loopback.
     public var host: String = "127.0.0.1"
     /// 0 picks a free port.
@@ -69,6 +72,7 @@ public struct LocalCloudConfiguration: Sendable {
     public init(dataDirectory: URL, credentials: LocalCloudCredentials, modelLoader: @escaping ModelLoader) {
         self.dataDirectory = dataDirectory
         tlsDirectory = dataDirectory.deletingLastPathComponent().appendingPathComponent("tls", isDirectory: true)
+        environmentKeyFile = dataDirectory.deletingLastPathComponent().appendingPathComponent("environment.key")
         self.credentials = credentials
         self.modelLoader = modelLoader
     }

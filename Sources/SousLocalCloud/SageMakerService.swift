@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SousBasics
 import SousHub
 
 /// The SageMaker control plane (models, endpoint configs, endpoints, tags), persisted as JSON files under
@@ -9,6 +10,7 @@ actor SageMakerService {
     let configuration: LocalCloudConfiguration
     let s3: S3Store
     let dir: URL
+    private let sealer: EnvironmentSealer
     private var models: [String: ModelRecord] = [:]
     private var configs: [String: EndpointConfigRecord] = [:]
     private var endpoints: [String: EndpointRecord] = [:]
@@ -23,29 +25,47 @@ actor SageMakerService {
         for sub in ["models", "endpoint-configs", "endpoints", "containers"] {
             try fm.createDirectory(at: dir.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
-        models = Self.load(dir.appendingPathComponent("models"))
-        configs = Self.load(dir.appendingPathComponent("endpoint-configs"))
-        endpoints = Self.load(dir.appendingPathComponent("endpoints"))
+        let sealer = try EnvironmentSealer(keyFile: configuration.environmentKeyFile)
+        self.sealer = sealer
+        models = Self.load(dir.appendingPathComponent("models"), sealer, configuration.log)
+        configs = Self.load(dir.appendingPathComponent("endpoint-configs"), sealer, configuration.log)
+        endpoints = Self.load(dir.appendingPathComponent("endpoints"), sealer, configuration.log)
     }
 
-    private static func load<T: Decodable>(_ d: URL) -> [String: T] {
+    /// Reads one kind's records. A record written before environments were sealed is rewritten sealed.
+    private static func load<T: Codable>(
+        _ d: URL, _ sealer: EnvironmentSealer, _ log: @Sendable (String) -> Void
+    ) -> [String: T] {
         var out: [String: T] = [:]
         let dec = JSONDecoder()
+        dec.userInfo[EnvironmentSealer.userInfoKey] = sealer
         for f in (try? FileManager.default.contentsOfDirectory(atPath: d.path)) ?? [] where f.hasSuffix(".json") {
-            if let data = try? Data(contentsOf: d.appendingPathComponent(f)), let v = try? dec.decode(T.self, from: data) {
-                out[String(f.dropLast(5))] = v
+            let url = d.appendingPathComponent(f)
+            guard let data = try? Data(contentsOf: url) else { continue }
+            do {
+                let value = try dec.decode(T.self, from: data)
+                out[String(f.dropLast(5))] = value
+                if data.range(of: Data("\"environment\"".utf8)) != nil { write(value, to: url, sealer, log) }
+            } catch {
+                log("skipped \(d.lastPathComponent)/\(f): \(error)")
             }
         }
         return out
     }
 
-    private func save(_ value: some Encodable, _ kind: String, _ name: String) {
+    private static func write(
+        _ value: some Encodable, to url: URL, _ sealer: EnvironmentSealer, _ log: @Sendable (String) -> Void
+    ) {
         let enc = JSONEncoder()
+        enc.userInfo[EnvironmentSealer.userInfoKey] = sealer
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        let url = dir.appendingPathComponent("\(kind)/\(name.lowercased()).json")
-        do { try enc.encode(value).write(to: url, options: .atomic) } catch {
-            configuration.log("could not save \(url.path): \(error)")
+        do { try enc.encode(value).withUnsafeBytes { try DurableFile.write($0, to: url.path) } } catch {
+            log("could not save \(url.path): \(error)")
         }
+    }
+
+    private func save(_ value: some Encodable, _ kind: String, _ name: String) {
+        Self.write(value, to: dir.appendingPathComponent("\(kind)/\(name.lowercased()).json"), sealer, configuration.log)
     }
 
     private func remove(_ kind: String, _ name: String) {

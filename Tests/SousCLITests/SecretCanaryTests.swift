@@ -134,21 +134,12 @@ import Testing
         for path in files.keys where path.hasSuffix("workspace/canary/work/code/serving.properties") {
             #expect(files.removeValue(forKey: path)?.contains(Self.canary) == true)
         }
-        // The local cloud's SageMaker records (models/, endpoints/) keep a model's Environment as given,
-        // secrets included: a defect of SousLocalCloud, checked apart so it is seen until it is fixed.
-        let sageMakerRecords = files.filter { $0.key.contains(".sous/local-cloud/data/sagemaker/") }
-        files = files.filter { !$0.key.contains(".sous/local-cloud/data/sagemaker/") }
-        #expect(sageMakerRecords.keys.contains { $0.contains("/models/") })
+        // The local cloud's SageMaker records keep a model's Environment sealed (AES-256-GCM, key beside data/).
+        #expect(files.keys.contains { $0.contains(".sous/local-cloud/data/sagemaker/models/") })
         for secret in [Self.canary, Self.envCanary] {
             #expect(SecretForms.found(secret, in: terminal).isEmpty, "terminal: \(SecretForms.found(secret, in: terminal))")
             for (path, text) in files.sorted(by: { $0.key < $1.key }) {
                 let found = SecretForms.found(secret, in: text)
-                #expect(found.isEmpty, "\(path) holds \(found)")
-            }
-        }
-        withKnownIssue("the local cloud writes a model's Environment, secrets included, into its data folder") {
-            for (path, text) in sageMakerRecords.sorted(by: { $0.key < $1.key }) {
-                let found = SecretForms.found(Self.canary, in: text) + SecretForms.found(Self.envCanary, in: text)
                 #expect(found.isEmpty, "\(path) holds \(found)")
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+import SousAWS
 @testable import SousLocalCloud
 
 /// The aws-chunked decoder against AWS's published examples (sigv4-streaming.html and sigv4-streaming-trailers.html:
@@ -8,7 +9,7 @@ import Testing
 /// fed whole, at every two-piece split and byte by byte.
 @Suite("aws-chunked decoder")
 struct AWSChunkedDecoderTests {
-    static let key = AWSChunkedDecoder.Signing.signingKey(
+    static let key = SigV4Signer.signingKey(
         secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", day: "20130524", region: "us-east-1", service: "s3")
     static let data = [UInt8](repeating: UInt8(ascii: "a"), count: 65536 + 1024)
 

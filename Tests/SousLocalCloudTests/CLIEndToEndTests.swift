@@ -143,6 +143,13 @@ struct CLIEndToEndTests {
         let env = try SousBinary.run(["local", "env"] + f.args, cwd: f.dir, env: f.env)
         #expect(env.stdout.contains("export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=http://127.0.0.1:\(s["port"] as? Int ?? -1)"))
         #expect(env.stdout.contains("export AWS_SECRET_ACCESS_KEY="))
+        let bundle = f.workspace.appendingPathComponent(".sous/local-cloud/tls/ca-bundle.pem").path
+        if ClientTools.openssl {  // the certificate is made with the openssl tool
+            #expect(FileManager.default.fileExists(atPath: bundle))
+            #expect(env.stdout.contains("export SSL_CERT_FILE=\(bundle)"), "\(env.stdout)")
+        } else {
+            #expect(!env.stdout.contains("SSL_CERT_FILE"))
+        }
         let stop = try SousBinary.run(["local", "stop"] + f.args, cwd: f.dir, env: f.env)
         #expect(stop.stdout.contains("stopped"))
         #expect(try f.status(start: false)["running"] as? Bool == false)

@@ -48,7 +48,7 @@ struct ChunkedUploadTests {
                     .trimmingCharacters(in: .whitespaces)
                 let d = String(amzDate.prefix(8))
                 signing = AWSChunkedDecoder.Signing(
-                    signingKey: AWSChunkedDecoder.Signing.signingKey(secret: creds.secretAccessKey, day: d, region: "us-east-1", service: "s3"),
+                    signingKey: SigV4Signer.signingKey(secret: creds.secretAccessKey, day: d, region: "us-east-1", service: "s3"),
                     amzDate: amzDate, scope: "\(d)/us-east-1/s3/aws4_request", previous: seed)
             }
             var out: [UInt8] = []

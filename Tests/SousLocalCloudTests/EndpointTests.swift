@@ -203,24 +203,44 @@ struct EndpointTests {
         #expect(log.tokens.load(ordering: .relaxed) - before < 50_000)
     }
 
-    @Test("A restarted server has every object and endpoint it had; endpoints load again and serve")
+    /// Every file under `dir` whose bytes hold `text`.
+    static func files(under dir: URL, holding text: String) -> [String] {
+        let needle = Data(text.utf8)
+        let walk = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil)
+        return (walk?.allObjects as? [URL] ?? []).filter {
+            (try? Data(contentsOf: $0))?.range(of: needle) != nil
+        }.map(\.path)
+    }
+
+    static let canary = "hf_SealedCanary0123456789abcdefXYZ"
+
+    @Test("A restarted server has every object and endpoint it had; endpoints load again and serve; a model's Environment is sealed on disk and whole after the restart")
     func restart() async throws {
         let dir = try TestPaths.makeTemporaryDirectory("sous-localcloud-restart")
         defer { try? FileManager.default.removeItem(at: dir) }
         var etag = ""
+        let env = ["HF_MODEL_ID": "/opt/ml/model", "HF_TOKEN": Self.canary]
         do {
             let cloud = try await LocalCloudFixture(dir: dir)
             let c = try Clients(cloud)
             try await c.uploadFakeModel(cloud)
             etag = try await c.s3.putObject(bucket: "models", key: "notes/a.txt", body: .bytes(Data("kept".utf8)))
-            let e = try await c.deploy("keep", image: Clients.tgi, env: ["HF_MODEL_ID": "/opt/ml/model"], prefix: "s3://models/weights/")
+            let e = try await c.deploy("keep", image: Clients.tgi, env: env, prefix: "s3://models/weights/")
             #expect(e.status == "InService")
+            #expect(try await c.sagemaker.describeModel("keep").environment == env, "DescribeModel returns it, as on AWS")
             cloud.stop()
             _ = await cloud.task.result
         }
+        let data = dir.appendingPathComponent("data")
+        #expect(Self.files(under: data, holding: Self.canary).isEmpty)
+        #expect(Self.files(under: data, holding: "SealedCanary").isEmpty)
+        #expect(Self.files(under: data.appendingPathComponent("sagemaker"), holding: "sealedEnvironment").count == 2, "the model and the endpoint's copy of it")
+        let key = dir.appendingPathComponent("environment.key").path
+        #expect((try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int) == 0o600)
         let again = try await LocalCloudFixture(dir: dir)
         defer { again.stop() }
         let c = try Clients(again)
+        #expect(try await c.sagemaker.describeModel("keep").environment == env)
         let head = try await c.s3.headObject(bucket: "models", key: "notes/a.txt")
         #expect(head?.etag == etag)
         var e = try await c.sagemaker.describeEndpoint("keep")
@@ -232,5 +252,25 @@ struct EndpointTests {
         #expect(e.status == "InService")
         let body = try await c.stream("keep", #"{"inputs": "x", "parameters": {"max_new_tokens": 3}, "stream": true}"#)
         #expect(String(decoding: body, as: UTF8.self).contains("\"generated_text\":\"Once upon a\""))
+    }
+
+    @Test("A model record written in plain text by an older sous is read, then rewritten sealed")
+    func legacyRecordIsSealed() async throws {
+        let dir = try TestPaths.makeTemporaryDirectory("sous-localcloud-legacy")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let models = dir.appendingPathComponent("data/sagemaker/models")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        let legacy = """
+            {"arn":"arn:aws:sagemaker:us-east-1:000000000000:model/old","container":{"environment":{"HF_TOKEN":"\(Self.canary)"},
+            "image":"\(Clients.tgi)"},"created":0,"name":"old","tags":[]}
+            """
+        try Data(legacy.utf8).write(to: models.appendingPathComponent("old.json"))
+        let cloud = try await LocalCloudFixture(dir: dir)
+        defer { cloud.stop() }
+        let c = try Clients(cloud)
+        #expect(try await c.sagemaker.describeModel("old").environment == ["HF_TOKEN": Self.canary])
+        #expect(Self.files(under: dir.appendingPathComponent("data"), holding: Self.canary).isEmpty)
+        let text = try String(contentsOf: models.appendingPathComponent("old.json"), encoding: .utf8)
+        #expect(text.contains("sealedEnvironment") && !text.contains("\"environment\""), "\(text)")
     }
 }

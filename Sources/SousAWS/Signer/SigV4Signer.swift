@@ -227,11 +227,16 @@ public struct SigV4Signer: Sendable {
     static func signature(secret: String, day: String, region: String, service: String, stringToSign: String)
         -> String
     {
-        var key = Digest.hmacSHA256(key: Data("AWS4\(secret)".utf8), data: Data(day.utf8))
-        key = Digest.hmacSHA256(key: key, data: Data(region.utf8))
-        key = Digest.hmacSHA256(key: key, data: Data(service.utf8))
-        key = Digest.hmacSHA256(key: key, data: Data("aws4_request".utf8))
+        let key = signingKey(secret: secret, day: day, region: region, service: service)
         return Digest.hmacSHA256(key: key, data: Data(stringToSign.utf8)).hexString
+    }
+
+    /// SigV4's signing key of a secret for a day (`20150830`), region and service: the HMAC chain
+    /// `AWS4<secret>` → day → region → service → `aws4_request`. Also what signs `aws-chunked` chunks.
+    public static func signingKey(secret: String, day: String, region: String, service: String) -> [UInt8] {
+        var key = Digest.hmacSHA256(key: Data("AWS4\(secret)".utf8), data: Data(day.utf8))
+        for part in [region, service, "aws4_request"] { key = Digest.hmacSHA256(key: key, data: Data(part.utf8)) }
+        return key
     }
 }
 
