@@ -17,6 +17,10 @@
 #                 (scripts/lib/release.sh; e.g. an older build, for a before/after table)
 #   RUNC          path to llama2.c's run.c (default /work/peers/run.c). It is NOT part of this repository:
 #                 fetch karpathy/llama2.c run.c yourself; without it only sous is measured.
+# run.c is built as llama2.c's Makefile builds it for speed, plus -march=native: `runomp`'s flags
+# (gcc -Ofast -fopenmp -march=native, OMP_NUM_THREADS = the row's threads) for the multi-thread rows, and
+# without OpenMP (`runfast`'s -Ofast, with -march=native) for the one-thread rows: with OMP_NUM_THREADS=1 the
+# OpenMP build took ~6 % (15M) to ~50 % (stories260K) more CPU time for a 256-token run (perf stat, Dec 2026).
 # Checkpoints are random weights (numpy, Tests/python/llm_make_model.py) with llama2.c's shapes
 # (tied embeddings, vocab 32000); run.c gets the same f32 weights as a llama2.c .bin file.
 # The memory bandwidth is measured in the same repetitions by a C kernel built here with gcc: 1 or 2 threads
@@ -39,7 +43,8 @@ SOUS=$SOUS_BIN
 
 PEER=""
 if [[ -f "$RUNC" ]]; then
-  if gcc -Ofast -fopenmp -march=native "$RUNC" -lm -o "$BENCH_DIR/run" 2>"$BENCH_DIR/run.log"; then
+  if gcc -Ofast -fopenmp -march=native "$RUNC" -lm -o "$BENCH_DIR/run" 2>"$BENCH_DIR/run.log" &&
+    gcc -Ofast -march=native "$RUNC" -lm -o "$BENCH_DIR/run1" 2>>"$BENCH_DIR/run.log"; then
     PEER="$BENCH_DIR/run"
   else
     echo "!! peer unavailable: compiling $RUNC failed (see $BENCH_DIR/run.log)"
@@ -115,9 +120,11 @@ make_ckpt() { # name shape dtype
   fi
 }
 
-# One run.c run: decode tok/s (printed on stderr as "achieved tok/s: X").
+# One run.c run: decode tok/s (printed on stderr as "achieved tok/s: X"); the build without OpenMP on one thread.
 peer_once() { # bin tokenizer threads steps
-  OMP_NUM_THREADS=$3 "$PEER" "$1" -z "$2" -t 0 -n "$4" 2>&1 >/dev/null | sed -n 's/achieved tok\/s: //p'
+  local run=$PEER
+  [[ "$3" == 1 ]] && run=$BENCH_DIR/run1
+  OMP_NUM_THREADS=$3 "$run" "$1" -z "$2" -t 0 -n "$4" 2>&1 >/dev/null | sed -n 's/achieved tok\/s: //p'
 }
 max() { awk -v a="$1" -v b="${2:-0}" 'BEGIN { print (b > a ? b : a) }'; }
 
@@ -169,6 +176,7 @@ done
 echo
 echo "decode = greedy tokens/s from BOS over 256 positions; prefill = a 128-token prompt."
 echo "sous, run.c (-t 0 -n 256) and the bandwidth kernel alternate, $REPS runs each per row; the best of each is shown."
+echo "run.c: gcc -Ofast -march=native, with -fopenmp and OMP_NUM_THREADS on the rows with more than one thread."
 echo "GB/s = sous's weight bytes per token x decode tok/s; mem GB/s = the machine's streaming-read bandwidth with the"
 echo "row's thread count; of mem = GB/s / mem GB/s (above 1 when part of the weights stays in the last-level cache)."
 echo "ratio = sous decode / run.c decode (run.c always runs the f32 weights). The CPU is shared: figures are noisy."

@@ -41,9 +41,10 @@ struct WorkerPoolTests {
         #expect(total.load(ordering: .relaxed) == 8)
     }
 
-    @Test("a caller whose worker is blocked in the last chunk sleeps, and that chunk's end wakes it")
+    @Test("a caller whose worker is blocked in the last chunk sleeps, that chunk's end wakes it, and the next regions run on the caller alone")
     func callerSleepsForBlockedWorker() throws {
-        let pool = WorkerPool(workers: 1)
+        // A solo period far longer than the test, so the checks below do not race the clock.
+        let pool = WorkerPool(workers: 1, soloNanoseconds: 600_000_000_000)
         defer { pool.shutdown() }
         let caller = pthread_self()
         let workerStarted = Atomic<Bool>(false)
@@ -73,6 +74,10 @@ struct WorkerPoolTests {
         #expect(started, "the worker took no chunk")
         #expect(slept, "the caller spun instead of sleeping")
         #expect(!pool.callerIsWaiting)
+        #expect(pool.isSolo, "a worker that stopped in a chunk did not make the caller go solo")
+        let onCaller = Atomic<Int>(0)
+        #expect(pool.run(8) { _ in if pthread_equal(pthread_self(), caller) != 0 { onCaller.add(1, ordering: .relaxed) } })
+        #expect(onCaller.load(ordering: .relaxed) == 8, "a solo region ran chunks on a worker")
     }
 }
 
@@ -93,6 +98,19 @@ struct SpinPolicyTests {
         return nil
     }
 
+    /// `otherStopped` when `policy` parks under the same feed as `parkTime`.
+    static func parkReason(cpuPerPoll: UInt64) -> Bool? {
+        var policy = SpinPolicy()
+        var t: UInt64 = 1_000_000
+        var cpu: UInt64 = 50_000
+        while t <= 3_000_000 {
+            if policy.shouldPark(now: t, cpuTime: cpu) { return policy.otherStopped }
+            t += 2_000
+            cpu += cpuPerPoll
+        }
+        return nil
+    }
+
     @Test("a worker spins while its caller runs, parks within one check once the caller stops, and after 1 ms in any case")
     func parksWhenCallerStops() throws {
         // Caller on the CPU all the time, or 60 % of it: spin up to the cap.
@@ -104,6 +122,35 @@ struct SpinPolicyTests {
         #expect(Self.parkTime(cpuPerPoll: 800) == check)
         // No per-thread clock: spin up to the cap.
         #expect(Self.parkTime(cpuPerPoll: nil) == SpinPolicy.maxSpinNanoseconds)
+        // Why it parked: the other side stopped, or the cap.
+        #expect(Self.parkReason(cpuPerPoll: 0) == true)
+        #expect(Self.parkReason(cpuPerPoll: 2_000) == false)
+    }
+
+    @Test("a caller with less than 80 % of a core over a 2 ms window is starved; a new caller starts a new window")
+    func callerShare() {
+        let w = CallerShare.windowNanoseconds
+        var share = CallerShare()
+        // (time since the start, caller clock, its CPU time) per region, and whether that region finds it starved.
+        let feed: [(UInt64, Int, UInt64, Bool)] = [
+            (0, 7, 500, false),
+            (w / 2, 7, 500, false),  // within the window: not checked
+            (w, 7, 500 + w * 9 / 10, false),  // 90 % of the window on the CPU
+            (2 * w, 7, 500 + w * 9 / 10 + w / 2, true),  // 50 % of the next one
+            (3 * w, 8, 0, false),  // another thread's clock: a new window, whatever its CPU time
+            (4 * w, 8, w / 10, true),
+            (9 * w, 8, w / 10, false),  // idle for longer than four windows: not judged, a new window
+            (10 * w, 8, w / 10 + w / 2, true),
+        ]
+        for (i, (t, clock, cpu, want)) in feed.enumerated() {
+            let got = share.starved(now: 1_000_000 + t, clock: clock, cpuTime: cpu)
+            #expect(got == want, "region \(i)")
+        }
+        // No clock: never starved.
+        var none = CallerShare()
+        let first = none.starved(now: 1, clock: SpinPolicy.noClock, cpuTime: nil)
+        let second = none.starved(now: 1 + 2 * w, clock: SpinPolicy.noClock, cpuTime: nil)
+        #expect(!first && !second)
     }
 
     @Test("the calling thread's CPU clock advances while it computes")

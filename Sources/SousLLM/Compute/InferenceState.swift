@@ -118,11 +118,8 @@ package final class InferenceState {
             let kc = keyCache + l * capacity * kvDim
             let vc = valueCache + l * capacity * kvDim
             Kernels.matmul(
-                [
-                    MatmulTarget(w: w.q, y: q, yStride: qDim),
-                    MatmulTarget(w: w.k, y: kc + pos0 * kvDim, yStride: kvDim),
-                    MatmulTarget(w: w.v, y: vc + pos0 * kvDim, yStride: kvDim),
-                ], x: xb, xStride: dim, tokens: n, parallel: parallel)
+                MatmulTarget(w: w.q, y: q, yStride: qDim), MatmulTarget(w: w.k, y: kc + pos0 * kvDim, yStride: kvDim),
+                MatmulTarget(w: w.v, y: vc + pos0 * kvDim, yStride: kvDim), x: xb, xStride: dim, tokens: n, parallel: parallel)
             // RoPE (rotate_half layout) on q and the new keys.
             for t in 0..<n {
                 let cs = cosTable + t * half
@@ -153,20 +150,20 @@ package final class InferenceState {
             }
             // x += o · att and, below, x += down · h: the residual adds happen as the rows are written.
             Kernels.matmul(
-                [MatmulTarget(w: w.o, y: x, yStride: dim, accumulate: true)], x: att, xStride: qDim, tokens: n, parallel: parallel)
+                MatmulTarget(w: w.o, y: x, yStride: dim, accumulate: true), x: att, xStride: qDim, tokens: n, parallel: parallel)
             for t in 0..<n { Kernels.rmsNorm(x + t * dim, w.ffnNorm.p, xb + t * dim, dim, c.rmsNormEps) }
             Kernels.matmul(
-                [MatmulTarget(w: w.gate, y: hb, yStride: inter), MatmulTarget(w: w.up, y: hb2, yStride: inter)],
+                MatmulTarget(w: w.gate, y: hb, yStride: inter), MatmulTarget(w: w.up, y: hb2, yStride: inter),
                 x: xb, xStride: dim, tokens: n, parallel: parallel)
             Kernels.swiglu(hb, hb2, n * inter)
             Kernels.matmul(
-                [MatmulTarget(w: w.down, y: x, yStride: dim, accumulate: true)], x: hb, xStride: inter, tokens: n, parallel: parallel)
+                MatmulTarget(w: w.down, y: x, yStride: dim, accumulate: true), x: hb, xStride: inter, tokens: n, parallel: parallel)
         }
         position += n
         if computeLogits {
             let lastRow = x + (n - 1) * dim
             Kernels.rmsNorm(lastRow, m.finalNorm.p, xb, dim, c.rmsNormEps)
-            Kernels.matmul([MatmulTarget(w: m.lmHead, y: logits, yStride: c.vocabSize)], x: xb, xStride: dim, tokens: 1, parallel: parallel)
+            Kernels.matmul(MatmulTarget(w: m.lmHead, y: logits, yStride: c.vocabSize), x: xb, xStride: dim, tokens: 1, parallel: parallel)
         }
     }
 

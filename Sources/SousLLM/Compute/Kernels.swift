@@ -131,8 +131,10 @@ struct MatmulTarget {
 }
 
 enum Kernels {
-    /// Multiply-adds below which a matmul runs on one thread (dispatch costs more than it saves).
-    static let parallelThreshold = 1 << 15
+    /// Multiply-adds below which a matmul or attention runs on one thread: a region costs a few microseconds of
+    /// hand-off and waiting, as much as ~64 K multiply-adds from cache take one core (all of stories260K's
+    /// decode step stays on the calling thread; every 15M matrix is above it).
+    static let parallelThreshold = 1 << 16
     /// Work items per thread in a parallel region (dynamic load balancing).
     static let chunksPerThread = 4
     /// Row blocks per thread in a one-token matmul: few and large, because each block is read as four streams
@@ -149,14 +151,18 @@ enum Kernels {
         while i < n { out[i] = F.load1(p, i); i += 1 }
     }
 
-    /// y_j[t, r] = Σ_c W_j[r, c] · x[t, c] for every target j; x is [tokens, cols] with stride xStride.
-    /// All targets share `cols`. Rows of all targets are split across threads together.
+    /// y_j[t, r] = Σ_c W_j[r, c] · x[t, c] for every target j (one to three: a layer's q/k/v, gate/up, o or down);
+    /// x is [tokens, cols] with stride xStride. All targets share `cols`. Rows of all targets are split across
+    /// threads together. The targets are separate arguments, not an array that every call would allocate.
     ///
     /// Every output is one canonical sum (see `dot`), whichever kernel, thread or block computes it, so results
     /// do not depend on the thread count or on whether a token is decoded alone or in a prompt.
-    static func matmul(_ targets: [MatmulTarget], x: UnsafePointer<Float>, xStride: Int, tokens: Int, parallel: Parallel) {
-        let cols = targets[0].w.cols
-        let totalRows = targets.reduce(0) { $0 + $1.w.rows }
+    static func matmul(
+        _ t0: MatmulTarget, _ t1: MatmulTarget? = nil, _ t2: MatmulTarget? = nil, x: UnsafePointer<Float>, xStride: Int,
+        tokens: Int, parallel: Parallel
+    ) {
+        let cols = t0.w.cols
+        let totalRows = t0.w.rows + (t1?.w.rows ?? 0) + (t2?.w.rows ?? 0)
         let work = totalRows * cols * tokens
         // Several chunks per thread: they are handed out dynamically, so when a worker is not scheduled
         // (a shared, loaded machine) the calling thread simply takes more of them.
@@ -168,16 +174,22 @@ enum Kernels {
             let per = ((totalRows + chunks - 1) / chunks + 3) & ~3
             let lo = min(totalRows, chunk * per)
             let hi = min(totalRows, lo + per)
-            var base = 0
-            for t in targets {
-                let a = max(lo - base, 0)
-                let b = min(hi - base, t.w.rows)
-                if a < b {
-                    rows(t, a, b, xs.p, xStride, tokens)
-                }
-                base += t.w.rows
-            }
+            var base = part(t0, base: 0, lo, hi, xs.p, xStride, tokens)
+            if let t1 { base = part(t1, base: base, lo, hi, xs.p, xStride, tokens) }
+            if let t2 { _ = part(t2, base: base, lo, hi, xs.p, xStride, tokens) }
         }
+    }
+
+    /// The rows of target `t` (rows [base, base + t.w.rows) of the concatenation) inside [lo, hi); returns the
+    /// next target's base.
+    @inline(__always)
+    private static func part(
+        _ t: MatmulTarget, base: Int, _ lo: Int, _ hi: Int, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int
+    ) -> Int {
+        let a = max(lo - base, 0)
+        let b = min(hi - base, t.w.rows)
+        if a < b { rows(t, a, b, x, xStride, tokens) }
+        return base + t.w.rows
     }
 
     @inline(__always)
@@ -406,7 +418,10 @@ enum Kernels {
             m8.replace(with: v, where: v .> m8)
             i += 8
         }
-        var maxValue = m8.max()
+        // Lanes reduced by hand: the generic `SIMD.max()` is a call with a scalar loop (the maximum is the same).
+        var m4 = m8.lowHalf
+        m4.replace(with: m8.highHalf, where: m8.highHalf .> m4)
+        var maxValue = max(max(m4[0], m4[1]), max(m4[2], m4[3]))
         while i < n { maxValue = max(maxValue, x[i]); i += 1 }
         i = 0
         var sum8 = SIMD8<Float>()

@@ -11,6 +11,13 @@ import Synchronization
 /// waits for the ones workers hold the same way: it spins while a worker runs and sleeps until the last
 /// chunk is done otherwise (a worker descheduled in the middle of a chunk).
 ///
+/// A worker descheduled in the middle of a chunk holds up the whole region until the scheduler runs it again,
+/// which on a loaded machine is milliseconds later. Then, and when the caller itself got less than 80 % of a
+/// core over the last 2 ms (`CallerShare`), the caller runs the regions of the next `soloNanoseconds` (5 ms)
+/// alone: on a machine that has no core to spare, the workers' share of the CPU buys no speed (Linux shares
+/// CPU time between sessions, so a worker's time is taken from its own caller), and a region the caller runs
+/// alone never waits for a thread that is not running.
+///
 /// `@unchecked Sendable`: `job` is written by the caller before it publishes a ticket (sequentially
 /// consistent store) and read by workers only after they claim a chunk of that ticket; the caller does
 /// not replace it until every claimed chunk is done (`pending` reaches zero).
@@ -30,9 +37,15 @@ final class WorkerPool: @unchecked Sendable {
     private let condition = NSCondition()
     nonisolated(unsafe) private var job: (@Sendable (Int) -> Void)?
     private var epoch: UInt64 = 0  // only touched by the caller holding `busy`
+    /// Until when (monotonic nanoseconds) regions run on the caller alone; 0: not solo. Only touched by the
+    /// caller holding `busy`.
+    private var soloUntil: UInt64 = 0
+    private var share = CallerShare()  // only touched by the caller holding `busy`
+    private let soloNanoseconds: UInt64
     static let maxChunks = 1 << 20 - 1
 
-    init(workers: Int) {
+    init(workers: Int, soloNanoseconds: UInt64 = 5_000_000) {
+        self.soloNanoseconds = soloNanoseconds
         for _ in 0..<max(workers, 0) {
             let t = Thread { [self] in self.workerLoop() }
             t.stackSize = 1 << 20
@@ -55,8 +68,21 @@ final class WorkerPool: @unchecked Sendable {
             busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { return false }
         defer { busy.store(false, ordering: .releasing) }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let clock = SpinPolicy.currentThreadClock()
+        if soloUntil == 0, share.starved(now: now, clock: clock, cpuTime: SpinPolicy.cpuTime(clock)) {
+            soloUntil = now + soloNanoseconds
+        }
+        if soloUntil != 0 {
+            if now < soloUntil {
+                for i in 0..<n { body(i) }
+                return true
+            }
+            soloUntil = 0
+            share = CallerShare()
+        }
         job = body
-        callerClock.store(SpinPolicy.currentThreadClock(), ordering: .relaxed)
+        callerClock.store(clock, ordering: .relaxed)
         pending.store(n, ordering: .sequentiallyConsistent)
         epoch = (epoch + 1) & 0xff_ffff
         let e = epoch
@@ -70,6 +96,7 @@ final class WorkerPool: @unchecked Sendable {
         var policy = SpinPolicy()
         while pending.load(ordering: .acquiring) > 0 {
             if policy.shouldPark(cpuTime: workersCPUTime()) {
+                if policy.otherStopped { soloUntil = DispatchTime.now().uptimeNanoseconds + soloNanoseconds }
                 finished.lock()
                 callerWaiting.store(true, ordering: .sequentiallyConsistent)
                 while pending.load(ordering: .sequentiallyConsistent) > 0 { finished.wait() }
@@ -83,6 +110,9 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Whether the caller sleeps for the last chunks of a region (for tests).
     var callerIsWaiting: Bool { callerWaiting.load(ordering: .relaxed) }
+
+    /// Whether the next region runs on the caller alone (for tests; call between regions).
+    var isSolo: Bool { soloUntil != 0 && DispatchTime.now().uptimeNanoseconds < soloUntil }
 
     /// The CPU time all workers have used (nil without per-thread clocks).
     private func workersCPUTime() -> UInt64? {
@@ -166,6 +196,27 @@ final class WorkerPool: @unchecked Sendable {
     }
 }
 
+/// Whether the thread that publishes regions got less than `minimum` of a core over the last window of
+/// `windowNanoseconds` (descheduled in favour of other work: the machine has no core to spare).
+struct CallerShare {
+    static let windowNanoseconds: UInt64 = 2_000_000
+    static let minimum = 0.8
+    private var start: UInt64 = 0
+    private var startCPU: UInt64 = 0
+    private var clock = SpinPolicy.noClock
+
+    /// Called at each region with the monotonic time, the caller's CPU clock and its CPU time (nil: no clock);
+    /// true once a window shows the caller starved. A window restarts when the caller changes, and a gap of
+    /// over four windows between regions (a caller idle between requests) is not judged.
+    mutating func starved(now: UInt64, clock c: Int, cpuTime read: @autoclosure () -> UInt64?) -> Bool {
+        if start != 0 && c == clock && now - start < Self.windowNanoseconds { return false }
+        guard let cpu = read() else { return false }
+        defer { (start, startCPU, clock) = (now, cpu, c) }
+        guard start != 0, c == clock, cpu >= startCPU, now - start <= 4 * Self.windowNanoseconds else { return false }
+        return Double(cpu - startCPU) < Self.minimum * Double(now - start)
+    }
+}
+
 /// When a thread waiting on another one stops spinning and sleeps: a worker waiting for the caller's next
 /// region, or the caller waiting for the workers' last chunks.
 ///
@@ -185,6 +236,9 @@ struct SpinPolicy {
     private var start: UInt64 = 0
     private var checkedAt: UInt64 = 0
     private var otherCPU: UInt64 = 0
+    /// Whether the last `shouldPark` that returned true did so because the other side was not running (not
+    /// because the spin reached `maxSpinNanoseconds`).
+    private(set) var otherStopped = false
 
     /// Called on every poll with the other side's CPU time (nil: no clock); reads the clocks every 64th.
     mutating func shouldPark(cpuTime read: @autoclosure () -> UInt64?) -> Bool {
@@ -200,11 +254,15 @@ struct SpinPolicy {
             (start, checkedAt, otherCPU) = (now, now, read() ?? 0)
             return false
         }
-        if now - start >= Self.maxSpinNanoseconds { return true }
+        if now - start >= Self.maxSpinNanoseconds {
+            otherStopped = false
+            return true
+        }
         guard now - checkedAt >= Self.checkNanoseconds, let cpu = read() else { return false }
         // A clock that went back belongs to another thread (a new caller, an exited worker): not running.
         let running = cpu >= otherCPU && (cpu - otherCPU) * 2 >= now - checkedAt
         (checkedAt, otherCPU) = (now, cpu)
+        otherStopped = !running
         return !running
     }
 
