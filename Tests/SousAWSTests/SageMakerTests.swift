@@ -91,11 +91,7 @@ struct SageMakerTests {
     func waitOutcomes() async throws {
         let server = try await startFakeAWS()
         defer { server.stop() }
-        let env = ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(server.port)", "HOME": "/nonexistent"]
-        let client = AWSClient(
-            configuration: try AWSConfiguration(environment: env), region: "us-east-1",
-            credentials: StaticCredentialsProvider(AWSCredentials(accessKeyId: "AKID", secretAccessKey: "s")))
-        let sm = SageMakerClient(client)
+        let sm = try Self.client(of: server)
         func status(_ s: String, _ reason: String? = nil) -> [String: any Sendable] {
             var body = #"{"EndpointName":"ep","EndpointArn":"arn:ep","EndpointConfigName":"ep","EndpointStatus":"\#(s)""#
             if let reason { body += #","FailureReason":"\#(reason)""# }
@@ -132,17 +128,22 @@ struct SageMakerTests {
 }
 
 extension SageMakerTests {
+    /// A SageMaker client of the scripted fake AWS server.
+    static func client(of server: TestServerProcess) throws -> SageMakerClient {
+        let env = ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(server.port)", "HOME": "/nonexistent"]
+        return SageMakerClient(
+            AWSClient(
+                configuration: try AWSConfiguration(environment: env), region: "us-east-1",
+                credentials: StaticCredentialsProvider(AWSCredentials(accessKeyId: "AKID", secretAccessKey: "s"))))
+    }
+
     @Test(
         "a zero poll interval is raised to the floor: waiting for a deletion keeps to its budget, no busy loop",
         .timeLimit(.minutes(10)))
     func pollIntervalFloor() async throws {
         let server = try await startFakeAWS()
         defer { server.stop() }
-        let env = ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(server.port)", "HOME": "/nonexistent"]
-        let client = AWSClient(
-            configuration: try AWSConfiguration(environment: env), region: "us-east-1",
-            credentials: StaticCredentialsProvider(AWSCredentials(accessKeyId: "AKID", secretAccessKey: "s")))
-        let sm = SageMakerClient(client)
+        let sm = try Self.client(of: server)
         let deleting: [String: any Sendable] = [
             "status": 200, "body": #"{"EndpointName":"ep","EndpointArn":"arn:ep","EndpointConfigName":"ep","EndpointStatus":"Deleting"}"#,
         ]

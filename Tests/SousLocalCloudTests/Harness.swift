@@ -26,7 +26,10 @@ struct StoryGenerator: TextGenerator {
             if i == Self.story.count && !endless { return .eosToken }
             log?.tokens.add(1, ordering: .relaxed)
             let w = Self.story[i % Self.story.count]
-            guard onToken(TokenEvent(id: 100 + i % Self.story.count, text: w, logprob: -0.5)) else { return .length }
+            guard onToken(TokenEvent(id: 100 + i % Self.story.count, text: w, logprob: -0.5)) else {
+                log?.stopped.add(1, ordering: .releasing)
+                return .length
+            }
         }
         return .length
     }
@@ -38,10 +41,12 @@ struct StoryFailure: Error, CustomStringConvertible {
     var description: String { "the story generator broke on purpose" }
 }
 
-/// Counts generations that ran to completion versus were stopped (for the disconnect test).
+/// Counts generations started, tokens made, and generations stopped by their consumer (for the disconnect test).
 final class GenerationLog: Sendable {
     let started = Atomic<Int>(0)
     let tokens = Atomic<Int>(0)
+    /// Generations that ended because the server stopped taking tokens (their client went away).
+    let stopped = Atomic<Int>(0)
     /// Opened by the test (signal) to let a held generation go on.
     let gate = DispatchSemaphore(value: 0)
 }
