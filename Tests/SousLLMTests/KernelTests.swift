@@ -34,6 +34,12 @@ struct KernelTests {
         }
     }
 
+    /// One token's input to `Kernels.rows`, with `pairs` filled as `Kernels.matmul` fills it.
+    static func oneToken(_ x: UnsafePointer<Float>, _ cols: Int, _ pairs: UnsafeMutablePointer<Float>) -> MatmulInput {
+        Kernels.pairX(x, cols, pairs)
+        return MatmulInput(x: x, xStride: cols, tokens: 1, pairs: pairs)
+    }
+
     /// The first (token · rows + row) index where y differs from `expected` in any bit.
     static func firstMismatch(_ y: UnsafePointer<Float>, _ expected: [Float]) -> Int? {
         expected.indices.first { y[$0].bitPattern != expected[$0].bitPattern }
@@ -55,7 +61,11 @@ struct KernelTests {
             var want = [Float](repeating: 0, count: tokens * rows)
             for t in 0..<tokens { for r in 0..<rows { want[t * rows + r] = Self.dot(m, r, x + t * cols) } }
             let y = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rows)
-            defer { y.deallocate() }
+            let pairs = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+            defer {
+                y.deallocate()
+                pairs.deallocate()
+            }
             for accumulate in [false, true] {
                 let expected = accumulate ? zip(start, want).map { $0 + $1 } : want
                 for splits in [[0, rows], [0, 1, rows], [0, 9, 10, 30, rows], [0, 17, 18, 19, rows]] {
@@ -63,16 +73,55 @@ struct KernelTests {
                     y.update(from: start, count: tokens * rows)
                     for t in 0..<tokens {
                         let target = MatmulTarget(w: m, y: y + t * rows, yStride: rows, accumulate: accumulate)
-                        for (a, b) in zip(splits, splits.dropFirst()) { Kernels.rows(target, a, b, x + t * cols, cols, 1) }
+                        let input = Self.oneToken(x + t * cols, cols, pairs)
+                        for (a, b) in zip(splits, splits.dropFirst()) { Kernels.rows(target, a, b, input) }
                     }
                     #expect(Self.firstMismatch(y, expected) == nil, "decode, accumulate \(accumulate), splits \(splits)")
                     // Prefill: all tokens at once.
                     y.update(from: start, count: tokens * rows)
                     let target = MatmulTarget(w: m, y: y, yStride: rows, accumulate: accumulate)
-                    for (a, b) in zip(splits, splits.dropFirst()) { Kernels.rows(target, a, b, x, cols, tokens) }
+                    let input = MatmulInput(x: x, xStride: cols, tokens: tokens, pairs: pairs)
+                    for (a, b) in zip(splits, splits.dropFirst()) { Kernels.rows(target, a, b, input) }
                     #expect(Self.firstMismatch(y, expected) == nil, "prefill, accumulate \(accumulate), splits \(splits)")
                 }
             }
+        }
+    }
+
+    @Test(
+        "a one-token matmul on one and two threads matches the plain row-by-column sum in Double, at sizes that are not multiples of the blocks",
+        arguments: [TensorDType.f32, .bf16, .f16], [(rows: 7, cols: 13), (rows: 37, cols: 172), (rows: 66, cols: 1003), (rows: 3, cols: 8)])
+    func matvecMatchesScalar(dtype: TensorDType, shape: (rows: Int, cols: Int)) {
+        let (rows, cols) = shape
+        let (m, storage) = Self.matrix(dtype, rows: rows, cols: cols, seed: 19)
+        defer { withExtendedLifetime(storage) {} }
+        var rng = SplitMix64(seed: 23)
+        let x = (0..<cols).map { _ in Float(rng.next() >> 40) / Float(1 << 24) - 0.5 }
+        // Each weight widened one at a time (the bit layout spelled out, not the kernels' loaders).
+        func weight(_ r: Int, _ c: Int) -> Double {
+            let p = m.data + (r * cols + c) * dtype.byteSize
+            switch dtype {
+            case .f32: return Double(p.loadUnaligned(as: Float.self))
+            case .bf16: return Double(Float(bitPattern: UInt32(p.loadUnaligned(as: UInt16.self)) << 16))
+            case .f16: return Double(Float(Float16(bitPattern: p.loadUnaligned(as: UInt16.self))))
+            }
+        }
+        let want = (0..<rows).map { r in (0..<cols).reduce(0.0) { $0 + weight(r, $1) * Double(x[$1]) } }
+        let bound = (0..<rows).map { r in (0..<cols).reduce(0.0) { $0 + abs(weight(r, $1) * Double(x[$1])) } }
+        let pool = WorkerPool(workers: 1)
+        defer { pool.shutdown() }
+        for parallel in [Parallel(threads: 1), Parallel(threads: 2, pool: pool)] {
+            var y = [Float](repeating: .nan, count: rows)
+            x.withUnsafeBufferPointer { xb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    Kernels.matmul(
+                        MatmulTarget(w: m, y: yb.baseAddress!, yStride: rows), x: xb.baseAddress!, xStride: cols, tokens: 1,
+                        parallel: parallel)
+                }
+            }
+            // Float sums of `cols` products: within a few ulps of the largest partial sum.
+            let bad = (0..<rows).filter { abs(Double(y[$0]) - want[$0]) > 1e-6 * Double(cols) * bound[$0] + 1e-30 }
+            #expect(bad.isEmpty, "\(dtype) \(rows)x\(cols) on \(parallel.threads) threads: rows \(bad) differ")
         }
     }
 }

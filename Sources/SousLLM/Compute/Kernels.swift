@@ -9,6 +9,19 @@ protocol WeightFormat {
     static var byteSize: Int { get }
     static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float>
     static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float
+    /// Whether `Kernels.matvec` loads eight weights with `loadPaired8` and multiplies them with x as
+    /// `Kernels.pairX` lays it out.
+    static var paired: Bool { get }
+    /// Weights i..<i+8 with the even columns in the low half and the odd ones in the high half.
+    static func loadPaired8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float>
+}
+
+extension WeightFormat {
+    static var paired: Bool { false }
+    static func loadPaired8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        let v = load8(p, i)
+        return SIMD8(lowHalf: v.evenHalf, highHalf: v.oddHalf)
+    }
 }
 
 enum F32Format: WeightFormat {
@@ -29,6 +42,14 @@ enum BF16Format: WeightFormat {
     }
     @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
         Float(bitPattern: UInt32(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) << 16)
+    }
+    static var paired: Bool { true }
+    /// The eight weights read as four 32-bit words of two weights each: a bf16 value is the top half of a
+    /// float's bits, so `word << 16` is the even column's float and `word & 0xffff0000` the odd one's. That is
+    /// two integer operations per eight weights where `load8` widens 16-bit lanes with an unpack per four.
+    @inline(__always) static func loadPaired8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        let words = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD4<UInt32>.self)
+        return unsafeBitCast(SIMD8(lowHalf: words &<< 16, highHalf: words & 0xffff_0000), to: SIMD8<Float>.self)
     }
 }
 
@@ -121,6 +142,15 @@ struct UncheckedBox<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
+/// What a matmul multiplies: x as [tokens, cols] with stride xStride and, for one token of a `paired` weight
+/// format, `pairs` = x as `Kernels.pairX` lays it out (otherwise not read).
+struct MatmulInput {
+    let x: UnsafePointer<Float>
+    let xStride: Int
+    let tokens: Int
+    let pairs: UnsafePointer<Float>
+}
+
 /// One matrix of a fused matmul: y[t · yStride + r] for its rows r, either stored or, with `accumulate`, added to
 /// what y holds (a residual connection).
 struct MatmulTarget {
@@ -169,38 +199,66 @@ enum Kernels {
         let perThread = tokens == 1 ? matvecChunksPerThread : chunksPerThread
         let chunks = work < parallelThreshold || parallel.threads == 1 ? 1 : parallel.threads * perThread
         let xs = SendablePointer(UnsafeMutablePointer(mutating: x))
-        parallel.run(chunks) { chunk in
-            // Rows [lo, hi) of the concatenation, rounded to multiples of 4.
-            let per = ((totalRows + chunks - 1) / chunks + 3) & ~3
-            let lo = min(totalRows, chunk * per)
-            let hi = min(totalRows, lo + per)
-            var base = part(t0, base: 0, lo, hi, xs.p, xStride, tokens)
-            if let t1 { base = part(t1, base: base, lo, hi, xs.p, xStride, tokens) }
-            if let t2 { _ = part(t2, base: base, lo, hi, xs.p, xStride, tokens) }
+        // x as `pairX` lays it out for the formats `matvec` reads in pairs, made once for every row and thread.
+        let paired = tokens == 1 && (isPaired(t0.w.dtype) || isPaired(t1?.w.dtype) || isPaired(t2?.w.dtype))
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: paired ? cols : 0) { buffer in
+            let pairs = SendablePointer(buffer.baseAddress ?? xs.p)
+            if paired { pairX(x, cols, pairs.p) }
+            parallel.run(chunks) { chunk in
+                // Rows [lo, hi) of the concatenation, rounded to multiples of 4.
+                let per = ((totalRows + chunks - 1) / chunks + 3) & ~3
+                let lo = min(totalRows, chunk * per)
+                let hi = min(totalRows, lo + per)
+                let input = MatmulInput(x: xs.p, xStride: xStride, tokens: tokens, pairs: pairs.p)
+                var base = part(t0, base: 0, lo, hi, input)
+                if let t1 { base = part(t1, base: base, lo, hi, input) }
+                if let t2 { _ = part(t2, base: base, lo, hi, input) }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func isPaired(_ dtype: TensorDType?) -> Bool {
+        switch dtype {
+        case .f32: F32Format.paired
+        case .bf16: BF16Format.paired
+        case .f16: F16Format.paired
+        case nil: false
+        }
+    }
+
+    /// x's first `n & ~7` columns in blocks of 8, each stored as its even columns then its odd ones
+    /// ([x0, x2, x4, x6, x1, x3, x5, x7]): the layout `matvec` multiplies `loadPaired8`'s weights with.
+    static func pairX(_ x: UnsafePointer<Float>, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 8 <= n {
+            let v = loadX(x, i)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: SIMD8(lowHalf: v.evenHalf, highHalf: v.oddHalf), as: SIMD8<Float>.self)
+            i += 8
         }
     }
 
     /// The rows of target `t` (rows [base, base + t.w.rows) of the concatenation) inside [lo, hi); returns the
     /// next target's base.
     @inline(__always)
-    private static func part(
-        _ t: MatmulTarget, base: Int, _ lo: Int, _ hi: Int, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int
-    ) -> Int {
+    private static func part(_ t: MatmulTarget, base: Int, _ lo: Int, _ hi: Int, _ input: MatmulInput) -> Int {
         let a = max(lo - base, 0)
         let b = min(hi - base, t.w.rows)
-        if a < b { rows(t, a, b, x, xStride, tokens) }
+        if a < b { rows(t, a, b, input) }
         return base + t.w.rows
     }
 
+    /// Rows [a, b) of target `t`.
     @inline(__always)
-    static func rows(_ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>, _ xStride: Int, _ tokens: Int) {
-        switch (t.w.dtype, tokens) {
-        case (.f32, 1): matvec(F32Format.self, t, a, b, x)
-        case (.bf16, 1): matvec(BF16Format.self, t, a, b, x)
-        case (.f16, 1): matvec(F16Format.self, t, a, b, x)
-        case (.f32, _): matmulRows(F32Format.self, t, a, b, x, xStride, tokens)
-        case (.bf16, _): matmulRows(BF16Format.self, t, a, b, x, xStride, tokens)
-        case (.f16, _): matmulRows(F16Format.self, t, a, b, x, xStride, tokens)
+    static func rows(_ t: MatmulTarget, _ a: Int, _ b: Int, _ input: MatmulInput) {
+        let x = input.x
+        switch (t.w.dtype, input.tokens) {
+        case (.f32, 1): matvec(F32Format.self, t, a, b, x, input.pairs)
+        case (.bf16, 1): matvec(BF16Format.self, t, a, b, x, input.pairs)
+        case (.f16, 1): matvec(F16Format.self, t, a, b, x, input.pairs)
+        case (.f32, _): matmulRows(F32Format.self, t, a, b, x, input.xStride, input.tokens)
+        case (.bf16, _): matmulRows(BF16Format.self, t, a, b, x, input.xStride, input.tokens)
+        case (.f16, _): matmulRows(F16Format.self, t, a, b, x, input.xStride, input.tokens)
         }
     }
 
@@ -209,8 +267,15 @@ enum Kernels {
     /// Decoding is bound by memory bandwidth, and one core reads much faster from four independent sequential
     /// streams (in different pages, each followed by its own hardware prefetcher) than from one; four
     /// neighbouring rows read together are slower than one stream. The four rows also share the loads of x.
-    static func matvec<F: WeightFormat>(_: F.Type, _ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>) {
+    ///
+    /// A `paired` format's weights come from `loadPaired8` and multiply `pairs` (x as `pairX` lays it out; not
+    /// read otherwise); the accumulators' lanes are put back in column order (`unpair`) before they are summed,
+    /// so every format computes `dot`'s canonical sum.
+    static func matvec<F: WeightFormat>(
+        _: F.Type, _ t: MatmulTarget, _ a: Int, _ b: Int, _ x: UnsafePointer<Float>, _ pairs: UnsafePointer<Float>
+    ) {
         let cols = t.w.cols
+        let xr = F.paired ? pairs : x
         let body = cols & ~7
         let rowBytes = cols * F.byteSize
         let q = (b - a) / 4
@@ -223,14 +288,21 @@ enum Kernels {
             var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
             var i = 0
             while i < body {
-                let xv = loadX(x, i)
-                a0 += F.load8(w0, i) * xv
-                a1 += F.load8(w1, i) * xv
-                a2 += F.load8(w2, i) * xv
-                a3 += F.load8(w3, i) * xv
+                let xv = loadX(xr, i)
+                if F.paired {
+                    a0 += F.loadPaired8(w0, i) * xv
+                    a1 += F.loadPaired8(w1, i) * xv
+                    a2 += F.loadPaired8(w2, i) * xv
+                    a3 += F.loadPaired8(w3, i) * xv
+                } else {
+                    a0 += F.load8(w0, i) * xv
+                    a1 += F.load8(w1, i) * xv
+                    a2 += F.load8(w2, i) * xv
+                    a3 += F.load8(w3, i) * xv
+                }
                 i += 8
             }
-            var s = sum4(a0, a1, a2, a3)
+            var s = F.paired ? sum4(unpair(a0), unpair(a1), unpair(a2), unpair(a3)) : sum4(a0, a1, a2, a3)
             while i < cols {
                 s += SIMD4(F.load1(w0, i), F.load1(w1, i), F.load1(w2, i), F.load1(w3, i)) * x[i]
                 i += 1
@@ -245,6 +317,12 @@ enum Kernels {
             let d = dot(F.self, t.w.data + r * rowBytes, x, cols)
             y[r] = add ? y[r] + d : d
         }
+    }
+
+    /// The column-order lanes of an accumulator in `pairX` order (even columns in the low half, odd in the high).
+    @inline(__always)
+    static func unpair(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        SIMD8(v[0], v[4], v[1], v[5], v[2], v[6], v[3], v[7])
     }
 
     /// Several tokens (a prompt): each weight row is read once for four tokens at a time.
