@@ -124,4 +124,28 @@ struct KernelTests {
             #expect(bad.isEmpty, "\(dtype) \(rows)x\(cols) on \(parallel.threads) threads: rows \(bad) differ")
         }
     }
+
+    @Test(
+        "attention's weighted sum of value rows matches the plain sum in Double, for head sizes and lengths that are not multiples of the blocks",
+        arguments: [8, 13, 40, 64, 72], [1, 15, 16, 17, 33])
+    func weightedSumMatchesScalar(hd: Int, len: Int) {
+        let stride = hd + 5
+        var rng = SplitMix64(seed: UInt64(hd * 100 + len))
+        let v = (0..<(len * stride)).map { _ in Float(rng.next() >> 40) / Float(1 << 23) - 1 }
+        let p = (0..<len).map { _ in Float(rng.next() >> 40) / Float(1 << 24) }
+        var out = [Float](repeating: .nan, count: hd)
+        v.withUnsafeBufferPointer { vb in
+            p.withUnsafeBufferPointer { pb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    Kernels.weightedSum(pb.baseAddress!, vb.baseAddress!, stride, len, ob.baseAddress!, hd)
+                }
+            }
+        }
+        let bad = (0..<hd).filter { c in
+            let want = (0..<len).reduce(0.0) { $0 + Double(p[$1]) * Double(v[$1 * stride + c]) }
+            let bound = (0..<len).reduce(0.0) { $0 + abs(Double(p[$1]) * Double(v[$1 * stride + c])) }
+            return abs(Double(out[c]) - want) > 1e-6 * Double(len) * bound + 1e-30
+        }
+        #expect(bad.isEmpty, "hd \(hd), len \(len): columns \(bad) differ")
+    }
 }

@@ -22,9 +22,13 @@ package final class InferenceState {
     let scores: UnsafeMutablePointer<Float>
     let cosTable: UnsafeMutablePointer<Float>
     let sinTable: UnsafeMutablePointer<Float>
-    /// [layer][capacity][kvDim]
+    /// [layer][kvHead][capacity][headDim]: a head's keys (values) of all positions are one contiguous block,
+    /// which attention reads front to back.
     let keyCache: UnsafeMutablePointer<Float>
     let valueCache: UnsafeMutablePointer<Float>
+    /// The chunk's new keys and values, [chunk, kvDim], as the matmul writes them before they go into the caches.
+    let newKeys: UnsafeMutablePointer<Float>
+    let newValues: UnsafeMutablePointer<Float>
     let invFreq: [Float]
     private var allocations: [UnsafeMutablePointer<Float>] = []
 
@@ -61,6 +65,8 @@ package final class InferenceState {
         sinTable = alloc(chunk * c.headDim / 2)
         keyCache = alloc(c.numLayers * capacity * kvDim, zeroed: false)
         valueCache = alloc(c.numLayers * capacity * kvDim, zeroed: false)
+        newKeys = alloc(chunk * kvDim)
+        newValues = alloc(chunk * kvDim)
         allocations = allocs
         let half = c.headDim / 2
         invFreq = (0..<half).map { i in
@@ -118,14 +124,19 @@ package final class InferenceState {
             let kc = keyCache + l * capacity * kvDim
             let vc = valueCache + l * capacity * kvDim
             Kernels.matmul(
-                MatmulTarget(w: w.q, y: q, yStride: qDim), MatmulTarget(w: w.k, y: kc + pos0 * kvDim, yStride: kvDim),
-                MatmulTarget(w: w.v, y: vc + pos0 * kvDim, yStride: kvDim), x: xb, xStride: dim, tokens: n, parallel: parallel)
-            // RoPE (rotate_half layout) on q and the new keys.
+                MatmulTarget(w: w.q, y: q, yStride: qDim), MatmulTarget(w: w.k, y: newKeys, yStride: kvDim),
+                MatmulTarget(w: w.v, y: newValues, yStride: kvDim), x: xb, xStride: dim, tokens: n, parallel: parallel)
+            // The new keys and values into their heads' blocks; RoPE (rotate_half layout) on q and the keys.
             for t in 0..<n {
                 let cs = cosTable + t * half
                 let sn = sinTable + t * half
                 for h in 0..<c.numHeads { InferenceState.rope(q + t * qDim + h * hd, cs, sn, half) }
-                for h in 0..<c.numKVHeads { InferenceState.rope(kc + (pos0 + t) * kvDim + h * hd, cs, sn, half) }
+                for h in 0..<c.numKVHeads {
+                    let slot = (h * capacity + pos0 + t) * hd
+                    (kc + slot).update(from: newKeys + t * kvDim + h * hd, count: hd)
+                    (vc + slot).update(from: newValues + t * kvDim + h * hd, count: hd)
+                    InferenceState.rope(kc + slot, cs, sn, half)
+                }
             }
             // Causal attention with grouped KV heads.
             let work = n * c.numHeads * (pos0 + n) * hd
@@ -142,9 +153,9 @@ package final class InferenceState {
                     let len = pos0 + t + 1
                     let qv = qp.p + t * qDim + h * hd
                     let sc = sp.p + item * capacity
-                    Kernels.scores(qv, kcp.p + kvh * hd, kvDim, len, hd, scale, sc)
+                    Kernels.scores(qv, kcp.p + kvh * capacity * hd, hd, len, hd, scale, sc)
                     Kernels.softmax(sc, len)
-                    Kernels.weightedSum(sc, vcp.p + kvh * hd, kvDim, len, ap.p + t * qDim + h * hd, hd)
+                    Kernels.weightedSum(sc, vcp.p + kvh * capacity * hd, hd, len, ap.p + t * qDim + h * hd, hd)
                     item += slots
                 }
             }
