@@ -12,11 +12,14 @@ import Synchronization
 /// chunk is done otherwise (a worker descheduled in the middle of a chunk).
 ///
 /// A worker descheduled in the middle of a chunk holds up the whole region until the scheduler runs it again,
-/// which on a loaded machine is milliseconds later. Then, and when the caller itself got less than 80 % of a
-/// core over the last 2 ms (`CallerShare`), the caller runs the regions of the next `soloNanoseconds` (5 ms)
-/// alone: on a machine that has no core to spare, the workers' share of the CPU buys no speed (Linux shares
-/// CPU time between sessions, so a worker's time is taken from its own caller), and a region the caller runs
-/// alone never waits for a thread that is not running.
+/// which on a loaded machine is milliseconds later. When the caller has slept for such a worker and the
+/// worker ran for less than half of that sleep (held back, not briefly interrupted: on an idle machine
+/// interrupts and kernel threads stop a worker for some microseconds about once per token, after which it
+/// finishes its chunk at full speed), and when the caller itself got less than 80 % of a core over the last
+/// 2 ms (`CallerShare`), the caller runs the regions of the next `soloNanoseconds` (5 ms) alone: on a machine
+/// that has no core to spare, the workers' share of the CPU buys no speed (Linux shares CPU time between
+/// sessions, so a worker's time is taken from its own caller), and a region the caller runs alone never waits
+/// for a thread that is not running.
 ///
 /// `@unchecked Sendable`: `job` is written by the caller before it publishes a ticket (sequentially
 /// consistent store) and read by workers only after they claim a chunk of that ticket; the caller does
@@ -31,6 +34,10 @@ final class WorkerPool: @unchecked Sendable {
     private let workerClocks = Mutex<[Int]>([])
     /// Set while the caller sleeps on `finished` for the last chunks of a region.
     private let callerWaiting = Atomic<Bool>(false)
+    /// When (monotonic nanoseconds; 0: not yet) the chunk the sleeping caller waits for ended, and the workers'
+    /// CPU time then (`UInt64.max`: no clock).
+    private let lastChunkEnd = Atomic<UInt64>(0)
+    private let lastChunkCPU = Atomic<UInt64>(0)
     private let finished = NSCondition()
     private let stopped = Atomic<Bool>(false)
     private let busy = Atomic<Bool>(false)
@@ -96,12 +103,24 @@ final class WorkerPool: @unchecked Sendable {
         var policy = SpinPolicy()
         while pending.load(ordering: .acquiring) > 0 {
             if policy.shouldPark(cpuTime: workersCPUTime()) {
-                if policy.otherStopped { soloUntil = DispatchTime.now().uptimeNanoseconds + soloNanoseconds }
+                // A worker stopped in the middle of a chunk: how much it runs while the caller sleeps tells a
+                // brief interruption (an interrupt, a kernel thread; it then finishes the chunk at full speed)
+                // from a worker the scheduler holds back.
+                // Judged up to the end of that chunk, not the caller's wake-up (the worker spins in between).
+                let parked = policy.otherStopped ? (time: DispatchTime.now().uptimeNanoseconds, cpu: workersCPUTime()) : nil
+                lastChunkEnd.store(0, ordering: .sequentiallyConsistent)
                 finished.lock()
                 callerWaiting.store(true, ordering: .sequentiallyConsistent)
                 while pending.load(ordering: .sequentiallyConsistent) > 0 { finished.wait() }
                 callerWaiting.store(false, ordering: .sequentiallyConsistent)
                 finished.unlock()
+                let end = lastChunkEnd.load(ordering: .sequentiallyConsistent)
+                if let parked, let before = parked.cpu, end != 0, end >= parked.time {
+                    let after = lastChunkCPU.load(ordering: .sequentiallyConsistent)
+                    if after != .max && !SpinPolicy.ran(from: before, to: after, over: end - parked.time) {
+                        soloUntil = DispatchTime.now().uptimeNanoseconds + soloNanoseconds
+                    }
+                }
             }
         }
         job = nil
@@ -129,6 +148,8 @@ final class WorkerPool: @unchecked Sendable {
         if pending.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
             && callerWaiting.load(ordering: .sequentiallyConsistent)
         {
+            lastChunkCPU.store(workersCPUTime() ?? .max, ordering: .sequentiallyConsistent)
+            lastChunkEnd.store(DispatchTime.now().uptimeNanoseconds, ordering: .sequentiallyConsistent)
             finished.lock()
             finished.broadcast()
             finished.unlock()
@@ -259,11 +280,16 @@ struct SpinPolicy {
             return true
         }
         guard now - checkedAt >= Self.checkNanoseconds, let cpu = read() else { return false }
-        // A clock that went back belongs to another thread (a new caller, an exited worker): not running.
-        let running = cpu >= otherCPU && (cpu - otherCPU) * 2 >= now - checkedAt
+        let running = Self.ran(from: otherCPU, to: cpu, over: now - checkedAt)
         (checkedAt, otherCPU) = (now, cpu)
         otherStopped = !running
         return !running
+    }
+
+    /// Whether a thread whose CPU time went from `before` to `after` over `wall` nanoseconds ran for at least
+    /// half of them. A clock that went back belongs to another thread (a new caller, an exited worker): not running.
+    static func ran(from before: UInt64, to after: UInt64, over wall: UInt64) -> Bool {
+        after >= before && (after - before) * 2 >= wall
     }
 
     /// The calling thread's CPU-time clock id, or `noClock`.
