@@ -542,21 +542,24 @@ enum Kernels {
         }
     }
 
-    /// out[0..<hd] = Σ_j p[j] · v[j·stride ..< j·stride + hd], each output summed in position order.
+    /// out[0..<hd] = Σ_j p[j] · v[j·stride ..< j·stride + hd].
     ///
-    /// The positions go in blocks of 16: within a block each group of 32 (then 8) outputs accumulates in
-    /// registers over the block's rows, which stay in L1 (4 KB for a 64-column head) from the first group to the
-    /// last, so the values are read from memory front to back once. One pass per 16-column group over all
-    /// positions read every fourth cache line of a contiguous head and took ~1.5× as long from memory.
+    /// Groups of 32 outputs go through the positions in blocks of 16, accumulating in registers in position
+    /// order: a block's rows stay in L1 (4 KB for a 64-column head) from the first group to the last, so the
+    /// values are read from memory front to back once. (One pass per 16 outputs over all positions read every
+    /// fourth cache line of a 64-column head per pass and took ~1.5× as long from memory.) Outputs beyond the
+    /// multiples of 32 (heads of 8 or 16 columns: stories260K) go through all positions in 8-lane groups with
+    /// four positions in flight, so the adds do not form one dependency chain.
     static func weightedSum(
         _ p: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ stride: Int, _ len: Int, _ out: UnsafeMutablePointer<Float>, _ hd: Int
     ) {
-        out.update(repeating: 0, count: hd)
+        let wide = hd & ~31
+        out.update(repeating: 0, count: wide)
         var j0 = 0
-        while j0 < len {
+        while j0 < len && wide > 0 {
             let j1 = min(len, j0 + 16)
             var b = 0
-            while b + 32 <= hd {
+            while b < wide {
                 var a0 = loadX(out, b), a1 = loadX(out, b + 8), a2 = loadX(out, b + 16), a3 = loadX(out, b + 24)
                 var row = v + j0 * stride + b
                 for j in j0..<j1 {
@@ -573,17 +576,34 @@ enum Kernels {
                 UnsafeMutableRawPointer(out + b + 24).storeBytes(of: a3, as: SIMD8<Float>.self)
                 b += 32
             }
-            while b + 8 <= hd {
-                var a = loadX(out, b)
-                for j in j0..<j1 { a += SIMD8<Float>(repeating: p[j]) * loadX(v + j * stride, b) }
-                UnsafeMutableRawPointer(out + b).storeBytes(of: a, as: SIMD8<Float>.self)
-                b += 8
-            }
-            while b < hd {
-                for j in j0..<j1 { out[b] += p[j] * v[j * stride + b] }
-                b += 1
-            }
             j0 = j1
+        }
+        var b = wide
+        while b + 8 <= hd {
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var row = v + b
+            var j = 0
+            while j + 4 <= len {
+                a0 += SIMD8<Float>(repeating: p[j]) * loadX(row, 0)
+                a1 += SIMD8<Float>(repeating: p[j + 1]) * loadX(row + stride, 0)
+                a2 += SIMD8<Float>(repeating: p[j + 2]) * loadX(row + 2 * stride, 0)
+                a3 += SIMD8<Float>(repeating: p[j + 3]) * loadX(row + 3 * stride, 0)
+                row += 4 * stride
+                j += 4
+            }
+            while j < len {
+                a0 += SIMD8<Float>(repeating: p[j]) * loadX(row, 0)
+                row += stride
+                j += 1
+            }
+            UnsafeMutableRawPointer(out + b).storeBytes(of: (a0 + a1) + (a2 + a3), as: SIMD8<Float>.self)
+            b += 8
+        }
+        while b < hd {
+            var a: Float = 0
+            for j in 0..<len { a += p[j] * v[j * stride + b] }
+            out[b] = a
+            b += 1
         }
     }
 
