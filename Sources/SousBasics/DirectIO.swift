@@ -258,16 +258,16 @@ public final class DirectFile: @unchecked Sendable {
     private func submit() -> Int32? {
         let full = chunk, offset = next
         next += full.count
-        chunk = ChunkPool.shared.take()
         cond.lock()
         while inFlight >= Self.maxInFlight && failure == nil { cond.wait() }
-        if let failure {
-            cond.unlock()
-            ChunkPool.shared.give(full)
-            return failure
-        }
-        inFlight += 1
+        let failed = failure
+        if failed == nil { inFlight += 1 }
         cond.unlock()
+        chunk = ChunkPool.shared.take()  // taken once a chunk is free again: at most maxInFlight + 1 per file
+        if let failed {
+            ChunkPool.shared.give(full)
+            return failed
+        }
         DirectWriter.shared.write(full, at: offset, fd: fd) { [self] err in
             cond.lock()
             if let err, failure == nil { failure = err }
