@@ -257,12 +257,15 @@ extension HubClient {
 }
 
 /// The body sink of one blob download: hashes each chunk and hands it to a `DirectFile` that writes it to
-/// the `.incomplete` file from `offset` on. `@unchecked Sendable`: only the sink touches it while the transfer
-/// runs (on the transfer's thread, one chunk after another), and the download reads `hasher` after the
-/// transfer ended.
+/// the `.incomplete` file from `offset` on. `@unchecked Sendable`: the sink runs on the transfer's thread, one
+/// chunk after another, and `lock` keeps it out once the download has finished the file — a cancelled
+/// transfer's thread may still be in the sink when `deliver` returns, and must not write to the descriptor
+/// after it is closed.
 final class BlobWriter: @unchecked Sendable {
-    var hasher: SHA256Hasher?
-    let file: DirectFile
+    private(set) var hasher: SHA256Hasher?
+    private let file: DirectFile
+    private let lock = NSLock()
+    private var finished = false
     /// The file's length so far.
     private var end: Int
 
@@ -272,13 +275,22 @@ final class BlobWriter: @unchecked Sendable {
         end = Int(offset)
     }
 
-    /// Hashes and appends `bytes`; returns the `errno` of a failed write.
+    /// Hashes and appends `bytes`; returns the `errno` of a failed write (ECANCELED once finished).
     func write(_ bytes: UnsafeRawBufferPointer) -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        if finished { return ECANCELED }
         hasher?.update(bytes)
         end += bytes.count
         return file.write(bytes)
     }
 
-    /// Writes the rest and sets the file's length; returns the `errno` of a failed write.
-    func finish() -> Int32? { file.finish(length: end) }
+    /// Writes the rest and sets the file's length; nothing is written after it. Returns the `errno` of a
+    /// failed write.
+    func finish() -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        finished = true
+        return file.finish(length: end)
+    }
 }
