@@ -15,8 +15,10 @@
 #        ROUNDS       interleaved rounds (default 3)
 #        SOUS_BIN     (default .build/release/sous, the release build every bench script shares: scripts/lib/release.sh)
 #        PYTHON       (default python3, with huggingface_hub installed)
-# Optional: eatmydata (sudo apt-get install -y eatmydata) adds a row of sous with fsync made a no-op (what the
-#        disk costs; sous itself always flushes its blobs).
+#        OUT          folder the tools download into (default /tmp): put it on the disk you want measured. sous
+#                     writes large blobs around the page cache and flushes every blob, so where the disk is slower
+#                     than the network (this VM's virtio disk) it measures the disk; an ext4 on a RAM-backed loop
+#                     device stands in for a fast NVMe disk (see docs/benchmarks.md).
 # Needs nginx (only for this benchmark; not for building or testing sous):
 #        sudo apt-get install -y nginx-light      (Debian/Ubuntu; or the `nginx` package)
 set -euo pipefail
@@ -80,7 +82,8 @@ PY
   echo "$PARAMS" > "$BENCH/params"
 fi
 
-WORK=$(mktemp -d /tmp/sous-bench-hub-run.XXXXXX)
+OUT=${OUT:-/tmp}
+WORK=$(mktemp -d "$OUT/sous-bench-hub-run.XXXXXX")
 chmod 755 "$WORK"
 SERVER_PID=
 NGINX_PID=
@@ -170,6 +173,7 @@ PY
 
 HF_VERSION=$("$PYTHON" -c 'import huggingface_hub as h; print(h.__version__)')
 echo "repo: $PARAMS from a loopback Hub (port $PORT), LFS via nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') (port $NGPORT); $WORKERS parallel downloads each"
+echo "downloads into $WORK: $(df -T "$WORK" | awk 'NR==2{print $2 " on " $1}')"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 
 tree() { (cd "$1" && find . -path ./.locks -prune -o -print | sort); }
@@ -201,7 +205,6 @@ curl -sf --no-progress-meter --create-dirs --parallel --parallel-max $WORKERS -K
 cd "$WORK/curl" && xargs -a "$WORK/curl.files" -d '\n' sync
 EOF
 
-EATMYDATA=$(command -v eatmydata || true)
 for round in $(seq 1 "$ROUNDS"); do
   # 4. sous (cold cache), then every file of its snapshot checked against the sha256 of the source.
   settle
@@ -224,13 +227,6 @@ sys.exit(1 if bad else 0)
 PY
   tree "$WORK/sous" > "$WORK/sous.tree"
   settle "$WORK/sous"
-  # 4b. With eatmydata installed: sous again with fsync (and sync_file_range) made no-ops, to show what the
-  #     disk costs. Not a mode of sous: its blobs are always flushed before they are published.
-  if [[ -n "$EATMYDATA" ]]; then
-    measure "nosync.$round" "$EATMYDATA" "$SOUS_BIN" hub download bench/model --cache-dir "$WORK/sous" --workers "$WORKERS" > /dev/null
-    settle "$WORK/sous"
-  fi
-
   # 5. huggingface_hub (cold cache, default settings, max_workers=$WORKERS; no hf_transfer).
   measure "hf.$round" env HF_HUB_CACHE="$WORK/hf" "$PYTHON" -c \
     "import sys; from huggingface_hub import snapshot_download as s; s('bench/model', max_workers=int(sys.argv[1]))" \
@@ -275,9 +271,9 @@ def best(name):
         runs.append((float(s), int(kib) * 1024, float(user) + float(system)))
     return min(runs), [s for s, _, _ in runs]
 import os
-names = ["sous", "nosync", "hf", "curl", "curlsha", "curlsync"]
-rows = {k: best(k) for k in names if k != "nosync" or os.path.exists(f"{work}/nosync.1.time")}
-labels = {"sous": "sous (sha256, fsync)", "nosync": "sous under eatmydata (no fsync)", "hf": f"huggingface_hub {hfv}",
+names = ["sous", "hf", "curl", "curlsha", "curlsync"]
+rows = {k: best(k) for k in names}
+labels = {"sous": "sous (sha256, fsync)", "hf": f"huggingface_hub {hfv}",
           "curl": f"curl {curlv} (no hash, no fsync)", "curlsha": "curl, then sha256sum", "curlsync": "curl, then sync of its files"}
 gbps = {k: total / s / 1e9 for k, ((s, _, _), _) in rows.items()}
 print(f"best of {rounds} interleaved rounds per tool")
@@ -286,9 +282,6 @@ for k, ((s, rss, cpu), all_s) in rows.items():
     print(f"{labels[k]:<32} {s:8.2f} {gbps[k]:7.3f} {rss / 1e6:7.0f} MB {cpu:7.2f}  {' '.join(f'{x:.2f}' for x in all_s)}")
 ratio, frac = gbps["sous"] / gbps["hf"], gbps["sous"] / gbps["curl"]
 frac_sha, frac_sync = gbps["sous"] / gbps["curlsha"], gbps["sous"] / gbps["curlsync"]
-if "nosync" in gbps:
-    print(f"without fsync (eatmydata): sous/curl = {gbps['nosync'] / gbps['curl']:.0%}, "
-          f"sous/huggingface_hub = {gbps['nosync'] / gbps['hf']:.2f}x (for information: not the goal)")
 sous_rss = rows["sous"][0][1]
 largest = max(f["size"] for f in files)
 print(f"total {total / 1e9:.2f} GB; sous/huggingface_hub = {ratio:.2f}x; sous/curl = {frac:.0%}; "

@@ -30,19 +30,6 @@ public enum DurableFile {
         if fsync(fd) != 0 { throw FileWriteError(path: path, code: errno) }
     }
 
-    /// Starts writing `length` bytes of the open file `fd` from `offset` to the disk, without waiting for them
-    /// (Linux's `sync_file_range(SYNC_FILE_RANGE_WRITE)`; elsewhere it does nothing). A file written in steps
-    /// and handed to this after each has little left to flush when `publish` syncs it: the disk writes overlap
-    /// the work that produced the bytes instead of all waiting at the end. Returns whether the write started.
-    @discardableResult
-    public static func startWriteBack(_ fd: Int32, offset: Int64, length: Int64) -> Bool {
-        #if os(Linux)
-        return syncFileRange?(fd, offset, length, 2) == 0  // SYNC_FILE_RANGE_WRITE
-        #else
-        return false
-        #endif
-    }
-
     /// Flushes the folder holding `path` (its entries: a rename or a new file in it). Best effort: some file
     /// systems refuse `fsync` on a folder, and the content itself is already on the disk.
     public static func syncFolder(of path: String) {
@@ -101,11 +88,3 @@ public enum DurableFile {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }
-
-#if os(Linux)
-/// glibc's `sync_file_range`, which Swift's Glibc module does not declare (it needs `_GNU_SOURCE`).
-private let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
-    guard let symbol = dlsym(nil, "sync_file_range") else { return nil }
-    return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
-}()
-#endif

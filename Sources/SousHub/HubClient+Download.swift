@@ -175,24 +175,37 @@ extension HubClient {
                     response.head.status, response.head.headers, body, repoID: repoID, revision: c.commit, file: file,
                     token: c.req.token, repoURL: repoURL(repoID), isAPI: false)
             }
-            let fd = open(partial, O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : O_APPEND), 0o644)
+            // Large blobs are written around the page cache (O_DIRECT, see SousBasics' DirectIO.swift): their
+            // bytes reach the disk while the download runs, so the fsync that publishes them is short.
+            let flags = O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0)
+            let large = (meta.size ?? UInt64(AlignedChunk.size)) >= UInt64(AlignedChunk.size)
+            let fd = large ? DirectWriter.open(partial, flags: flags) : open(partial, flags | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
                 response.body.cancel()
                 throw Self.posixError(errno, repoID: repoID, subject: partial)
             }
             defer { close(fd) }
-            // Hashed and written straight from libcurl's buffer, on its thread: no copy of the bytes.
-            let writer = BlobWriter(hasher, fd: fd, at: have)
+            // Hashed from libcurl's buffer on its thread, gathered in aligned chunks that writer threads write.
+            let writer: BlobWriter
+            do { writer = try BlobWriter(hasher, fd: fd, path: partial, at: have) } catch {
+                response.body.cancel()
+                throw HubError(.io, repoID: repoID, subject: partial, detail: "cannot read the partial file")
+            }
+            var failure: (any Error)?
             do {
                 try await response.body.deliver { bytes in
                     if let err = writer.write(bytes) { throw Self.posixError(err, repoID: repoID, subject: blob) }
                     c.meter.add(UInt64(bytes.count), to: file)
                 }
-            } catch let error as HubError {
-                throw error
             } catch {
-                throw Self.networkError(error, repoID: repoID, file: file)
+                failure = error
             }
+            // Whatever happened, every byte that arrived is written (a rerun resumes after it) before the
+            // descriptor closes.
+            let written = writer.finish()
+            if let error = failure as? HubError { throw error }
+            if let failure { throw Self.networkError(failure, repoID: repoID, file: file) }
+            if let written { throw Self.posixError(written, repoID: repoID, subject: blob) }
             hasher = writer.hasher
         }
 
@@ -243,36 +256,41 @@ extension HubClient {
     }
 }
 
-/// The body sink of one blob download: hashes each chunk and appends it to the `.incomplete` file, and every
-/// `writeBackStep` bytes starts the disk write of what it wrote (`DurableFile.startWriteBack`), so the `fsync`
-/// that publishes the blob finds little left to flush. `@unchecked Sendable`: only the sink touches it while
-/// the transfer runs (on the transfer's thread, one chunk after another), and the download reads `hasher`
-/// after the transfer ended.
+/// The body sink of one blob download: hashes each chunk and hands it to a `DirectFile` that writes it to
+/// the `.incomplete` file from `offset` on. `@unchecked Sendable`: the sink runs on the transfer's thread, one
+/// chunk after another, and `lock` keeps it out once the download has finished the file — a cancelled
+/// transfer's thread may still be in the sink when `deliver` returns, and must not write to the descriptor
+/// after it is closed.
 final class BlobWriter: @unchecked Sendable {
-    /// 8 MiB: large enough that the calls cost nothing, small enough that the disk starts early.
-    static let writeBackStep: Int64 = 8 << 20
-    var hasher: SHA256Hasher?
-    private let fd: Int32
-    /// The file's size, and how much of it was handed to the disk.
-    private var end: Int64
-    private var handedOff: Int64
+    private(set) var hasher: SHA256Hasher?
+    private let file: DirectFile
+    private let lock = NSLock()
+    private var finished = false
+    /// The file's length so far.
+    private var end: Int
 
-    init(_ hasher: SHA256Hasher?, fd: Int32, at offset: UInt64) {
+    init(_ hasher: SHA256Hasher?, fd: Int32, path: String, at offset: UInt64) throws {
         self.hasher = hasher
-        self.fd = fd
-        end = Int64(offset)
-        handedOff = Int64(offset)
+        file = try DirectFile(fd: fd, path: path, offset: Int(offset))
+        end = Int(offset)
     }
 
-    /// Hashes and appends `bytes`; returns the `errno` of a failed write.
+    /// Hashes and appends `bytes`; returns the `errno` of a failed write (ECANCELED once finished).
     func write(_ bytes: UnsafeRawBufferPointer) -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        if finished { return ECANCELED }
         hasher?.update(bytes)
-        if let err = writeAll(fd, bytes) { return err }
-        end += Int64(bytes.count)
-        if end - handedOff >= Self.writeBackStep {
-            DurableFile.startWriteBack(fd, offset: handedOff, length: end - handedOff)
-            handedOff = end
-        }
-        return nil
+        end += bytes.count
+        return file.write(bytes)
+    }
+
+    /// Writes the rest and sets the file's length; nothing is written after it. Returns the `errno` of a
+    /// failed write.
+    func finish() -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        finished = true
+        return file.finish(length: end)
     }
 }

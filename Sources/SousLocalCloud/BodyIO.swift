@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SousBasics
 import SousCrypto
 
 /// Streams request bodies to files and files to response bodies, hashing on the way (no whole-object buffering).

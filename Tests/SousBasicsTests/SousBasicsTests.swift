@@ -121,9 +121,9 @@ private final class ReadBack: @unchecked Sendable {
 }
 
 @Suite struct DurableFileTests {
-    @Test("startWriteBack hands a written range to the disk (Linux) and leaves the content as it was")
-    func writeBackKeepsTheContent() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sous-writeback-\(UUID().uuidString)").path
+    @Test("publish moves a written file into place with its content, and refuses a missing one naming it")
+    func publishKeepsTheContent() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sous-publish-\(UUID().uuidString)").path
         try DurableFile.makeFolders(dir)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/blob.incomplete"
@@ -132,15 +132,11 @@ private final class ReadBack: @unchecked Sendable {
         #expect(fd >= 0)
         let failed = bytes.withUnsafeBytes { writeAll(fd, $0) }
         #expect(failed == nil)
-        let started = DurableFile.startWriteBack(fd, offset: 0, length: Int64(bytes.count))
         close(fd)
-        #if os(Linux)
-        #expect(started)
-        #else
-        #expect(!started)
-        #endif
-        #expect(!DurableFile.startWriteBack(-1, offset: 0, length: 1))  // a bad descriptor is reported, not hidden
         try DurableFile.publish(path, as: dir + "/blob")
         #expect(FileManager.default.contents(atPath: dir + "/blob") == Data(bytes))
+        #expect(!FileManager.default.fileExists(atPath: path))
+        let missing = #expect(throws: FileWriteError.self) { try DurableFile.publish(path, as: dir + "/other") }
+        #expect(missing?.description.contains(path) == true)
     }
 }

@@ -105,4 +105,20 @@ struct HubHardeningTests {
         #expect(error.kind == .server)
         #expect(error.description.contains("HTTP 503"))
     }
+
+    @Test func aFinishedBlobWriterRefusesLateBytes() throws {
+        // A cancelled transfer's thread may still call the sink after the download finished the file and is
+        // about to close its descriptor: those bytes are refused, not written.
+        let path = NSTemporaryDirectory() + "sous-blobwriter-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(path) }
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        let writer = try BlobWriter(nil, fd: fd, path: path, at: 0)
+        let bytes = [UInt8](repeating: 7, count: 5000)
+        #expect(bytes.withUnsafeBytes { writer.write($0) } == nil)
+        #expect(writer.finish() == nil)
+        #expect(bytes.withUnsafeBytes { writer.write($0) } == ECANCELED)
+        #expect(HubClient.fileSize(path) == 5000)
+    }
 }

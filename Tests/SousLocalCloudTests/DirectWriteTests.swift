@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SousBasics
 import SousCrypto
 import Testing
 
@@ -67,17 +68,21 @@ struct DirectWriteTests {
         }
     }
 
-    @Test("A write error (a file opened read-only) reaches the receiver as an S3 InternalError naming the file")
+    @Test("A write error (the file's descriptor turned read-only) reaches the receiver as an S3 InternalError naming the file")
     func writeError() async throws {
         let path = FileManager.default.temporaryDirectory.path + "/sous-direct-ro-\(getpid())"
-        #expect(FileManager.default.createFile(atPath: path, contents: Data()))
+        let sink = try FileSink(path: path)
         defer { unlink(path) }
-        let fd = open(path, O_RDONLY)
+        let ro = open(path, O_RDONLY)
+        #expect(dup2(ro, sink.fd) == sink.fd)
+        close(ro)
         let chunk = ChunkPool.shared.take()
         chunk.count = 100
-        let error = DirectWriter.write(chunk, at: 0, fd: fd, path: path)
-        close(fd)
-        ChunkPool.shared.give(chunk)
+        sink.submit(chunk, offset: 0)
+        sink.release(chunk)  // the hasher's hold
+        await sink.wait(untilAtMost: 0)
+        let error = sink.error
+        sink.abandon()
         #expect(error?.code == "InternalError")
         #expect(error.map { "\($0)" }?.contains(path) == true)
     }
