@@ -12,14 +12,14 @@ import Synchronization
 /// chunk is done otherwise (a worker descheduled in the middle of a chunk).
 ///
 /// A worker descheduled in the middle of a chunk holds up the whole region until the scheduler runs it again,
-/// which on a loaded machine is milliseconds later. When the caller has slept for such a worker and the
-/// worker ran for less than half of that sleep (held back, not briefly interrupted: on an idle machine
-/// interrupts and kernel threads stop a worker for some microseconds about once per token, after which it
-/// finishes its chunk at full speed), and when the caller itself got less than 80 % of a core over the last
-/// 2 ms (`CallerShare`), the caller runs the regions of the next `soloNanoseconds` (5 ms) alone: on a machine
-/// that has no core to spare, the workers' share of the CPU buys no speed (Linux shares CPU time between
-/// sessions, so a worker's time is taken from its own caller), and a region the caller runs alone never waits
-/// for a thread that is not running.
+/// which on a loaded machine is milliseconds later. The caller runs the regions of the next `soloNanoseconds`
+/// (5 ms) alone after it slept for such a worker and the worker then ran for less than half of the time until
+/// its chunk was done (held back, not briefly interrupted: on an idle machine interrupts and kernel threads
+/// stop a worker for some microseconds about once per token, after which it finishes its chunk at full speed),
+/// and also when the caller itself got less than 80 % of a core over the last 2 ms (`CallerShare`): on a
+/// machine that has no core to spare, the workers' share of the CPU buys no speed (Linux shares CPU time
+/// between sessions, so a worker's time is taken from its own caller), and a region the caller runs alone
+/// never waits for a thread that is not running.
 ///
 /// `@unchecked Sendable`: `job` is written by the caller before it publishes a ticket (sequentially
 /// consistent store) and read by workers only after they claim a chunk of that ticket; the caller does
@@ -105,8 +105,8 @@ final class WorkerPool: @unchecked Sendable {
             if policy.shouldPark(cpuTime: workersCPUTime()) {
                 // A worker stopped in the middle of a chunk: how much it runs while the caller sleeps tells a
                 // brief interruption (an interrupt, a kernel thread; it then finishes the chunk at full speed)
-                // from a worker the scheduler holds back.
-                // Judged up to the end of that chunk, not the caller's wake-up (the worker spins in between).
+                // from a worker the scheduler holds back. Judged up to the end of that chunk (`chunkDone`), not
+                // the caller's wake-up: the worker spins in between.
                 let parked = policy.otherStopped ? (time: DispatchTime.now().uptimeNanoseconds, cpu: workersCPUTime()) : nil
                 lastChunkEnd.store(0, ordering: .sequentiallyConsistent)
                 finished.lock()
