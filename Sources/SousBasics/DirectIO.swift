@@ -232,9 +232,13 @@ public final class DirectFile: @unchecked Sendable {
         return nil
     }
 
-    /// Writes what is left, waits for every chunk, and sets the file's length to `length` (the last write was
-    /// padded to a whole block). Returns the `errno` of the first failure.
-    public func finish(length: Int) -> Int32? {
+    /// The file's length: where the next byte goes.
+    public var length: Int { next + chunk.count }
+
+    /// Writes what is left, waits for every chunk, and sets the file's length (the last write was padded to a
+    /// whole block). Returns the `errno` of the first failure.
+    public func finish() -> Int32? {
+        let length = self.length
         if chunk.count > 0 { _ = submit() }
         let err = drain()
         if let err { return err }

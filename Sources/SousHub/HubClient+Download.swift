@@ -266,13 +266,10 @@ final class BlobWriter: @unchecked Sendable {
     private let file: DirectFile
     private let lock = NSLock()
     private var finished = false
-    /// The file's length so far.
-    private var end: Int
 
     init(_ hasher: SHA256Hasher?, fd: Int32, path: String, at offset: UInt64) throws {
         self.hasher = hasher
         file = try DirectFile(fd: fd, path: path, offset: Int(offset))
-        end = Int(offset)
     }
 
     /// Hashes and appends `bytes`; returns the `errno` of a failed write (ECANCELED once finished).
@@ -281,7 +278,6 @@ final class BlobWriter: @unchecked Sendable {
         defer { lock.unlock() }
         if finished { return ECANCELED }
         hasher?.update(bytes)
-        end += bytes.count
         return file.write(bytes)
     }
 
@@ -291,6 +287,6 @@ final class BlobWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         finished = true
-        return file.finish(length: end)
+        return file.finish()
     }
 }

@@ -51,7 +51,8 @@ struct DirectFileTests {
             #expect(err == nil)
             off += n
         }
-        #expect(file.finish(length: prefix.count + data.count) == nil)
+        #expect(file.length == prefix.count + data.count)
+        #expect(file.finish() == nil)
         return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
@@ -91,7 +92,7 @@ struct DirectFileTests {
                 off += 300_000
             }
         }
-        let final = file.finish(length: data.count)
+        let final = file.finish()
         #expect((sawError ?? final) == EBADF)
         #expect(final == EBADF)
         #expect(file.drain() == EBADF)
